@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { UsageError } from './errors.js';
+
+export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+
+/** What each choice needs installed, and the tfjs backend name it registers. */
+const NATIVE = {
+  'node-gpu': { pkg: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
+  node: { pkg: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+} as const;
+
+export const NATIVE_INSTALL_HINT =
+  'npm install @tensorflow/tfjs-node-gpu@4.22.0 (GPU host) or npm install @tensorflow/tfjs-node@4.22.0 (native CPU)';
+
+export interface BackendInfo {
+  /** The choice that took effect: node-gpu | node | wasm | cpu. */
+  name: Exclude<BackendChoice, 'auto'>;
+  /** tfjs's own backend name (tensorflow | wasm | cpu). */
+  tfName: string;
+}
+
+let active: BackendInfo | null = null;
+
+/**
+ * Selects the tensor backend: `auto` takes the best one present (node-gpu > node > wasm > cpu).
+ * Forcing a backend that is not installed is a UsageError that says how to install it.
+ */
+export async function useBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (!BACKENDS.includes(choice)) {
+    throw new UsageError(`unknown backend "${choice}"; choose one of ${BACKENDS.join(', ')}`);
+  }
+  if (active && (choice === 'auto' || choice === active.name)) return active;
+  const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
+  for (const name of order) {
+    const tfName = await load(name, choice !== 'auto');
+    if (tfName && (await tf.setBackend(tfName))) {
+      await tf.ready();
+      active = { name, tfName };
+      return active;
+    }
+  }
+  throw new Error(`no tensor backend could be initialised (tried ${order.join(', ')})`);
+}
+
+export function activeBackend(): BackendInfo | null {
+  return active;
+}
+
+async function load(name: Exclude<BackendChoice, 'auto'>, forced: boolean): Promise<string | null> {
+  if (name === 'cpu') return 'cpu';
+  if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    return 'wasm';
+  }
+  const { pkg, tfName } = NATIVE[name];
+  try {
+    await import(pkg);
+    return tfName;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    if (!forced) return null;
+    if (missing) throw new UsageError(`backend ${name} needs ${pkg}, which is not installed; add it with: ${NATIVE_INSTALL_HINT}`);
+    throw new UsageError(`backend ${name}: ${pkg} failed to load: ${(err as Error).message.split('\n')[0]}`);
+  }
+}

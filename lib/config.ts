@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+
+const componentSpec = z.strictObject({
+  name: z.string(),
+  kwargs: z.record(z.string(), z.unknown()).optional(),
+});
+
+const trainSettings = z
+  .strictObject({
+    steps: z.int().positive().optional().describe('optimizer steps in all (or give epochs)'),
+    epochs: z.int().positive().optional().describe('passes over the training split (or give steps)'),
+    batch_size: z.int().positive().default(128),
+    eval_every: z.int().nonnegative().default(0).describe('steps between evaluations; 0 = only at the end'),
+    log_every: z.int().positive().default(10).describe('steps between train-metric lines'),
+    eval_batch_size: z.int().positive().default(1024),
+  })
+  .refine((t) => (t.steps === undefined) !== (t.epochs === undefined), {
+    message: 'give exactly one of "steps" or "epochs"',
+  });
+
+export const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._=,+-]*$/;
+
+export const experimentConfigSchema = z.strictObject({
+  name: z.string().regex(RUN_NAME, 'use letters, digits and . _ = , + - (it becomes a folder name)').optional(),
+  seed: z.int().nonnegative().default(0),
+  model: componentSpec,
+  init: componentSpec.default({ name: 'lecun' }),
+  optimizer: componentSpec.default({ name: 'sgd', kwargs: { lr: 0.01 } }),
+  /** Default: cross_entropy for classification data, mse for regression. */
+  loss: componentSpec.optional(),
+  schedule: componentSpec.default({ name: 'constant' }),
+  data: componentSpec,
+  train: trainSettings,
+  callbacks: z.array(componentSpec).default([]),
+  notes: z.string().optional(),
+});
+
+export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
+
+/** A config as read from disk, before defaults: what `--set` and sweeps edit. */
+export type RawConfig = Record<string, unknown>;
+
+/** Reads and parses a JSON file; a missing or unparsable file is a UsageError naming it. */
+export function readJsonFile(file: string, what = 'config'): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${what} file not found: ${file} (check the path)`);
+    if (code === 'EISDIR') throw new UsageError(`${what} file is a directory: ${file} (give the path of a .json file)`);
+    throw new UsageError(`cannot read ${what} file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${what} file ${file} is not valid JSON: ${(err as Error).message} (fix the syntax)`);
+  }
+}
+
+/**
+ * Validates a raw config and fills the defaults of the top level. Component kwargs are checked
+ * later against their registries (resolveComponents in lib/experiment).
+ */
+export function parseConfig(raw: unknown, source: string): ExperimentConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UsageError(`${source}: a config must be a JSON object with model, data and train`);
+  }
+  const parsed = experimentConfigSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw new UsageError(`${source}: ${describeConfigIssue(parsed.error.issues[0]!)}`);
+  return parsed.data;
+}
+
+function describeConfigIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const parent = where ? `"${where}"` : 'the top level';
+    const allowed =
+      where === '' ? Object.keys(experimentConfigSchema.shape) : where === 'train' ? Object.keys(trainSettings.shape) : ['name', 'kwargs'];
+    return `unknown key "${issue.keys[0]}" in ${parent}; allowed: ${allowed.join(', ')}`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing required "${where}"`;
+  const got = issue.input === undefined ? '' : ` (got ${JSON.stringify(issue.input)})`;
+  return `${where ? `"${where}": ` : ''}${issue.message}${got}`;
+}
+
+/** Parses a `--set` value: JSON when it parses (numbers, booleans, arrays, objects), else a plain string. */
+export function parseSetValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Sets `dotted.path` in a raw config, in place. Every parent must exist, except a component's
+ * `kwargs` object, which a config may leave out; the leaf may be new (the schema checks it).
+ * Numeric parts index arrays (`model.kwargs.widths.1`).
+ */
+export function setPath(raw: RawConfig, dotted: string, value: unknown, what = '--set'): void {
+  const parts = dotted.split('.');
+  if (parts.some((p) => p === '')) throw new UsageError(`${what} ${dotted}: empty part in the path (write a.b.c)`);
+  let node: unknown = raw;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const key = parts[i]!;
+    const container = node as Record<string, unknown>;
+    let next = Array.isArray(node) ? (node as unknown[])[Number(key)] : container[key];
+    if (next === undefined && key === 'kwargs' && !Array.isArray(node)) next = container[key] = {};
+    if (next === null || typeof next !== 'object') {
+      const here = parts.slice(0, i + 1).join('.');
+      const has = node && typeof node === 'object' ? Object.keys(node).join(', ') : '';
+      throw new UsageError(
+        `${what} ${dotted}: "${here}" ${next === undefined ? 'is not in the config' : 'is not an object'}` +
+          (has ? `; "${parts.slice(0, i).join('.') || 'the top level'}" has: ${has}` : ''),
+      );
+    }
+    node = next;
+  }
+  const leaf = parts[parts.length - 1]!;
+  if (Array.isArray(node)) {
+    const index = Number(leaf);
+    if (!Number.isInteger(index) || index < 0 || index > node.length) {
+      throw new UsageError(`${what} ${dotted}: "${leaf}" is not an index of an array of length ${node.length}`);
+    }
+    node[index] = value;
+  } else {
+    (node as Record<string, unknown>)[leaf] = value;
+  }
+}
+
+/** Reads a config file and applies `--set` overrides (`a.b=v`); validation comes after. */
+export function loadRawConfig(file: string, sets: readonly string[] = []): { raw: RawConfig; baseDir: string } {
+  const raw = readJsonFile(file);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UsageError(`${file}: a config must be a JSON object with model, data and train`);
+  }
+  for (const assignment of sets) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set ${assignment}: expected path=value, e.g. --set optimizer.kwargs.lr=0.1`);
+    setPath(raw as RawConfig, assignment.slice(0, eq), parseSetValue(assignment.slice(eq + 1)));
+  }
+  return { raw: raw as RawConfig, baseDir: path.dirname(path.resolve(file)) };
+}

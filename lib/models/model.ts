@@ -1,0 +1,49 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { Registry } from '../registry.js';
+
+/** One parameterised layer, as init schemes and probes see it. */
+export interface Layer {
+  /** `dense0`, `conv1`, ... in forward order. */
+  readonly name: string;
+  readonly kind: 'dense' | 'conv2d';
+  /** dense: [fanIn, fanOut]; conv2d: [kh, kw, cin, cout] (NHWC, as tfjs conv2d wants). */
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  /** Inputs feeding one output unit (conv2d: kh*kw*cin), the n in the 1/n of mean-field scaling. */
+  readonly fanIn: number;
+  /** Outputs each input feeds (conv2d: kh*kw*cout). */
+  readonly fanOut: number;
+}
+
+export interface ForwardResult {
+  /** Logits (classification) or predictions (regression), [batch, outputDim]. */
+  output: tf.Tensor2D;
+  /**
+   * With `capture`, every layer's pre-activation h = Wx + b in forward order (one per entry of
+   * `layers`); empty otherwise. Tensors belong to the caller (call inside tf.tidy).
+   */
+  preactivations: tf.Tensor[];
+}
+
+/**
+ * A network written on tfjs-core ops. Parameters are created as zeros by the builder; an init
+ * scheme fills them (build order: model -> init -> optimizer).
+ */
+export interface Model {
+  readonly layers: readonly Layer[];
+  /** Every trainable variable, weights and biases, in layer order. */
+  readonly params: readonly tf.Variable[];
+  /** Shape of one example, e.g. [32] or [28, 28, 1]. */
+  readonly inputShape: readonly number[];
+  readonly outputDim: number;
+  forward(x: tf.Tensor, capture?: boolean): ForwardResult;
+  dispose(): void;
+}
+
+/** What a model builder learns from the data before it is built. */
+export interface ModelContext {
+  inputShape: readonly number[];
+  outputDim: number;
+}
+
+export const models = new Registry<Model, ModelContext>('model');
