@@ -36,6 +36,8 @@ export const experimentConfigSchema = z.strictObject({
   train: trainSettings,
   callbacks: z.array(componentSpec).default([]),
   notes: z.string().optional(),
+  /** Written by the run manager into a run's config.json; ignored on input so that file can be trained again as it is. */
+  provenance: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ExperimentConfig = z.output<typeof experimentConfigSchema>;

@@ -1,0 +1,7 @@
+// Each file registers one callback; importing this module registers them all.
+import './early_stopping.js';
+import './param_norms.js';
+import './progress.js';
+
+export { callbacks } from '../training/callback.js';
+export type { Callback, TrainContext, FitResult, Logs } from '../training/callback.js';

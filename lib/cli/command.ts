@@ -1,0 +1,41 @@
+import { Command, CommanderError } from 'commander';
+import { UsageError } from '../errors.js';
+
+/**
+ * Every command is a commander Command built by a function in its own file. Errors a user can
+ * fix print as one line (`dlphys: ...`) with exit code 2; anything else is a bug and keeps its stack.
+ */
+export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
+  program.exitOverride();
+  program.configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, `${program.name()}: `)) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed its message (or the help text).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`${program.name()}: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`${program.name()}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** commander's collector for a repeatable option (`--set a=1 --set b=2`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Parses a positive integer flag or raises a usage error naming the flag. */
+export function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (got "${value}")`);
+    return n;
+  };
+}

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import type { Goal } from '../scan/read_run.js';
+import { FORMATS, formatTable, type Format } from '../scan/format.js';
+import { scanRuns } from '../scan/scan.js';
+
+/** Where the command writes; tests may hand their own. */
+export interface ScanIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processIo: ScanIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+interface ScanFlags {
+  metric?: string;
+  goal?: Goal;
+  all?: boolean;
+  format?: Format;
+  groupBy?: string[];
+  output?: string;
+}
+
+const GOALS = ['min', 'max'] as const;
+
+export function scanCommand(io: ScanIo = processIo): Command {
+  return new Command('scan')
+    .description(
+      'Gather the run folders under DIR (searched recursively) into one table: the config values that differ across runs, then the final and best value of each metric.',
+    )
+    .argument('<dir>', 'a folder of run folders, e.g. runs/<sweep>')
+    .option('-m, --metric <name>', 'show only this metric (final.NAME and best.NAME), best runs first')
+    .option('--goal <goal>', 'min or max: what "best" means for --metric (default: max if the name contains "acc", else min)', oneOf('--goal', GOALS))
+    .option('-a, --all', 'show every config value, not only those that differ across runs')
+    .option('-f, --format <format>', 'table, csv or json (default: from the --output extension, else table)', oneOf('--format', FORMATS))
+    .option('-g, --group-by <keys...>', 'one row per value of these config keys (or status): count, mean and std of each metric')
+    .option('-o, --output <file>', 'write to FILE instead of standard output')
+    .addHelpText(
+      'after',
+      `
+Columns: run (its path under DIR), status, steps, config values as dotted keys
+(optimizer.kwargs.lr; arrays as JSON), then final.M and best.M for each metric M
+(best = max for names containing "acc", min otherwise). With --group-by: the keys,
+count, then COLUMN.mean and COLUMN.std. Without summary.json a run is "running"
+(its process is alive on this host), "crashed" (it is not) or "incomplete"
+(started on another host). Unreadable folders are reported on stderr and skipped.
+
+Examples:
+  $ dlphys scan runs/lr-sweep
+  $ dlphys scan runs/lr-sweep --metric val_acc
+  $ dlphys scan runs/lr-sweep --metric val_loss --goal min --format csv > lr.csv
+  $ dlphys scan runs/depth-width --group-by model.kwargs.depth --metric val_loss
+  $ dlphys scan runs --all --output all-runs.json`,
+    )
+    .action((dir: string, flags: ScanFlags) => {
+      if (flags.goal !== undefined && flags.metric === undefined) {
+        throw new UsageError('--goal needs --metric (the metric whose best value orders the runs)');
+      }
+      const format = flags.format ?? formatFromPath(flags.output) ?? 'table';
+      const table = scanRuns(dir, { metric: flags.metric, goal: flags.goal, all: flags.all, groupBy: flags.groupBy });
+
+      for (const e of table.errors) io.stderr(`dlphys: skipped ${e.path}: ${e.message}\n`);
+      for (const w of table.warnings) io.stderr(`dlphys: warning: ${w}\n`);
+      if (table.runs.length === 0) {
+        io.stderr(`dlphys: no run folders under ${dir} (a run folder holds config.json or metrics.jsonl)\n`);
+        // A table of nothing says nothing; CSV and JSON stay parseable for scripts.
+        if (format === 'table') return;
+      }
+
+      const text = formatTable(table, format);
+      if (flags.output === undefined) {
+        io.stdout(text);
+        return;
+      }
+      writeAtomic(flags.output, text);
+      io.stderr(`dlphys: wrote ${table.rows.length} row${table.rows.length === 1 ? '' : 's'} to ${flags.output}\n`);
+    });
+}
+
+/** A commander argument parser that accepts one of `choices` or raises a usage error naming the flag. */
+function oneOf<T extends string>(flag: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new UsageError(`${flag} must be one of ${choices.join(', ')} (got "${value}")`);
+    }
+    return value as T;
+  };
+}
+
+function formatFromPath(file: string | undefined): Format | undefined {
+  const ext = file === undefined ? '' : path.extname(file).slice(1).toLowerCase();
+  if (ext === 'csv' || ext === 'json') return ext;
+  return undefined;
+}
+
+/** Write, then rename: an interrupted scan never leaves half a CSV behind. */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new UsageError(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (check the folder exists and is writable)`);
+  }
+}

@@ -1,0 +1,70 @@
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { BACKENDS, NATIVE_INSTALL_HINT, type BackendChoice } from '../backend.js';
+import { progressCallback } from '../callbacks/progress.js';
+import { trainRun } from '../run/train_run.js';
+import type { Trainer } from '../training/trainer.js';
+import { collect } from './command.js';
+
+interface TrainFlags {
+  runsDir: string;
+  name?: string;
+  backend: BackendChoice;
+  set: string[];
+  overwrite: boolean;
+  quiet: boolean;
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('Train one run from a JSON config into <runs-dir>/<name>/ (config.json, train.log, metrics.jsonl, summary.json).')
+    .argument('<config>', 'experiment config (JSON)')
+    .option('--runs-dir <dir>', 'where run folders go', 'runs')
+    .option('--name <name>', "run folder name (default: the config's name, else the file's base name)")
+    .addOption(new Option('--backend <backend>', 'tensor backend; auto takes the best installed').choices(BACKENDS).default('auto'))
+    .option('--set <path=value>', 'override a config value by dotted path, JSON-typed (repeatable)', collect, [])
+    .option('--overwrite', 'replace an existing run folder of the same name', false)
+    .option('-q, --quiet', 'no progress line', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ dlphys train examples/mlp.json
+  $ dlphys train examples/mlp.json --set optimizer.kwargs.lr=0.1 --set model.kwargs.activation=tanh --name tanh-lr0.1
+  $ dlphys train examples/mlp.json --backend cpu --runs-dir /scratch/runs --overwrite
+
+Backends: auto picks node-gpu > node > wasm > cpu. The native ones are optional packages:
+  ${NATIVE_INSTALL_HINT}
+
+Exit codes: 0 completed, diverged or stopped (results); 1 the run failed; 2 bad input (nothing written).`,
+    )
+    .action(async (configFile: string, flags: TrainFlags) => {
+      let trainer: Trainer | undefined;
+      let interrupts = 0;
+      // First Ctrl-C ends the run cleanly (status stopped, summary written); a second one aborts.
+      const onSignal = (signal: NodeJS.Signals) => {
+        interrupts += 1;
+        if (interrupts > 1) process.exit(130);
+        process.stderr.write(`\n${signal}: stopping after this step (again to abort)\n`);
+        trainer?.requestStop(`interrupted by ${signal}`);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const { runDir, result } = await trainRun({
+          configFile,
+          sets: flags.set,
+          runsDir: flags.runsDir,
+          ...(flags.name !== undefined ? { name: flags.name } : {}),
+          overwrite: flags.overwrite,
+          backend: flags.backend,
+          extraCallbacks: flags.quiet ? [] : [{ name: 'progress', callback: progressCallback({ everySec: 5 }) }],
+          onTrainer: (t) => (trainer = t),
+        });
+        if (!flags.quiet) process.stderr.write(`run folder: ${path.relative(process.cwd(), runDir) || runDir}\n`);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

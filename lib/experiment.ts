@@ -1,0 +1,93 @@
+import { parseConfig, type ExperimentConfig, type RawConfig } from './config.js';
+import { callbacks, datasets, inits, losses, models, optimizers, schedules } from './components.js';
+import type { Dataset } from './data/dataset.js';
+import { withPrefix } from './errors.js';
+import type { Model } from './models/model.js';
+import type { LossFn, Optimizer, Schedule } from './optim/optimizer.js';
+import type { ResolvedSpec } from './registry.js';
+import { Rng } from './rng.js';
+import type { FitResult } from './training/callback.js';
+import { Trainer, type FitSink, type NamedCallback } from './training/trainer.js';
+
+/**
+ * Validates a raw config completely — top-level keys and every component's kwargs against its
+ * registry — and returns it with all defaults filled in. Nothing is built, so this is cheap and
+ * is done before any file is created.
+ */
+export function resolveConfig(raw: RawConfig, source: string): ExperimentConfig {
+  const config = parseConfig(raw, source);
+  const at = <T extends ResolvedSpec>(fn: () => T) => withPrefix(source, fn);
+  return {
+    ...config,
+    model: at(() => models.resolve(config.model)),
+    init: at(() => inits.resolve(config.init)),
+    optimizer: at(() => optimizers.resolve(config.optimizer)),
+    ...(config.loss ? { loss: at(() => losses.resolve(config.loss)) } : {}),
+    schedule: at(() => schedules.resolve(config.schedule)),
+    data: at(() => datasets.resolve(config.data)),
+    callbacks: config.callbacks.map((spec, i) => withPrefix(`${source}: callbacks[${i}]`, () => callbacks.resolve(spec))),
+  };
+}
+
+/** Everything a run needs, built in the fixed order data -> model -> init -> optimizer. */
+export interface BuiltExperiment {
+  config: ExperimentConfig;
+  data: Dataset;
+  model: Model;
+  optimizer: Optimizer;
+  loss: LossFn;
+  schedule: Schedule;
+  callbacks: NamedCallback[];
+  dispose(): void;
+}
+
+/**
+ * Builds a resolved config on the active backend. Init must see the built parameters and the
+ * optimizer the initialised ones, hence the order. Fills in the default loss from the data's
+ * task, so the returned config is the one to record.
+ */
+export function buildExperiment(config: ExperimentConfig, baseDir: string): BuiltExperiment {
+  // Whatever was built is freed again if a later step fails (a width mismatch, say).
+  const owned: { dispose(): void }[] = [];
+  const disposeAll = () => {
+    for (const item of owned.reverse()) item.dispose();
+  };
+  try {
+    const data = datasets.build(config.data, { seed: config.seed, baseDir });
+    owned.push(data);
+    const model = models.build(config.model, { inputShape: data.inputShape, outputDim: data.outputDim });
+    owned.push(model);
+    inits.build(config.init, undefined)(model, new Rng(config.seed, 'init'));
+    const optimizer = optimizers.build(config.optimizer, { params: model.params });
+    owned.push(optimizer);
+    const lossSpec = config.loss ?? losses.resolve({ name: data.task === 'classification' ? 'cross_entropy' : 'mse' });
+    const loss = losses.build(lossSpec, undefined);
+    const schedule = schedules.build(config.schedule, undefined);
+    const cbs = config.callbacks.map((spec) => ({ name: spec.name, callback: callbacks.build(spec, undefined) }));
+    return { config: { ...config, loss: lossSpec }, data, model, optimizer, loss, schedule, callbacks: cbs, dispose: disposeAll };
+  } catch (err) {
+    disposeAll();
+    throw err;
+  }
+}
+
+/** Trains a built experiment; extra callbacks (progress display) run after the config's own. */
+export async function fitExperiment(
+  exp: BuiltExperiment,
+  options: { runDir: string | null; sink?: FitSink; extraCallbacks?: NamedCallback[]; onTrainer?: (t: Trainer) => void },
+): Promise<FitResult> {
+  const trainer = new Trainer({
+    config: exp.config,
+    runDir: options.runDir,
+    model: exp.model,
+    data: exp.data,
+    optimizer: exp.optimizer,
+    loss: exp.loss,
+    schedule: exp.schedule,
+    callbacks: [...exp.callbacks, ...(options.extraCallbacks ?? [])],
+    rng: new Rng(exp.config.seed, 'shuffle'),
+    ...(options.sink ? { sink: options.sink } : {}),
+  });
+  options.onTrainer?.(trainer);
+  return trainer.fit();
+}

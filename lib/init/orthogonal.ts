@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import type { Rng } from '../rng.js';
+import { inits } from './init.js';
+import { assignValues } from './variance_scaling.js';
+
+inits.register('orthogonal', {
+  description:
+    'Haar-random (semi-)orthogonal weights times gain (conv: on the [k*k*cin, cout] matrix), b ~ N(0, sigma_b2)',
+  kwargs: z.object({
+    gain: z.number().positive().default(1).describe('scale of the orthogonal matrix (sqrt(2) suits relu)'),
+    sigma_b2: z.number().nonnegative().default(0).describe('bias variance'),
+  }),
+  build: ({ gain, sigma_b2 }) => (model, rng) => {
+    for (const layer of model.layers) {
+      const w = layer.weight;
+      // A conv kernel [k, k, cin, cout] in row-major order is already the [k*k*cin, cout] matrix.
+      const cols = w.shape[w.shape.length - 1]!;
+      assignValues(w, orthogonalMatrix(w.size / cols, cols, gain, rng));
+      if (layer.bias) assignValues(layer.bias, rng.normalArray(layer.bias.size, 0, Math.sqrt(sigma_b2)));
+    }
+  },
+});
+
+/**
+ * A rows x cols row-major matrix, gain times Haar-random with orthonormal columns (rows >= cols)
+ * or orthonormal rows (rows < cols).
+ */
+export function orthogonalMatrix(rows: number, cols: number, gain: number, rng: Rng): Float32Array {
+  const tall = rows >= cols;
+  const m = tall ? rows : cols;
+  const n = tall ? cols : rows;
+  const q = haarColumns(m, n, rng);
+  const out = new Float32Array(rows * cols);
+  if (tall) {
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = gain * q[j * m + i]!;
+  } else {
+    // W = Q^T, and Q^T row-major is Q column-major.
+    for (let k = 0; k < out.length; k++) out[k] = gain * q[k]!;
+  }
+  return out;
+}
+
+/**
+ * An m x n (m >= n) matrix with orthonormal columns, column-major, distributed by Haar measure:
+ * Householder QR of a Gaussian matrix, each column of Q multiplied by the sign of R's diagonal.
+ * Without that correction QR's sign convention biases Q (Mezzadri, "How to generate random
+ * matrices from the classical compact groups", 2007). Float64 throughout so that Q^T Q = I holds
+ * to float32 precision even for wide layers.
+ */
+export function haarColumns(m: number, n: number, rng: Rng): Float64Array {
+  const a = new Float64Array(m * n);
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+
+  const reflectors: (Float64Array | null)[] = [];
+  const signs = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const col = k * m;
+    let norm2 = 0;
+    for (let i = k; i < m; i++) norm2 += a[col + i]! * a[col + i]!;
+    const norm = Math.sqrt(norm2);
+    if (norm === 0) {
+      // Probability zero for Gaussian input; the identity reflector keeps the result orthonormal.
+      reflectors.push(null);
+      signs[k] = 1;
+      continue;
+    }
+    // alpha = -sign(x0)·|x| avoids cancellation in x - alpha·e; it is R's diagonal entry.
+    const alpha = a[col + k]! >= 0 ? -norm : norm;
+    signs[k] = alpha > 0 ? 1 : -1;
+    const v = a.slice(col + k, col + m);
+    v[0] = v[0]! - alpha;
+    let vNorm2 = 0;
+    for (let i = 0; i < v.length; i++) vNorm2 += v[i]! * v[i]!;
+    const inv = 1 / Math.sqrt(vNorm2);
+    for (let i = 0; i < v.length; i++) v[i] = v[i]! * inv;
+    for (let j = k + 1; j < n; j++) reflect(a, j * m + k, v);
+    reflectors.push(v);
+  }
+
+  // Q = H_0 H_1 ... H_{n-1} [I_n; 0], applied right to left; H_k leaves columns j < k alone.
+  const q = new Float64Array(m * n);
+  for (let j = 0; j < n; j++) q[j * m + j] = 1;
+  for (let k = n - 1; k >= 0; k--) {
+    const v = reflectors[k];
+    if (!v) continue;
+    for (let j = k; j < n; j++) reflect(q, j * m + k, v);
+  }
+  for (let j = 0; j < n; j++) {
+    if (signs[j]! < 0) for (let i = 0; i < m; i++) q[j * m + i] = -q[j * m + i]!;
+  }
+  return q;
+}
+
+/** x <- (I - 2 v v^T) x for the segment x = buf[start .. start + v.length). */
+function reflect(buf: Float64Array, start: number, v: Float64Array): void {
+  let d = 0;
+  for (let i = 0; i < v.length; i++) d += v[i]! * buf[start + i]!;
+  d *= 2;
+  for (let i = 0; i < v.length; i++) buf[start + i] = buf[start + i]! - d * v[i]!;
+}

@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { version } from '../version.js';
+
+export interface Provenance {
+  version: string;
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  backend: string;
+  seed: number;
+  host: string;
+  pid: number;
+  started_at: string;
+  node: string;
+  argv: string[];
+}
+
+const packageDir = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Where a run came from: enough to find the code and the machine again. */
+export function provenance(backend: string, seed: number): Provenance {
+  const commit = git(['rev-parse', 'HEAD']);
+  const status = commit === null ? null : git(['status', '--porcelain', '--untracked-files=no']);
+  return {
+    version,
+    git_commit: commit,
+    git_dirty: status === null ? null : status.length > 0,
+    backend,
+    seed,
+    host: os.hostname(),
+    pid: process.pid,
+    started_at: new Date().toISOString(),
+    node: process.version,
+    argv: process.argv.slice(2),
+  };
+}
+
+function git(args: string[]): string | null {
+  const r = spawnSync('git', ['-C', packageDir, ...args], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 ? r.stdout.trim() : null;
+}

@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { FitSink } from '../training/trainer.js';
+
+/** summary.json, as scan and the coordinator read it. */
+export interface RunSummary {
+  name: string;
+  status: 'completed' | 'diverged' | 'stopped' | 'failed';
+  reason: string | null;
+  steps: number;
+  final: Record<string, number>;
+  best: Record<string, number>;
+  wall_time: number;
+  error: string | null;
+  started_at: string;
+  ended_at: string;
+}
+
+/**
+ * Checks that a run folder can be created at `runsDir/name`, without creating anything, so a
+ * run that would fail here fails before any model is built or file written.
+ */
+export function checkRunDir(runsDir: string, name: string, overwrite: boolean): string {
+  const dir = path.resolve(runsDir, name);
+  if (fs.existsSync(dir) && !overwrite) {
+    throw new UsageError(`run folder ${path.relative(process.cwd(), dir) || dir} already exists; pass --overwrite to replace it or --name to choose another name`);
+  }
+  // The nearest existing ancestor must be a writable directory.
+  let probe = path.resolve(runsDir);
+  while (!fs.existsSync(probe)) probe = path.dirname(probe);
+  if (!fs.statSync(probe).isDirectory()) throw new UsageError(`runs dir ${runsDir}: ${probe} is a file, not a directory (choose another --runs-dir)`);
+  try {
+    fs.accessSync(probe, fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`runs dir ${runsDir} is not writable (${probe}); choose another with --runs-dir`);
+  }
+  return dir;
+}
+
+/**
+ * One run's folder: config.json written once, train.log and metrics.jsonl appended line by line
+ * (each line reaches the OS before the call returns, so a crash loses at most the line being
+ * written), summary.json replaced atomically (temp file, then rename).
+ */
+export class RunFolder implements FitSink {
+  private readonly metricsFd: number;
+  private readonly logFd: number;
+
+  private constructor(readonly dir: string) {
+    this.metricsFd = fs.openSync(path.join(dir, 'metrics.jsonl'), 'a');
+    this.logFd = fs.openSync(path.join(dir, 'train.log'), 'a');
+  }
+
+  /** Creates the folder (replacing an old one when `overwrite`); call checkRunDir first. */
+  static create(dir: string, overwrite: boolean): RunFolder {
+    if (overwrite) fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
+      fs.mkdirSync(dir);
+    } catch (err) {
+      throw new UsageError(`cannot create run folder ${dir}: ${(err as Error).message}`);
+    }
+    return new RunFolder(dir);
+  }
+
+  writeConfig(config: object): void {
+    writeJsonAtomic(path.join(this.dir, 'config.json'), config);
+  }
+
+  metrics(record: Record<string, number | string>): void {
+    fs.writeSync(this.metricsFd, JSON.stringify(record, jsonNumber) + '\n');
+  }
+
+  print(line: string): void {
+    fs.writeSync(this.logFd, `${new Date().toISOString()} ${line}\n`);
+  }
+
+  writeSummary(summary: RunSummary): void {
+    writeJsonAtomic(path.join(this.dir, 'summary.json'), summary);
+  }
+
+  close(): void {
+    fs.closeSync(this.metricsFd);
+    fs.closeSync(this.logFd);
+  }
+}
+
+/** JSON has no NaN or Infinity; a diverged loss is written as the string "NaN" / "Infinity" rather than silently as null. */
+function jsonNumber(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value, jsonNumber, 2) + '\n');
+  fs.renameSync(tmp, file);
+}

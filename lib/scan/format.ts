@@ -1,0 +1,91 @@
+import type { Cell, Row } from './scan.js';
+
+export const FORMATS = ['table', 'csv', 'json'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface TableLike {
+  readonly columns: readonly string[];
+  readonly rows: readonly Row[];
+}
+
+export interface TextOptions {
+  /** Longest string cell before it is cut with `…`; the first column (the run) is never cut. @default 32 */
+  readonly maxWidth?: number;
+}
+
+export function formatTable(table: TableLike, format: Format, options: TextOptions = {}): string {
+  switch (format) {
+    case 'table':
+      return formatText(table, options);
+    case 'csv':
+      return formatCsv(table);
+    case 'json':
+      return formatJson(table);
+  }
+}
+
+/** Aligned columns for a terminal: numbers to 4 significant digits and right-aligned, `-` for missing. */
+export function formatText(table: TableLike, options: TextOptions = {}): string {
+  const maxWidth = Math.max(options.maxWidth ?? 32, 4);
+  const { columns, rows } = table;
+  const cells = rows.map((row) =>
+    columns.map((column, i) => {
+      const text = textCell(row[column]);
+      return i > 0 && text.length > maxWidth ? `${text.slice(0, maxWidth - 1)}…` : text;
+    }),
+  );
+  const numeric = columns.map((column) => rows.some((row) => typeof row[column] === 'number') && rows.every((row) => row[column] == null || typeof row[column] === 'number'));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => line[i]!.length)));
+  const render = (line: readonly string[]) =>
+    line
+      .map((text, i) => (numeric[i] ? text.padStart(widths[i]!) : text.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [render(columns), render(widths.map((w) => '-'.repeat(w))), ...cells.map(render)].join('\n') + '\n';
+}
+
+function textCell(value: Cell | undefined): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'number') return formatNumber(value);
+  return String(value);
+}
+
+/** 4 significant digits; integers below a million exactly; tiny and huge values in exponent form. */
+export function formatNumber(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  const abs = Math.abs(x);
+  if (Number.isInteger(x) && abs < 1e6) return String(x);
+  if (abs >= 1e-3 && abs < 1e6) return String(Number(x.toPrecision(4)));
+  // 1.230e-5 -> 1.23e-5, 1.000e-4 -> 1e-4
+  return x.toExponential(3).replace(/\.?0+e/, 'e');
+}
+
+/** RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted, quotes doubled. Full precision. */
+export function formatCsv(table: TableLike): string {
+  const line = (fields: readonly string[]) => fields.map(csvField).join(',') + '\r\n';
+  return line(table.columns) + table.rows.map((row) => line(table.columns.map((c) => csvCell(row[c])))).join('');
+}
+
+function csvCell(value: Cell | undefined): string {
+  if (value === null || value === undefined) return '';
+  return String(value);
+}
+
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * An array of row objects, keys in column order, full precision; missing values are null, and
+ * NaN and ±Infinity are the strings "NaN" and "Infinity" as in the run folder itself.
+ */
+export function formatJson(table: TableLike): string {
+  const rows = table.rows.map((row) => Object.fromEntries(table.columns.map((c) => [c, jsonCell(row[c])])));
+  return JSON.stringify(rows, null, 2) + '\n';
+}
+
+function jsonCell(value: Cell | undefined): Cell {
+  if (value === undefined) return null;
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+}

@@ -1,0 +1,260 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ExperimentConfig } from '../config.js';
+import type { Dataset } from '../data/dataset.js';
+import { prefixed } from '../errors.js';
+import { higherIsBetter } from '../metric_goal.js';
+import type { Model } from '../models/model.js';
+import { accuracy } from '../optim/losses.js';
+import type { LossFn, Optimizer, Schedule } from '../optim/optimizer.js';
+import type { Rng } from '../rng.js';
+import type { Callback, FitResult, Logs, RunStatus, Split, TrainContext } from './callback.js';
+import { BatchSampler } from './batches.js';
+
+/** Where a fit writes: the run manager in a real run, nothing in tests and benches. */
+export interface FitSink {
+  metrics(record: Record<string, number | string>): void;
+  print(line: string): void;
+}
+
+export interface NamedCallback {
+  name: string;
+  callback: Callback;
+}
+
+export interface TrainerOptions {
+  config: ExperimentConfig;
+  runDir: string | null;
+  model: Model;
+  data: Dataset;
+  optimizer: Optimizer;
+  loss: LossFn;
+  schedule: Schedule;
+  callbacks: readonly NamedCallback[];
+  /** Shuffles the training split each epoch. */
+  rng: Rng;
+  sink?: FitSink;
+}
+
+type Hook = Exclude<keyof Callback, never>;
+
+/**
+ * The training loop: steps over shuffled batches, periodic evaluation, and ordered callbacks
+ * that all share one TrainContext. Metric logging, progress and early stopping are callbacks or
+ * sink writes, not special cases here. A non-finite loss ends the run at once as `diverged`:
+ * in a sweep over chaotic inits that is a result, not a crash.
+ */
+export class Trainer {
+  private stopReason: string | null = null;
+  private readonly final: Logs = {};
+  private readonly best: Logs = {};
+  private readonly ctx: TrainContext;
+  private readonly sampler: BatchSampler;
+  private startTime = 0;
+
+  constructor(private readonly opts: TrainerOptions) {
+    const { config, data } = opts;
+    const batchSize = Math.min(config.train.batch_size, data.train.size);
+    this.sampler = new BatchSampler(data.train, batchSize, opts.rng);
+    const stepsPerEpoch = this.sampler.batchesPerEpoch;
+    const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * stepsPerEpoch;
+    const logs: Logs = {};
+    this.ctx = {
+      config,
+      runDir: opts.runDir,
+      model: opts.model,
+      data,
+      optimizer: opts.optimizer,
+      loss: opts.loss,
+      step: 0,
+      epoch: 0,
+      totalSteps,
+      stepsPerEpoch,
+      lr: opts.optimizer.lr,
+      batch: null,
+      logs,
+      log: (metrics, split = 'train') => this.log(metrics, split),
+      requestStop: (reason) => this.requestStop(reason),
+      print: (line) => opts.sink?.print(line),
+    };
+  }
+
+  get context(): TrainContext {
+    return this.ctx;
+  }
+
+  /** Ends the run after the current step (or hook) with status `stopped`. Safe from a signal handler. */
+  requestStop(reason: string): void {
+    this.stopReason ??= reason;
+  }
+
+  /** Where the run is now; what a failed run's summary records. */
+  progress(): Pick<FitResult, 'steps' | 'final' | 'best' | 'wallTime'> {
+    return {
+      steps: this.ctx.step,
+      final: { ...this.final },
+      best: { ...this.best },
+      wallTime: this.startTime ? (performance.now() - this.startTime) / 1000 : 0,
+    };
+  }
+
+  async fit(): Promise<FitResult> {
+    const { ctx, opts } = this;
+    const { train } = opts.config;
+    this.startTime = performance.now();
+    let status: RunStatus = 'completed';
+    let reason: string | undefined;
+    let windowLoss = 0;
+    let windowSteps = 0;
+    let windowStart = performance.now();
+
+    await this.hook('onFitStart');
+    await this.hook('onEpochStart');
+    while (ctx.step < ctx.totalSteps && this.stopReason === null) {
+      const batch = this.sampler.next();
+      ctx.lr = opts.schedule(ctx.step, ctx.totalSteps, opts.optimizer.lr);
+      const lossValue = this.step(batch.x, batch.y, ctx.lr);
+      ctx.step += 1;
+      ctx.batch = batch;
+
+      if (!Number.isFinite(lossValue)) {
+        this.log({ loss: lossValue, lr: ctx.lr }, 'train');
+        tf.dispose([batch.x, batch.y]);
+        ctx.batch = null;
+        status = 'diverged';
+        reason = `loss became ${lossValue} at step ${ctx.step}`;
+        opts.sink?.print(`diverged: ${reason}`);
+        break;
+      }
+      windowLoss += lossValue;
+      windowSteps += 1;
+
+      if (ctx.step % train.log_every === 0 || ctx.step === ctx.totalSteps) {
+        const now = performance.now();
+        const metrics: Logs = { loss: windowLoss / windowSteps, lr: ctx.lr, steps_per_sec: (windowSteps * 1000) / Math.max(now - windowStart, 1e-3) };
+        if (opts.data.task === 'classification') metrics.acc = this.batchAccuracy(batch.x, batch.y);
+        this.log(metrics, 'train');
+        windowLoss = 0;
+        windowSteps = 0;
+        windowStart = now;
+      }
+      try {
+        await this.hook('onStepEnd');
+      } finally {
+        tf.dispose([batch.x, batch.y]);
+        ctx.batch = null;
+      }
+
+      const evalDue = (train.eval_every > 0 && ctx.step % train.eval_every === 0) || ctx.step === ctx.totalSteps;
+      if (evalDue && this.stopReason === null) await this.evaluate();
+
+      if (ctx.step % ctx.stepsPerEpoch === 0) {
+        await this.hook('onEpochEnd');
+        if (ctx.step < ctx.totalSteps && this.stopReason === null) {
+          ctx.epoch += 1;
+          await this.hook('onEpochStart');
+        }
+      }
+    }
+
+    if (status !== 'diverged' && this.stopReason !== null) {
+      status = 'stopped';
+      reason = this.stopReason;
+      // A stopped run still gets a final evaluation, so its row in a scan is comparable.
+      if (this.lastEvalStep !== ctx.step && ctx.step > 0) await this.evaluate();
+    }
+    const result: FitResult = { status, ...(reason !== undefined ? { reason } : {}), ...this.progress() };
+    await this.hook('onFitEnd', result);
+    return result;
+  }
+
+  /** One optimizer step; returns the batch loss as a number (one scalar read back per step). */
+  private step(x: tf.Tensor, y: tf.Tensor, lr: number): number {
+    const { model, optimizer, loss } = this.opts;
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => loss(model.forward(x).output, y), model.params as tf.Variable[]);
+      optimizer.apply(
+        model.params.map((p) => grads[p.name]!),
+        lr,
+      );
+      return value.dataSync()[0]!;
+    });
+  }
+
+  private batchAccuracy(x: tf.Tensor, y: tf.Tensor): number {
+    return tf.tidy(() => accuracy(this.opts.model.forward(x).output, y).dataSync()[0]!);
+  }
+
+  private lastEvalStep = -1;
+
+  /** Loss (and accuracy) over the whole validation split, in batches of eval_batch_size. */
+  private async evaluate(): Promise<void> {
+    const { model, data, loss, config } = this.opts;
+    const { x, y, size } = data.val;
+    if (size === 0) return;
+    const bs = config.train.eval_batch_size;
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < size; start += bs) {
+      const n = Math.min(bs, size - start);
+      const [l, c] = tf.tidy(() => {
+        const xb = tf.slice(x, start, n);
+        const yb = tf.slice(y, start, n);
+        const out = model.forward(xb).output;
+        const lossSum = loss(out, yb).dataSync()[0]! * n;
+        const correctSum = data.task === 'classification' ? accuracy(out, yb).dataSync()[0]! * n : 0;
+        return [lossSum, correctSum];
+      });
+      lossSum += l;
+      correct += c;
+    }
+    const valLogs: Logs = { val_loss: lossSum / size };
+    if (data.task === 'classification') valLogs.val_acc = correct / size;
+    this.lastEvalStep = this.ctx.step;
+    this.log(valLogs, 'val');
+    this.opts.sink?.print(
+      `step ${this.ctx.step}/${this.ctx.totalSteps} ` + Object.entries(valLogs).map(([k, v]) => `${k}=${formatNumber(v)}`).join(' '),
+    );
+    await this.hook('onEvalEnd', valLogs);
+  }
+
+  private log(metrics: Logs, split: Split): void {
+    const clean: Logs = {};
+    for (const [k, v] of Object.entries(metrics)) {
+      if (typeof v !== 'number') throw new Error(`metric "${k}" must be a number, got ${typeof v}`);
+      clean[k] = v;
+      this.ctx.logs[k] = v;
+      this.final[k] = v;
+      if (Number.isFinite(v)) {
+        const prev = this.best[k];
+        if (prev === undefined || (higherIsBetter(k) ? v > prev : v < prev)) this.best[k] = v;
+      }
+    }
+    const time = (performance.now() - this.startTime) / 1000;
+    this.opts.sink?.metrics({ step: this.ctx.step, epoch: this.ctx.epoch, time: round(time, 4), split, ...clean });
+  }
+
+  /** Calls one hook on every callback, in order; an error names the callback and the hook. */
+  private async hook(hook: Hook, arg?: unknown): Promise<void> {
+    for (const { name, callback } of this.opts.callbacks) {
+      const fn = callback[hook] as ((ctx: TrainContext, arg?: unknown) => void | Promise<void>) | undefined;
+      if (!fn) continue;
+      try {
+        await fn.call(callback, this.ctx, arg);
+      } catch (err) {
+        throw prefixed(`callback ${name} (${hook})`, err);
+      }
+    }
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(3);
+  const text = v.toPrecision(4);
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
+}

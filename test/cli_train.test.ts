@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { readJsonl, repoRoot, runCli, tempDir, tinyConfig, writeJson, writeText } from './helpers.js';
+
+/** What a user's mistake must look like: exit code 2, one line on stderr naming the problem, no stack. */
+function assertUsageError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
+  assert.equal(r.status, 2, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^dlphys: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+function listRuns(runsDir: string): string[] {
+  return fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [];
+}
+
+describe('dlphys train', () => {
+  test('the README example trains to a validation accuracy well above chance', () => {
+    const runs = tempDir();
+    const r = runCli(['train', 'examples/mlp.json', '--runs-dir', runs]);
+    assert.equal(r.status, 0, r.stderr);
+    const dir = path.join(runs, 'mlp-synthetic');
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.steps, 500);
+    assert.ok(summary.final.val_acc > 0.6, `val_acc ${summary.final.val_acc} (chance is 0.25)`);
+    assert.match(r.stderr, /completed: 500 steps/);
+  });
+
+  test('a run folder holds the resolved config with provenance, the log, metrics and summary', () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig());
+    const r = runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const dir = path.join(runs, 'tiny');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'metrics.jsonl', 'summary.json', 'train.log']);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    assert.equal(config.optimizer.kwargs.nesterov, false, 'defaults are filled in');
+    assert.equal(config.loss.name, 'cross_entropy', 'the default loss is recorded');
+    assert.equal(config.provenance.backend, 'cpu');
+    assert.equal(config.provenance.seed, 0);
+    for (const key of ['version', 'git_commit', 'host', 'started_at']) assert.ok(key in config.provenance, key);
+    const lines = readJsonl(path.join(dir, 'metrics.jsonl'));
+    assert.ok(lines.every((l) => typeof l.step === 'number' && typeof l.time === 'number' && (l.split === 'train' || l.split === 'val')));
+    assert.match(fs.readFileSync(path.join(dir, 'train.log'), 'utf8'), /completed after 40 steps/);
+  });
+
+  test('a run folder trains again from its own config.json', () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig());
+    assert.equal(runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q']).status, 0);
+    const again = runCli(['train', path.join(runs, 'tiny', 'config.json'), '--runs-dir', runs, '--name', 'again', '--backend', 'cpu', '-q']);
+    assert.equal(again.status, 0, again.stderr);
+    const metrics = (name: string) => readJsonl(path.join(runs, name, 'metrics.jsonl')).map(({ time: _t, steps_per_sec: _s, ...rest }) => rest);
+    assert.deepEqual(metrics('again'), metrics('tiny'));
+  });
+
+  test('--set overrides values by dotted path with JSON types', () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig());
+    const r = runCli([
+      'train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q',
+      '--set', 'optimizer.kwargs.lr=0.02', '--set', 'model.kwargs.widths=[8,4,3]', '--set', 'model.kwargs.activation=relu', '--name', 'set',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const config = JSON.parse(fs.readFileSync(path.join(runs, 'set', 'config.json'), 'utf8'));
+    assert.equal(config.optimizer.kwargs.lr, 0.02);
+    assert.deepEqual(config.model.kwargs.widths, [8, 4, 3]);
+    assert.equal(config.model.kwargs.activation, 'relu');
+  });
+
+  test('an existing run name is refused unless --overwrite', () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig());
+    assert.equal(runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q']).status, 0);
+    assertUsageError(runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q']), /already exists.*--overwrite/);
+    const r = runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q', '--overwrite']);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  test('a diverging run ends with status diverged and exit code 0', () => {
+    const runs = tempDir();
+    const cfg = writeJson(
+      path.join(tempDir(), 'chaos.json'),
+      tinyConfig({ name: 'chaos', optimizer: { name: 'sgd', kwargs: { lr: 1e6 } }, loss: { name: 'mse' } }),
+    );
+    const r = runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q']);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(fs.readFileSync(path.join(runs, 'chaos', 'summary.json'), 'utf8'));
+    assert.equal(summary.status, 'diverged');
+    assert.match(summary.reason, /loss became/);
+  });
+
+  test('--backend wasm trains and is recorded', () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig());
+    const r = runCli(['train', cfg, '--runs-dir', runs, '--backend', 'wasm', '-q']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(runs, 'tiny', 'config.json'), 'utf8')).provenance.backend, 'wasm');
+  });
+});
+
+describe('dlphys train refuses bad input with one line and writes nothing', () => {
+  const cases: [string, (dir: string) => string[], RegExp][] = [
+    ['a missing config file', (d) => [path.join(d, 'nope.json')], /config file not found: .*nope\.json/],
+    ['an unparsable config file', (d) => [writeText(path.join(d, 'bad.json'), '{"model": ')], /not valid JSON/],
+    ['an unknown component name', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ model: { name: 'mpl', kwargs: {} } }))], /model: unknown name "mpl" \(did you mean "mlp"\?\); registered: cnn, mlp/],
+    ['an unknown kwarg', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ optimizer: { name: 'sgd', kwargs: { lr: 0.1, momentun: 0.9 } } }))], /optimizer:sgd: unknown kwarg "momentun"; accepted kwargs: .*momentum/],
+    ['an ill-typed kwarg', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ optimizer: { name: 'sgd', kwargs: { lr: 'fast' } } }))], /optimizer:sgd: kwarg "lr": .*number.*"fast"/],
+    ['an unknown top-level key', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ optimiser: {} }))], /unknown key "optimiser"/],
+    ['widths that do not match the data', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ model: { name: 'mlp', kwargs: { widths: [5, 3] } } }))], /model:mlp: .*widths/],
+    ['a bad --set path', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'optimizr.kwargs.lr=1'], /--set optimizr\.kwargs\.lr: "optimizr" is not in the config/],
+    ['a --set without =', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'seed'], /--set seed: expected path=value/],
+    ['a --set that breaks the schema', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'train.steps=-3'], /"train\.steps"/],
+    ['an unknown backend', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'tpu'], /--backend.*tpu/],
+    ['a native backend that is not installed', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'node'], /tfjs-node, which is not installed; add it with: npm install/],
+  ];
+  for (const [what, args, pattern] of cases) {
+    test(`${what}`, () => {
+      const dir = tempDir();
+      const runs = path.join(dir, 'runs');
+      assertUsageError(runCli(['train', ...args(dir), '--runs-dir', runs]), pattern);
+      assert.deepEqual(listRuns(runs), [], 'no run folder left behind');
+    });
+  }
+
+  test('an unwritable runs dir', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'file'), '');
+    const cfg = writeJson(path.join(dir, 'c.json'), tinyConfig());
+    assertUsageError(runCli(['train', cfg, '--runs-dir', path.join(dir, 'file', 'runs')]), /runs dir .* is a file, not a directory/);
+  });
+});
+
+describe('dlphys list and --help', () => {
+  test('list prints every kind with kwargs and defaults', () => {
+    const r = runCli(['list']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const kind of ['model:', 'init:', 'optimizer:', 'loss:', 'schedule:', 'data:', 'callback:']) assert.match(r.stdout, new RegExp(`^${kind}`, 'm'));
+    assert.match(r.stdout, /sigma_w2: number {2}\(default 1\)/);
+    assert.match(r.stdout, /widths: integer\[\] {2}\(required\)/);
+  });
+
+  test('list KIND --json gives one kind as JSON', () => {
+    const r = runCli(['list', 'init', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const [entry] = JSON.parse(r.stdout);
+    assert.equal(entry.kind, 'init');
+    assert.deepEqual(
+      entry.components.map((c: { name: string }) => c.name),
+      ['gaussian', 'he', 'lecun', 'orthogonal', 'xavier'],
+    );
+  });
+
+  test('list of an unknown kind is a usage error', () => {
+    assertUsageError(runCli(['list', 'widgets']), /unknown kind "widgets"; kinds: model, init/);
+  });
+
+  for (const args of [['--help'], ['train', '--help'], ['scan', '--help'], ['list', '--help']]) {
+    test(`dlphys ${args.join(' ')} prints usage and exits 0`, () => {
+      const r = runCli(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Usage: dlphys/);
+    });
+  }
+
+  test('an unknown command is a usage error', () => {
+    const r = runCli(['trian']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command 'trian'/);
+  });
+});
+
+test('the bin runs from any working directory', () => {
+  const r = runCli(['list', 'model'], { cwd: tempDir() });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(fs.existsSync(path.join(repoRoot, 'examples', 'mlp.json')));
+});
