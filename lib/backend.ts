@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core alone registers no gradients; the umbrella package registers every op's gradient
+// (into tfjs's global registry, so they serve tfjs-core's ops whichever backend runs them).
+import '@tensorflow/tfjs';
 import { UsageError } from './errors.js';
 
 export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;

@@ -228,7 +228,7 @@ test('gradients reach every cnn parameter', () => {
   const model = models.build({ name: 'cnn', kwargs: { channels: [3], hidden: [5], activation: 'gelu' } }, image);
   init(model);
   const x = randomInput([2, 8, 8, 1]);
-  const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(model.forward(x).output)) as tf.Scalar, model.params);
+  const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(model.forward(x).output)) as tf.Scalar, [...model.params]);
   for (const p of model.params) assert.ok(tf.tidy(() => tf.sum(tf.abs(grads[p.name]!)).dataSync()[0]!) > 0, `no gradient for a ${p.shape} param`);
   tf.dispose([x, value, ...Object.values(grads)]);
   model.dispose();
@@ -243,7 +243,10 @@ test('building, initialising and a forward pass in tf.tidy leave only the model 
     const model = models.build(spec, ctx);
     init(model);
     const x = randomInput([...shape]);
-    tf.tidy(() => model.forward(x, true));
+    // Returning nothing from the tidy: a returned result would be kept, like the trainer's loss.
+    tf.tidy(() => {
+      model.forward(x, true);
+    });
     x.dispose();
     assert.equal(tf.memory().numTensors, before + model.params.length, `${spec.name} leaked`);
     model.dispose();

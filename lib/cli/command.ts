@@ -8,6 +8,8 @@ import { UsageError } from '../errors.js';
 export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
   program.exitOverride();
   program.configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, `${program.name()}: `)) });
+  // addCommand() does not pass these settings down the way command() does.
+  for (const sub of program.commands) sub.copyInheritedSettings(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

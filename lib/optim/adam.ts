@@ -4,7 +4,7 @@ import { optimizers, type Optimizer, type OptimizerContext } from './optimizer.j
 
 function adamKwargs(weightDecay: number, decayHelp: string) {
   return z.object({
-    lr: z.number().positive().default(0.001).describe('base learning rate (a schedule scales it)'),
+    lr: z.number().nonnegative().default(0.001).describe('base learning rate (a schedule scales it)'),
     beta1: z.number().min(0).lt(1).default(0.9).describe('decay rate of the first-moment (mean) estimate'),
     beta2: z.number().min(0).lt(1).default(0.999).describe('decay rate of the second-moment (uncentred variance) estimate'),
     eps: z.number().min(0).default(1e-8).describe('added to sqrt(v_hat) in the denominator, for numerical stability'),

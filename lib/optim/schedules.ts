@@ -1,12 +1,7 @@
 import { z } from 'zod';
 import { schedules } from './optimizer.js';
 
-const finalRatio = z
-  .number()
-  .min(0)
-  .max(1)
-  .default(0)
-  .describe('the cosine ends at lr * final_ratio');
+const finalRatio = (help: string) => z.number().min(0).max(1).default(0).describe(help);
 
 schedules.register('constant', {
   description: 'The base learning rate at every step',
@@ -25,7 +20,7 @@ schedules.register('step', {
 
 schedules.register('cosine', {
   description: 'Cosine from lr to lr * final_ratio over the run, as torch.optim.lr_scheduler.CosineAnnealingLR with T_max = total steps',
-  kwargs: z.object({ final_ratio: finalRatio }),
+  kwargs: z.object({ final_ratio: finalRatio('the cosine ends at lr * final_ratio') }),
   build: ({ final_ratio }) => (step, totalSteps, baseLr) => cosine(step, totalSteps, baseLr, final_ratio),
 });
 
@@ -34,7 +29,7 @@ schedules.register('warmup', {
   kwargs: z.object({
     warmup_steps: z.number().int().positive().describe('length of the linear ramp, in steps'),
     then: z.enum(['constant', 'cosine']).default('constant').describe('schedule after the ramp'),
-    final_ratio: finalRatio,
+    final_ratio: finalRatio('with then = cosine, the cosine ends at lr * final_ratio'),
   }),
   build: ({ warmup_steps, then, final_ratio }) => (step, totalSteps, baseLr) => {
     // (step + 1) so that step 0 already trains (lr / warmup_steps) and step warmup_steps - 1 reaches lr.
@@ -44,11 +39,11 @@ schedules.register('warmup', {
   },
 });
 
-function cosine(step: number, totalSteps: number, baseLr: number, finalRatio: number): number {
+function cosine(step: number, totalSteps: number, baseLr: number, ratio: number): number {
   // Held at the floor past the end instead of climbing back up as PyTorch's periodic form does;
   // max(1, ·) keeps a degenerate run length from dividing by zero.
   const total = Math.max(1, totalSteps);
   const progress = Math.min(step, total) / total;
-  const floor = baseLr * finalRatio;
+  const floor = baseLr * ratio;
   return floor + ((baseLr - floor) * (1 + Math.cos(Math.PI * progress))) / 2;
 }

@@ -6,7 +6,7 @@ optimizers.register('sgd', {
   description: 'Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay, as torch.optim.SGD with dampening 0',
   kwargs: z
     .object({
-      lr: z.number().positive().default(0.01).describe('base learning rate (a schedule scales it)'),
+      lr: z.number().nonnegative().default(0.01).describe('base learning rate (a schedule scales it); 0 freezes the model, e.g. to probe it at init'),
       momentum: z.number().min(0).lt(1).default(0).describe('momentum coefficient; 0 is plain SGD'),
       nesterov: z.boolean().default(false).describe('Nesterov momentum (needs momentum > 0)'),
       weight_decay: z.number().min(0).default(0).describe('L2 penalty added to the gradient: g + weight_decay * p'),

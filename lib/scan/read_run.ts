@@ -98,7 +98,8 @@ function readRunOrThrow(dir: string, liveness: Liveness): RunRecord {
   const rawConfig = readJsonObject(path.join(dir, 'config.json'));
   const summary = readJsonObject(path.join(dir, 'summary.json'));
   const series = readMetrics(path.join(dir, 'metrics.jsonl'), warnings);
-  if (rawConfig === undefined) warnings.push(`${path.join(dir, 'config.json')}: missing (no config columns for this run)`);
+  // A run that has just started may have opened metrics.jsonl before writing config.json.
+  if (rawConfig === undefined && series.lastStep !== null) warnings.push(`${path.join(dir, 'config.json')}: missing (no config columns for this run)`);
 
   const { provenance, ...config }: Record<string, unknown> = rawConfig ?? {};
   const prov = isObject(provenance) ? provenance : null;
