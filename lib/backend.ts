@@ -24,6 +24,10 @@ export interface BackendInfo {
   tfName: string;
 }
 
+// Production mode only silences tfjs's console advice (e.g. "install tfjs-node"), which the
+// README gives properly; it disables no correctness check.
+tf.env().set('PROD', true);
+
 let active: BackendInfo | null = null;
 
 /**

@@ -1,10 +1,13 @@
 /**
  * Whether a larger value of a metric is better. Accuracies are maximised, everything else
- * (losses, errors, norms) minimised; scan and the trainer's best-so-far share this one rule.
+ * (losses, errors, norms, drifts) minimised; scan and the trainer's best-so-far share this rule.
  */
 export function higherIsBetter(metric: string): boolean {
-  return /acc/i.test(metric);
+  return metric.includes('acc');
 }
 
 /** Keys of a metrics.jsonl line that are bookkeeping, not metrics. */
 export const BOOKKEEPING_KEYS: ReadonlySet<string> = new Set(['step', 'epoch', 'time', 'split']);
+
+/** Logged like metrics but with no "best" (a best learning rate or speed means nothing). */
+export const UNRANKED_METRICS: ReadonlySet<string> = new Set(['lr', 'steps_per_sec', 'samples_per_sec', 'examples_per_sec']);

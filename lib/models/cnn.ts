@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { activate, activationKwarg, denseForward, denseLayer, disposeLayers, flatten, paramsOf, zerosVariable } from './mlp.js';
+import { activate, activationKwarg, denseLayer, denseStack, disposeLayers, flatten, paramsOf, zerosVariable } from './layers.js';
 import { models, type ForwardResult, type Layer, type Model } from './model.js';
 
 const kwargs = z.object({
@@ -69,14 +69,8 @@ models.register('cnn', {
           if (pool === 'max') img = tf.maxPool(img, 2, 2, 'valid');
           else if (pool === 'avg') img = tf.avgPool(img, 2, 2, 'valid');
         }
-        let a = flatten(img, features, 'cnn');
-        const dense = layers.slice(convCount);
-        dense.forEach((layer, i) => {
-          const pre = denseForward(a, layer);
-          if (capture) preactivations.push(pre);
-          a = i === dense.length - 1 ? pre : (activate(pre, activation) as tf.Tensor2D);
-        });
-        return { output: a, preactivations };
+        const output = denseStack(flatten(img, features, 'cnn'), layers.slice(convCount), activation, capture, preactivations);
+        return { output, preactivations };
       },
       dispose() {
         disposeLayers(layers);

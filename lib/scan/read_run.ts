@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BOOKKEEPING_KEYS, higherIsBetter } from '../metric_goal.js';
 
 /**
  * A summary.json status, or what scan infers without one: `running` (its process is alive on
@@ -63,12 +64,10 @@ export const localLiveness: Liveness = {
   },
 };
 
-/** Keys of a metrics line that are not metrics. */
-export const BOOKKEEPING_KEYS: ReadonlySet<string> = new Set(['step', 'epoch', 'time', 'split']);
+export { BOOKKEEPING_KEYS };
 
-/** Accuracies are maximised, everything else (losses, norms, drifts) minimised. */
 export function defaultGoal(metric: string): Goal {
-  return metric.includes('acc') ? 'max' : 'min';
+  return higherIsBetter(metric) ? 'max' : 'min';
 }
 
 export function isRunFolder(dir: string): boolean {

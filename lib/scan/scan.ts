@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bestOf, defaultGoal, isObject, isRunFolder, localLiveness, readRun, type Goal, type Liveness, type RunRecord } from './read_run.js';
+import { UNRANKED_METRICS } from '../metric_goal.js';
 
 export type Cell = string | number | boolean | null;
 export type Row = Record<string, Cell>;
@@ -39,7 +40,7 @@ export interface ScanOptions {
 }
 
 /** Logged every step but not worth a column unless asked for with `metric`. */
-const BOOKKEEPING_METRICS: ReadonlySet<string> = new Set(['lr', 'steps_per_sec', 'samples_per_sec', 'examples_per_sec']);
+const BOOKKEEPING_METRICS = UNRANKED_METRICS;
 /** Shown first, in this order; the other metrics follow alphabetically. */
 const LEADING_METRICS = ['loss', 'acc', 'val_loss', 'val_acc'];
 

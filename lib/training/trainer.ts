@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ExperimentConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import { prefixed } from '../errors.js';
-import { higherIsBetter } from '../metric_goal.js';
+import { higherIsBetter, UNRANKED_METRICS } from '../metric_goal.js';
 import type { Model } from '../models/model.js';
 import { accuracy } from '../optim/losses.js';
 import type { LossFn, Optimizer, Schedule } from '../optim/optimizer.js';
@@ -224,7 +224,7 @@ export class Trainer {
       clean[k] = v;
       this.ctx.logs[k] = v;
       this.final[k] = v;
-      if (Number.isFinite(v)) {
+      if (Number.isFinite(v) && !UNRANKED_METRICS.has(k)) {
         const prev = this.best[k];
         if (prev === undefined || (higherIsBetter(k) ? v > prev : v < prev)) this.best[k] = v;
       }

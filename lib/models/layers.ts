@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { Layer } from './model.js';
+
+// Building blocks shared by the models: activations, dense layers, parameter bookkeeping.
+
+export const ACTIVATIONS = ['relu', 'tanh', 'linear', 'gelu', 'erf'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+export const activationKwarg = z
+  .enum(ACTIVATIONS)
+  .default('relu')
+  .describe('nonlinearity of the hidden layers (gelu is the exact erf form); the readout is always linear');
+
+export function activate(h: tf.Tensor, fn: Activation): tf.Tensor {
+  switch (fn) {
+    case 'relu':
+      return tf.relu(h);
+    case 'tanh':
+      return tf.tanh(h);
+    case 'linear':
+      return h;
+    case 'erf':
+      return tf.erf(h);
+    case 'gelu':
+      // tfjs-core has no gelu; the exact form (not the tanh approximation) keeps the
+      // kernel's Gaussian expectations, which theory papers compute, exact.
+      return tf.mul(tf.mul(h, 0.5), tf.add(1, tf.erf(tf.mul(h, Math.SQRT1_2))));
+  }
+}
+
+/**
+ * A zero-filled variable with tfjs's automatic name: a fixed name would collide in tfjs's global
+ * variable table as soon as a second model is built in the same process.
+ */
+export function zerosVariable(shape: number[]): tf.Variable {
+  const zeros = tf.zeros(shape);
+  const v = tf.variable(zeros);
+  // The variable holds its own reference to the buffer; the temporary would otherwise leak.
+  zeros.dispose();
+  return v;
+}
+
+export function denseLayer(name: string, fanIn: number, fanOut: number, bias: boolean): Layer {
+  return {
+    name,
+    kind: 'dense',
+    weight: zerosVariable([fanIn, fanOut]),
+    bias: bias ? zerosVariable([fanOut]) : null,
+    fanIn,
+    fanOut,
+  };
+}
+
+/** h = xW + b for a [batch, fanIn] input. */
+export function denseForward(x: tf.Tensor2D, layer: Layer): tf.Tensor2D {
+  const h = tf.matMul<tf.Tensor2D>(x, layer.weight);
+  return layer.bias ? tf.add<tf.Tensor2D>(h, layer.bias) : h;
+}
+
+export function paramsOf(layers: readonly Layer[]): tf.Variable[] {
+  return layers.flatMap((l) => (l.bias ? [l.weight, l.bias] : [l.weight]));
+}
+
+export function disposeLayers(layers: readonly Layer[]): void {
+  for (const p of paramsOf(layers)) p.dispose();
+}
+
+/** [batch, ...shape] to [batch, features], with a clear error rather than a reshape failure deep in tfjs. */
+export function flatten(x: tf.Tensor, features: number, who: string): tf.Tensor2D {
+  const batch = x.shape[0] ?? 0;
+  if (x.rank < 2 || x.size !== batch * features) {
+    throw new Error(`${who}: expected input [batch, ...] with ${features} features per example, got shape [${x.shape.join(', ')}]`);
+  }
+  return tf.reshape(x, [batch, features]);
+}
+
+/**
+ * Runs a stack of dense layers (activation between them, linear readout), pushing each
+ * pre-activation onto `preactivations` when `capture` is set.
+ */
+export function denseStack(x: tf.Tensor2D, layers: readonly Layer[], activation: Activation, capture: boolean, preactivations: tf.Tensor[]): tf.Tensor2D {
+  let a = x;
+  layers.forEach((layer, i) => {
+    const h = denseForward(a, layer);
+    if (capture) preactivations.push(h);
+    a = i === layers.length - 1 ? h : (activate(h, activation) as tf.Tensor2D);
+  });
+  return a;
+}
