@@ -1,0 +1,25 @@
+// Original file: proto/dlphys.proto
+
+import type { RunRef as _dlphys_RunRef, RunRef__Output as _dlphys_RunRef__Output } from '../dlphys/RunRef.js';
+
+export interface HeartbeatReply {
+  /**
+   * Runs a user asked to stop: the agent stops them and reports them as usual.
+   */
+  'cancel'?: (_dlphys_RunRef)[];
+  /**
+   * Attempts the coordinator no longer honours (lease expired, run moved on): the agent drops them.
+   */
+  'lost'?: (_dlphys_RunRef)[];
+}
+
+export interface HeartbeatReply__Output {
+  /**
+   * Runs a user asked to stop: the agent stops them and reports them as usual.
+   */
+  'cancel': (_dlphys_RunRef__Output)[];
+  /**
+   * Attempts the coordinator no longer honours (lease expired, run moved on): the agent drops them.
+   */
+  'lost': (_dlphys_RunRef__Output)[];
+}

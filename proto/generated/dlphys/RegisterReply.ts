@@ -1,0 +1,18 @@
+// Original file: proto/dlphys.proto
+
+
+export interface RegisterReply {
+  /**
+   * How long a lease lives without a heartbeat, and how often the agent should send one.
+   */
+  'lease_ttl_ms'?: (number);
+  'heartbeat_ms'?: (number);
+}
+
+export interface RegisterReply__Output {
+  /**
+   * How long a lease lives without a heartbeat, and how often the agent should send one.
+   */
+  'lease_ttl_ms': (number);
+  'heartbeat_ms': (number);
+}
