@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { BACKENDS, NATIVE_INSTALL_HINT, type BackendChoice } from '../backend.js';
 import { progressCallback } from '../callbacks/progress.js';
+import { loadRawConfig } from '../config.js';
 import { trainRun } from '../run/train_run.js';
 import type { Trainer } from '../training/trainer.js';
 import { collect } from './command.js';
@@ -51,9 +52,11 @@ Exit codes: 0 completed, diverged or stopped (results); 1 the run failed; 2 bad 
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const { runDir, result } = await trainRun({
-          configFile,
-          sets: flags.set,
+        const { raw, baseDir } = loadRawConfig(configFile, flags.set);
+        const { runDir } = await trainRun({
+          raw,
+          source: configFile,
+          baseDir,
           runsDir: flags.runsDir,
           ...(flags.name !== undefined ? { name: flags.name } : {}),
           overwrite: flags.overwrite,

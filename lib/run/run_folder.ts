@@ -47,29 +47,35 @@ export class RunFolder implements FitSink {
   private readonly metricsFd: number;
   private readonly logFd: number;
 
-  private constructor(readonly dir: string) {
+  private constructor(
+    readonly dir: string,
+    private readonly onMetricsLine?: (line: string) => void,
+  ) {
     this.metricsFd = fs.openSync(path.join(dir, 'metrics.jsonl'), 'a');
     this.logFd = fs.openSync(path.join(dir, 'train.log'), 'a');
   }
 
-  /** Creates the folder (replacing an old one when `overwrite`); call checkRunDir first. */
-  static create(dir: string, overwrite: boolean): RunFolder {
-    if (overwrite) fs.rmSync(dir, { recursive: true, force: true });
+  /**
+   * Creates the folder (replacing an old one when `overwrite`) and writes config.json before
+   * anything else, so a folder that has metrics always says what produced them. Call
+   * checkRunDir first.
+   */
+  static create(dir: string, options: { overwrite: boolean; config: object; onMetricsLine?: (line: string) => void }): RunFolder {
+    if (options.overwrite) fs.rmSync(dir, { recursive: true, force: true });
     try {
       fs.mkdirSync(path.dirname(dir), { recursive: true });
       fs.mkdirSync(dir);
     } catch (err) {
       throw new UsageError(`cannot create run folder ${dir}: ${(err as Error).message}`);
     }
-    return new RunFolder(dir);
-  }
-
-  writeConfig(config: object): void {
-    writeJsonAtomic(path.join(this.dir, 'config.json'), config);
+    writeJsonAtomic(path.join(dir, 'config.json'), options.config);
+    return new RunFolder(dir, options.onMetricsLine);
   }
 
   metrics(record: Record<string, number | string>): void {
-    fs.writeSync(this.metricsFd, JSON.stringify(record, jsonNumber) + '\n');
+    const line = JSON.stringify(record, jsonNumber);
+    fs.writeSync(this.metricsFd, line + '\n');
+    this.onMetricsLine?.(line);
   }
 
   print(line: string): void {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { useBackend, type BackendChoice } from '../backend.js';
-import { loadRawConfig } from '../config.js';
+import type { RawConfig } from '../config.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../experiment.js';
 import type { FitResult } from '../training/callback.js';
 import type { NamedCallback, Trainer } from '../training/trainer.js';
@@ -8,16 +8,20 @@ import { provenance } from './provenance.js';
 import { checkRunDir, RunFolder } from './run_folder.js';
 
 export interface TrainRunOptions {
-  configFile: string;
-  sets?: readonly string[];
+  /** The config as read (before defaults), `source` names it in messages, relative paths resolve against baseDir. */
+  raw: RawConfig;
+  source: string;
+  baseDir: string;
   runsDir: string;
-  /** Folder name under runsDir; default: the config's `name`, else the config file's base name. */
+  /** Folder name under runsDir; default: the config's `name`, else the source's base name. */
   name?: string;
   overwrite?: boolean;
   backend?: BackendChoice;
   extraCallbacks?: NamedCallback[];
   /** Receives the trainer once it exists, e.g. to wire SIGINT to requestStop. */
   onTrainer?: (t: Trainer) => void;
+  /** Sees every metrics.jsonl line once it is written (the agent streams them to the coordinator). */
+  onMetricsLine?: (line: string) => void;
 }
 
 export interface TrainRunResult {
@@ -31,17 +35,19 @@ export interface TrainRunResult {
  * that throws while training still gets a summary.json with status `failed` and the error.
  */
 export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
-  const { raw, baseDir } = loadRawConfig(opts.configFile, opts.sets);
-  const config = resolveConfig(raw, opts.configFile);
-  const name = opts.name ?? config.name ?? path.basename(opts.configFile).replace(/\.json$/i, '');
+  const config = resolveConfig(opts.raw, opts.source);
+  const name = opts.name ?? config.name ?? path.basename(opts.source).replace(/\.json$/i, '');
   const overwrite = opts.overwrite ?? false;
   const dir = checkRunDir(opts.runsDir, name, overwrite);
   const backend = await useBackend(opts.backend ?? 'auto');
-  const exp = buildExperiment({ ...config, name }, baseDir);
-  const folder = RunFolder.create(dir, overwrite);
+  const exp = buildExperiment({ ...config, name }, opts.baseDir);
+  const folder = RunFolder.create(dir, {
+    overwrite,
+    config: { ...exp.config, provenance: provenance(backend.name, config.seed) },
+    ...(opts.onMetricsLine ? { onMetricsLine: opts.onMetricsLine } : {}),
+  });
   const startedAt = new Date().toISOString();
   try {
-    folder.writeConfig({ ...exp.config, provenance: provenance(backend.name, config.seed) });
     folder.print(`run ${name} on backend ${backend.name}, seed ${config.seed}, ${exp.model.params.reduce((n, p) => n + p.size, 0)} parameters`);
     let result: FitResult;
     let trainer: Trainer | undefined;
