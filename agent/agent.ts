@@ -1,0 +1,189 @@
+import * as grpc from '@grpc/grpc-js';
+import { nanoid } from 'nanoid';
+import os from 'node:os';
+import { version } from '../lib/version.js';
+import { describeCallError, isUnavailable, unary, type Connection } from '../proto/client.js';
+import { RunnerProcess } from './runner_process.js';
+import { RunTask, type TaskContext } from './run_task.js';
+
+export interface AgentOptions {
+  conn: Connection;
+  /** GPU ids each slot is pinned to, round-robin (empty: CPU only). */
+  gpus: string[];
+  slots: number;
+  workDir: string;
+  /** Backend the runner children use: node-gpu when GPUs were asked for, else auto. */
+  backend: string;
+  exitWhenIdle: boolean;
+  /** Seconds between uploads of a running run's folder (0: only at the end). */
+  uploadEverySec: number;
+  /** How long to wait before asking again when the queue was empty. @default 1000 */
+  pollMs?: number;
+  log: (line: string) => void;
+}
+
+/** Refused for a reason retrying cannot fix (wrong token, say): the agent exits with it. */
+export class AgentFatalError extends Error {}
+
+interface Slot {
+  index: number;
+  gpu: string | undefined;
+  runner: RunnerProcess;
+  task: RunTask | null;
+  /** Settles when the slot's current task has finished (reported, handed back or dropped). */
+  done: Promise<void> | null;
+}
+
+/**
+ * Leases runs from the coordinator and trains each in its own child process, one per slot.
+ * Heartbeats renew the leases and bring back cancel requests; an unreachable coordinator is
+ * waited out (training goes on, unacknowledged metrics and reports are resent).
+ */
+export class Agent {
+  readonly id = `${os.hostname()}-${nanoid(6)}`;
+  private readonly slots: Slot[] = [];
+  private draining = false;
+  private heartbeatMs = 2000;
+  private wake: (() => void) | null = null;
+  private readonly ctx: TaskContext;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.ctx = {
+      conn: opts.conn,
+      agentId: this.id,
+      workDir: opts.workDir,
+      uploadEverySec: opts.uploadEverySec,
+      log: opts.log,
+      draining: () => this.draining,
+    };
+  }
+
+  /** Stops leasing, asks every running run to stop, and hands them back; run() then returns. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const busy = this.slots.filter((s) => s.task);
+    this.opts.log(busy.length ? `draining: stopping ${busy.length} run(s) and handing them back` : 'draining: no run in progress');
+    for (const slot of busy) slot.task!.stopForDrain();
+    this.wake?.();
+  }
+
+  async run(): Promise<void> {
+    await this.register();
+    for (let i = 0; i < this.opts.slots; i++) {
+      const gpu = this.opts.gpus.length ? this.opts.gpus[i % this.opts.gpus.length] : undefined;
+      this.slots.push({ index: i, gpu, runner: this.spawnRunner(gpu), task: null, done: null });
+    }
+    const heartbeat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    const metrics = setInterval(() => {
+      for (const s of this.slots) if (s.task) void s.task.flushMetrics();
+    }, 200);
+    try {
+      await this.leaseLoop();
+      await Promise.all(this.slots.map((s) => s.done));
+    } finally {
+      clearInterval(heartbeat);
+      clearInterval(metrics);
+      for (const s of this.slots) s.runner.kill();
+    }
+  }
+
+  private async register(): Promise<void> {
+    let delay = 200;
+    let warned = false;
+    for (;;) {
+      try {
+        const reply = await unary(this.opts.conn, 'Register', {
+          agent_id: this.id,
+          host: os.hostname(),
+          gpus: this.opts.gpus,
+          slots: this.opts.slots,
+          version,
+          backend: this.opts.backend,
+        });
+        this.heartbeatMs = reply.heartbeat_ms || this.heartbeatMs;
+        this.opts.log(`registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}`);
+        return;
+      } catch (err) {
+        if (!isUnavailable(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        if (!warned) this.opts.log(`${describeCallError(this.opts.conn.address, err)}; retrying`);
+        warned = true;
+        if (this.draining) throw new AgentFatalError('stopped before the coordinator answered');
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  private spawnRunner(gpu: string | undefined): RunnerProcess {
+    return new RunnerProcess({ backend: this.opts.backend, cudaVisibleDevices: gpu });
+  }
+
+  private async leaseLoop(): Promise<void> {
+    const pollMs = this.opts.pollMs ?? 1000;
+    let delay = 200;
+    while (!this.draining) {
+      const free = this.slots.filter((s) => !s.task);
+      if (free.length === 0) {
+        await this.sleep(60_000); // woken when a slot frees
+        continue;
+      }
+      let reply;
+      try {
+        reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length });
+        delay = 200;
+      } catch (err) {
+        if (!isUnavailable(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+        continue;
+      }
+      reply.runs.forEach((run, i) => this.start(free[i]!, new RunTask(this.ctx, run)));
+      if (reply.runs.length > 0) continue;
+      if (this.opts.exitWhenIdle && this.slots.every((s) => !s.task) && reply.unfinished === 0) {
+        this.opts.log('idle: no run left in any sweep; exiting');
+        return;
+      }
+      await this.sleep(pollMs);
+    }
+  }
+
+  private start(slot: Slot, task: RunTask): void {
+    slot.task = task;
+    this.opts.log(`leased ${task.ref.run_id} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
+    const runner = slot.runner;
+    slot.done = task
+      .execute(runner)
+      .catch((err) => this.opts.log(`${task.ref.run_id}: ${(err as Error).message}`))
+      .finally(() => {
+        slot.task = null;
+        // The next run's process starts now, while this slot waits for its next lease.
+        if (!this.draining) slot.runner = this.spawnRunner(slot.gpu);
+        this.wake?.();
+      });
+  }
+
+  private async heartbeat(): Promise<void> {
+    const tasks = this.slots.flatMap((s) => (s.task ? [s.task] : []));
+    try {
+      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => t.ref) }, this.heartbeatMs);
+      const byKey = new Map(tasks.map((t) => [`${t.ref.run_id}#${t.ref.attempt}`, t]));
+      for (const ref of reply.cancel) byKey.get(`${ref.run_id}#${ref.attempt}`)?.cancel();
+      for (const ref of reply.lost) byKey.get(`${ref.run_id}#${ref.attempt}`)?.markLost();
+    } catch (err) {
+      if ((err as grpc.ServiceError).code === grpc.status.UNAUTHENTICATED) this.opts.log(describeCallError(this.opts.conn.address, err));
+      // Unreachable: training goes on; the next heartbeat tries again.
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

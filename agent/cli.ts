@@ -1,0 +1,96 @@
+import { Command, Option } from 'commander';
+import os from 'node:os';
+import path from 'node:path';
+import { positiveInt, runProgram } from '../lib/cli/command.js';
+import { UsageError } from '../lib/errors.js';
+import { version } from '../lib/version.js';
+import { connect, parseAddress } from '../proto/client.js';
+import { Agent, AgentFatalError } from './agent.js';
+import { requireGpuBackend, resolveGpus } from './gpus.js';
+
+interface AgentFlags {
+  coord: string;
+  gpu?: string;
+  slots?: number;
+  workDir?: string;
+  token?: string;
+  tlsCa?: string;
+  exitWhenIdle: boolean;
+  uploadEvery: number;
+  poll: number;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+const program = new Command('dlphys-agent')
+  .description('Leases runs from a dlphys coordinator and trains each in its own child process, one per slot.')
+  .version(version)
+  .option('--coord <host:port>', 'the coordinator', '127.0.0.1:50051')
+  .option('--gpu <ids>', 'GPU ids to pin slots to (0 | 0,1 | all), counted within CUDA_VISIBLE_DEVICES when the scheduler set it; selects the tfjs-node-gpu backend')
+  .option('--slots <n>', 'runs at a time (default: one per GPU, else 1)', positiveInt('--slots'))
+  .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)')
+  .addOption(new Option('--token <token>', "the coordinator's shared secret").env('DLPHYS_TOKEN'))
+  .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS')
+  .option('--exit-when-idle', 'exit when no sweep has a run left to do', false)
+  .option('--upload-every <seconds>', 'upload a running run\'s folder this often (0: only at the end)', nonNegative('--upload-every'), 60)
+  .option('--poll <ms>', 'wait between lease requests when the queue is empty', positiveInt('--poll'), 1000)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ dlphys-agent --coord head:50051 --gpu 0
+  $ dlphys-agent --coord head:50051 --gpu 0,1 --slots 4      # two runs per GPU
+  $ dlphys-agent --coord 127.0.0.1:50051 --exit-when-idle    # CPU, until the sweeps are done
+  $ srun --gpus-per-task=1 dlphys-agent --coord head:50051 --gpu 0   # SLURM: one agent per GPU
+
+Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordinator; a second one exits at once.`,
+  )
+  .action(async (flags: AgentFlags) => {
+    parseAddress(flags.coord);
+    const gpus = resolveGpus(flags.gpu);
+    if (gpus.length) requireGpuBackend();
+    const slots = flags.slots ?? Math.max(1, gpus.length);
+    const workDir = path.resolve(flags.workDir ?? path.join(os.tmpdir(), 'dlphys-agent', String(process.pid)));
+    const conn = connect(flags.coord, { token: flags.token, tlsCa: flags.tlsCa });
+    const agent = new Agent({
+      conn,
+      gpus,
+      slots,
+      workDir,
+      backend: gpus.length ? 'node-gpu' : 'auto',
+      exitWhenIdle: flags.exitWhenIdle,
+      uploadEverySec: flags.uploadEvery,
+      pollMs: flags.poll,
+      log,
+    });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(130);
+      log(`${signal}: draining (again to exit at once)`);
+      agent.drain();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await agent.run();
+    } catch (err) {
+      if (err instanceof AgentFatalError) throw new UsageError(err.message);
+      throw err;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      conn.close();
+    }
+  });
+
+function nonNegative(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number >= 0 (got "${value}")`);
+    return n;
+  };
+}
+
+await runProgram(program, process.argv.slice(2));

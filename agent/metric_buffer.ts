@@ -1,0 +1,39 @@
+import type { MetricAck__Output } from '../proto/generated/dlphys/MetricAck.js';
+import type { MetricRow } from '../proto/generated/dlphys/MetricRow.js';
+
+const MAX_BATCH = 2000;
+
+/**
+ * A run's metrics lines numbered 1, 2, 3, ... and kept until the coordinator acknowledges them.
+ * A batch that failed is simply sent again (the coordinator ignores rows it already has), so a
+ * coordinator restart or a dropped connection loses nothing.
+ */
+export class MetricBuffer {
+  private rows: { seq: number; line: string }[] = [];
+  private nextSeq = 1;
+  private inFlight: Promise<void> | null = null;
+
+  push(line: string): void {
+    this.rows.push({ seq: this.nextSeq++, line });
+  }
+
+  get empty(): boolean {
+    return this.rows.length === 0;
+  }
+
+  /** Sends the oldest unacknowledged rows (at most one request at a time) and drops what was acked. */
+  flush(send: (rows: MetricRow[]) => Promise<MetricAck__Output>): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    if (this.rows.length === 0) return Promise.resolve();
+    const batch = this.rows.slice(0, MAX_BATCH);
+    this.inFlight = send(batch.map((r) => ({ seq: String(r.seq), line: r.line })))
+      .then((ack) => {
+        const acked = Number(ack.acked_seq);
+        this.rows = this.rows.filter((r) => r.seq > acked);
+      })
+      .finally(() => {
+        this.inFlight = null;
+      });
+    return this.inFlight;
+  }
+}

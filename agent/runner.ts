@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { useBackend, type BackendChoice } from '../lib/backend.js';
+import { UsageError } from '../lib/errors.js';
+import type { RunSummary } from '../lib/run/run_folder.js';
+import { trainRun } from '../lib/run/train_run.js';
+import type { Trainer } from '../lib/training/trainer.js';
+import type { FromRunner, ToRunner } from './runner_protocol.js';
+
+/**
+ * The child process that trains one run for an agent. It starts before it has a run ("warm"):
+ * tfjs and the backend load while the slot's previous run is still finishing, so the next run
+ * starts the moment it is leased. One process per run: a crash or leak never reaches the agent.
+ */
+
+const backendChoice = (process.env.DLPHYS_BACKEND ?? 'auto') as BackendChoice;
+let trainer: Trainer | undefined;
+let pendingStop: string | undefined;
+let finished = false;
+
+function send(message: FromRunner): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected) return resolve();
+    process.send!(message, () => resolve());
+  });
+}
+
+function finish(): void {
+  finished = true;
+  if (process.connected) process.disconnect();
+}
+
+process.on('message', (message: ToRunner) => {
+  if (message.type === 'stop') {
+    pendingStop = message.reason;
+    trainer?.requestStop(message.reason);
+  } else if (message.type === 'run') {
+    void run(message);
+  }
+});
+// The agent vanishing (kill -9) closes the channel: a run nobody can report is not worth finishing.
+process.on('disconnect', () => {
+  if (!finished) process.exit(1);
+});
+// Ctrl-C in the agent's terminal reaches the whole process group; the agent decides what stops.
+process.on('SIGINT', () => {});
+
+async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
+  let error: string | null = null;
+  try {
+    await backendReady;
+    await trainRun({
+      raw: message.config,
+      source: `run ${message.name}`,
+      baseDir: process.cwd(),
+      runsDir: message.runsDir,
+      name: message.name,
+      overwrite: true,
+      backend: backendChoice,
+      onTrainer: (t) => {
+        trainer = t;
+        if (pendingStop) t.requestStop(pendingStop);
+      },
+      onMetricsLine: (line) => void send({ type: 'metrics', line }),
+    });
+  } catch (err) {
+    error = err instanceof UsageError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  }
+  await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error });
+  finish();
+}
+
+function readSummary(dir: string): RunSummary | null {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+  } catch {
+    return null;
+  }
+}
+
+// Runs wait for this (the agent also waits for 'ready' before sending one).
+const backendReady = useBackend(backendChoice);
+try {
+  const info = await backendReady;
+  await send({ type: 'ready', backend: info.name });
+} catch (err) {
+  await send({ type: 'done', summary: null, error: err instanceof Error ? err.message : String(err) });
+  process.exitCode = 1;
+  finish();
+}

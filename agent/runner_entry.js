@@ -1,0 +1,5 @@
+// Entry point of a runner child (forked by the agent): loads the TypeScript sources through tsx.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./runner.ts');

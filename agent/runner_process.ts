@@ -1,0 +1,97 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { RunSummary } from '../lib/run/run_folder.js';
+import type { FromRunner, ToRunner } from './runner_protocol.js';
+
+const ENTRY = fileURLToPath(new URL('./runner_entry.js', import.meta.url));
+const STDERR_TAIL = 4096;
+
+export interface RunOutcome {
+  summary: RunSummary | null;
+  error: string | null;
+}
+
+/**
+ * One runner child as the agent sees it: spawned warm (tfjs loaded, backend chosen), then given
+ * exactly one run. Its stderr tail is kept so a crash can be reported with its last words.
+ */
+export class RunnerProcess {
+  readonly ready: Promise<string>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private stderrTail = '';
+  private onMetrics: ((line: string) => void) | null = null;
+  private resolveDone: ((outcome: RunOutcome) => void) | null = null;
+  private earlyDone: RunOutcome | null = null;
+
+  constructor(env: { backend: string; cudaVisibleDevices?: string | undefined }) {
+    this.child = fork(ENTRY, [], {
+      execArgv: [],
+      env: {
+        ...process.env,
+        DLPHYS_BACKEND: env.backend,
+        ...(env.cudaVisibleDevices !== undefined ? { CUDA_VISIBLE_DEVICES: env.cudaVisibleDevices } : {}),
+      },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise((resolve, reject) => {
+      this.child.on('message', (message: FromRunner) => {
+        if (message.type === 'ready') resolve(message.backend);
+        else if (message.type === 'metrics') this.onMetrics?.(message.line);
+        else if (message.type === 'done') {
+          const outcome = { summary: message.summary, error: message.error };
+          if (this.resolveDone) this.resolveDone(outcome);
+          else {
+            this.earlyDone = outcome;
+            reject(new Error(message.error ?? 'runner ended before it was ready'));
+          }
+        }
+      });
+      void this.exited.then(({ code, signal }) => reject(new Error(this.describeExit(code, signal))));
+    });
+    this.ready.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). */
+  async run(job: Extract<ToRunner, { type: 'run' }>, onMetrics: (line: string) => void): Promise<RunOutcome> {
+    // A run leased right after the previous one ended may find its process still loading tfjs.
+    try {
+      await this.ready;
+    } catch (err) {
+      return this.earlyDone ?? { summary: null, error: (err as Error).message };
+    }
+    this.onMetrics = onMetrics;
+    const done = new Promise<RunOutcome>((resolve) => {
+      this.resolveDone = resolve;
+      void this.exited.then(({ code, signal }) => resolve({ summary: null, error: this.describeExit(code, signal) }));
+    });
+    this.send(job);
+    return done;
+  }
+
+  stop(reason: string): void {
+    this.send({ type: 'stop', reason });
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  private send(message: ToRunner): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const tail = this.stderrTail.trim().split('\n').slice(-5).join(' | ');
+    return `runner process ${how}${tail ? `: ${tail}` : ''}`;
+  }
+}

@@ -1,0 +1,16 @@
+import { UsageError } from '../../lib/errors.js';
+import { connect, describeCallError, type Connection } from '../../proto/client.js';
+import type { ClientFlags } from '../listen_options.js';
+
+/** Runs `fn` against the coordinator at --coord; a failed call becomes one usage line naming the address. */
+export async function withCoordinator<T>(flags: ClientFlags, fn: (conn: Connection) => Promise<T>): Promise<T> {
+  const conn = connect(flags.coord, { token: flags.token, tlsCa: flags.tlsCa });
+  try {
+    return await fn(conn);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(describeCallError(flags.coord, err));
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { runProgram } from '../../lib/cli/command.js';
+import { version } from '../../lib/version.js';
+import { cancelCommand, retryCommand } from './cancel_retry.js';
+import { serveCommand } from './serve.js';
+import { statusCommand } from './status.js';
+import { sweepCommand } from './sweep.js';
+
+const program = new Command('dlphys-coord')
+  .description('The head node: records sweeps in SQLite and serves their runs to dlphys-agent processes over gRPC.')
+  .version(version)
+  .showSuggestionAfterError()
+  .addCommand(sweepCommand())
+  .addCommand(serveCommand())
+  .addCommand(statusCommand())
+  .addCommand(cancelCommand())
+  .addCommand(retryCommand())
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ dlphys-coord sweep examples/grid.json          # on the head node
+  $ dlphys-agent --coord head:50051 --gpu 0        # on each GPU host
+  $ dlphys-coord status`,
+  );
+
+await runProgram(program, process.argv.slice(2));

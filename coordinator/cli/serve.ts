@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { addListenOptions, type ListenFlags } from '../listen_options.js';
+import { runCoordinator } from '../run_coordinator.js';
+
+export function serveCommand(): Command {
+  return addListenOptions(new Command('serve'))
+    .description('Serve the sweeps recorded in the database to agents (start it again on the same --db to continue after a crash).')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ dlphys-coord serve
+  $ dlphys-coord serve --db /data/dlphys.db --runs-dir /data/runs --port 50051
+  $ dlphys-coord serve --host 0.0.0.0 --token "$(cat ~/.dlphys-token)"`,
+    )
+    .action(async (flags: ListenFlags) => {
+      await runCoordinator({ flags });
+    });
+}

@@ -1,0 +1,52 @@
+import { Command } from 'commander';
+import type { StatusReply__Output } from '../../proto/generated/dlphys/StatusReply.js';
+import { unary } from '../../proto/client.js';
+import { addClientOptions, type ClientFlags } from '../listen_options.js';
+import { withCoordinator } from './client_call.js';
+
+const STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed', 'cancelled'];
+
+export function statusCommand(): Command {
+  return addClientOptions(new Command('status'))
+    .description('Show sweeps (runs per state), agents (last heartbeat) and runs of a running coordinator.')
+    .argument('[sweep]', 'only this sweep, with all its runs')
+    .option('--json', 'the whole status as JSON', false)
+    .addHelpText('after', '\nExamples:\n  $ dlphys-coord status\n  $ dlphys-coord status grid --json\n  $ dlphys-coord status --coord head:50051')
+    .action(async (sweep: string | undefined, flags: ClientFlags & { json: boolean }) => {
+      const reply = await withCoordinator(flags, (conn) => unary(conn, 'Status', { sweep: sweep ?? '' }));
+      process.stdout.write(flags.json ? JSON.stringify(reply, null, 2) + '\n' : render(reply));
+    });
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+function render(s: StatusReply__Output): string {
+  const out: string[] = [];
+  out.push(
+    ...table(
+      ['sweep', 'total', ...STATES, 'metric'],
+      s.sweeps.map((w) => [w.name, String(w.total), ...STATES.map((st) => String(w.states[st] ?? 0)), w.metric ? `${w.metric} (${w.goal})` : '']),
+    ),
+    '',
+  );
+  out.push(
+    ...table(
+      ['agent', 'host', 'slots', 'gpus', 'running', 'last heartbeat', 'alive'],
+      s.agents.map((a) => [a.id, a.host, String(a.slots), a.gpus.join(',') || '-', String(a.running), a.last_heartbeat, a.alive ? 'yes' : 'no']),
+    ),
+  );
+  if (s.runs.length) {
+    out.push('');
+    out.push(
+      ...table(
+        ['run', 'state', 'attempt', 'agent', 'params', 'error'],
+        s.runs.map((r) => [r.id, r.state, String(r.attempt), r.agent_id || '-', r.params_json, (r.error ?? '').split('\n')[0]!.slice(0, 60)]),
+      ),
+    );
+  }
+  return out.join('\n') + '\n';
+}

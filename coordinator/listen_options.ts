@@ -1,0 +1,90 @@
+import * as grpc from '@grpc/grpc-js';
+import fs from 'node:fs';
+import net from 'node:net';
+import { Command, Option } from 'commander';
+import { UsageError } from '../lib/errors.js';
+import { positiveInt } from '../lib/cli/command.js';
+
+/** Flags of every command that runs a coordinator (serve, sweep). */
+export interface ListenFlags {
+  host: string;
+  port: number;
+  db: string;
+  runsDir: string;
+  token?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  leaseTtl: number;
+  maxAttempts: number;
+  maxUploadMb: number;
+  exitWhenDone: boolean;
+}
+
+export function addListenOptions(cmd: Command): Command {
+  return cmd
+    .option('--host <host>', 'address to listen on; anything but loopback needs --token', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port, printed at start)', portNumber, 50051)
+    .option('--db <file>', 'the SQLite database that holds sweeps, runs and metrics', 'runs/dlphys.db')
+    .option('--runs-dir <dir>', 'where run folders land: <runs-dir>/<sweep>/<run>/', 'runs')
+    .addOption(new Option('--token <token>', 'shared secret agents must present').env('DLPHYS_TOKEN'))
+    .option('--tls-cert <file>', 'PEM certificate: serve TLS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--lease-ttl <seconds>', 'a lease not renewed by a heartbeat for this long goes back to the queue', positiveNumber('--lease-ttl'), 30)
+    .option('--max-attempts <n>', 'times a run may be lost (its agent vanished) before it fails', positiveInt('--max-attempts'), 3)
+    .option('--max-upload-mb <mb>', 'largest run folder an agent may upload', positiveNumber('--max-upload-mb'), 4096)
+    .option('--exit-when-done', 'exit once every run of every sweep has finished', false);
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be an integer from 0 to 65535 (got "${value}")`);
+  return n;
+}
+
+export function positiveNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number (got "${value}")`);
+    return n;
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (net.isIPv4(host)) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/**
+ * Checks the security flags before anything starts: a listener reachable from other hosts needs a
+ * token, and TLS needs both files. Returns the server credentials.
+ */
+export function serverCredentials(flags: ListenFlags): grpc.ServerCredentials {
+  if (!isLoopback(flags.host) && !flags.token) {
+    throw new UsageError(`listening on ${flags.host} exposes the coordinator to other hosts; pass --token T (or set DLPHYS_TOKEN) and give agents the same token`);
+  }
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  if (!flags.tlsCert) return grpc.ServerCredentials.createInsecure();
+  const read = (file: string, flag: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`${flag} ${file}: ${(err as Error).message}`);
+    }
+  };
+  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: read(flags.tlsCert, '--tls-cert'), private_key: read(flags.tlsKey!, '--tls-key') }]);
+}
+
+/** Flags of commands that talk to a running coordinator (status, cancel, retry). */
+export interface ClientFlags {
+  coord: string;
+  token?: string;
+  tlsCa?: string;
+}
+
+export function addClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--coord <host:port>', 'the coordinator to ask', '127.0.0.1:50051')
+    .addOption(new Option('--token <token>', 'the coordinator\'s shared secret').env('DLPHYS_TOKEN'))
+    .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS');
+}

@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../lib/errors.js';
+import type { ExpandedSweep } from '../lib/sweep/index.js';
+import { serverCredentials, type ListenFlags } from './listen_options.js';
+import { CoordinatorServer } from './server.js';
+import { Store } from './store.js';
+import { cleanStaging } from './sync_receiver.js';
+import { SweepProgress } from './sweep_progress.js';
+
+export interface RunCoordinatorOptions {
+  flags: ListenFlags;
+  /** Recorded before serving (dlphys-coord sweep); none for dlphys-coord serve. */
+  sweep?: ExpandedSweep;
+  log?: (line: string) => void;
+}
+
+export function logLine(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+/**
+ * Opens the database, records the sweep (if any), serves agents until SIGINT/SIGTERM or, with
+ * --exit-when-done, until every run has finished. Every check that can fail on bad input runs
+ * before the database is touched.
+ */
+export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void> {
+  const { flags } = opts;
+  const log = opts.log ?? logLine;
+  const credentials = serverCredentials(flags);
+  const dbDir = path.dirname(path.resolve(flags.db));
+  try {
+    fs.mkdirSync(dbDir, { recursive: true });
+    fs.mkdirSync(flags.runsDir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`cannot create ${(err as NodeJS.ErrnoException).path}: ${(err as Error).message}; choose another --db or --runs-dir`);
+  }
+  const store = Store.open(flags.db, { maxAttempts: flags.maxAttempts });
+  let server: CoordinatorServer | null = null;
+  try {
+    if (opts.sweep) {
+      const { existed, runs } = store.addSweep(opts.sweep);
+      log(existed ? `sweep ${opts.sweep.name} is already recorded in ${flags.db}: continuing it` : `sweep ${opts.sweep.name}: ${runs} runs recorded in ${flags.db}`);
+    }
+    const cleaned = await cleanStaging(flags.runsDir);
+    if (cleaned.removed) log(`removed ${cleaned.removed} unfinished upload(s) left by an earlier coordinator`);
+    const leaseTtlMs = Math.round(flags.leaseTtl * 1000);
+    server = new CoordinatorServer({
+      store,
+      runsDir: flags.runsDir,
+      leaseTtlMs,
+      token: flags.token,
+      maxFileBytes: flags.maxUploadMb * 1024 * 1024,
+      maxUploadBytes: flags.maxUploadMb * 1024 * 1024,
+      log,
+    });
+    let port: number;
+    try {
+      port = await server.listen(flags.host, flags.port, credentials);
+    } catch (err) {
+      throw new UsageError(`cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message.split('\n')[0]}; choose another --port`);
+    }
+    // Tests and scripts wait for this exact line to learn the port.
+    log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token ...' : ''}`);
+    const progress = new SweepProgress(store, log);
+    const finished = () => flags.exitWhenDone && store.allDone();
+    let detach = () => {};
+    const why = await new Promise<string>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => resolve(`${signal}: shutting down (the database keeps everything; start again to continue)`);
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const unsubscribe = store.onEvent(() => {
+        progress.schedule();
+        if (finished()) resolve('every run has finished: exiting (--exit-when-done)');
+      });
+      detach = () => {
+        unsubscribe();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      };
+      progress.schedule();
+      if (finished()) resolve('every run has finished: exiting (--exit-when-done)');
+    });
+    detach();
+    progress.flush();
+    log(why);
+  } finally {
+    await server?.close();
+    store.close();
+  }
+}

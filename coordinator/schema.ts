@@ -1,0 +1,175 @@
+/**
+ * The coordinator's SQLite schema, versioned. `PRAGMA user_version` holds the version of the
+ * schema a database file is at; MIGRATIONS[i] takes it from version i to i + 1, each in one
+ * transaction, when the file is opened. A database newer than this code is refused rather than
+ * guessed at. Times are integers, milliseconds since the epoch.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../lib/errors.js';
+
+export interface Migration {
+  /** The version the database is at after this migration. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/** The run states, in the order a run goes through them. */
+export const RUN_STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed', 'cancelled'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+/** States a run does not leave by itself (only `retry` takes failed/cancelled runs back). */
+export const TERMINAL_STATES: readonly RunState[] = ['completed', 'diverged', 'failed', 'cancelled'];
+/** States of a run that is not finished: in the queue or held by an agent. */
+export const ACTIVE_STATES: readonly RunState[] = ['queued', 'leased', 'running'];
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'sweeps, runs, attempts, agents, metrics, events',
+    sql: `
+      CREATE TABLE sweeps (
+        name        TEXT PRIMARY KEY,
+        spec_json   TEXT NOT NULL,
+        spec_hash   TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        metric_name TEXT,
+        metric_goal TEXT,
+        created_at  INTEGER NOT NULL
+      );
+
+      -- id is "<sweep>/<name>". attempt counts leases (0 = never leased); retry_base is the
+      -- attempt number at the last retry: lost attempts above it count toward max_attempts.
+      CREATE TABLE runs (
+        id               TEXT PRIMARY KEY,
+        sweep            TEXT NOT NULL REFERENCES sweeps(name),
+        idx              INTEGER NOT NULL,
+        name             TEXT NOT NULL,
+        params_json      TEXT NOT NULL,
+        config_json      TEXT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('queued','leased','running','completed','diverged','failed','cancelled')),
+        attempt          INTEGER NOT NULL DEFAULT 0,
+        agent_id         TEXT,
+        lease_expires_at INTEGER,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        retry_base       INTEGER NOT NULL DEFAULT 0,
+        summary_json     TEXT,
+        error            TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        started_at       INTEGER,
+        ended_at         INTEGER,
+        UNIQUE (sweep, name)
+      );
+      CREATE INDEX runs_state_sweep_idx ON runs (state, sweep, idx);
+      CREATE INDEX runs_sweep_idx ON runs (sweep, idx);
+      CREATE INDEX runs_agent ON runs (agent_id) WHERE agent_id IS NOT NULL;
+
+      -- One row per lease. outcome: NULL while held; completed | diverged | stopped | failed |
+      -- handback (the agent's report) | lost (the lease expired). acked_seq: every metric row
+      -- 1..acked_seq of this attempt is stored.
+      CREATE TABLE attempts (
+        run_id     TEXT NOT NULL REFERENCES runs(id),
+        attempt    INTEGER NOT NULL,
+        agent_id   TEXT NOT NULL,
+        leased_at  INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at   INTEGER,
+        outcome    TEXT,
+        error      TEXT,
+        acked_seq  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, attempt)
+      );
+
+      -- lost_at: set when an agent_lost event was recorded, cleared by its next heartbeat.
+      CREATE TABLE agents (
+        id             TEXT PRIMARY KEY,
+        host           TEXT NOT NULL,
+        gpus_json      TEXT NOT NULL,
+        slots          INTEGER NOT NULL,
+        version        TEXT NOT NULL,
+        backend        TEXT NOT NULL,
+        registered_at  INTEGER NOT NULL,
+        last_heartbeat INTEGER NOT NULL,
+        lost_at        INTEGER
+      );
+
+      -- One metrics.jsonl line per row (no foreign key: ingestion is the hot path, and rows are
+      -- only written after the fencing check on their run).
+      CREATE TABLE metrics (
+        run_id  TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        seq     INTEGER NOT NULL,
+        step    INTEGER,
+        split   TEXT,
+        line    TEXT NOT NULL,
+        PRIMARY KEY (run_id, attempt, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        time      INTEGER NOT NULL,
+        type      TEXT NOT NULL,
+        sweep     TEXT,
+        run_id    TEXT,
+        agent_id  TEXT,
+        data_json TEXT
+      );
+    `,
+  },
+];
+
+/** The version this code writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` up to SCHEMA_VERSION, one transaction per migration (BEGIN IMMEDIATE, and the
+ * version is read again inside it, so two processes opening the same file do not both migrate).
+ * Returns the version the database was at before.
+ */
+export function migrate(db: Database.Database, file = 'the database'): number {
+  const before = schemaVersion(db);
+  if (before > SCHEMA_VERSION) {
+    throw new UsageError(
+      `${file} has schema version ${before}, newer than this dlphys understands (${SCHEMA_VERSION}); upgrade dlphys or use another --db`,
+    );
+  }
+  for (const m of MIGRATIONS) {
+    db.transaction(() => {
+      if (schemaVersion(db) >= m.version) return;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return before;
+}
+
+/**
+ * Opens (creating it and its folder if needed) a coordinator database: WAL journal,
+ * synchronous=FULL (a committed transaction is on disk before the call returns, so whatever the
+ * coordinator acknowledged survives a kill or a power cut), a 5 s busy timeout, foreign keys on,
+ * and the schema migrated to SCHEMA_VERSION.
+ */
+export function openDatabase(file: string): Database.Database {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db, file);
+    return db;
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code === 'SQLITE_NOTADB') {
+      throw new UsageError(`${file} is not a SQLite database; pass --db with a dlphys database file or a new path`);
+    }
+    throw err;
+  }
+}

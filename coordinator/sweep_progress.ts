@@ -1,0 +1,37 @@
+import type { Store } from './store.js';
+
+/**
+ * One progress line per sweep on stderr whenever its counts change: how many runs finished,
+ * how many are running, and how many failed — what a user watching a head node wants to see.
+ */
+export class SweepProgress {
+  private last = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Prints within a second; many events in a burst cost one status query. */
+  schedule(): void {
+    this.timer ??= setTimeout(() => this.flush(), 1000);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const s of this.store.status().sweeps) {
+      const n = (state: string) => s.states[state] ?? 0;
+      const finished = n('completed') + n('diverged') + n('failed') + n('cancelled');
+      const line =
+        `sweep ${s.name}: ${finished}/${s.total} finished (${n('completed')} completed` +
+        `${n('diverged') ? `, ${n('diverged')} diverged` : ''}${n('failed') ? `, ${n('failed')} failed` : ''}${n('cancelled') ? `, ${n('cancelled')} cancelled` : ''})` +
+        `, ${n('leased') + n('running')} running, ${n('queued')} queued`;
+      if (this.last.get(s.name) !== line) {
+        this.last.set(s.name, line);
+        this.log(line);
+      }
+    }
+  }
+}

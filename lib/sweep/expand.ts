@@ -1,0 +1,444 @@
+/**
+ * Expands a sweep file into its runs: every run's config resolved and validated up front, so a
+ * bad sweep fails before anything is recorded. Pure apart from reading the sweep and base files.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { registries } from '../components.js';
+import { experimentConfigSchema, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
+import { UsageError } from '../errors.js';
+import { resolveConfig } from '../experiment.js';
+import { Rng } from '../rng.js';
+import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
+import { parseSweepSpec, type ParameterSpec } from './spec.js';
+
+export interface ExpandedRun {
+  index: number;
+  name: string;
+  /** The swept values of this run, by dotted config path. */
+  params: Record<string, unknown>;
+  config: ExperimentConfig;
+}
+
+export interface ExpandedSweep {
+  name: string;
+  method: 'grid' | 'random';
+  metric: { name: string; goal: 'min' | 'max' } | null;
+  /** The sweep as given, with `base` inlined: enough to store and expand again without the files. */
+  spec: Record<string, unknown>;
+  /** sha256 hex of the canonical (sorted-key) JSON of `spec`. */
+  specHash: string;
+  runs: ExpandedRun[];
+  warnings: string[];
+}
+
+/** More runs than this in one sweep is almost surely a mistake (int_uniform over a huge range, say). */
+export const MAX_RUNS = 100_000;
+
+/** Reads a sweep file (and its base, when that is a path) and expands it. */
+export function loadSweep(file: string, options: { name?: string } = {}): ExpandedSweep {
+  const raw = readJsonFile(file, 'sweep');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // Read a moment ago; if it vanished since, the float-literal hint below is simply skipped.
+  }
+  return expandSweep(markFloatRanges(raw, text), {
+    source: file,
+    baseDir: path.dirname(path.resolve(file)),
+    ...(options.name !== undefined ? { name: options.name } : {}),
+  });
+}
+
+/**
+ * Expands a parsed sweep. `source` names the sweep in errors (the file path), `baseDir` is where a
+ * `base` given as a path is looked up, `name` overrides the sweep's name.
+ */
+export function expandSweep(spec: unknown, options: { source: string; baseDir: string; name?: string }): ExpandedSweep {
+  const { source } = options;
+  const fail = (message: string): never => {
+    throw new UsageError(`${source}: ${message}`);
+  };
+  const sweep = parseSweepSpec(spec, source);
+  const warnings: string[] = [];
+
+  // The sweep's name becomes a folder name, like a run's.
+  const name = options.name ?? sweep.name ?? path.basename(source).replace(/\.json$/i, '');
+  if (!RUN_NAME.test(name)) {
+    fail(`sweep name "${name}" cannot be a folder name; use letters, digits and . _ = , + - (set "name" in the sweep)`);
+  }
+
+  // Base: inline, or a path relative to the sweep file; stored inlined.
+  let baseRaw: RawConfig;
+  if (typeof sweep.base === 'string') {
+    const file = path.resolve(options.baseDir, sweep.base);
+    const loaded = readJsonFile(file, `${source}: base config`);
+    if (loaded === null || typeof loaded !== 'object' || Array.isArray(loaded)) {
+      return fail(`base config ${file} must be a JSON object with model, data and train`);
+    }
+    baseRaw = loaded as RawConfig;
+  } else {
+    baseRaw = sweep.base;
+  }
+  const storedSpec = { ...structuredClone(spec as Record<string, unknown>), base: structuredClone(baseRaw) };
+  const baseResolved = resolveConfig(structuredClone(baseRaw), `${source}: base`);
+
+  // Parameters, in file order, nested blocks flattened to dotted paths.
+  const flat = flattenParameters(sweep.parameters, '', source);
+  flat.forEach(({ path: inner }, i) => {
+    const later = flat.slice(i + 1).find(({ path: outer }) => inner.startsWith(`${outer}.`));
+    if (later) {
+      fail(`parameter "${inner}" is set before "${later.path}", which replaces it; list "${later.path}" first`);
+    }
+  });
+  const params = flat.map(({ path: p, spec: s }) => {
+    const param = withSource(source, () => normalizeParameter(p, s));
+    checkPath(p, baseResolved, source);
+    return param;
+  });
+
+  // The parameter values of every run, in order.
+  let assignments: unknown[][];
+  if (sweep.method === 'grid') {
+    const lists = params.map((p) => {
+      const values = withSource(source, () => gridValues(p));
+      if (gridDropsMax(p)) {
+        warnings.push(
+          `parameter ${p.path}: q_uniform in a grid takes min, min+q, ... below max, as W&B does; max ${p.max} itself is not a run (raise max past it to include it)`,
+        );
+      }
+      return values;
+    });
+    const total = lists.reduce((n, l) => n * l.length, 1);
+    const count = Math.min(total, sweep.run_cap ?? Infinity);
+    if (count > MAX_RUNS) fail(`the grid has ${total} runs, more than ${MAX_RUNS}; narrow it or set run_cap`);
+    if (count < total) warnings.push(`run_cap ${sweep.run_cap} keeps the first ${count} of the grid's ${total} runs`);
+    assignments = Array.from({ length: count }, (_, index) => gridPoint(lists, index));
+  } else {
+    if (sweep.run_cap === undefined) fail('method random needs run_cap: how many runs to sample');
+    const count = sweep.run_cap!;
+    if (count > MAX_RUNS) fail(`run_cap ${count} is more than ${MAX_RUNS} runs; lower it`);
+    const rng = new Rng(sweep.seed, 'sweep');
+    assignments = Array.from({ length: count }, () => params.map((p) => sample(p, rng)));
+  }
+
+  if (sweep.early_terminate !== undefined) {
+    warnings.push('early_terminate is recorded but not applied: every run trains to the end (use the early_stopping callback in base to stop runs)');
+  }
+  if (sweep.metric?.target !== undefined) {
+    warnings.push(`metric target ${sweep.metric.target} is recorded but not applied: the sweep does not stop when a run reaches it`);
+  }
+
+  const width = Math.max(3, String(assignments.length - 1).length);
+  const runs = assignments.map((values, index): ExpandedRun => {
+    const runName = `r${String(index).padStart(width, '0')}`;
+    const runSource = `${source} run ${runName}`;
+    const raw = applyParameters(baseRaw, baseResolved, params, values, source);
+    raw.name = runName;
+    let config: ExperimentConfig;
+    try {
+      config = resolveConfig(raw, runSource);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      throw blameParameter(err, runSource, baseRaw, baseResolved, params, values, source);
+    }
+    const runParams: Record<string, unknown> = {};
+    params.forEach((p, i) => (runParams[p.path] = structuredClone(values[i])));
+    return { index, name: runName, params: runParams, config };
+  });
+
+  const goal = sweep.metric?.goal;
+  return {
+    name,
+    method: sweep.method,
+    metric: sweep.metric ? { name: sweep.metric.name, goal: goal === 'maximize' || goal === 'max' ? 'max' : 'min' } : null,
+    spec: storedSpec,
+    specHash: createHash('sha256').update(canonicalJson(storedSpec)).digest('hex'),
+    runs,
+    warnings,
+  };
+}
+
+/** JSON with every object's keys sorted, so equal specs give equal text (and hash). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+    return out;
+  }
+  return value;
+}
+
+/** Runs `fn`, putting the sweep file in front of a UsageError's message. */
+function withSource<T>(source: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`${source}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Grid point `index` of the cartesian product; the first list varies slowest. */
+function gridPoint(lists: unknown[][], index: number): unknown[] {
+  const point = new Array<unknown>(lists.length);
+  for (let i = lists.length - 1; i >= 0; i--) {
+    const list = lists[i]!;
+    point[i] = list[index % list.length];
+    index = Math.floor(index / list.length);
+  }
+  return point;
+}
+
+/** Nested `parameters` blocks become dotted paths; a path given twice is an error. */
+function flattenParameters(
+  parameters: Record<string, ParameterSpec>,
+  prefix: string,
+  source: string,
+  seen = new Set<string>(),
+): { path: string; spec: ParameterSpec }[] {
+  const out: { path: string; spec: ParameterSpec }[] = [];
+  for (const [key, spec] of Object.entries(parameters)) {
+    const p = prefix ? `${prefix}.${key}` : key;
+    if (spec.parameters !== undefined) {
+      const other = Object.keys(spec).filter((k) => k !== 'parameters');
+      if (other.length) {
+        throw new UsageError(
+          `${source}: parameter "${p}": a block with nested "parameters" takes nothing else (found "${other[0]}"); move it into a parameter of its own`,
+        );
+      }
+      if (Object.keys(spec.parameters).length === 0) {
+        throw new UsageError(`${source}: parameter "${p}": nested "parameters" is empty; give at least one parameter or remove the block`);
+      }
+      out.push(...flattenParameters(spec.parameters, p, source, seen));
+      continue;
+    }
+    if (p.split('.').some((part) => part === '')) {
+      throw new UsageError(`${source}: parameter "${p}": empty part in the path (write a.b.c, e.g. optimizer.kwargs.lr)`);
+    }
+    if (seen.has(p)) throw new UsageError(`${source}: parameter "${p}" is given twice; keep one`);
+    seen.add(p);
+    out.push({ path: p, spec });
+  }
+  return out;
+}
+
+/** The registry of a top-level component key (`callbacks` entries use `callback`). */
+function componentRegistry(top: string) {
+  const kind = top === 'callbacks' ? 'callback' : top;
+  return Object.hasOwn(registries, kind) ? registries[kind as keyof typeof registries] : undefined;
+}
+
+/** Keys the schema allows under `parent` even when the resolved base leaves them out (optional, no default). */
+function declaredKeys(parent: string[], resolved: ExperimentConfig): string[] {
+  if (parent.length === 0) return Object.keys(experimentConfigSchema.shape);
+  if (parent.length === 1 && parent[0] === 'train') return Object.keys(experimentConfigSchema.shape.train.shape);
+  const name = componentName(resolved, parent.slice(0, -1));
+  if (parent[parent.length - 1] !== 'kwargs' || name === undefined) return [];
+  const isComponent = parent[0] === 'callbacks' ? parent.length === 3 : parent.length === 2;
+  const registry = isComponent ? componentRegistry(parent[0]!) : undefined;
+  if (!registry) return [];
+  try {
+    return registry.describe(name).kwargs.map((k) => k.name);
+  } catch {
+    return [];
+  }
+}
+
+/** The `name` of the component at `at` in the resolved config, if there is one. */
+function componentName(resolved: ExperimentConfig, at: string[]): string | undefined {
+  let node: unknown = resolved;
+  for (const part of at) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  const name = node && typeof node === 'object' ? (node as { name?: unknown }).name : undefined;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * A parameter's path must name something the base config has once its defaults are filled in
+ * (or a key the schema declares there, such as an optional kwarg without a default). Stricter
+ * than `--set`, which lets the schema catch a new leaf: here a typo fails naming the path.
+ */
+function checkPath(dotted: string, resolved: ExperimentConfig, source: string): void {
+  const parts = dotted.split('.');
+  const fail = (message: string): never => {
+    throw new UsageError(`${source}: parameter "${dotted}": ${message}`);
+  };
+  let node: unknown = resolved;
+  for (let i = 0; i < parts.length; i++) {
+    const key = parts[i]!;
+    const parent = parts.slice(0, i);
+    const here = parent.length ? `"${parent.join('.')}"` : 'the top level';
+    if (Array.isArray(node)) {
+      const index = Number(key);
+      if (!Number.isInteger(index) || index < 0 || index >= node.length) {
+        fail(`"${key}" is not an index of ${here}, an array of length ${node.length} in the base config (use 0..${node.length - 1})`);
+      }
+      node = node[index];
+      continue;
+    }
+    if (node === null || typeof node !== 'object') {
+      fail(`${here} is ${JSON.stringify(node)} in the base config, not an object, so it has no "${key}"; sweep ${here} itself`);
+    }
+    const obj = node as Record<string, unknown>;
+    if (!(key in obj) || obj[key] === undefined) {
+      const declared = declaredKeys(parent, resolved);
+      if (i === parts.length - 1 && declared.includes(key)) return;
+      const has = [...new Set([...Object.keys(obj), ...declared])];
+      const owner = parent[parent.length - 1] === 'kwargs' ? componentName(resolved, parent.slice(0, -1)) : undefined;
+      fail(
+        `"${parts.slice(0, i + 1).join('.')}" is not in the base config; ${here}${owner ? ` (of ${owner})` : ''} has: ` +
+          `${has.join(', ') || '(nothing)'} (fix the path, or add it to base)`,
+      );
+    }
+    node = obj[key];
+  }
+}
+
+/**
+ * The base with each parameter set by its path. A parent the raw base leaves to a default
+ * (`init`, a component's `kwargs`) is created first: a component as just its resolved name, so
+ * its kwargs default as they would have.
+ */
+function applyParameters(baseRaw: RawConfig, resolved: ExperimentConfig, params: Parameter[], values: unknown[], source: string): RawConfig {
+  const raw = structuredClone(baseRaw);
+  params.forEach((p, i) => {
+    const parts = p.path.split('.');
+    let node: unknown = raw;
+    let counterpart: unknown = resolved;
+    for (const key of parts.slice(0, -1)) {
+      if (node === null || typeof node !== 'object') break; // setPath reports it
+      const container = node as Record<string, unknown>;
+      const ref = counterpart && typeof counterpart === 'object' ? (counterpart as Record<string, unknown>)[key] : undefined;
+      if (container[key] === undefined && ref !== null && typeof ref === 'object') {
+        const refName = (ref as { name?: unknown }).name;
+        container[key] = Array.isArray(ref) ? [] : typeof refName === 'string' ? { name: refName } : {};
+      }
+      node = container[key];
+      counterpart = ref;
+    }
+    setPath(raw, p.path, structuredClone(values[i]), `${source}: parameter`);
+  });
+  return raw;
+}
+
+/**
+ * A run failed to resolve: find the parameter that breaks the base on its own, so the message
+ * names it and its value; else name them all (the combination is what fails).
+ */
+function blameParameter(
+  err: UsageError,
+  runSource: string,
+  baseRaw: RawConfig,
+  resolved: ExperimentConfig,
+  params: Parameter[],
+  values: unknown[],
+  source: string,
+): UsageError {
+  const detail = err.message.startsWith(`${runSource}: `) ? err.message.slice(runSource.length + 2) : err.message;
+  for (let i = 0; i < params.length; i++) {
+    try {
+      resolveConfig(applyParameters(baseRaw, resolved, [params[i]!], [values[i]], source), runSource);
+    } catch {
+      return new UsageError(
+        `${runSource}: parameter "${params[i]!.path}" = ${JSON.stringify(values[i])}: ${detail} (change this parameter's values in the sweep)`,
+      );
+    }
+  }
+  const all = params.map((p, i) => `${p.path}=${JSON.stringify(values[i])}`).join(', ');
+  return new UsageError(`${runSource} (${all}): ${detail} (these parameter values do not work together; change them in the sweep)`);
+}
+
+/**
+ * W&B tells int_uniform from uniform by the YAML type of min/max (`min: 0.0` is a float); JSON.parse
+ * loses that (0.0 === 0). So for a file we look at the literals: a parameter without a distribution
+ * whose integer-valued min or max was written with a fraction or exponent gets an explicit
+ * `"distribution": "uniform"`, recorded in the stored spec so expanding it again agrees.
+ */
+export function markFloatRanges(parsed: unknown, text: string): unknown {
+  if (!text || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return parsed;
+  const root = parsed as Record<string, unknown>;
+  if (root.parameters === null || typeof root.parameters !== 'object') return parsed;
+  let floats: Set<string>;
+  try {
+    floats = floatLiteralPaths(text);
+  } catch {
+    return parsed;
+  }
+  const out = structuredClone(root);
+  const visit = (params: unknown, at: string[]) => {
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) return;
+    for (const [key, spec] of Object.entries(params as Record<string, unknown>)) {
+      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) continue;
+      const s = spec as Record<string, unknown>;
+      const here = [...at, key];
+      if (s.parameters !== undefined) {
+        visit(s.parameters, [...here, 'parameters']);
+        continue;
+      }
+      if (s.distribution !== undefined || s.values !== undefined || 'value' in s) continue;
+      if (!Number.isInteger(s.min) || !Number.isInteger(s.max)) continue;
+      if (floats.has(JSON.stringify([...here, 'min'])) || floats.has(JSON.stringify([...here, 'max']))) s.distribution = 'uniform';
+    }
+  };
+  visit(out.parameters, ['parameters']);
+  return out;
+}
+
+/** Paths (JSON arrays of keys) of the number literals in valid JSON text written with `.`, `e` or `E`. */
+function floatLiteralPaths(text: string): Set<string> {
+  const found = new Set<string>();
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const str = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (at: (string | number)[]): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        const key = str();
+        ws();
+        i++; // ':'
+        value([...at, key]);
+        ws();
+        if (text[i++] === '}') return;
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (let n = 0; ; n++) {
+        value([...at, n]);
+        ws();
+        if (text[i++] === ']') return;
+      }
+    }
+    if (c === '"') return void str();
+    const m = /-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null/y;
+    m.lastIndex = i;
+    const hit = m.exec(text);
+    if (!hit) throw new Error('not JSON');
+    if (hit[1] !== undefined || hit[2] !== undefined) found.add(JSON.stringify(at));
+    i += hit[0].length;
+  };
+  value([]);
+  return found;
+}

@@ -1,0 +1,13 @@
+export { loadSweep, expandSweep, canonicalJson, markFloatRanges, MAX_RUNS, type ExpandedRun, type ExpandedSweep } from './expand.js';
+export { parseSweepSpec, sweepSpecSchema, parameterSpecSchema, METHODS, SWEEP_KEYS, PARAMETER_KEYS, type SweepSpec, type SweepMethod, type ParameterSpec } from './spec.js';
+export {
+  DISTRIBUTIONS,
+  GRID_DISTRIBUTIONS,
+  MAX_GRID_VALUES,
+  normalizeParameter,
+  sample,
+  gridValues,
+  quantize,
+  type Distribution,
+  type Parameter,
+} from './distributions.js';

@@ -1,0 +1,150 @@
+/**
+ * The sweep file: W&B's sweep-configuration keys (so researchers can bring theirs) plus our
+ * additions `base`, `seed` and dotted parameter names. This module checks the shape of the file;
+ * what each parameter means is lib/sweep/distributions, turning it into runs lib/sweep/expand.
+ */
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+
+/** Every key a parameter block may carry (W&B's, plus `a`/`b` so beta gets a clear refusal). */
+export interface ParameterSpec {
+  distribution?: string;
+  value?: unknown;
+  values?: unknown[];
+  probabilities?: number[];
+  min?: number;
+  max?: number;
+  mu?: number;
+  sigma?: number;
+  q?: number;
+  a?: number;
+  b?: number;
+  parameters?: Record<string, ParameterSpec>;
+}
+
+export const parameterSpecSchema: z.ZodType<ParameterSpec> = z.lazy(() =>
+  z.strictObject({
+    distribution: z.string().optional(),
+    value: z.unknown().optional(),
+    values: z.array(z.unknown()).optional(),
+    probabilities: z.array(z.number().nonnegative()).optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    mu: z.number().optional(),
+    sigma: z.number().nonnegative().optional(),
+    q: z.number().positive().optional(),
+    a: z.number().optional(),
+    b: z.number().optional(),
+    parameters: z.record(z.string(), parameterSpecSchema).optional(),
+  }),
+);
+
+export const PARAMETER_KEYS = ['distribution', 'value', 'values', 'probabilities', 'min', 'max', 'mu', 'sigma', 'q', 'parameters'] as const;
+
+export const METHODS = ['grid', 'random'] as const;
+export type SweepMethod = (typeof METHODS)[number];
+
+const metricSchema = z.strictObject({
+  name: z.string().min(1),
+  /** W&B's words, plus the short forms scan uses. W&B's default is minimize. */
+  goal: z.enum(['minimize', 'maximize', 'min', 'max']).optional(),
+  // W&B keys we accept and keep; expansion warns that target is not applied.
+  target: z.number().optional(),
+  impute: z.string().optional(),
+  impute_while_running: z.string().optional(),
+});
+
+export const sweepSpecSchema = z.strictObject({
+  method: z.enum(METHODS),
+  metric: metricSchema.optional(),
+  parameters: z.record(z.string(), parameterSpecSchema),
+  run_cap: z.int().positive().optional(),
+  early_terminate: z.record(z.string(), z.unknown()).optional(),
+  /** Ours: the experiment config each run starts from, inline or a path relative to the sweep file. */
+  base: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+  /** Ours: seed of the random sampler. */
+  seed: z.int().nonnegative().default(0),
+  name: z.string().optional(),
+  description: z.string().optional(),
+  // W&B keys that mean nothing here (we run dlphys, not a program): accepted and ignored.
+  program: z.string().optional(),
+  command: z.array(z.unknown()).optional(),
+  project: z.string().optional(),
+  entity: z.string().optional(),
+});
+
+export type SweepSpec = z.output<typeof sweepSpecSchema>;
+
+export const SWEEP_KEYS = Object.keys(sweepSpecSchema.shape);
+
+/**
+ * Checks the shape of a parsed sweep file. Errors are one line: `<source>: <what> (<fix>)`.
+ * Parameter semantics (which keys a distribution takes, min <= max, ...) are checked later.
+ */
+export function parseSweepSpec(spec: unknown, source: string): SweepSpec {
+  const fail = (message: string): never => {
+    throw new UsageError(`${source}: ${message}`);
+  };
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    fail('a sweep file must be a JSON object with method, parameters and base');
+  }
+  const obj = spec as Record<string, unknown>;
+  // Checked by hand first, so these errors come before any other and read well.
+  const unknown = Object.keys(obj).filter((k) => !SWEEP_KEYS.includes(k));
+  if (unknown.length) fail(`unknown key "${unknown[0]}" in the sweep; allowed: ${SWEEP_KEYS.join(', ')}`);
+  if (obj.method === undefined) fail('missing "method" (use "grid" or "random")');
+  if (obj.method === 'bayes') {
+    fail('method "bayes" is not supported yet; use "grid" or "random"');
+  }
+  if (typeof obj.method !== 'string' || !(METHODS as readonly string[]).includes(obj.method)) {
+    fail(`unknown method ${JSON.stringify(obj.method)}; use "grid" or "random" (bayes is not supported yet)`);
+  }
+  if (obj.parameters === undefined) fail('missing "parameters" (the values to sweep, e.g. {"optimizer.kwargs.lr": {"values": [0.01, 0.1]}})');
+  if (obj.base === undefined) {
+    fail('missing "base": the experiment config each run starts from (an inline object, or a path to a .json file relative to the sweep file)');
+  }
+  const parsed = sweepSpecSchema.safeParse(spec, { reportInput: true });
+  if (!parsed.success) fail(describeSweepIssue(parsed.error.issues[0]!));
+  const out = parsed.data!;
+  if (Object.keys(out.parameters).length === 0) fail('"parameters" is empty; give at least one parameter to sweep');
+  return out;
+}
+
+/** `["parameters","optimizer","parameters","lr","min"]` -> parameter "optimizer.lr", key "min". */
+function splitParameterPath(path: PropertyKey[]): { parameter: string; rest: string[] } | null {
+  if (path[0] !== 'parameters' || path.length < 2) return null;
+  const names: string[] = [];
+  let i = 0;
+  while (path[i] === 'parameters' && i + 1 < path.length) {
+    names.push(String(path[i + 1]));
+    i += 2;
+  }
+  return { parameter: names.join('.'), rest: path.slice(i).map(String) };
+}
+
+function describeSweepIssue(issue: z.core.$ZodIssue): string {
+  const got = issue.input === undefined ? '' : ` (got ${JSON.stringify(issue.input)})`;
+  const inParam = splitParameterPath(issue.path);
+  if (inParam) {
+    const where = `parameter "${inParam.parameter}"`;
+    if (issue.code === 'unrecognized_keys') {
+      return `${where}: unknown key "${issue.keys[0]}"; a parameter takes: ${PARAMETER_KEYS.join(', ')}`;
+    }
+    if (inParam.rest.length === 0) {
+      return `${where}: must be an object such as {"values": [...]} or {"distribution": "uniform", "min": 0, "max": 1}${got}`;
+    }
+    return `${where}: "${inParam.rest.join('.')}" ${issue.message}${got}`;
+  }
+  const where = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = where === 'metric' ? Object.keys(metricSchema.shape) : SWEEP_KEYS;
+    return `unknown key "${issue.keys[0]}" in ${where ? `"${where}"` : 'the sweep'}; allowed: ${allowed.join(', ')}`;
+  }
+  if (where === 'metric.goal') return `metric goal must be "minimize" or "maximize"${got}`;
+  if (where === 'run_cap') return `"run_cap" must be a positive integer (how many runs at most)${got}`;
+  if (where === 'seed') return `"seed" must be a non-negative integer${got}`;
+  if (where === 'base') return `"base" must be an experiment config object or a path to one${got}`;
+  if (where === 'parameters') return `"parameters" must be an object of parameter blocks${got}`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing required "${where}"`;
+  return `${where ? `"${where}": ` : ''}${issue.message}${got}`;
+}

@@ -1,0 +1,95 @@
+import * as grpc from '@grpc/grpc-js';
+import fs from 'node:fs';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import type { CoordinatorDefinition } from './generated/dlphys/Coordinator.js';
+import { dlphysProto, type CoordinatorClient } from './load.js';
+import { UsageError } from '../lib/errors.js';
+
+export interface ConnectOptions {
+  token?: string | undefined;
+  /** PEM file of the CA that signed the coordinator's certificate; enables TLS. */
+  tlsCa?: string | undefined;
+}
+
+/** A client of the coordinator plus the metadata (token) every call carries. */
+export interface Connection {
+  address: string;
+  client: CoordinatorClient;
+  metadata: grpc.Metadata;
+  close(): void;
+}
+
+/** Parses HOST:PORT (or [v6]:PORT) with a usage error that shows the form. */
+export function parseAddress(address: string, flag = '--coord'): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`${flag} ${address}: expected HOST:PORT, e.g. 127.0.0.1:50051`);
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function connect(address: string, options: ConnectOptions = {}): Connection {
+  parseAddress(address);
+  let credentials = grpc.credentials.createInsecure();
+  if (options.tlsCa) {
+    let ca: Buffer;
+    try {
+      ca = fs.readFileSync(options.tlsCa);
+    } catch (err) {
+      throw new UsageError(`--tls-ca ${options.tlsCa}: ${(err as Error).message}`);
+    }
+    credentials = grpc.credentials.createSsl(ca);
+  }
+  const client = new dlphysProto.Coordinator(address, credentials, {
+    // Reconnect quickly after a coordinator restart rather than backing off to minutes.
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2000,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  }) as unknown as CoordinatorClient;
+  const metadata = new grpc.Metadata();
+  if (options.token) metadata.set('authorization', `Bearer ${options.token}`);
+  return { address, client, metadata, close: () => client.close() };
+}
+
+type UnaryName = 'Register' | 'Heartbeat' | 'Lease' | 'StartRun' | 'ReportMetrics' | 'Report' | 'SubmitSweep' | 'Status' | 'Cancel' | 'Retry';
+/* eslint-disable @typescript-eslint/no-explicit-any -- `any` is what lets `infer` match MethodDefinition's other parameters */
+type RequestOf<K extends UnaryName> = CoordinatorDefinition[K] extends MethodDefinition<infer Req, any, any, any> ? Req : never;
+type ReplyOf<K extends UnaryName> = CoordinatorDefinition[K] extends MethodDefinition<any, any, any, infer Res> ? Res : never;
+
+/** One unary call with a deadline, as a promise; rejects with the grpc ServiceError (its `.code` kept). */
+export function unary<K extends UnaryName>(conn: Connection, method: K, request: RequestOf<K>, deadlineMs = 10_000): Promise<ReplyOf<K>> {
+  return new Promise((resolve, reject) => {
+    const fn = conn.client[method] as unknown as (
+      req: RequestOf<K>,
+      md: grpc.Metadata,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, value?: ReplyOf<K>) => void,
+    ) => grpc.ClientUnaryCall;
+    fn.call(conn.client, request, conn.metadata, { deadline: Date.now() + deadlineMs }, (err, value) => {
+      if (err) reject(err);
+      else resolve(value as ReplyOf<K>);
+    });
+  });
+}
+
+/** True for errors that mean "the coordinator is not reachable right now": retry later. */
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as grpc.ServiceError)?.code;
+  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED;
+}
+
+/** A user-facing line for a failed call: names the address and, where it helps, the fix. */
+export function describeCallError(address: string, err: unknown): string {
+  const e = err as grpc.ServiceError;
+  switch (e?.code) {
+    case grpc.status.UNAVAILABLE:
+    case grpc.status.DEADLINE_EXCEEDED:
+      return `no coordinator answers at ${address} (${e.details || 'unavailable'}); start one with dlphys-coord serve, or check --coord`;
+    case grpc.status.UNAUTHENTICATED:
+      return `the coordinator at ${address} refused the token: ${e.details}`;
+    default:
+      return `${address}: ${e?.details || (err as Error)?.message || String(err)}`;
+  }
+}
