@@ -84,6 +84,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     detach();
     progress.flush();
     log(why);
+    if (finished()) await server.waitUntilAgentsToldIdle(Math.min(leaseTtlMs, 10_000));
   } finally {
     await server?.close();
     store.close();

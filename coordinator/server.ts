@@ -47,6 +47,8 @@ export class CoordinatorServer {
   });
   private readonly watchers = new Set<grpc.ServerWritableStream<WatchRequest__Output, Event>>();
   private expiry: NodeJS.Timeout | null = null;
+  /** Agents whose latest lease reply said nothing is left to do (unfinished 0). */
+  private readonly toldIdle = new Set<string>();
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.server.addService(dlphysProto.Coordinator.service, this.handlers());
@@ -69,6 +71,20 @@ export class CoordinatorServer {
       for (const r of result.failed) this.opts.log(`lease of ${r.runId} attempt ${r.attempt} expired: failed (max attempts reached)`);
     }, period);
     return bound;
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until every live agent has been told there is nothing left, so
+   * agents started with --exit-when-idle exit on their own rather than retrying a coordinator
+   * that has just gone away.
+   */
+  async waitUntilAgentsToldIdle(timeoutMs: number): Promise<void> {
+    const since = Date.now();
+    const live = () => this.opts.store.status(undefined, this.opts.leaseTtlMs).agents.filter((a) => a.alive);
+    while (Date.now() - since < timeoutMs) {
+      if (live().every((a) => this.toldIdle.has(a.id))) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Stops accepting calls, ends watch streams, and waits for calls in flight (bounded). */
@@ -141,9 +157,12 @@ export class CoordinatorServer {
       }),
       Lease: this.unary((req) => {
         const runs = store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs);
+        const unfinished = store.unfinished();
+        if (unfinished === 0) this.toldIdle.add(req.agent_id);
+        else this.toldIdle.delete(req.agent_id);
         return {
           runs: runs.map((r) => ({ run: wire(r), sweep: r.sweep, name: r.name, config_json: r.configJson })),
-          unfinished: store.unfinished(),
+          unfinished,
         };
       }),
       StartRun: this.unary((req) => {
