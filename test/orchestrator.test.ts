@@ -52,7 +52,7 @@ test('a sweep submitted to a running coordinator is recorded by it, and the same
     const again = coordCli(['sweep', ws.sweepFile, '--port', String(coord.port)]);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stderr, /already recorded.*nothing added/);
-    assert.deepEqual(runStates(ws.db), { 'first/r0': 'queued', 'first/r1': 'queued' });
+    assert.deepEqual(runStates(ws.db), { 'first/r000': 'queued', 'first/r001': 'queued' });
 
     const status = coordCli(['status', '--coord', coord.address, '--json']);
     assert.equal(status.status, 0, status.stderr);
@@ -62,7 +62,7 @@ test('a sweep submitted to a running coordinator is recorded by it, and the same
 
     const agent = startAgent(coord.address, ['--exit-when-idle']);
     assert.equal(await agent.exited, 0, agent.log());
-    assert.deepEqual(runStates(ws.db), { 'first/r0': 'completed', 'first/r1': 'completed' });
+    assert.deepEqual(runStates(ws.db), { 'first/r000': 'completed', 'first/r001': 'completed' });
   } finally {
     coord.kill();
     await coord.exited;
@@ -77,9 +77,9 @@ test('--dry-run --json prints every run with its parameters and full config, and
   assert.deepEqual(
     runs.map((x) => [x.name, x.params.seed, x.config.seed, x.config.optimizer.kwargs.momentum]),
     [
-      ['r0', 0, 0, 0],
-      ['r1', 1, 1, 0],
-      ['r2', 2, 2, 0],
+      ['r000', 0, 0, 0],
+      ['r001', 1, 1, 0],
+      ['r002', 2, 2, 0],
     ],
   );
   assert.equal(fs.existsSync(ws.db), false, 'no database created');
@@ -90,7 +90,7 @@ test('malformed sweep files are refused with one line, exit code 2, and nothing 
   const cases: [string, unknown, RegExp][] = [
     ['bad JSON', '{"method": "grid",', /not valid JSON/],
     ['an unknown method', { ...base, method: 'hyperband' }, /method/],
-    ['bayes', { ...base, method: 'bayes' }, /bayes.*grid or random/],
+    ['bayes', { ...base, method: 'bayes' }, /bayes.*"grid" or "random"/],
     ['a grid over a continuous range', { ...base, parameters: { 'optimizer.kwargs.lr': { min: 0.01, max: 0.1 } } }, /grid.*continuous|continuous.*grid/],
     ['a parameter path the base does not have', { ...base, parameters: { 'optimizer.kwargs.lrr': { values: [0.1] } } }, /optimizer\.kwargs\.lrr/],
     ['an empty values list', { ...base, parameters: { seed: { values: [] } } }, /values/],
