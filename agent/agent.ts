@@ -25,13 +25,18 @@ export interface AgentOptions {
 /** Refused for a reason retrying cannot fix (wrong token, say): the agent exits with it. */
 export class AgentFatalError extends Error {}
 
+/**
+ * A slot is one training process at a time. Its next process is spawned when a run starts, so it
+ * has loaded tfjs by the time that run ends; and a run frees its slot when training ends, its
+ * upload and report going on beside the next run. Both keep the gap between runs to a lease call.
+ */
 interface Slot {
   index: number;
   gpu: string | undefined;
-  runner: RunnerProcess;
-  task: RunTask | null;
-  /** Settles when the slot's current task has finished (reported, handed back or dropped). */
-  done: Promise<void> | null;
+  /** Warm (or warming) process for the slot's next run. */
+  spare: RunnerProcess;
+  /** The run training on this slot, if any. */
+  training: RunTask | null;
 }
 
 /**
@@ -42,6 +47,8 @@ interface Slot {
 export class Agent {
   readonly id = `${os.hostname()}-${nanoid(6)}`;
   private readonly slots: Slot[] = [];
+  /** Every run not yet reported: training, or uploading and reporting after training. */
+  private readonly tasks = new Map<RunTask, Promise<void>>();
   private draining = false;
   private heartbeatMs = 2000;
   private wake: (() => void) | null = null;
@@ -62,9 +69,9 @@ export class Agent {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    const busy = this.slots.filter((s) => s.task);
+    const busy = this.slots.filter((s) => s.training);
     this.opts.log(busy.length ? `draining: stopping ${busy.length} run(s) and handing them back` : 'draining: no run in progress');
-    for (const slot of busy) slot.task!.stopForDrain();
+    for (const slot of busy) slot.training!.stopForDrain();
     this.wake?.();
   }
 
@@ -72,19 +79,19 @@ export class Agent {
     await this.register();
     for (let i = 0; i < this.opts.slots; i++) {
       const gpu = this.opts.gpus.length ? this.opts.gpus[i % this.opts.gpus.length] : undefined;
-      this.slots.push({ index: i, gpu, runner: this.spawnRunner(gpu), task: null, done: null });
+      this.slots.push({ index: i, gpu, spare: this.spawnRunner(gpu), training: null });
     }
     const heartbeat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     const metrics = setInterval(() => {
-      for (const s of this.slots) if (s.task) void s.task.flushMetrics();
+      for (const task of this.tasks.keys()) void task.flushMetrics();
     }, 200);
     try {
       await this.leaseLoop();
-      await Promise.all(this.slots.map((s) => s.done));
+      while (this.tasks.size) await Promise.all(this.tasks.values());
     } finally {
       clearInterval(heartbeat);
       clearInterval(metrics);
-      for (const s of this.slots) s.runner.kill();
+      for (const s of this.slots) s.spare.kill();
     }
   }
 
@@ -123,7 +130,7 @@ export class Agent {
     const pollMs = this.opts.pollMs ?? 1000;
     let delay = 200;
     while (!this.draining) {
-      const free = this.slots.filter((s) => !s.task);
+      const free = this.slots.filter((s) => !s.training);
       if (free.length === 0) {
         await this.sleep(60_000); // woken when a slot frees
         continue;
@@ -140,7 +147,7 @@ export class Agent {
       }
       reply.runs.forEach((run, i) => this.start(free[i]!, new RunTask(this.ctx, run)));
       if (reply.runs.length > 0) continue;
-      if (this.opts.exitWhenIdle && this.slots.every((s) => !s.task) && reply.unfinished === 0) {
+      if (this.opts.exitWhenIdle && this.tasks.size === 0 && reply.unfinished === 0) {
         this.opts.log('idle: no run left in any sweep; exiting');
         return;
       }
@@ -149,22 +156,28 @@ export class Agent {
   }
 
   private start(slot: Slot, task: RunTask): void {
-    slot.task = task;
+    slot.training = task;
     this.opts.log(`leased ${task.ref.run_id} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
-    const runner = slot.runner;
-    slot.done = task
-      .execute(runner)
+    const runner = slot.spare;
+    slot.spare = this.spawnRunner(slot.gpu);
+    const freeSlot = () => {
+      if (slot.training !== task) return;
+      slot.training = null;
+      this.wake?.();
+    };
+    const done = task
+      .execute(runner, freeSlot)
       .catch((err) => this.opts.log(`${task.ref.run_id}: ${(err as Error).message}`))
       .finally(() => {
-        slot.task = null;
-        // The next run's process starts now, while this slot waits for its next lease.
-        if (!this.draining) slot.runner = this.spawnRunner(slot.gpu);
+        freeSlot();
+        this.tasks.delete(task);
         this.wake?.();
       });
+    this.tasks.set(task, done);
   }
 
   private async heartbeat(): Promise<void> {
-    const tasks = this.slots.flatMap((s) => (s.task ? [s.task] : []));
+    const tasks = [...this.tasks.keys()];
     try {
       const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => t.ref) }, this.heartbeatMs);
       const byKey = new Map(tasks.map((t) => [`${t.ref.run_id}#${t.ref.attempt}`, t]));

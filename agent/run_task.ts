@@ -97,7 +97,8 @@ export class RunTask {
     }
   }
 
-  async execute(runner: RunnerProcess): Promise<void> {
+  /** Runs the task to its end; `onTrained` fires once the child is done training (the slot is free). */
+  async execute(runner: RunnerProcess, onTrained: () => void = () => {}): Promise<void> {
     this.runner = runner;
     try {
       await this.retry('start', () => unary(this.ctx.conn, 'StartRun', { run: this.ref, agent_id: this.ctx.agentId }));
@@ -111,6 +112,7 @@ export class RunTask {
         );
       } finally {
         if (periodic) clearInterval(periodic);
+        onTrained();
       }
       if (this.lost) throw new LostError();
       await this.finish(outcome);
