@@ -1,8 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-// tfjs-core alone registers no gradients; the umbrella package registers every op's gradient
-// (into tfjs's global registry, so they serve tfjs-core's ops whichever backend runs them).
-import '@tensorflow/tfjs';
 import { UsageError } from './errors.js';
 
 export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -35,6 +32,7 @@ let active: BackendInfo | null = null;
  * Forcing a backend that is not installed is a UsageError that says how to install it.
  */
 export async function useBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  await registerGradients();
   if (!BACKENDS.includes(choice)) {
     throw new UsageError(`unknown backend "${choice}"; choose one of ${BACKENDS.join(', ')}`);
   }
@@ -49,6 +47,22 @@ export async function useBackend(choice: BackendChoice = 'auto'): Promise<Backen
     }
   }
   throw new Error(`no tensor backend could be initialised (tried ${order.join(', ')})`);
+}
+
+/**
+ * tfjs-core registers no gradients by itself, and its ESM sources do not load under Node; the
+ * `prepare` script bundles them (esbuild) into lib/generated/tfjs_gradients.js, which registers
+ * them into tfjs's global registry. That costs ~30 ms, where the @tensorflow/tfjs umbrella package
+ * (layers, converter, webgl...) costs ~500 ms at every process start.
+ */
+async function registerGradients(): Promise<void> {
+  try {
+    // @ts-expect-error -- generated at install time, untyped
+    await import('./generated/tfjs_gradients.js');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new UsageError('lib/generated/tfjs_gradients.js is missing: run npm install (its prepare step builds it)');
+  }
 }
 
 export function activeBackend(): BackendInfo | null {
