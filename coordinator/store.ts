@@ -17,26 +17,12 @@ import { NotFoundError, StaleAttemptError } from './store_errors.js';
 import type { AgentStatus__Output as AgentStatus } from '../proto/generated/dlphys/AgentStatus.js';
 import type { RunStatus__Output as RunStatus } from '../proto/generated/dlphys/RunStatus.js';
 import type { SweepStatus__Output as SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
+import type { ExpandedRun, ExpandedSweep } from '../lib/sweep/index.js';
 
 export { NotFoundError, StaleAttemptError } from './store_errors.js';
 export type { AgentStatus, RunStatus, SweepStatus, RunState };
 
-/** Structurally lib/sweep's ExpandedRun / ExpandedSweep (what addSweep needs of them). */
-export interface ExpandedRun {
-  index: number;
-  name: string;
-  params: Record<string, unknown>;
-  config: unknown;
-}
-export interface ExpandedSweep {
-  name: string;
-  method: 'grid' | 'random';
-  metric: { name: string; goal: 'min' | 'max' } | null;
-  spec: Record<string, unknown>;
-  specHash: string;
-  runs: ExpandedRun[];
-  warnings: string[];
-}
+export type { ExpandedRun, ExpandedSweep };
 
 /** One attempt of one run; runId is "<sweep>/<run name>". */
 export interface RunRef {

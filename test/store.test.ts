@@ -36,7 +36,7 @@ function sweep(name: string, n: number, specHash = 'hash-1'): ExpandedSweep {
     metric: { name: 'val_loss', goal: 'min' },
     spec: { method: 'grid', parameters: { lr: { values: Array.from({ length: n }, (_, i) => i) } } },
     specHash,
-    runs: Array.from({ length: n }, (_, i) => ({ index: i, name: `lr=${i}`, params: { lr: i }, config: { name: `lr=${i}`, seed: i } })),
+    runs: Array.from({ length: n }, (_, i) => ({ index: i, name: `lr=${i}`, params: { lr: i }, config: { name: `lr=${i}`, seed: i } as unknown as ExpandedSweep['runs'][number]['config'] })),
     warnings: [],
   };
 }
