@@ -98,19 +98,24 @@ export function parseSetValue(text: string): unknown {
   }
 }
 
+/** Path parts that would reach Object.prototype rather than the config. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+
 /**
- * Sets `dotted.path` in a raw config, in place. Every parent must exist, except a component's
- * `kwargs` object, which a config may leave out; the leaf may be new (the schema checks it).
- * Numeric parts index arrays (`model.kwargs.widths.1`).
+ * Sets `dotted.path` in a raw config, in place; `undefined` removes the key. Every parent must
+ * exist, except a component's `kwargs` object, which a config may leave out; the leaf may be new
+ * (the schema checks it). Numeric parts index arrays (`model.kwargs.widths.1`).
  */
 export function setPath(raw: RawConfig, dotted: string, value: unknown, what = '--set'): void {
   const parts = dotted.split('.');
   if (parts.some((p) => p === '')) throw new UsageError(`${what} ${dotted}: empty part in the path (write a.b.c)`);
+  const forbidden = parts.find((p) => FORBIDDEN_KEYS.has(p));
+  if (forbidden) throw new UsageError(`${what} ${dotted}: "${forbidden}" cannot be part of a config path`);
   let node: unknown = raw;
   for (let i = 0; i < parts.length - 1; i++) {
     const key = parts[i]!;
     const container = node as Record<string, unknown>;
-    let next = Array.isArray(node) ? (node as unknown[])[Number(key)] : container[key];
+    let next = Object.hasOwn(container, key) ? container[key] : undefined;
     if (next === undefined && key === 'kwargs' && !Array.isArray(node)) next = container[key] = {};
     if (next === null || typeof next !== 'object') {
       const here = parts.slice(0, i + 1).join('.');
@@ -128,10 +133,24 @@ export function setPath(raw: RawConfig, dotted: string, value: unknown, what = '
     if (!Number.isInteger(index) || index < 0 || index > node.length) {
       throw new UsageError(`${what} ${dotted}: "${leaf}" is not an index of an array of length ${node.length}`);
     }
-    node[index] = value;
+    if (value === undefined) node.splice(index, 1);
+    else node[index] = value;
+  } else if (value === undefined) {
+    delete (node as Record<string, unknown>)[leaf];
   } else {
     (node as Record<string, unknown>)[leaf] = value;
   }
+}
+
+/**
+ * A top-level key the config leaves to its default (optimizer, init, schedule, callbacks), filled
+ * in so `--set optimizer.kwargs.lr=0.1` works on a config that never named an optimizer.
+ */
+function fillTopLevelDefault(raw: RawConfig, key: string): void {
+  if (Object.hasOwn(raw, key) || !Object.hasOwn(experimentConfigSchema.shape, key)) return;
+  const field = experimentConfigSchema.shape[key as keyof typeof experimentConfigSchema.shape];
+  const parsed = field.safeParse(undefined);
+  if (parsed.success && parsed.data !== undefined) raw[key] = structuredClone(parsed.data);
 }
 
 /** Reads a config file and applies `--set` overrides (`a.b=v`); validation comes after. */
@@ -143,7 +162,11 @@ export function loadRawConfig(file: string, sets: readonly string[] = []): { raw
   for (const assignment of sets) {
     const eq = assignment.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${assignment}: expected path=value, e.g. --set optimizer.kwargs.lr=0.1`);
-    setPath(raw as RawConfig, assignment.slice(0, eq), parseSetValue(assignment.slice(eq + 1)));
+    const dotted = assignment.slice(0, eq);
+    fillTopLevelDefault(raw as RawConfig, dotted.split('.')[0]!);
+    // null removes a key: --set train.epochs=null --set train.steps=500 switches to steps.
+    const value = parseSetValue(assignment.slice(eq + 1));
+    setPath(raw as RawConfig, dotted, value === null ? undefined : value);
   }
   return { raw: raw as RawConfig, baseDir: path.dirname(path.resolve(file)) };
 }

@@ -6,6 +6,14 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A run that started (its folder exists, with summary.json status failed) and then failed. The
+ * CLI prints one line and where the details are, and exits 1; the stack is in train.log.
+ */
+export class RunFailedError extends Error {
+  override readonly name = 'RunFailedError';
+}
+
 /** Runs `fn`; re-raises its error with `prefix: ` in front, keeping a UsageError a UsageError. */
 export function withPrefix<T>(prefix: string, fn: () => T): T {
   try {

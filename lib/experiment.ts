@@ -1,7 +1,7 @@
 import { parseConfig, type ExperimentConfig, type RawConfig } from './config.js';
 import { callbacks, datasets, inits, losses, models, optimizers, schedules } from './components.js';
 import type { Dataset } from './data/dataset.js';
-import { withPrefix } from './errors.js';
+import { UsageError, withPrefix } from './errors.js';
 import type { Model } from './models/model.js';
 import type { LossFn, Optimizer, Schedule } from './optim/optimizer.js';
 import type { ResolvedSpec } from './registry.js';
@@ -67,6 +67,10 @@ export function buildExperiment(config: ExperimentConfig, baseDir: string): Buil
     return { config: { ...config, loss: lossSpec }, data, model, optimizer, loss, schedule, callbacks: cbs, dispose: disposeAll };
   } catch (err) {
     disposeAll();
+    // A typed array or wasm heap too small for the model or data is a size the user chose.
+    if (err instanceof RangeError || /out of memory|memory access out of bounds/i.test((err as Error)?.message ?? '')) {
+      throw new UsageError(`the experiment does not fit in memory (${(err as Error).message.split('\n')[0]}); reduce model widths or data sizes`);
+    }
     throw err;
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { readJsonl, repoRoot, runCli, tempDir, tinyConfig, writeJson, writeText } from './helpers.js';
+import { readJsonl, repoRoot, runCli, startCli, tempDir, tinyConfig, waitUntil, writeJson, writeText } from './helpers.js';
 
 /** What a user's mistake must look like: exit code 2, one line on stderr naming the problem, no stack. */
 function assertUsageError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
@@ -73,6 +73,54 @@ describe('dlphys train', () => {
     assert.equal(config.model.kwargs.activation, 'relu');
   });
 
+  test('--set reaches components the config leaves to their defaults, and null removes a key', () => {
+    const runs = tempDir();
+    const { optimizer: _o, ...noOptimizer } = tinyConfig({ train: { epochs: 1, batch_size: 32, log_every: 4 } });
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), noOptimizer);
+    const r = runCli([
+      'train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q',
+      '--set', 'optimizer.kwargs.lr=0.05', '--set', 'train.epochs=null', '--set', 'train.steps=12',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const config = JSON.parse(fs.readFileSync(path.join(runs, 'tiny', 'config.json'), 'utf8'));
+    assert.equal(config.optimizer.name, 'sgd');
+    assert.equal(config.optimizer.kwargs.lr, 0.05);
+    assert.equal(config.train.steps, 12);
+    assert.equal('epochs' in config.train, false);
+    // The sandbox itself was never touched: deleting with --name .. above would have taken it.
+  });
+
+  test('Ctrl-C stops a long run cleanly: status stopped and a summary', async () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'long.json'), tinyConfig({ name: 'long', train: { steps: 1_000_000, batch_size: 32, log_every: 10 } }));
+    const child = startCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q']);
+    const metrics = path.join(runs, 'long', 'metrics.jsonl');
+    // Wait until it trains (its metrics file has lines), then interrupt it.
+    await waitUntil(() => fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 3);
+    child.kill('SIGINT');
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0);
+    const summary = JSON.parse(fs.readFileSync(path.join(runs, 'long', 'summary.json'), 'utf8'));
+    assert.equal(summary.status, 'stopped');
+    assert.match(summary.reason, /interrupted by SIGINT/);
+    assert.ok(summary.steps > 0 && summary.steps < 1_000_000);
+  });
+
+  test('a run that fails after it started says so in one line and keeps the details in its folder', () => {
+    const runs = tempDir();
+    const cfg = writeJson(
+      path.join(tempDir(), 'es.json'),
+      tinyConfig({ name: 'es', callbacks: [{ name: 'early_stopping', kwargs: { monitor: 'val_los' } }] }),
+    );
+    const r = runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^dlphys: run es failed: callback early_stopping \(onEvalEnd\): early_stopping: no metric "val_los" is logged; logged metrics: .*val_loss.* \(details in .*train\.log\)/);
+    const summary = JSON.parse(fs.readFileSync(path.join(runs, 'es', 'summary.json'), 'utf8'));
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.steps, 20);
+  });
+
   test('an existing run name is refused unless --overwrite', () => {
     const runs = tempDir();
     const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig());
@@ -114,6 +162,10 @@ describe('dlphys train refuses bad input with one line and writes nothing', () =
     ['an unknown top-level key', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ optimiser: {} }))], /unknown key "optimiser"/],
     ['widths that do not match the data', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ model: { name: 'mlp', kwargs: { widths: [5, 3] } } }))], /model:mlp: .*widths/],
     ['a bad --set path', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'optimizr.kwargs.lr=1'], /--set optimizr\.kwargs\.lr: "optimizr" is not in the config/],
+    ['a --set path through __proto__', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', '__proto__.x=1'], /"__proto__" cannot be part of a config path/],
+    ['a --name with a slash', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--name', 'a/b'], /run name "a\/b" is not a plain folder name/],
+    ['a --name of ..', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--name', '..', '--overwrite'], /run name "\.\." is not a plain folder name/],
+    ['an empty --name', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--name', '', '--overwrite'], /run name "" is not a plain folder name/],
     ['a --set without =', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'seed'], /--set seed: expected path=value/],
     ['a --set that breaks the schema', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'train.steps=-3'], /"train\.steps"/],
     ['an unknown backend', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'tpu'], /--backend.*tpu/],

@@ -60,3 +60,12 @@ export function readJsonl(file: string): Record<string, unknown>[] {
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l));
 }
+
+/** Polls `check` every 50 ms until it holds; fails after `timeoutMs`. */
+export async function waitUntil(check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UsageError } from '../errors.js';
 import { higherIsBetter } from '../metric_goal.js';
 import { callbacks } from '../training/callback.js';
 
@@ -17,7 +18,10 @@ callbacks.register('early_stopping', {
     return {
       onEvalEnd(ctx, valLogs) {
         const value = valLogs[monitor] ?? ctx.logs[monitor];
-        if (value === undefined) return;
+        if (value === undefined) {
+          // A misspelt monitor would otherwise never stop anything, silently.
+          throw new UsageError(`early_stopping: no metric "${monitor}" is logged; logged metrics: ${Object.keys(ctx.logs).sort().join(', ')}`);
+        }
         const improved = maximise ? value > best + min_delta : value < best - min_delta;
         if (improved) {
           best = value;

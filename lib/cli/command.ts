@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { UsageError } from '../errors.js';
+import { RunFailedError, UsageError } from '../errors.js';
 
 /**
  * Every command is a commander Command built by a function in its own file. Errors a user can
@@ -16,6 +16,11 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     if (err instanceof CommanderError) {
       // commander has already printed its message (or the help text).
       process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof RunFailedError) {
+      process.stderr.write(`${program.name()}: ${err.message}\n`);
+      process.exitCode = 1;
       return;
     }
     if (err instanceof UsageError) {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { RUN_NAME } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { FitSink } from '../training/trainer.js';
 
@@ -22,7 +23,12 @@ export interface RunSummary {
  * run that would fail here fails before any model is built or file written.
  */
 export function checkRunDir(runsDir: string, name: string, overwrite: boolean): string {
+  // The name becomes a folder that --overwrite may delete: it must be one plain path segment.
+  if (!RUN_NAME.test(name)) {
+    throw new UsageError(`run name ${JSON.stringify(name)} is not a plain folder name; use letters, digits and . _ = , + - (set it with --name)`);
+  }
   const dir = path.resolve(runsDir, name);
+  if (path.dirname(dir) !== path.resolve(runsDir)) throw new UsageError(`run name ${JSON.stringify(name)} leaves the runs dir; use --name with a plain folder name`);
   if (fs.existsSync(dir) && !overwrite) {
     throw new UsageError(`run folder ${path.relative(process.cwd(), dir) || dir} already exists; pass --overwrite to replace it or --name to choose another name`);
   }

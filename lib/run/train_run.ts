@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { useBackend, type BackendChoice } from '../backend.js';
 import type { RawConfig } from '../config.js';
+import { RunFailedError, UsageError } from '../errors.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../experiment.js';
 import type { FitResult } from '../training/callback.js';
 import type { NamedCallback, Trainer } from '../training/trainer.js';
@@ -63,7 +64,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      folder.print(`failed: ${message}`);
+      folder.print(`failed: ${err instanceof Error && !(err instanceof UsageError) ? (err.stack ?? message) : message}`);
       const partial = trainer?.progress() ?? { steps: 0, final: {}, best: {}, wallTime: 0 };
       folder.writeSummary({
         name,
@@ -77,7 +78,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
         started_at: startedAt,
         ended_at: new Date().toISOString(),
       });
-      throw err;
+      const where = path.relative(process.cwd(), dir) || dir;
+      throw new RunFailedError(`run ${name} failed: ${message.split('\n')[0]} (details in ${path.join(where, 'train.log')})`, { cause: err });
     }
     folder.print(`${result.status} after ${result.steps} steps in ${result.wallTime.toFixed(2)} s${result.reason ? `: ${result.reason}` : ''}`);
     folder.writeSummary({

@@ -37,11 +37,16 @@ export interface TrainerOptions {
 
 type Hook = Exclude<keyof Callback, never>;
 
+/** How long the loop may run without giving the event loop a turn. */
+const YIELD_EVERY_MS = 50;
+
 /**
  * The training loop: steps over shuffled batches, periodic evaluation, and ordered callbacks
  * that all share one TrainContext. Metric logging, progress and early stopping are callbacks or
- * sink writes, not special cases here. A non-finite loss ends the run at once as `diverged`:
- * in a sweep over chaotic inits that is a result, not a crash.
+ * sink writes, not special cases here. A non-finite loss ends the run as `diverged` (in a sweep
+ * over chaotic inits that is a result, not a crash) at the next readback of the losses: they stay
+ * on the backend and are read in one go when train metrics are logged, before an evaluation and
+ * at the end, so a diverging run takes at most `log_every` - 1 steps more than it did.
  */
 export class Trainer {
   private stopReason: string | null = null;
@@ -50,6 +55,12 @@ export class Trainer {
   private readonly ctx: TrainContext;
   private readonly sampler: BatchSampler;
   private startTime = 0;
+  /**
+   * The loss of every step since the last readback, still on the backend: a read per step would
+   * stall an asynchronous backend (GPU) once a step. Always a tensor while fitting, so the
+   * tensor count stays flat.
+   */
+  private pendingLosses: tf.Tensor1D | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     const { config, data } = opts;
@@ -107,28 +118,50 @@ export class Trainer {
     let windowSteps = 0;
     let windowStart = performance.now();
 
+    /** Reads the pending losses into the window; on a non-finite one, logs it and returns why the run diverged. */
+    const readLosses = (): string | null => {
+      const losses = this.takeLosses();
+      const bad = losses.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        this.log({ loss: losses[bad]!, lr: ctx.lr }, 'train');
+        return `loss became ${losses[bad]} at step ${ctx.step - losses.length + bad + 1}`;
+      }
+      for (const v of losses) windowLoss += v;
+      windowSteps += losses.length;
+      return null;
+    };
+
     await this.hook('onFitStart');
     await this.hook('onEpochStart');
+    this.pendingLosses = tf.tensor1d([], 'float32');
+    let lastYield = performance.now();
     while (ctx.step < ctx.totalSteps && this.stopReason === null) {
+      // Steps are synchronous; without a turn of the event loop now and then, a signal handler
+      // (Ctrl-C) or a message (an agent's stop) would wait until the run had ended.
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+        if (this.stopReason !== null) break;
+      }
       const batch = this.sampler.next();
       ctx.lr = opts.schedule(ctx.step, ctx.totalSteps, opts.optimizer.lr);
-      const lossValue = this.step(batch.x, batch.y, ctx.lr);
+      this.step(batch.x, batch.y, ctx.lr);
       ctx.step += 1;
       ctx.batch = batch;
 
-      if (!Number.isFinite(lossValue)) {
-        this.log({ loss: lossValue, lr: ctx.lr }, 'train');
+      const logDue = ctx.step % train.log_every === 0 || ctx.step === ctx.totalSteps;
+      const evalDue = (train.eval_every > 0 && ctx.step % train.eval_every === 0) || ctx.step === ctx.totalSteps;
+      const diverged = logDue || evalDue ? readLosses() : null;
+      if (diverged !== null) {
         tf.dispose([batch.x, batch.y]);
         ctx.batch = null;
         status = 'diverged';
-        reason = `loss became ${lossValue} at step ${ctx.step}`;
+        reason = diverged;
         opts.sink?.print(`diverged: ${reason}`);
         break;
       }
-      windowLoss += lossValue;
-      windowSteps += 1;
 
-      if (ctx.step % train.log_every === 0 || ctx.step === ctx.totalSteps) {
+      if (logDue) {
         const now = performance.now();
         const metrics: Logs = { loss: windowLoss / windowSteps, lr: ctx.lr, steps_per_sec: (windowSteps * 1000) / Math.max(now - windowStart, 1e-3) };
         if (opts.data.task === 'classification') metrics.acc = this.batchAccuracy(batch.x, batch.y);
@@ -144,7 +177,6 @@ export class Trainer {
         ctx.batch = null;
       }
 
-      const evalDue = (train.eval_every > 0 && ctx.step % train.eval_every === 0) || ctx.step === ctx.totalSteps;
       if (evalDue && this.stopReason === null) await this.evaluate();
 
       if (ctx.step % ctx.stepsPerEpoch === 0) {
@@ -156,6 +188,17 @@ export class Trainer {
       }
     }
 
+    // A stop can end the loop between two readbacks: what is pending decides diverged or stopped.
+    if (status !== 'diverged' && this.pendingLosses.size > 0) {
+      const diverged = readLosses();
+      if (diverged !== null) {
+        status = 'diverged';
+        reason = diverged;
+        opts.sink?.print(`diverged: ${reason}`);
+      }
+    }
+    this.pendingLosses.dispose();
+    this.pendingLosses = null;
     if (status !== 'diverged' && this.stopReason !== null) {
       status = 'stopped';
       reason = this.stopReason;
@@ -167,17 +210,28 @@ export class Trainer {
     return result;
   }
 
-  /** One optimizer step; returns the batch loss as a number (one scalar read back per step). */
-  private step(x: tf.Tensor, y: tf.Tensor, lr: number): number {
+  /** One optimizer step; its loss joins the pending ones on the backend, nothing is read back. */
+  private step(x: tf.Tensor, y: tf.Tensor, lr: number): void {
     const { model, optimizer, loss } = this.opts;
-    return tf.tidy(() => {
+    const pending = this.pendingLosses!;
+    this.pendingLosses = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => loss(model.forward(x).output, y), model.params as tf.Variable[]);
       optimizer.apply(
         model.params.map((p) => grads[p.name]!),
         lr,
       );
-      return value.dataSync()[0]!;
+      return tf.concat1d([pending, tf.reshape<tf.Rank.R1>(value, [1])]);
     });
+    pending.dispose();
+  }
+
+  /** The pending losses as numbers, in step order, in one read; none are pending after. */
+  private takeLosses(): number[] {
+    const pending = this.pendingLosses!;
+    const values = Array.from(pending.dataSync());
+    pending.dispose();
+    this.pendingLosses = tf.tensor1d([], 'float32');
+    return values;
   }
 
   private batchAccuracy(x: tf.Tensor, y: tf.Tensor): number {
