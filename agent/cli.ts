@@ -29,7 +29,7 @@ const program = new Command('dlphys-agent')
   .version(version)
   .option('--coord <host:port>', 'the coordinator', '127.0.0.1:50051')
   .option('--gpu <ids>', 'GPU ids to pin slots to (0 | 0,1 | all), counted within CUDA_VISIBLE_DEVICES when the scheduler set it; selects the tfjs-node-gpu backend')
-  .option('--slots <n>', 'runs at a time (default: one per GPU, else 1)', positiveInt('--slots'))
+  .option('--slots <n>', 'runs at a time (default: one per GPU; on a CPU-only agent one per core, since a run uses one core)', positiveInt('--slots'))
   .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)')
   .addOption(new Option('--token <token>', "the coordinator's shared secret").env('DLPHYS_TOKEN'))
   .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS')
@@ -51,7 +51,8 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
     parseAddress(flags.coord);
     const gpus = resolveGpus(flags.gpu);
     if (gpus.length) requireGpuBackend();
-    const slots = flags.slots ?? Math.max(1, gpus.length);
+    // A wasm/cpu run is single-threaded, so a CPU-only host runs one per core.
+    const slots = flags.slots ?? (gpus.length ? gpus.length : os.availableParallelism());
     const workDir = path.resolve(flags.workDir ?? path.join(os.tmpdir(), 'dlphys-agent', String(process.pid)));
     const conn = connect(flags.coord, { token: flags.token, tlsCa: flags.tlsCa });
     const agent = new Agent({
