@@ -4,7 +4,7 @@ import { useBackend, type BackendChoice } from '../lib/backend.js';
 import { RunFailedError, UsageError } from '../lib/errors.js';
 import type { RunSummary } from '../lib/run/run_folder.js';
 import { trainRun } from '../lib/run/train_run.js';
-import type { NamedCallback, Trainer } from '../lib/training/trainer.js';
+import type { Trainer } from '../lib/training/trainer.js';
 import type { FromRunner, ToRunner } from './runner_protocol.js';
 
 /**
@@ -62,7 +62,6 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
         if (pendingStop) t.requestStop(pendingStop);
       },
       onMetricsLine: (line) => void send({ type: 'metrics', line }),
-      extraCallbacks: [messagePump()],
     });
   } catch (err) {
     // A run that failed after it started has its stack in train.log; the report keeps the message.
@@ -71,26 +70,6 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   }
   await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error });
   finish();
-}
-
-/**
- * Training steps are synchronous and the trainer's awaits only run microtasks, so the agent's
- * 'stop' message (cancel, drain) would wait in the IPC pipe until the run had ended. Yielding to
- * the event loop now and then lets it arrive within a step or two; every 20 ms, it costs nothing.
- */
-function messagePump(everyMs = 20): NamedCallback {
-  let last = performance.now();
-  return {
-    name: 'agent-messages',
-    callback: {
-      async onStepEnd() {
-        const now = performance.now();
-        if (now - last < everyMs) return;
-        last = now;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      },
-    },
-  };
 }
 
 function readSummary(dir: string): RunSummary | null {

@@ -36,6 +36,9 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
 
 type UnaryHandler<Req, Res> = grpc.handleUnaryCall<Req, Res>;
 
+/** At least this long after a start before leases expire: an agent's reconnect backoff reaches 2 s. */
+const RESTART_GRACE_MS = 5000;
+
 /**
  * The coordinator's gRPC service: a thin layer that checks the token, turns messages into store
  * calls (each one SQLite transaction) and store errors into gRPC statuses.
@@ -63,7 +66,7 @@ export class CoordinatorServer {
     // Leases are not expired during the first TTL after a start: agents that kept training while
     // the coordinator was down need one heartbeat to reconnect before their runs are given away.
     const period = Math.max(50, Math.floor(this.opts.leaseTtlMs / 4));
-    const graceUntil = Date.now() + this.opts.leaseTtlMs;
+    const graceUntil = Date.now() + Math.max(this.opts.leaseTtlMs, RESTART_GRACE_MS);
     this.expiry = setInterval(() => {
       if (Date.now() < graceUntil) return;
       const result = this.opts.store.expireLeases(this.opts.leaseTtlMs);
@@ -209,7 +212,9 @@ export class CoordinatorServer {
       Retry: this.unary((req) => ({ affected: store.retry(req.target) })),
       Watch: (call) => {
         const denied = this.unauthenticated(call.metadata);
-        if (denied) return call.destroy(Object.assign(new Error(denied.details), denied));
+        // 'error' (not destroy) is how grpc-js ends a server stream with a status: a destroyed
+        // stream never sends one, and the client would wait for its deadline.
+        if (denied) return void call.emit('error', Object.assign(new Error(denied.details), denied));
         // Subscribe first, then replay: an event committed in between is sent once (ids dedupe).
         let last = Number(call.request.since_id) || 0;
         const send = (events: { id: number }[]) => {

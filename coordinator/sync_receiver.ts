@@ -362,6 +362,8 @@ function toStatus(err: unknown): { code: grpc.status; details: string } {
   const message = e?.message ?? String(err);
   if (e?.name === 'StaleAttemptError') return { code: grpc.status.FAILED_PRECONDITION, details: message };
   if (e?.name === 'NotFoundError') return { code: grpc.status.NOT_FOUND, details: message };
+  // The store's refusal of a malformed header (no run id, attempt < 1).
+  if (e?.name === 'UsageError') return { code: grpc.status.INVALID_ARGUMENT, details: `upload: ${message}` };
   // The stream was cancelled or destroyed under us; the client no longer listens, but say so.
   if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.name === 'AbortError') {
     return { code: grpc.status.CANCELLED, details: `upload: ${message}` };

@@ -132,3 +132,115 @@ export function landedLines(runsDir: string, runId: string): string[] {
     .split('\n')
     .filter((l) => l.trim());
 }
+
+/** `promise`'s value, or a failure naming `what` (with the logs) once `ms` have passed. */
+export async function within<T>(what: string, promise: Promise<T>, ms: number, logs: () => string = () => ''): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}\n--- logs ---\n${logs()}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface CommandResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `dlphys-coord <args>` to its end without blocking the test's event loop (a fake agent's
+ * heartbeats and the logs of running processes go on meanwhile); killed after `timeoutMs`.
+ */
+export function coordCommand(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CommandResult> {
+  const child = spawn(process.execPath, [COORD_BIN, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ status: code, stdout, stderr });
+    }),
+  );
+}
+
+/** A process's state letter from /proc (R, S, Z, ...), or null when there is no such process. */
+function procState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The pids of a process's direct children (Linux: read from /proc). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+/** True while `pid` is a live process; a zombie (dead, not yet reaped by its new parent) counts as gone. */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const state = procState(pid);
+  return state !== null && state !== 'Z' && state !== 'X';
+}
+
+/** The processes a test started, labelled for its failure messages, and killed when it ends. */
+export class Cluster {
+  private readonly procs: { label: string; proc: Proc }[] = [];
+
+  track<T extends Proc>(label: string, proc: T): T {
+    this.procs.push({ label, proc });
+    return proc;
+  }
+
+  readonly logs = (): string => this.procs.map(({ label, proc }) => `--- ${label} ---\n${proc.log()}`).join('\n');
+
+  /** SIGKILLs whatever is still running and waits until it has gone. */
+  async shutdown(): Promise<void> {
+    for (const { proc } of this.procs) {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.kill('SIGKILL');
+    }
+    await Promise.all(this.procs.map(({ label, proc }) => within(`${label} to exit`, proc.exited, 10_000)));
+  }
+}
+
+export async function withCluster(fn: (c: Cluster) => Promise<void>): Promise<void> {
+  const c = new Cluster();
+  try {
+    await fn(c);
+  } finally {
+    await c.shutdown();
+  }
+}
+
+/** An agent that trains one run at a time (a CPU-only agent defaults to one slot per core). */
+export function startOneSlotAgent(coordAddress: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
+  return startAgent(coordAddress, ['--slots', '1', ...args], env);
+}

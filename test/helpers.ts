@@ -8,9 +8,14 @@ export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const dlphysBin = path.join(repoRoot, 'bin', 'dlphys.js');
 
 /** A fresh temporary directory, removed when the test process exits. */
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'dlphys-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
