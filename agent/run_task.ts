@@ -101,7 +101,10 @@ export class RunTask {
   async execute(runner: RunnerProcess, onTrained: () => void = () => {}): Promise<void> {
     this.runner = runner;
     try {
-      await this.retry('start', () => unary(this.ctx.conn, 'StartRun', { run: this.ref, agent_id: this.ctx.agentId }));
+      // Training does not wait for the coordinator to record the start: one round trip (and one
+      // disk sync there) less between runs. The report waits for it, so the order is kept.
+      const started = this.retry('start', () => unary(this.ctx.conn, 'StartRun', { run: this.ref, agent_id: this.ctx.agentId }));
+      started.catch(() => {}); // awaited below; a lost start has already killed the runner
       fs.mkdirSync(path.dirname(this.dir), { recursive: true });
       const periodic = this.ctx.uploadEverySec > 0 ? setInterval(() => void this.periodicUpload(), this.ctx.uploadEverySec * 1000) : null;
       let outcome: RunOutcome;
@@ -112,14 +115,16 @@ export class RunTask {
         );
       } finally {
         if (periodic) clearInterval(periodic);
+        // The process is the agent's again (to reuse or to end): a later markLost must not kill it.
+        this.runner = null;
         onTrained();
       }
+      await started;
       if (this.lost) throw new LostError();
       await this.finish(outcome);
     } catch (err) {
       if (!(err instanceof LostError) && !this.lost) throw err;
     } finally {
-      runner.kill();
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
   }

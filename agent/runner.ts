@@ -16,7 +16,7 @@ import type { FromRunner, ToRunner } from './runner_protocol.js';
 const backendChoice = (process.env.DLPHYS_BACKEND ?? 'auto') as BackendChoice;
 let trainer: Trainer | undefined;
 let pendingStop: string | undefined;
-let finished = false;
+let training = false;
 
 function send(message: FromRunner): Promise<void> {
   return new Promise((resolve) => {
@@ -26,7 +26,6 @@ function send(message: FromRunner): Promise<void> {
 }
 
 function finish(): void {
-  finished = true;
   if (process.connected) process.disconnect();
 }
 
@@ -38,14 +37,17 @@ process.on('message', (message: ToRunner) => {
     void run(message);
   }
 });
-// The agent vanishing (kill -9) closes the channel: a run nobody can report is not worth finishing.
-process.on('disconnect', () => {
-  if (!finished) process.exit(1);
-});
+// The channel closes when the agent is done with this process (after a run), or when it vanished
+// (kill -9): a run nobody can report is not worth finishing.
+process.on('disconnect', () => process.exit(training ? 1 : 0));
 // Ctrl-C in the agent's terminal reaches the whole process group; the agent decides what stops.
 process.on('SIGINT', () => {});
 
+/** One run; the agent may send another afterwards (--runs-per-process), or close the channel. */
 async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
+  training = true;
+  trainer = undefined;
+  pendingStop = undefined;
   let error: string | null = null;
   try {
     await backendReady;
@@ -68,8 +70,8 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
     const cause = err instanceof RunFailedError ? err.cause : err;
     error = cause instanceof UsageError || err instanceof RunFailedError ? (cause as Error).message : cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
   }
+  training = false;
   await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error });
-  finish();
 }
 
 function readSummary(dir: string): RunSummary | null {

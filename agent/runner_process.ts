@@ -23,6 +23,8 @@ export class RunnerProcess {
   private onMetrics: ((line: string) => void) | null = null;
   private resolveDone: ((outcome: RunOutcome) => void) | null = null;
   private earlyDone: RunOutcome | null = null;
+  /** Runs this process has trained (or started). */
+  runs = 0;
 
   constructor(env: { backend: string; cudaVisibleDevices?: string | undefined }) {
     this.child = fork(ENTRY, [], {
@@ -44,7 +46,10 @@ export class RunnerProcess {
         else if (message.type === 'metrics') this.onMetrics?.(message.line);
         else if (message.type === 'done') {
           const outcome = { summary: message.summary, error: message.error };
-          if (this.resolveDone) this.resolveDone(outcome);
+          if (this.resolveDone) {
+            this.resolveDone(outcome);
+            this.resolveDone = null;
+          }
           else {
             this.earlyDone = outcome;
             reject(new Error(message.error ?? 'runner ended before it was ready'));
@@ -68,6 +73,7 @@ export class RunnerProcess {
     } catch (err) {
       return this.earlyDone ?? { summary: null, error: (err as Error).message };
     }
+    this.runs += 1;
     this.onMetrics = onMetrics;
     const done = new Promise<RunOutcome>((resolve) => {
       this.resolveDone = resolve;
@@ -75,6 +81,18 @@ export class RunnerProcess {
     });
     this.send(job);
     return done;
+  }
+
+  /** Alive and connected: can take another run. */
+  get reusable(): boolean {
+    return this.child.connected && this.child.exitCode === null && this.earlyDone === null;
+  }
+
+  /** Lets the process end on its own (it exits when the channel closes). */
+  release(): void {
+    if (this.child.connected) this.child.disconnect();
+    // A process that does not end within a few seconds is killed.
+    setTimeout(() => this.kill(), 5000).unref();
   }
 
   stop(reason: string): void {

@@ -4,7 +4,7 @@
  *      on a slot between the end of one run's training and the start of the next one's;
  *   2. metric rows ingested per second (ReportMetrics batches of 1000 rows);
  *   3. run-folder upload throughput in MB/s.
- * Usage: npm run bench:orchestrator [-- --runs 64 --agents 2 --slots 8]
+ * Usage: npm run bench:orchestrator [-- --runs 64 --agents 2 --slots 8 --runs-per-process 1]
  * Prints a table and one JSON line per figure.
  */
 import crypto from 'node:crypto';
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     slots: { type: 'string', default: '8' },
     rows: { type: 'string', default: '200000' },
     'upload-mib': { type: 'string', default: '256' },
+    'runs-per-process': { type: 'string', default: '1' },
   },
 });
 const nRuns = Number(args.runs);
@@ -44,7 +45,7 @@ async function dispatch(): Promise<void> {
   const sweep = tinySweep({ name: 'dispatch', runs: nRuns, steps: 2, logEvery: 1 });
   const ws = workspace(sweep);
   const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
-  const agents = Array.from({ length: nAgents }, () => startAgent(coord.address, ['--slots', String(nSlots), '--exit-when-idle', '--poll', '50']));
+  const agents = Array.from({ length: nAgents }, () => startAgent(coord.address, ['--slots', String(nSlots), '--exit-when-idle', '--poll', '50', '--runs-per-process', String(args['runs-per-process'])]));
   const codes = await Promise.all([coord.exited, ...agents.map((a) => a.exited)]);
   if (codes.some((c) => c !== 0)) throw new Error(`dispatch bench: a process failed (${codes.join(', ')})\n${coord.log()}`);
 
@@ -74,6 +75,7 @@ async function dispatch(): Promise<void> {
   }
   report('dispatch', {
     runs: nRuns,
+    runs_per_process: Number(args['runs-per-process']),
     slots: nAgents * nSlots,
     runs_per_s: nRuns / ((last - first) / 1000),
     gap_median_ms: median(gaps),

@@ -140,3 +140,17 @@ test('an agent asked for a GPU without tfjs-node-gpu installed refuses to start'
   assert.equal(agent.status, 2, agent.stderr);
   assert.match(agent.stderr.trim(), /^dlphys-agent: --gpu needs @tensorflow\/tfjs-node-gpu, which is not installed; add it with: npm install/);
 });
+
+test('with --runs-per-process a runner process trains several runs in turn, then is replaced', async () => {
+  const ws = workspace(tinySweep({ name: 'reuse', runs: 4 }));
+  const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
+  const agent = startAgent(coord.address, ['--slots', '1', '--runs-per-process', '3', '--exit-when-idle']);
+  assert.equal(await agent.exited, 0, agent.log());
+  assert.equal(await coord.exited, 0, coord.log());
+  assert.deepEqual(new Set(Object.values(runStates(ws.db))), new Set(['completed']));
+  const pids = ['r000', 'r001', 'r002', 'r003'].map(
+    (run) => JSON.parse(fs.readFileSync(path.join(ws.runsDir, 'reuse', run, 'config.json'), 'utf8')).provenance.pid as number,
+  );
+  assert.equal(new Set(pids.slice(0, 3)).size, 1, `the first three runs share a process: ${pids}`);
+  assert.notEqual(pids[3], pids[0], 'the fourth run gets a fresh process');
+});

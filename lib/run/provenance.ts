@@ -20,8 +20,7 @@ const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where a run came from: enough to find the code and the machine again. */
 export function provenance(backend: string, seed: number): Provenance {
-  const commit = git(['rev-parse', 'HEAD']);
-  const status = commit === null ? null : git(['status', '--porcelain', '--untracked-files=no']);
+  const { commit, status } = (gitState ??= readGitState());
   return {
     version,
     git_commit: commit,
@@ -34,6 +33,14 @@ export function provenance(backend: string, seed: number): Provenance {
     node: process.version,
     argv: process.argv.slice(2),
   };
+}
+
+/** Read once per process: two git calls cost tens of ms, which a runner reused for many short runs would pay each time. */
+let gitState: { commit: string | null; status: string | null } | undefined;
+
+function readGitState() {
+  const commit = git(['rev-parse', 'HEAD']);
+  return { commit, status: commit === null ? null : git(['status', '--porcelain', '--untracked-files=no']) };
 }
 
 function git(args: string[]): string | null {
