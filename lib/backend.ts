@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { UsageError } from './errors.js';
+import { installWasmKernels } from './wasm_kernels.js';
 
 export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -42,6 +43,8 @@ export async function useBackend(choice: BackendChoice = 'auto'): Promise<Backen
     const tfName = await load(name, choice !== 'auto');
     if (tfName && (await tf.setBackend(tfName))) {
       await tf.ready();
+      // The fast kernels: wasm's own Identity and row gather do needless work every step.
+      if (tfName === 'wasm') installWasmKernels();
       active = { name, tfName };
       return active;
     }

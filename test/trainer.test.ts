@@ -102,18 +102,53 @@ test('an error inside a callback names the callback and the hook', async () => {
   await assert.rejects(fit({}, [{ name: 'broken', callback: broken }]), /callback broken \(onEvalEnd\): boom/);
 });
 
-test('a loss that becomes non-finite stops the run at once as diverged', async () => {
+// Losses are read back once per logging window, not once per step (a per-step read stalls a GPU
+// backend): a diverging run stops at the first readback after its loss became non-finite, and
+// the reason names the step where it did.
+test('a loss that becomes non-finite stops the run as diverged at the next readback', async () => {
   const { result, lines } = await fit({
     optimizer: { name: 'sgd', kwargs: { lr: 1e6 } },
     loss: { name: 'mse' },
     train: { steps: 200, batch_size: 32, log_every: 50 },
   });
   assert.equal(result.status, 'diverged');
-  assert.ok(result.steps < 200, `stopped at step ${result.steps}`);
-  assert.match(result.reason ?? '', /loss became (NaN|Infinity|-Infinity) at step \d+/);
+  assert.equal(result.steps, 50, 'stopped at the end of the first logging window');
+  const [, first] = /loss became (?:NaN|Infinity|-Infinity) at step (\d+)/.exec(result.reason ?? '') ?? [];
+  assert.ok(first !== undefined && Number(first) >= 1 && Number(first) <= 50, `reason: ${result.reason}`);
   const last = lines.at(-1)!;
   assert.equal(last.step, result.steps);
   assert.ok(!Number.isFinite(last.loss as number));
+  assert.ok(!lines.some((l) => l.split === 'val'), 'a diverged run is not evaluated');
+});
+
+test('with log_every 1 a non-finite loss stops the run at the step it appears', async () => {
+  const { result } = await fit({
+    optimizer: { name: 'sgd', kwargs: { lr: 1e6 } },
+    loss: { name: 'mse' },
+    train: { steps: 200, batch_size: 32, log_every: 1 },
+  });
+  assert.equal(result.status, 'diverged');
+  assert.equal(result.reason, `loss became ${result.final.loss} at step ${result.steps}`);
+});
+
+test('losses are read back at least every 256 steps, however long the logging window', async () => {
+  const { result } = await fit({
+    optimizer: { name: 'sgd', kwargs: { lr: 1e6 } },
+    loss: { name: 'mse' },
+    train: { steps: 600, batch_size: 32, log_every: 1000 },
+  });
+  assert.equal(result.status, 'diverged');
+  assert.equal(result.steps, 256);
+});
+
+test('a stop requested between two readbacks still reports a divergence in that window', async () => {
+  const stopper: Callback = { onStepEnd: (ctx) => void (ctx.step === 30 && ctx.requestStop('enough')) };
+  const { result } = await fit(
+    { optimizer: { name: 'sgd', kwargs: { lr: 1e6 } }, loss: { name: 'mse' }, train: { steps: 200, batch_size: 32, log_every: 50 } },
+    [{ name: 'stopper', callback: stopper }],
+  );
+  assert.equal(result.status, 'diverged');
+  assert.equal(result.steps, 30);
 });
 
 test('the tensor count stays flat across steps (no leaks)', async () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { dense } from './dense_op.js';
 import type { Layer } from './model.js';
 
 // Building blocks shared by the models: activations, dense layers, parameter bookkeeping.
@@ -54,8 +55,7 @@ export function denseLayer(name: string, fanIn: number, fanOut: number, bias: bo
 
 /** h = xW + b for a [batch, fanIn] input. */
 export function denseForward(x: tf.Tensor2D, layer: Layer): tf.Tensor2D {
-  const h = tf.matMul<tf.Tensor2D>(x, layer.weight);
-  return layer.bias ? tf.add<tf.Tensor2D>(h, layer.bias) : h;
+  return dense(x, layer.weight as tf.Tensor2D, layer.bias as tf.Tensor1D | null, 'linear');
 }
 
 export function paramsOf(layers: readonly Layer[]): tf.Variable[] {
@@ -82,9 +82,16 @@ export function flatten(x: tf.Tensor, features: number, who: string): tf.Tensor2
 export function denseStack(x: tf.Tensor2D, layers: readonly Layer[], activation: Activation, capture: boolean, preactivations: tf.Tensor[]): tf.Tensor2D {
   let a = x;
   layers.forEach((layer, i) => {
+    const readout = i === layers.length - 1;
+    // relu goes into the matmul kernel, unless the pre-activation itself is wanted: the fused
+    // kernel clamps its output, so h never exists. Both give the same activations.
+    if (!readout && !capture && activation === 'relu') {
+      a = dense(a, layer.weight as tf.Tensor2D, layer.bias as tf.Tensor1D | null, 'relu');
+      return;
+    }
     const h = denseForward(a, layer);
     if (capture) preactivations.push(h);
-    a = i === layers.length - 1 ? h : (activate(h, activation) as tf.Tensor2D);
+    a = readout ? h : (activate(h, activation) as tf.Tensor2D);
   });
   return a;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { optimizers, type Optimizer, type OptimizerContext } from './optimizer.js';
+import { optimizers, ScalarSlots, type Optimizer, type OptimizerContext } from './optimizer.js';
 
 function adamKwargs(weightDecay: number, decayHelp: string) {
   return z.object({
@@ -43,36 +43,38 @@ function buildAdam(
   // expm1(-Infinity) = -1, so beta = 0 still yields a correction of 1.
   const logBeta1 = Math.log(beta1);
   const logBeta2 = Math.log(beta2);
+  const k = new ScalarSlots();
 
   return {
     lr,
     apply(grads, stepLr) {
       if (grads.length !== params.length) throw new Error(`${name}: got ${grads.length} gradients for ${params.length} parameters`);
       tf.tidy(() => {
-        const t = tf.add<tf.Scalar>(step, 1);
+        const t = tf.add<tf.Scalar>(step, k.get('one', 1));
         step.assign(t);
-        const bc1 = tf.neg(tf.expm1(tf.mul(t, logBeta1)));
-        const bc2Sqrt = tf.sqrt(tf.neg(tf.expm1(tf.mul(t, logBeta2))));
-        const negStepSize = tf.div(-stepLr, bc1);
+        const bc1 = tf.neg(tf.expm1(tf.mul(t, k.get('logBeta1', logBeta1))));
+        const bc2Sqrt = tf.sqrt(tf.neg(tf.expm1(tf.mul(t, k.get('logBeta2', logBeta2)))));
+        const negStepSize = tf.div(k.get('-lr', -stepLr), bc1);
         params.forEach((p, i) => {
           let g = grads[i]!;
           let theta: tf.Tensor = p;
           if (weight_decay !== 0) {
-            if (decoupled) theta = tf.mul(p, 1 - stepLr * weight_decay);
-            else g = tf.add(g, tf.mul(p, weight_decay));
+            if (decoupled) theta = tf.mul(p, k.get('decay', 1 - stepLr * weight_decay));
+            else g = tf.add(g, tf.mul(p, k.get('weight_decay', weight_decay)));
           }
           // Same arithmetic order as PyTorch: m.lerp_(g, 1 - beta1), v.mul_(beta2).addcmul_(g, g, 1 - beta2).
-          const mi = tf.add(m[i]!, tf.mul(tf.sub(g, m[i]!), 1 - beta1));
-          const vi = tf.add(tf.mul(v[i]!, beta2), tf.mul(tf.mul(g, 1 - beta2), g));
+          const mi = tf.add(m[i]!, tf.mul(tf.sub(g, m[i]!), k.get('1-beta1', 1 - beta1)));
+          const vi = tf.add(tf.mul(v[i]!, k.get('beta2', beta2)), tf.mul(tf.mul(g, k.get('1-beta2', 1 - beta2)), g));
           m[i]!.assign(mi);
           v[i]!.assign(vi);
-          const denom = tf.add(tf.div(tf.sqrt(vi), bc2Sqrt), eps);
+          const denom = tf.add(tf.div(tf.sqrt(vi), bc2Sqrt), k.get('eps', eps));
           p.assign(tf.add(theta, tf.div(tf.mul(mi, negStepSize), denom)));
         });
       });
     },
     dispose() {
       for (const x of [...m, ...v, step]) x.dispose();
+      k.dispose();
     },
   };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { optimizers } from './optimizer.js';
+import { optimizers, ScalarSlots } from './optimizer.js';
 
 optimizers.register('sgd', {
   description: 'Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay, as torch.optim.SGD with dampening 0',
@@ -27,25 +27,29 @@ optimizers.register('sgd', {
     // With dampening 0, buf = momentum * 0 + g = g on the first step, which is exactly
     // PyTorch's "initialise the buffer with the first gradient"; zeros need no first-step branch.
     const bufs = momentum > 0 ? params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false))) : null;
+    const k = new ScalarSlots();
     return {
       lr,
       apply(grads, stepLr) {
         if (grads.length !== params.length) throw new Error(`sgd: got ${grads.length} gradients for ${params.length} parameters`);
         tf.tidy(() => {
+          const lr = k.get('lr', stepLr);
           params.forEach((p, i) => {
             let g = grads[i]!;
-            if (weight_decay !== 0) g = tf.add(g, tf.mul(p, weight_decay));
+            if (weight_decay !== 0) g = tf.add(g, tf.mul(p, k.get('weight_decay', weight_decay)));
             if (bufs) {
-              const buf = tf.add(tf.mul(bufs[i]!, momentum), g);
+              const mu = k.get('momentum', momentum);
+              const buf = tf.add(tf.mul(bufs[i]!, mu), g);
               bufs[i]!.assign(buf);
-              g = nesterov ? tf.add(g, tf.mul(buf, momentum)) : buf;
+              g = nesterov ? tf.add(g, tf.mul(buf, mu)) : buf;
             }
-            p.assign(tf.sub(p, tf.mul(g, stepLr)));
+            p.assign(tf.sub(p, tf.mul(g, lr)));
           });
         });
       },
       dispose() {
         bufs?.forEach((b) => b.dispose());
+        k.dispose();
       },
     };
   },

@@ -40,13 +40,17 @@ type Hook = Exclude<keyof Callback, never>;
 /** How long the loop may run without giving the event loop a turn. */
 const YIELD_EVERY_MS = 50;
 
+/** Losses kept on the backend at most before a readback, whatever log_every (each step appends to them). */
+const MAX_PENDING_LOSSES = 256;
+
 /**
  * The training loop: steps over shuffled batches, periodic evaluation, and ordered callbacks
  * that all share one TrainContext. Metric logging, progress and early stopping are callbacks or
  * sink writes, not special cases here. A non-finite loss ends the run as `diverged` (in a sweep
  * over chaotic inits that is a result, not a crash) at the next readback of the losses: they stay
- * on the backend and are read in one go when train metrics are logged, before an evaluation and
- * at the end, so a diverging run takes at most `log_every` - 1 steps more than it did.
+ * on the backend and are read in one go when train metrics are logged, before an evaluation, at
+ * the end and at least every MAX_PENDING_LOSSES steps, so a diverging run goes on for at most
+ * `log_every` - 1 steps after its loss stopped being finite.
  */
 export class Trainer {
   private stopReason: string | null = null;
@@ -151,7 +155,7 @@ export class Trainer {
 
       const logDue = ctx.step % train.log_every === 0 || ctx.step === ctx.totalSteps;
       const evalDue = (train.eval_every > 0 && ctx.step % train.eval_every === 0) || ctx.step === ctx.totalSteps;
-      const diverged = logDue || evalDue ? readLosses() : null;
+      const diverged = logDue || evalDue || this.pendingLosses.size >= MAX_PENDING_LOSSES ? readLosses() : null;
       if (diverged !== null) {
         tf.dispose([batch.x, batch.y]);
         ctx.batch = null;

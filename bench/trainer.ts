@@ -1,0 +1,295 @@
+/**
+ * Training speed of one run: an MLP 784-256-256-10 (relu), batch 128, plain SGD, softmax
+ * cross-entropy on random data (the synthetic dataset, 784 features, 10 classes), built through
+ * the registries and trained by the real Trainer on every backend present (node-gpu and node when
+ * their package is installed, wasm, cpu), each in its own child process so that each peak RSS is
+ * its own. The same model, batch and optimizer in PyTorch (2 threads) is timed in the same run as
+ * the reference, where a python3 that can import torch is found. Prints steps/s, the ratio to
+ * PyTorch and the peak RSS per backend, then one JSON line per backend for tooling.
+ *
+ *   node --import tsx bench/trainer.ts [--steps 300] [--cpu-steps 20] [--torch-steps 1000]
+ *                                      [--warmup 10] [--repeat 1] [--backends wasm,cpu] [--no-reference]
+ *
+ * With --repeat N every measurement runs N times and the best is kept: on a shared machine other
+ * load only ever slows a run down. The 1-minute load average is printed with the figures, since a
+ * busy machine hurts PyTorch's two threads far more than our one.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { useBackend, type BackendChoice } from '../lib/backend.js';
+import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
+import type { Callback } from '../lib/training/callback.js';
+
+const WIDTHS = [784, 256, 256, 10];
+const BATCH = 128;
+const LR = 0.01;
+const N_TRAIN = 8192;
+/** Train metrics (and so the loss readback and a batch accuracy) every this many steps, in both. */
+const LOG_EVERY = 50;
+const TORCH_THREADS = 2;
+const REFERENCE_HINT = 'python3 -m venv --system-site-packages .torchref && .torchref/bin/pip install --no-deps torch==2.13.0';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const thisFile = fileURLToPath(import.meta.url);
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '300' },
+    'cpu-steps': { type: 'string', default: '20' },
+    'torch-steps': { type: 'string', default: '1000' },
+    warmup: { type: 'string', default: '10' },
+    repeat: { type: 'string', default: '1' },
+    backends: { type: 'string' },
+    'no-reference': { type: 'boolean', default: false },
+    worker: { type: 'string' },
+  },
+});
+const warmup = positiveInt('warmup', values.warmup);
+const repeat = positiveInt('repeat', values.repeat);
+
+interface Row {
+  backend: string;
+  steps_per_s: number;
+  steps: number;
+  /** The kernel's peak RSS of the process (getrusage ru_maxrss), the same measure for node and torch. */
+  peak_rss_mb: number;
+  /** Node only: the peak of process.memoryUsage().rss sampled every 10 steps while training. */
+  sampled_rss_mb?: number;
+  final_loss: number;
+}
+
+async function main(): Promise<void> {
+  const backends = values.backends ? values.backends.split(',').map((b) => b.trim()) : presentBackends();
+  const loadBefore = os.loadavg()[0]!;
+  const rows: Row[] = [];
+  for (const backend of backends) {
+    const steps = positiveInt('steps', backend === 'cpu' ? values['cpu-steps'] : values.steps);
+    const runs: Row[] = [];
+    for (let r = 0; r < repeat; r++) {
+      process.stderr.write(`${backend}: ${warmup} warm-up + ${steps} timed steps${repeat > 1 ? ` (${r + 1}/${repeat})` : ''}...\n`);
+      const child = spawnSync(process.execPath, [...process.execArgv, thisFile, '--worker', backend, '--steps', String(steps), '--warmup', String(warmup)], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        maxBuffer: 16 * 2 ** 20,
+      });
+      const row = lastJson<Row>(child.stdout);
+      if (child.status !== 0 || !row) {
+        console.log(`${backend}: failed (exit ${child.status}): ${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+        process.exitCode = 1;
+        break;
+      }
+      runs.push(row);
+    }
+    if (runs.length === repeat) rows.push(best(runs));
+  }
+
+  let reference: Row | null = null;
+  if (!values['no-reference']) {
+    const python = findTorchPython();
+    if (python) {
+      const steps = positiveInt('torch-steps', values['torch-steps']);
+      const runs: Row[] = [];
+      for (let r = 0; r < repeat; r++) {
+        process.stderr.write(`pytorch (${python}): ${warmup} warm-up + ${steps} timed steps${repeat > 1 ? ` (${r + 1}/${repeat})` : ''}...\n`);
+        const row = torchReference(python, steps);
+        if (!row) break;
+        runs.push(row);
+      }
+      reference = runs.length === repeat ? best(runs) : null;
+    } else {
+      console.log(`reference skipped: no python3 with torch (${REFERENCE_HINT})`);
+    }
+  }
+
+  const table = [['backend', 'steps/s', 'vs PyTorch', 'peak RSS', 'timed steps']];
+  for (const row of [...rows, ...(reference ? [reference] : [])]) {
+    const ratio = reference ? (row.steps_per_s / reference.steps_per_s).toFixed(3) : '-';
+    table.push([row.backend, row.steps_per_s.toFixed(1), ratio, `${Math.round(row.peak_rss_mb)} MB`, String(row.steps)]);
+  }
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const load = `load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0]!.toFixed(2)} after, ${os.cpus().length} cores`;
+  console.log(`MLP ${WIDTHS.join('-')}, batch ${BATCH}, SGD lr ${LR}, softmax cross-entropy, random data; PyTorch on ${TORCH_THREADS} threads`);
+  console.log(`${repeat > 1 ? `best of ${repeat} runs; ` : ''}${load}`);
+  for (const r of table) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  for (const row of rows) {
+    console.log(
+      JSON.stringify({
+        bench: 'trainer',
+        backend: row.backend,
+        steps_per_s: round(row.steps_per_s, 2),
+        ratio_to_torch: reference ? round(row.steps_per_s / reference.steps_per_s, 4) : null,
+        torch_steps_per_s: reference ? round(reference.steps_per_s, 2) : null,
+        peak_rss_mb: round(row.peak_rss_mb, 1),
+        sampled_rss_mb: row.sampled_rss_mb === undefined ? null : round(row.sampled_rss_mb, 1),
+        torch_peak_rss_mb: reference ? round(reference.peak_rss_mb, 1) : null,
+        steps: row.steps,
+        warmup,
+        repeat,
+        loadavg: round(loadBefore, 2),
+      }),
+    );
+  }
+}
+
+/**
+ * The native backends whose package resolves (as lib/backend.ts imports them, so a resolve hook
+ * that stands in for one counts too), then wasm and cpu, which always ship.
+ */
+function presentBackends(): string[] {
+  const native = (['node-gpu', 'node'] as const).filter((name) => {
+    try {
+      import.meta.resolve(name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return [...native, 'wasm', 'cpu'];
+}
+
+/** One backend, in this (child) process: warm-up steps, then `steps` timed ones through the Trainer. */
+async function worker(backend: Exclude<BackendChoice, 'auto'>, steps: number): Promise<Row> {
+  const info = await useBackend(backend);
+  const total = warmup + steps;
+  const config = resolveConfig(
+    {
+      name: 'bench-trainer',
+      seed: 0,
+      model: { name: 'mlp', kwargs: { widths: WIDTHS, activation: 'relu' } },
+      init: { name: 'lecun' },
+      optimizer: { name: 'sgd', kwargs: { lr: LR } },
+      data: { name: 'synthetic', kwargs: { n_train: N_TRAIN, n_val: BATCH, dim: WIDTHS[0], classes: WIDTHS.at(-1) } },
+      train: { steps: total, batch_size: BATCH, log_every: LOG_EVERY, eval_every: 0 },
+    },
+    'bench',
+  );
+  const exp = buildExperiment(config, repoRoot);
+  let sampledRss = process.memoryUsage.rss();
+  let start = 0;
+  let end = 0;
+  const timer: Callback = {
+    onStepEnd(ctx) {
+      if (ctx.step % 10 === 0) sampledRss = Math.max(sampledRss, process.memoryUsage.rss());
+      // Timed from the end of the last warm-up step to the end of the last step; the final
+      // evaluation, which comes after it, is not part of a step.
+      if (ctx.step === warmup) start = performance.now();
+      if (ctx.step === total) end = performance.now();
+    },
+  };
+  try {
+    const result = await fitExperiment(exp, { runDir: null, extraCallbacks: [{ name: 'bench', callback: timer }] });
+    if (result.status !== 'completed') throw new Error(`run ended ${result.status}: ${result.reason ?? ''}`);
+    return {
+      backend: info.name,
+      steps_per_s: (steps * 1000) / (end - start),
+      steps,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+      sampled_rss_mb: sampledRss / 2 ** 20,
+      final_loss: result.final.loss ?? NaN,
+    };
+  } finally {
+    exp.dispose();
+  }
+}
+
+/** `.torchref/bin/python` (the project's reference venv) first, then `python3`; null when neither imports torch. */
+function findTorchPython(): string | null {
+  for (const python of [fileURLToPath(new URL('../.torchref/bin/python', import.meta.url)), 'python3']) {
+    if (python.startsWith('/') && !existsSync(python)) continue;
+    const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+    if (probe.status === 0) return python;
+  }
+  return null;
+}
+
+const TORCH_SCRIPT = `
+import json, resource, sys, time
+import torch
+steps, warmup, batch, n, lr, log_every, threads = (int(a) if i != 4 else float(a) for i, a in enumerate(sys.argv[1:8]))
+widths = json.loads(sys.argv[8])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+x = torch.randn(n, widths[0])
+y = torch.randint(0, widths[-1], (n,))
+layers = []
+for i in range(len(widths) - 1):
+    layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+    if i < len(widths) - 2:
+        layers.append(torch.nn.ReLU())
+model = torch.nn.Sequential(*layers)
+opt = torch.optim.SGD(model.parameters(), lr=lr)
+loss_fn = torch.nn.CrossEntropyLoss()
+per_epoch = n // batch
+state = {"perm": torch.randperm(n), "cursor": 0}
+
+def step():
+    if state["cursor"] == per_epoch:
+        state["perm"], state["cursor"] = torch.randperm(n), 0
+    idx = state["perm"][state["cursor"] * batch:(state["cursor"] + 1) * batch]
+    state["cursor"] += 1
+    opt.zero_grad(set_to_none=True)
+    loss = loss_fn(model(x[idx]), y[idx])
+    loss.backward()
+    opt.step()
+    return loss
+
+for _ in range(warmup):
+    step()
+last = float("nan")
+start = time.perf_counter()
+for i in range(steps):
+    loss = step()
+    if (i + 1) % log_every == 0:
+        last = loss.item()
+elapsed = time.perf_counter() - start
+print(json.dumps({"backend": "pytorch", "steps_per_s": steps / elapsed, "steps": steps,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "final_loss": last}))
+`;
+
+function torchReference(python: string, steps: number): Row | null {
+  const args = [steps, warmup, BATCH, N_TRAIN, LR, LOG_EVERY, TORCH_THREADS].map(String);
+  const child = spawnSync(python, ['-c', TORCH_SCRIPT, ...args, JSON.stringify(WIDTHS)], { encoding: 'utf8', timeout: 600_000 });
+  const row = lastJson<Row>(child.stdout);
+  if (child.status !== 0 || !row) {
+    console.log(`reference failed (exit ${child.status}): ${(child.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
+    return null;
+  }
+  return row;
+}
+
+/** The fastest run, with the highest peak RSS of all (memory is not what other load lowers). */
+function best(runs: Row[]): Row {
+  const fastest = runs.reduce((a, b) => (b.steps_per_s > a.steps_per_s ? b : a));
+  return { ...fastest, peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb)) };
+}
+
+function lastJson<T>(text: string | null): T | null {
+  const line = (text ?? '').trim().split('\n').at(-1);
+  try {
+    return line ? (JSON.parse(line) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+function positiveInt(name: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// Last, so that every constant above is initialised before the top-level await runs.
+if (values.worker !== undefined) {
+  const row = await worker(values.worker as Exclude<BackendChoice, 'auto'>, positiveInt('steps', values.steps));
+  console.log(JSON.stringify(row));
+} else {
+  await main();
+}
