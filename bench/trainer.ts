@@ -15,13 +15,13 @@
  * busy machine hurts PyTorch's two threads far more than our one.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { useBackend, type BackendChoice } from '../lib/backend.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import type { Callback } from '../lib/training/callback.js';
+import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
 
 const WIDTHS = [784, 256, 256, 10];
 const BATCH = 128;
@@ -30,7 +30,6 @@ const N_TRAIN = 8192;
 /** Train metrics (and so the loss readback and a batch accuracy) every this many steps, in both. */
 const LOG_EVERY = 50;
 const TORCH_THREADS = 2;
-const REFERENCE_HINT = 'python3 -m venv --system-site-packages .torchref && .torchref/bin/pip install --no-deps torch==2.13.0';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
@@ -195,69 +194,13 @@ async function worker(backend: Exclude<BackendChoice, 'auto'>, steps: number): P
   }
 }
 
-/** `.torchref/bin/python` (the project's reference venv) first, then `python3`; null when neither imports torch. */
-function findTorchPython(): string | null {
-  for (const python of [fileURLToPath(new URL('../.torchref/bin/python', import.meta.url)), 'python3']) {
-    if (python.startsWith('/') && !existsSync(python)) continue;
-    const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-    if (probe.status === 0) return python;
-  }
-  return null;
-}
-
-const TORCH_SCRIPT = `
-import json, resource, sys, time
-import torch
-steps, warmup, batch, n, lr, log_every, threads = (int(a) if i != 4 else float(a) for i, a in enumerate(sys.argv[1:8]))
-widths = json.loads(sys.argv[8])
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-x = torch.randn(n, widths[0])
-y = torch.randint(0, widths[-1], (n,))
-layers = []
-for i in range(len(widths) - 1):
-    layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
-    if i < len(widths) - 2:
-        layers.append(torch.nn.ReLU())
-model = torch.nn.Sequential(*layers)
-opt = torch.optim.SGD(model.parameters(), lr=lr)
-loss_fn = torch.nn.CrossEntropyLoss()
-per_epoch = n // batch
-state = {"perm": torch.randperm(n), "cursor": 0}
-
-def step():
-    if state["cursor"] == per_epoch:
-        state["perm"], state["cursor"] = torch.randperm(n), 0
-    idx = state["perm"][state["cursor"] * batch:(state["cursor"] + 1) * batch]
-    state["cursor"] += 1
-    opt.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x[idx]), y[idx])
-    loss.backward()
-    opt.step()
-    return loss
-
-for _ in range(warmup):
-    step()
-last = float("nan")
-start = time.perf_counter()
-for i in range(steps):
-    loss = step()
-    if (i + 1) % log_every == 0:
-        last = loss.item()
-elapsed = time.perf_counter() - start
-print(json.dumps({"backend": "pytorch", "steps_per_s": steps / elapsed, "steps": steps,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "final_loss": last}))
-`;
-
 function torchReference(python: string, steps: number): Row | null {
-  const args = [steps, warmup, BATCH, N_TRAIN, LR, LOG_EVERY, TORCH_THREADS].map(String);
-  const child = spawnSync(python, ['-c', TORCH_SCRIPT, ...args, JSON.stringify(WIDTHS)], { encoding: 'utf8', timeout: 600_000 });
-  const row = lastJson<Row>(child.stdout);
-  if (child.status !== 0 || !row) {
-    console.log(`reference failed (exit ${child.status}): ${(child.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
+  const result = runTorch(python, { runs: 1, steps, warmup, batch: BATCH, n: N_TRAIN, lr: LR, logEvery: LOG_EVERY, threads: TORCH_THREADS, widths: WIDTHS });
+  if ('error' in result) {
+    console.log(`reference failed: ${result.error}`);
     return null;
   }
-  return row;
+  return { backend: 'pytorch', steps_per_s: result.steps_per_s, steps, peak_rss_mb: result.peak_rss_mb, final_loss: result.final_loss };
 }
 
 /** The fastest run, with the highest peak RSS of all (memory is not what other load lowers). */

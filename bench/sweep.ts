@@ -1,0 +1,84 @@
+/**
+ * Using the cores: 8 trainings of the MLP 784-256-256-10 (batch 128, SGD, softmax cross-entropy,
+ * random data) as a sweep through a local coordinator and one CPU agent with 2 slots (one run per
+ * core), against PyTorch (2 threads) training the same 8 one after another, timed in the same run.
+ *
+ *   npm run bench:sweep [-- --runs 8 --steps 300 --slots 2 --runs-per-process 1]
+ *
+ * Prints wall times, the throughput ratio (PyTorch's wall / ours) and one JSON line.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { query, startAgent, startCoordinator, workspace } from '../test/cluster.js';
+import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '8' },
+    steps: { type: 'string', default: '300' },
+    slots: { type: 'string', default: '2' },
+    'runs-per-process': { type: 'string', default: '1' },
+  },
+});
+const runs = Number(values.runs);
+const steps = Number(values.steps);
+const WIDTHS = [784, 256, 256, 10];
+const BATCH = 128;
+const LR = 0.01;
+const N_TRAIN = 8192;
+const LOG_EVERY = 50;
+
+const sweep = {
+  name: 'bench-sweep',
+  method: 'grid',
+  parameters: { seed: { values: Array.from({ length: runs }, (_, i) => i) } },
+  base: {
+    model: { name: 'mlp', kwargs: { widths: WIDTHS, activation: 'relu' } },
+    init: { name: 'he' },
+    optimizer: { name: 'sgd', kwargs: { lr: LR } },
+    data: { name: 'synthetic', kwargs: { n_train: N_TRAIN, n_val: 256, dim: WIDTHS[0], classes: WIDTHS.at(-1), seed: 0 } },
+    // Evaluation only at the end, on a small split: the comparison is about training steps.
+    train: { steps, batch_size: BATCH, log_every: LOG_EVERY, eval_every: 0 },
+  },
+};
+
+const ws = workspace(sweep);
+const t0 = performance.now();
+const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
+const agent = startAgent(coord.address, ['--slots', values.slots!, '--exit-when-idle', '--poll', '100', '--runs-per-process', values['runs-per-process']!]);
+const codes = await Promise.all([coord.exited, agent.exited]);
+const totalWall = (performance.now() - t0) / 1000;
+if (codes.some((c) => c !== 0)) throw new Error(`a process failed (${codes.join(', ')})\n${coord.log()}\n${agent.log()}`);
+const attempts = query<{ leased_at: number; ended_at: number }>(ws.db, "SELECT leased_at, ended_at FROM attempts WHERE outcome = 'completed'");
+if (attempts.length !== runs) throw new Error(`${attempts.length} of ${runs} runs completed`);
+// From the first lease to the last report: the sweep itself, without the processes' start-up.
+const sweepWall = (Math.max(...attempts.map((a) => a.ended_at)) - Math.min(...attempts.map((a) => a.leased_at))) / 1000;
+
+const python = findTorchPython();
+const torch = python
+  ? runTorch(python, { runs, steps, warmup: 0, batch: BATCH, n: N_TRAIN, lr: LR, logEvery: LOG_EVERY, threads: 2, widths: WIDTHS })
+  : null;
+
+console.log(`${runs} runs x ${steps} steps of MLP ${WIDTHS.join('-')}, batch ${BATCH}; ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}`);
+console.log(`dlphys, 1 agent x ${values.slots} slots, ${values['runs-per-process']} run(s) per process: ${sweepWall.toFixed(1)} s from first lease to last report (${totalWall.toFixed(1)} s with coordinator and agent start-up)`);
+if (!torch) console.log(`reference skipped: no python3 with torch (${REFERENCE_HINT})`);
+else if ('error' in torch) console.log(`reference failed: ${torch.error}`);
+else {
+  console.log(`PyTorch, 2 threads, one after another: ${torch.wall_s.toFixed(1)} s`);
+  console.log(`throughput vs PyTorch: ${(torch.wall_s / sweepWall).toFixed(3)} (aim >= 0.5)`);
+}
+const reference = torch && !('error' in torch) ? torch : null;
+console.log(
+  JSON.stringify({
+    bench: 'sweep',
+    runs,
+    steps,
+    slots: Number(values.slots),
+    runs_per_process: Number(values['runs-per-process']),
+    sweep_wall_s: sweepWall,
+    total_wall_s: totalWall,
+    torch_wall_s: reference?.wall_s ?? null,
+    ratio: reference ? reference.wall_s / sweepWall : null,
+    loadavg: os.loadavg()[0],
+  }),
+);
