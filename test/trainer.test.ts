@@ -63,6 +63,14 @@ test('hooks run in protocol order with one shared context', async () => {
   assert.equal(contexts.size, 1);
 });
 
+test('a run that ends inside an epoch still closes it with onEpochEnd', async () => {
+  const calls: string[] = [];
+  const recorder: Callback = { onEpochStart: () => void calls.push('start'), onEpochEnd: () => void calls.push('end') };
+  // 8 steps an epoch; 12 steps end halfway through the second.
+  await fit({ train: { steps: 12, batch_size: 32, log_every: 4 } }, [{ name: 'recorder', callback: recorder }]);
+  assert.deepEqual(calls, ['start', 'end', 'start', 'end']);
+});
+
 test('logs reach callbacks as plain numbers, validation metrics prefixed val_', async () => {
   let seen: Record<string, unknown> = {};
   const { lines } = await fit({}, [{ name: 'peek', callback: { onEvalEnd: (ctx) => void (seen = { ...ctx.logs }) } }]);

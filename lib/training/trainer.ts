@@ -191,6 +191,8 @@ export class Trainer {
         }
       }
     }
+    // Every onEpochStart gets its onEpochEnd, also when the run ends inside an epoch.
+    if (ctx.step % ctx.stepsPerEpoch !== 0 || ctx.step === 0) await this.hook('onEpochEnd');
 
     // A stop can end the loop between two readbacks: what is pending decides diverged or stopped.
     if (status !== 'diverged' && this.pendingLosses.size > 0) {
