@@ -59,6 +59,7 @@ export class Agent {
   private heartbeatMs = 2000;
   private wake: (() => void) | null = null;
   private readonly ctx: TaskContext;
+  private stoppedBeforeRegistering = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.ctx = {
@@ -83,6 +84,7 @@ export class Agent {
 
   async run(): Promise<void> {
     await this.register();
+    if (this.stoppedBeforeRegistering) return this.opts.log('stopped before the coordinator answered');
     for (let i = 0; i < this.opts.slots; i++) {
       const gpu = this.opts.gpus.length ? this.opts.gpus[i % this.opts.gpus.length] : undefined;
       this.slots.push({ index: i, gpu, spare: this.spawnRunner(gpu), training: null });
@@ -121,7 +123,10 @@ export class Agent {
         if (!isUnavailable(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
         if (!warned) this.opts.log(`${describeCallError(this.opts.conn.address, err)}; retrying`);
         warned = true;
-        if (this.draining) throw new AgentFatalError('stopped before the coordinator answered');
+        if (this.draining) {
+          this.stoppedBeforeRegistering = true;
+          return;
+        }
         await this.sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }
@@ -150,6 +155,11 @@ export class Agent {
         await this.sleep(delay);
         delay = Math.min(delay * 2, 5000);
         continue;
+      }
+      if (this.draining) {
+        // Ctrl-C came while this lease was in flight: give the runs straight back.
+        for (const run of reply.runs) void this.handBack(run.run!);
+        break;
       }
       reply.runs.forEach((run, i) => this.start(free[i]!, new RunTask(this.ctx, run)));
       if (reply.runs.length > 0) continue;
@@ -189,6 +199,15 @@ export class Agent {
         this.wake?.();
       });
     this.tasks.set(task, done);
+  }
+
+  private async handBack(ref: { run_id: string; attempt: number }): Promise<void> {
+    try {
+      await unary(this.opts.conn, 'Report', { run: ref, agent_id: this.id, status: 'handback', summary_json: '', error: '' });
+      this.opts.log(`handed back ${ref.run_id} (leased while draining)`);
+    } catch {
+      // Its lease expires and the run is queued again all the same.
+    }
   }
 
   private async heartbeat(): Promise<void> {

@@ -106,7 +106,7 @@ export class RunTask {
       const started = this.retry('start', () => unary(this.ctx.conn, 'StartRun', { run: this.ref, agent_id: this.ctx.agentId }));
       started.catch(() => {}); // awaited below; a lost start has already killed the runner
       fs.mkdirSync(path.dirname(this.dir), { recursive: true });
-      const periodic = this.ctx.uploadEverySec > 0 ? setInterval(() => void this.periodicUpload(), this.ctx.uploadEverySec * 1000) : null;
+      const periodic = this.ctx.uploadEverySec > 0 ? setInterval(() => this.periodicUpload(), this.ctx.uploadEverySec * 1000) : null;
       let outcome: RunOutcome;
       try {
         outcome = await runner.run(
@@ -146,6 +146,7 @@ export class RunTask {
       }
     });
     let uploadError = '';
+    await this.uploading;
     if (fs.existsSync(this.dir)) {
       try {
         await this.retry('upload', () => this.upload());
@@ -179,19 +180,22 @@ export class RunTask {
     });
   }
 
-  private uploading = false;
+  /** The periodic upload in flight, if any: the final upload waits for it, so a snapshot never lands after it. */
+  private uploading: Promise<void> | null = null;
 
   /** Long runs send their folder now and then, so a lost host loses little. Best effort. */
-  private async periodicUpload(): Promise<void> {
+  private periodicUpload(): void {
     if (this.uploading || this.lost || !fs.existsSync(this.dir)) return;
-    this.uploading = true;
-    try {
-      await this.upload();
-    } catch (err) {
-      if (isFenced(err)) this.markLost();
-    } finally {
-      this.uploading = false;
-    }
+    this.uploading = this.upload()
+      .then(
+        () => {},
+        (err) => {
+          if (isFenced(err)) this.markLost();
+        },
+      )
+      .finally(() => {
+        this.uploading = null;
+      });
   }
 
   /**

@@ -47,7 +47,6 @@ process.on('SIGINT', () => {});
 async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   training = true;
   trainer = undefined;
-  pendingStop = undefined;
   let error: string | null = null;
   try {
     await backendReady;
@@ -71,6 +70,8 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
     error = cause instanceof UsageError || err instanceof RunFailedError ? (cause as Error).message : cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
   }
   training = false;
+  // A stop belongs to the run it was sent for; the next run starts clean.
+  pendingStop = undefined;
   await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error });
 }
 

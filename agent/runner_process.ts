@@ -25,6 +25,9 @@ export class RunnerProcess {
   private earlyDone: RunOutcome | null = null;
   /** Runs this process has trained (or started). */
   runs = 0;
+  /** A stop asked for before the job reached the child (it was still loading): sent right after it. */
+  private stopBeforeJob: string | null = null;
+  private jobSent = false;
 
   constructor(env: { backend: string; cudaVisibleDevices?: string | undefined }) {
     this.child = fork(ENTRY, [], {
@@ -74,12 +77,16 @@ export class RunnerProcess {
       return this.earlyDone ?? { summary: null, error: (err as Error).message };
     }
     this.runs += 1;
+    this.jobSent = false;
     this.onMetrics = onMetrics;
     const done = new Promise<RunOutcome>((resolve) => {
       this.resolveDone = resolve;
       void this.exited.then(({ code, signal }) => resolve({ summary: null, error: this.describeExit(code, signal) }));
     });
     this.send(job);
+    this.jobSent = true;
+    if (this.stopBeforeJob !== null) this.send({ type: 'stop', reason: this.stopBeforeJob });
+    this.stopBeforeJob = null;
     return done;
   }
 
@@ -96,7 +103,8 @@ export class RunnerProcess {
   }
 
   stop(reason: string): void {
-    this.send({ type: 'stop', reason });
+    if (this.jobSent) this.send({ type: 'stop', reason });
+    else this.stopBeforeJob = reason;
   }
 
   kill(): void {

@@ -29,7 +29,7 @@ export function addListenOptions(cmd: Command): Command {
     .addOption(new Option('--token <token>', 'shared secret agents must present').env('DLPHYS_TOKEN'))
     .option('--tls-cert <file>', 'PEM certificate: serve TLS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--lease-ttl <seconds>', 'a lease not renewed by a heartbeat for this long goes back to the queue', positiveNumber('--lease-ttl'), 30)
+    .option('--lease-ttl <seconds>', 'a lease not renewed by a heartbeat for this long goes back to the queue (at least 0.1)', atLeast('--lease-ttl', 0.1), 30)
     .option('--max-attempts <n>', 'times a run may be lost (its agent vanished) before it fails', positiveInt('--max-attempts'), 3)
     .option('--max-upload-mb <mb>', 'largest run folder an agent may upload', positiveNumber('--max-upload-mb'), 4096)
     .option('--exit-when-done', 'exit once every run of every sweep has finished', false);
@@ -39,6 +39,14 @@ function portNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be an integer from 0 to 65535 (got "${value}")`);
   return n;
+}
+
+function atLeast(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`${flag} must be a number >= ${min} (got "${value}")`);
+    return n;
+  };
 }
 
 export function positiveNumber(flag: string) {

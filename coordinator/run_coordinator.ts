@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
 import type { ExpandedSweep } from '../lib/sweep/index.js';
@@ -28,6 +29,8 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
   const { flags } = opts;
   const log = opts.log ?? logLine;
   const credentials = serverCredentials(flags);
+  // A port that is taken fails here, before the database or the runs dir exists.
+  await checkCanListen(flags.host, flags.port);
   const dbDir = path.dirname(path.resolve(flags.db));
   try {
     fs.mkdirSync(dbDir, { recursive: true });
@@ -89,4 +92,15 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     await server?.close();
     store.close();
   }
+}
+
+/** Binds and releases host:port once, so a taken port or a foreign address is a usage error up front. */
+function checkCanListen(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new UsageError(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}; choose another --port or --host`)),
+    );
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }

@@ -69,7 +69,14 @@ export class CoordinatorServer {
     const graceUntil = Date.now() + Math.max(this.opts.leaseTtlMs, RESTART_GRACE_MS);
     this.expiry = setInterval(() => {
       if (Date.now() < graceUntil) return;
-      const result = this.opts.store.expireLeases(this.opts.leaseTtlMs);
+      let result;
+      try {
+        result = this.opts.store.expireLeases(this.opts.leaseTtlMs);
+      } catch (err) {
+        // A timer must not take the coordinator down; the next tick tries again.
+        this.opts.log(`lease expiry failed: ${(err as Error).message}`);
+        return;
+      }
       for (const r of result.requeued) this.opts.log(`lease of ${r.runId} attempt ${r.attempt} expired: queued again`);
       for (const r of result.failed) this.opts.log(`lease of ${r.runId} attempt ${r.attempt} expired: failed (max attempts reached)`);
     }, period);

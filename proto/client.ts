@@ -86,7 +86,8 @@ export function describeCallError(address: string, err: unknown): string {
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
-      return `no coordinator answers at ${address} (${e.details || 'unavailable'}); start one with dlphys-coord serve, or check --coord`;
+      // grpc-js appends a "Resolution note" to some details; the first clause is what helps.
+      return `no coordinator answers at ${address} (${(e.details || 'unavailable').split(/\s*Resolution note/)[0]}); start one with dlphys-coord serve, or check --coord`;
     case grpc.status.UNAUTHENTICATED:
       return `the coordinator at ${address} refused the token: ${e.details}`;
     default:

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { landedLines, query, runStates, startAgent, startCoordinator, tinySweep, waitFor, workspace } from './cluster.js';
 import { runCli, repoRoot } from './helpers.js';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 
 const COORD = path.join(repoRoot, 'bin', 'dlphys-coord.js');
 
@@ -153,4 +154,56 @@ test('with --runs-per-process a runner process trains several runs in turn, then
   );
   assert.equal(new Set(pids.slice(0, 3)).size, 1, `the first three runs share a process: ${pids}`);
   assert.notEqual(pids[3], pids[0], 'the fourth run gets a fresh process');
+});
+
+test('a cancel right after the lease stops the run', async () => {
+  const ws = workspace(tinySweep({ name: 'early', runs: 1, steps: 20_000, logEvery: 50 }));
+  const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done', '--lease-ttl', '5']);
+  const agent = startAgent(coord.address, ['--slots', '1', '--exit-when-idle']);
+  const logs = () => `${coord.log()}\n---\n${agent.log()}`;
+  // Cancel the moment the lease is recorded: the runner may not have loaded tfjs yet.
+  await waitFor('the lease', () => ['leased', 'running'].includes(runStates(ws.db)['early/r000'] ?? ''), 60_000, logs);
+  const cancel = coordCli(['cancel', 'early/r000', '--coord', coord.address]);
+  assert.equal(cancel.status, 0, cancel.stderr);
+  assert.equal(await agent.exited, 0, logs());
+  assert.equal(await coord.exited, 0, logs());
+  assert.equal(runStates(ws.db)['early/r000'], 'cancelled');
+  const summary = JSON.parse(fs.readFileSync(path.join(ws.runsDir, 'early', 'r000', 'summary.json'), 'utf8'));
+  assert.equal(summary.status, 'stopped');
+  assert.ok(summary.steps < 20_000, `stopped early, at step ${summary.steps}`);
+});
+
+test('periodic uploads of a long run never replace its final folder', async () => {
+  const ws = workspace(tinySweep({ name: 'snap', runs: 2, steps: 1500, logEvery: 5 }));
+  const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
+  const agent = startAgent(coord.address, ['--slots', '2', '--exit-when-idle', '--upload-every', '0.05']);
+  assert.equal(await agent.exited, 0, agent.log());
+  assert.equal(await coord.exited, 0, coord.log());
+  for (const runId of ['snap/r000', 'snap/r001']) {
+    assert.equal(runStates(ws.db)[runId], 'completed');
+    const summary = JSON.parse(fs.readFileSync(path.join(ws.runsDir, runId, 'summary.json'), 'utf8'));
+    assert.equal(summary.steps, 1500);
+    const stored = query<{ line: string }>(ws.db, 'SELECT line FROM metrics WHERE run_id = ? ORDER BY seq', runId).map((r) => r.line);
+    assert.deepEqual(landedLines(ws.runsDir, runId), stored, runId);
+  }
+});
+
+test('a coordinator that cannot listen says so in one line and leaves no database', async () => {
+  const ws = workspace(tinySweep());
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  try {
+    const r = coordCli(['sweep', ws.sweepFile, '--port', String(port), '--db', ws.db, '--runs-dir', ws.runsDir]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr.trim(), new RegExp(`^dlphys-coord: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use; choose another --port`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(fs.existsSync(ws.db), false);
+    assert.equal(fs.existsSync(ws.runsDir), false);
+  } finally {
+    taken.close();
+  }
+  const ttl = coordCli(['serve', '--lease-ttl', '0.0001', '--port', '0', '--db', ws.db]);
+  assert.equal(ttl.status, 2);
+  assert.match(ttl.stderr, /--lease-ttl must be a number >= 0\.1/);
 });

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { runProgram } from '../../lib/cli/command.js';
 import { version } from '../../lib/version.js';
@@ -24,4 +25,6 @@ Examples:
   $ dlphys-coord status`,
   );
 
+// grpc-js's own log lines ("No address added...") would duplicate the one-line errors we print.
+grpc.setLogVerbosity(grpc.logVerbosity.NONE);
 await runProgram(program, process.argv.slice(2));

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { RunnerProcess } from '../agent/runner_process.js';
+import { tempDir, tinyConfig } from './helpers.js';
+
+test('a stop asked for while the runner is still loading reaches the run once it starts', { timeout: 60_000 }, async () => {
+  const runner = new RunnerProcess({ backend: 'cpu' });
+  const runsDir = tempDir();
+  const config = tinyConfig({ name: 'slow', train: { steps: 1_000_000, batch_size: 32, log_every: 10 } });
+  // run() waits for the child to be ready; stop() comes before that, as a cancel right after a lease does.
+  const outcome = runner.run({ type: 'run', config, runsDir, name: 'slow' }, () => {});
+  runner.stop('cancelled by the coordinator');
+  const { summary, error } = await outcome;
+  runner.release();
+  assert.equal(error, null);
+  assert.equal(summary?.status, 'stopped');
+  assert.equal(summary?.reason, 'cancelled by the coordinator');
+  assert.ok(summary!.steps < 1_000_000);
+  assert.ok(path.isAbsolute(runsDir));
+});
+
+test('a runner trains a second run when asked, and a stop of the first does not leak into it', { timeout: 60_000 }, async () => {
+  const runner = new RunnerProcess({ backend: 'cpu' });
+  const runsDir = tempDir();
+  const first = runner.run({ type: 'run', config: tinyConfig({ train: { steps: 1_000_000, batch_size: 32, log_every: 10 } }), runsDir, name: 'a' }, () => {});
+  runner.stop('enough');
+  assert.equal((await first).summary?.status, 'stopped');
+  assert.ok(runner.reusable);
+  const lines: string[] = [];
+  const second = await runner.run({ type: 'run', config: tinyConfig(), runsDir, name: 'b' }, (line) => lines.push(line));
+  runner.release();
+  assert.equal(second.summary?.status, 'completed');
+  assert.equal(second.summary?.steps, 40);
+  assert.ok(lines.length > 0, 'metrics lines streamed');
+});
