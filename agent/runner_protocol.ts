@@ -1,4 +1,3 @@
-import type { BackendChoice } from '../lib/backend.js';
 import type { RunSummary } from '../lib/run/run_folder.js';
 
 /** Agent -> runner child, over the fork IPC channel. */
@@ -11,7 +10,3 @@ export type FromRunner =
   | { type: 'ready'; backend: string }
   | { type: 'metrics'; line: string }
   | { type: 'done'; summary: RunSummary | null; error: string | null };
-
-export interface RunnerEnv {
-  backend: BackendChoice;
-}

@@ -29,18 +29,10 @@ export type Distribution = (typeof DISTRIBUTIONS)[number];
 export const GRID_DISTRIBUTIONS: readonly Distribution[] = ['constant', 'categorical', 'int_uniform', 'q_uniform'];
 
 /** A parameter with its distribution known and its defaults filled in. */
-export interface Parameter {
+export interface Parameter extends Omit<ParameterSpec, 'distribution' | 'a' | 'b' | 'parameters'> {
   /** Dotted path into the experiment config. */
   path: string;
   distribution: Distribution;
-  value?: unknown;
-  values?: unknown[];
-  probabilities?: number[];
-  min?: number;
-  max?: number;
-  mu?: number;
-  sigma?: number;
-  q?: number;
 }
 
 /** Which keys each distribution takes, beside `distribution`; `required` must be given. */
