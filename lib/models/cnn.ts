@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { activate, activationKwarg, denseLayer, denseStack, disposeLayers, flatten, paramsOf, zerosVariable } from './layers.js';
-import { models, type ForwardResult, type Layer, type Model } from './model.js';
+import { activate, activationKwarg, denseLayer, denseStack, disposeLayers, flatten, layerModel, zerosVariable } from './layers.js';
+import { models, type Layer, type Model } from './model.js';
 
 const kwargs = z.object({
   channels: z.array(z.int().positive()).min(1).default([16, 32]).describe('output channels of each conv layer'),
@@ -51,30 +51,17 @@ models.register('cnn', {
     const features = h * w * c;
     const widths = [features, ...hidden, outputDim];
     widths.slice(1).forEach((fanOut, i) => layers.push(denseLayer(`dense${i}`, widths[i]!, fanOut, bias)));
-    const params = paramsOf(layers);
-
-    return {
-      layers,
-      params,
-      inputShape: [...inputShape],
-      outputDim,
-      forward(x: tf.Tensor, capture = false): ForwardResult {
-        const preactivations: tf.Tensor[] = [];
-        let img = tf.reshape(x, [-1, height, width, inChannels]) as tf.Tensor4D;
-        for (const layer of layers.slice(0, convCount)) {
-          let pre = tf.conv2d(img, layer.weight as tf.Tensor4D, 1, 'same');
-          if (layer.bias) pre = tf.add(pre, layer.bias);
-          if (capture) preactivations.push(pre);
-          img = activate(pre, activation) as tf.Tensor4D;
-          if (pool === 'max') img = tf.maxPool(img, 2, 2, 'valid');
-          else if (pool === 'avg') img = tf.avgPool(img, 2, 2, 'valid');
-        }
-        const output = denseStack(flatten(img, features, 'cnn'), layers.slice(convCount), activation, capture, preactivations);
-        return { output, preactivations };
-      },
-      dispose() {
-        disposeLayers(layers);
-      },
-    };
+    return layerModel(layers, inputShape, outputDim, (x, capture, preactivations) => {
+      let img = tf.reshape(x, [-1, height, width, inChannels]) as tf.Tensor4D;
+      for (const layer of layers.slice(0, convCount)) {
+        let pre = tf.conv2d(img, layer.weight as tf.Tensor4D, 1, 'same');
+        if (layer.bias) pre = tf.add(pre, layer.bias);
+        if (capture) preactivations.push(pre);
+        img = activate(pre, activation) as tf.Tensor4D;
+        if (pool === 'max') img = tf.maxPool(img, 2, 2, 'valid');
+        else if (pool === 'avg') img = tf.avgPool(img, 2, 2, 'valid');
+      }
+      return denseStack(flatten(img, features, 'cnn'), layers.slice(convCount), activation, capture, preactivations);
+    });
   },
 });

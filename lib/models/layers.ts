@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { dense } from './dense_op.js';
-import type { Layer } from './model.js';
+import type { ForwardResult, Layer, Model } from './model.js';
 
 // Building blocks shared by the models: activations, dense layers, parameter bookkeeping.
 
@@ -94,4 +94,29 @@ export function denseStack(x: tf.Tensor2D, layers: readonly Layer[], activation:
     a = readout ? h : (activate(h, activation) as tf.Tensor2D);
   });
   return a;
+}
+
+/**
+ * The Model around a list of layers: parameters, disposal, and the pre-activation list that
+ * `body` pushes onto when `capture` is set. Each model file only writes its forward pass.
+ */
+export function layerModel(
+  layers: Layer[],
+  inputShape: readonly number[],
+  outputDim: number,
+  body: (x: tf.Tensor, capture: boolean, preactivations: tf.Tensor[]) => tf.Tensor2D,
+): Model {
+  return {
+    layers,
+    params: paramsOf(layers),
+    inputShape: [...inputShape],
+    outputDim,
+    forward(x: tf.Tensor, capture = false): ForwardResult {
+      const preactivations: tf.Tensor[] = [];
+      return { output: body(x, capture, preactivations), preactivations };
+    },
+    dispose() {
+      disposeLayers(layers);
+    },
+  };
 }

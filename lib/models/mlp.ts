@@ -1,8 +1,7 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { activationKwarg, denseLayer, denseStack, disposeLayers, flatten, paramsOf } from './layers.js';
-import { models, type ForwardResult, type Model } from './model.js';
+import { activationKwarg, denseLayer, denseStack, flatten, layerModel } from './layers.js';
+import { models, type Model } from './model.js';
 
 const kwargs = z.object({
   widths: z
@@ -30,21 +29,8 @@ models.register('mlp', {
       );
     }
     const layers = widths.slice(1).map((fanOut, i) => denseLayer(`dense${i}`, widths[i]!, fanOut, bias));
-    const params = paramsOf(layers);
-
-    return {
-      layers,
-      params,
-      inputShape: [...inputShape],
-      outputDim,
-      forward(x: tf.Tensor, capture = false): ForwardResult {
-        const preactivations: tf.Tensor[] = [];
-        const output = denseStack(flatten(x, features, 'mlp'), layers, activation, capture, preactivations);
-        return { output, preactivations };
-      },
-      dispose() {
-        disposeLayers(layers);
-      },
-    };
+    return layerModel(layers, inputShape, outputDim, (x, capture, preactivations) =>
+      denseStack(flatten(x, features, 'mlp'), layers, activation, capture, preactivations),
+    );
   },
 });
