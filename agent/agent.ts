@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { nanoid } from 'nanoid';
 import os from 'node:os';
+import { MAX_WASM_THREADS } from '../lib/threads.js';
 import { version } from '../lib/version.js';
 import { describeCallError, isUnavailable, unary, type Connection } from '../proto/client.js';
 import { RunnerProcess } from './runner_process.js';
@@ -53,6 +54,13 @@ interface Slot {
 export class Agent {
   readonly id = `${os.hostname()}-${nanoid(6)}`;
   private readonly slots: Slot[] = [];
+  /**
+   * wasm threads per run: the agent's share of the cores for each CPU slot, so slots never
+   * oversubscribe the machine (GPU runs ignore it).
+   */
+  private get threadsPerRun(): number {
+    return Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(os.availableParallelism() / this.opts.slots)));
+  }
   /** Every run not yet reported: training, or uploading and reporting after training. */
   private readonly tasks = new Map<RunTask, Promise<void>>();
   private draining = false;
@@ -134,7 +142,7 @@ export class Agent {
   }
 
   private spawnRunner(gpu: string | undefined): RunnerProcess {
-    return new RunnerProcess({ backend: this.opts.backend, cudaVisibleDevices: gpu });
+    return new RunnerProcess({ backend: this.opts.backend, cudaVisibleDevices: gpu, threads: this.threadsPerRun });
   }
 
   private async leaseLoop(): Promise<void> {

@@ -29,12 +29,13 @@ export class RunnerProcess {
   private stopBeforeJob: string | null = null;
   private jobSent = false;
 
-  constructor(env: { backend: string; cudaVisibleDevices?: string | undefined }) {
+  constructor(env: { backend: string; cudaVisibleDevices?: string | undefined; threads: number }) {
     this.child = fork(ENTRY, [], {
       execArgv: [],
       env: {
         ...process.env,
         DLPHYS_BACKEND: env.backend,
+        DLPHYS_THREADS: String(env.threads),
         ...(env.cudaVisibleDevices !== undefined ? { CUDA_VISIBLE_DEVICES: env.cudaVisibleDevices } : {}),
       },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

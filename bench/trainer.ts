@@ -152,6 +152,7 @@ function presentBackends(): string[] {
 /** One backend, in this (child) process: warm-up steps, then `steps` timed ones through the Trainer. */
 async function worker(backend: Exclude<BackendChoice, 'auto'>, steps: number): Promise<Row> {
   const info = await useBackend(backend);
+  process.stderr.write(`backend ${JSON.stringify(info)}\n`);
   const total = warmup + steps;
   const config = resolveConfig(
     {

@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import { UsageError } from './errors.js';
+import { defaultThreads } from './threads.js';
 import { installWasmKernels } from './wasm_kernels.js';
+import { confineThreadsToMatmuls, registerThreadedWasm, wasmThreads } from './wasm_threads.js';
 
 export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -20,7 +23,10 @@ export interface BackendInfo {
   name: Exclude<BackendChoice, 'auto'>;
   /** tfjs's own backend name (tensorflow | wasm | cpu). */
   tfName: string;
+  /** wasm only: the threads its matmuls run on. */
+  threads?: number;
 }
+
 
 // Production mode only silences tfjs's console advice (e.g. "install tfjs-node"), which the
 // README gives properly; it disables no correctness check.
@@ -32,20 +38,25 @@ let active: BackendInfo | null = null;
  * Selects the tensor backend: `auto` takes the best one present (node-gpu > node > wasm > cpu).
  * Forcing a backend that is not installed is a UsageError that says how to install it.
  */
-export async function useBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+export async function useBackend(choice: BackendChoice = 'auto', opts: { threads?: number } = {}): Promise<BackendInfo> {
   await registerGradients();
   if (!BACKENDS.includes(choice)) {
     throw new UsageError(`unknown backend "${choice}"; choose one of ${BACKENDS.join(', ')}`);
   }
   if (active && (choice === 'auto' || choice === active.name)) return active;
+  const threads = opts.threads ?? defaultThreads();
   const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
   for (const name of order) {
-    const tfName = await load(name, choice !== 'auto');
+    const tfName = await load(name, choice !== 'auto', threads);
     if (tfName && (await tf.setBackend(tfName))) {
       await tf.ready();
-      // The fast kernels: wasm's own Identity and row gather do needless work every step.
-      if (tfName === 'wasm') installWasmKernels();
       active = { name, tfName };
+      if (tfName === 'wasm') {
+        // The fast kernels: wasm's own Identity and row gather do needless work every step.
+        installWasmKernels();
+        active.threads = wasmThreads();
+        if (active.threads > 1) confineThreadsToMatmuls(tf.backend() as BackendWasm);
+      }
       return active;
     }
   }
@@ -72,10 +83,12 @@ export function activeBackend(): BackendInfo | null {
   return active;
 }
 
-async function load(name: Exclude<BackendChoice, 'auto'>, forced: boolean): Promise<string | null> {
+async function load(name: Exclude<BackendChoice, 'auto'>, forced: boolean, threads: number): Promise<string | null> {
   if (name === 'cpu') return 'cpu';
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
+    // One thread: the package's own single-threaded SIMD build, which starts no workers.
+    if (threads > 1) registerThreadedWasm(threads);
     return 'wasm';
   }
   const { pkg, tfName } = NATIVE[name];

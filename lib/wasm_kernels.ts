@@ -54,9 +54,10 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 type KernelResult = ReturnType<tf.KernelFunc>;
 
 /** Registers `kernel` for wasm in place of the backend's own, which it may call for the cases it leaves alone. */
-function override(name: string, kernel: (args: KernelArgs, own: tf.KernelFunc) => KernelResult): void {
+export function override(name: string, kernel: (args: KernelArgs, own: tf.KernelFunc) => KernelResult): void {
   const own = tf.getKernel(name, 'wasm');
   if (!own) return;
   tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => kernel(args, own.kernelFunc) });
+  // Keeps the kernel's setup and dispose, which the backend runs when it starts and ends.
+  tf.registerKernel({ ...own, kernelFunc: (args) => kernel(args, own.kernelFunc) });
 }

@@ -5,7 +5,7 @@ import { RunnerProcess } from '../agent/runner_process.js';
 import { tempDir, tinyConfig } from './helpers.js';
 
 test('a stop asked for while the runner is still loading reaches the run once it starts', { timeout: 60_000 }, async () => {
-  const runner = new RunnerProcess({ backend: 'cpu' });
+  const runner = new RunnerProcess({ backend: 'cpu', threads: 1 });
   const runsDir = tempDir();
   const config = tinyConfig({ name: 'slow', train: { steps: 1_000_000, batch_size: 32, log_every: 10 } });
   // run() waits for the child to be ready; stop() comes before that, as a cancel right after a lease does.
@@ -21,7 +21,7 @@ test('a stop asked for while the runner is still loading reaches the run once it
 });
 
 test('a runner trains a second run when asked, and a stop of the first does not leak into it', { timeout: 60_000 }, async () => {
-  const runner = new RunnerProcess({ backend: 'cpu' });
+  const runner = new RunnerProcess({ backend: 'cpu', threads: 1 });
   const runsDir = tempDir();
   const first = runner.run({ type: 'run', config: tinyConfig({ train: { steps: 1_000_000, batch_size: 32, log_every: 10 } }), runsDir, name: 'a' }, () => {});
   runner.stop('enough');

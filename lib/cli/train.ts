@@ -4,6 +4,7 @@ import { BACKENDS, NATIVE_INSTALL_HINT, type BackendChoice } from '../backend.js
 import { progressCallback } from '../callbacks/progress.js';
 import { loadRawConfig } from '../config.js';
 import { trainRun } from '../run/train_run.js';
+import { parseThreads } from '../threads.js';
 import type { Trainer } from '../training/trainer.js';
 import { collect } from './command.js';
 
@@ -11,6 +12,7 @@ interface TrainFlags {
   runsDir: string;
   name?: string;
   backend: BackendChoice;
+  threads?: number;
   set: string[];
   overwrite: boolean;
   quiet: boolean;
@@ -23,6 +25,11 @@ export function trainCommand(): Command {
     .option('--runs-dir <dir>', 'where run folders go', 'runs')
     .option('--name <name>', "run folder name (default: the config's name, else the file's base name)")
     .addOption(new Option('--backend <backend>', 'tensor backend; auto takes the best installed').choices(BACKENDS).default('auto'))
+    .addOption(
+      new Option('--threads <n>', 'threads for the wasm backend (default: every core; an agent gives each run its share)')
+        .env('DLPHYS_THREADS')
+        .argParser((v) => parseThreads(v, '--threads')),
+    )
     .option('--set <path=value>', 'override a config value by dotted path, JSON-typed (repeatable)', collect, [])
     .option('--overwrite', 'replace an existing run folder of the same name', false)
     .option('-q, --quiet', 'no progress line', false)
@@ -61,6 +68,7 @@ Exit codes: 0 completed, diverged or stopped (results); 1 the run failed; 2 bad 
           ...(flags.name !== undefined ? { name: flags.name } : {}),
           overwrite: flags.overwrite,
           backend: flags.backend,
+          ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           extraCallbacks: flags.quiet ? [] : [{ name: 'progress', callback: progressCallback({ everySec: 5 }) }],
           onTrainer: (t) => (trainer = t),
         });

@@ -8,6 +8,8 @@ export interface Provenance {
   git_commit: string | null;
   git_dirty: boolean | null;
   backend: string;
+  /** wasm: the threads its matmuls ran on. */
+  threads?: number;
   seed: number;
   host: string;
   pid: number;
@@ -19,13 +21,14 @@ export interface Provenance {
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where a run came from: enough to find the code and the machine again. */
-export function provenance(backend: string, seed: number): Provenance {
+export function provenance(backend: { name: string; threads?: number }, seed: number): Provenance {
   const { commit, status } = (gitState ??= readGitState());
   return {
     version,
     git_commit: commit,
     git_dirty: status === null ? null : status.length > 0,
-    backend,
+    backend: backend.name,
+    ...(backend.threads !== undefined ? { threads: backend.threads } : {}),
     seed,
     host: os.hostname(),
     pid: process.pid,

@@ -18,6 +18,8 @@ export interface TrainRunOptions {
   name?: string;
   overwrite?: boolean;
   backend?: BackendChoice;
+  /** wasm threads (default: DLPHYS_THREADS, else every core). */
+  threads?: number;
   extraCallbacks?: NamedCallback[];
   /** Receives the trainer once it exists, e.g. to wire SIGINT to requestStop. */
   onTrainer?: (t: Trainer) => void;
@@ -40,16 +42,17 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const name = opts.name ?? config.name ?? path.basename(opts.source).replace(/\.json$/i, '');
   const overwrite = opts.overwrite ?? false;
   const dir = checkRunDir(opts.runsDir, name, overwrite);
-  const backend = await useBackend(opts.backend ?? 'auto');
+  const backend = await useBackend(opts.backend ?? 'auto', opts.threads !== undefined ? { threads: opts.threads } : {});
   const exp = buildExperiment({ ...config, name }, opts.baseDir);
   const folder = RunFolder.create(dir, {
     overwrite,
-    config: { ...exp.config, provenance: provenance(backend.name, config.seed) },
+    config: { ...exp.config, provenance: provenance(backend, config.seed) },
     ...(opts.onMetricsLine ? { onMetricsLine: opts.onMetricsLine } : {}),
   });
   const startedAt = new Date().toISOString();
   try {
-    folder.print(`run ${name} on backend ${backend.name}, seed ${config.seed}, ${exp.model.params.reduce((n, p) => n + p.size, 0)} parameters`);
+    const on = backend.threads && backend.threads > 1 ? `${backend.name} (${backend.threads} threads)` : backend.name;
+    folder.print(`run ${name} on backend ${on}, seed ${config.seed}, ${exp.model.params.reduce((n, p) => n + p.size, 0)} parameters`);
     let result: FitResult;
     let trainer: Trainer | undefined;
     try {
