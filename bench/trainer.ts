@@ -9,7 +9,9 @@
  *
  *   node --import tsx bench/trainer.ts [--steps 300] [--cpu-steps 20] [--torch-steps 1000]
  *                                      [--warmup 10] [--repeat 1] [--backends wasm,cpu] [--no-reference]
+ *                                      [--threads 1,2]
  *
+ * wasm runs on every core by default; --threads 1,2 measures it once per thread count given.
  * With --repeat N every measurement runs N times and the best is kept: on a shared machine other
  * load only ever slows a run down. The 1-minute load average is printed with the figures, since a
  * busy machine hurts PyTorch's two threads far more than our one.
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '10' },
     repeat: { type: 'string', default: '1' },
     backends: { type: 'string' },
+    threads: { type: 'string' },
     'no-reference': { type: 'boolean', default: false },
     worker: { type: 'string' },
   },
@@ -51,6 +54,8 @@ const repeat = positiveInt('repeat', values.repeat);
 
 interface Row {
   backend: string;
+  /** wasm: the threads it ran on. */
+  threads?: number;
   steps_per_s: number;
   steps: number;
   /** The kernel's peak RSS of the process (getrusage ru_maxrss), the same measure for node and torch. */
@@ -64,15 +69,20 @@ async function main(): Promise<void> {
   const backends = values.backends ? values.backends.split(',').map((b) => b.trim()) : presentBackends();
   const loadBefore = os.loadavg()[0]!;
   const rows: Row[] = [];
-  for (const backend of backends) {
+  // Each wasm thread count asked for is its own row; other backends ignore the count.
+  const threadCounts = values.threads ? values.threads.split(',').map((t) => positiveInt('threads', t)) : [undefined];
+  const jobs = backends.flatMap((backend) => (backend === 'wasm' ? threadCounts.map((threads) => ({ backend, threads })) : [{ backend, threads: undefined }]));
+  for (const { backend, threads } of jobs) {
     const steps = positiveInt('steps', backend === 'cpu' ? values['cpu-steps'] : values.steps);
     const runs: Row[] = [];
+    const label = threads ? `${backend} on ${threads} thread(s)` : backend;
     for (let r = 0; r < repeat; r++) {
-      process.stderr.write(`${backend}: ${warmup} warm-up + ${steps} timed steps${repeat > 1 ? ` (${r + 1}/${repeat})` : ''}...\n`);
+      process.stderr.write(`${label}: ${warmup} warm-up + ${steps} timed steps${repeat > 1 ? ` (${r + 1}/${repeat})` : ''}...\n`);
       const child = spawnSync(process.execPath, [...process.execArgv, thisFile, '--worker', backend, '--steps', String(steps), '--warmup', String(warmup)], {
         cwd: repoRoot,
         encoding: 'utf8',
         maxBuffer: 16 * 2 ** 20,
+        env: { ...process.env, ...(threads ? { DLPHYS_THREADS: String(threads) } : {}) },
       });
       const row = lastJson<Row>(child.stdout);
       if (child.status !== 0 || !row) {
@@ -103,10 +113,10 @@ async function main(): Promise<void> {
     }
   }
 
-  const table = [['backend', 'steps/s', 'vs PyTorch', 'peak RSS', 'timed steps']];
+  const table = [['backend x threads', 'steps/s', 'vs PyTorch', 'peak RSS', 'timed steps']];
   for (const row of [...rows, ...(reference ? [reference] : [])]) {
     const ratio = reference ? (row.steps_per_s / reference.steps_per_s).toFixed(3) : '-';
-    table.push([row.backend, row.steps_per_s.toFixed(1), ratio, `${Math.round(row.peak_rss_mb)} MB`, String(row.steps)]);
+    table.push([row.threads ? `${row.backend} x${row.threads}` : row.backend, row.steps_per_s.toFixed(1), ratio, `${Math.round(row.peak_rss_mb)} MB`, String(row.steps)]);
   }
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   const load = `load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0]!.toFixed(2)} after, ${os.cpus().length} cores`;
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: 'trainer',
         backend: row.backend,
+        threads: row.threads ?? null,
         steps_per_s: round(row.steps_per_s, 2),
         ratio_to_torch: reference ? round(row.steps_per_s / reference.steps_per_s, 4) : null,
         torch_steps_per_s: reference ? round(reference.steps_per_s, 2) : null,
@@ -152,7 +163,6 @@ function presentBackends(): string[] {
 /** One backend, in this (child) process: warm-up steps, then `steps` timed ones through the Trainer. */
 async function worker(backend: Exclude<BackendChoice, 'auto'>, steps: number): Promise<Row> {
   const info = await useBackend(backend);
-  process.stderr.write(`backend ${JSON.stringify(info)}\n`);
   const total = warmup + steps;
   const config = resolveConfig(
     {
@@ -184,6 +194,7 @@ async function worker(backend: Exclude<BackendChoice, 'auto'>, steps: number): P
     if (result.status !== 'completed') throw new Error(`run ended ${result.status}: ${result.reason ?? ''}`);
     return {
       backend: info.name,
+      ...(info.threads !== undefined ? { threads: info.threads } : {}),
       steps_per_s: (steps * 1000) / (end - start),
       steps,
       peak_rss_mb: process.resourceUsage().maxRSS / 1024,

@@ -3,6 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import { UsageError } from './errors.js';
 import { defaultThreads } from './threads.js';
+import { installWasmGemm } from './wasm_gemm.js';
 import { installWasmKernels } from './wasm_kernels.js';
 import { confineThreadsToMatmuls, registerThreadedWasm, wasmThreads } from './wasm_threads.js';
 
@@ -56,6 +57,7 @@ export async function useBackend(choice: BackendChoice = 'auto', opts: { threads
         installWasmKernels();
         active.threads = wasmThreads();
         if (active.threads > 1) confineThreadsToMatmuls(tf.backend() as BackendWasm);
+        installWasmGemm(tf.backend() as BackendWasm, active.threads);
       }
       return active;
     }

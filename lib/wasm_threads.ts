@@ -20,6 +20,9 @@ const require = createRequire(import.meta.url);
  * Must run after `@tensorflow/tfjs-backend-wasm` is imported and before the backend is set.
  */
 export function registerThreadedWasm(threads: number): void {
+  // Once per process: registering again would dispose the running backend and every tensor on it.
+  if (registeredThreads !== null) return;
+  registeredThreads = threads;
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const glue = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const binaryPath = threadedBinaryPath();
@@ -65,6 +68,8 @@ export function registerThreadedWasm(threads: number): void {
     2,
   );
 }
+
+let registeredThreads: number | null = null;
 
 /**
  * Emscripten starts its 8 pool workers as `new Worker(file)` on the global it assigns, and a

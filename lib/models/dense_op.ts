@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmGemmInstalled } from '../wasm_gemm.js';
 
 /**
  * The dense layer as one op, a = act(x·W + b), fast on the wasm backend in both directions.
@@ -24,7 +25,7 @@ export type FusedActivation = 'linear' | 'relu';
 const FUSED_BACKENDS = new Set(['wasm']);
 
 /** Whether a backend's matMul takes transposed operands at full speed, so the gradient passes the flags through. */
-const transposesAreFree = (backend: string) => backend !== 'wasm';
+const transposesAreFree = (backend: string) => backend !== 'wasm' || wasmGemmInstalled();
 
 export interface DenseOptions {
   /** Force the fused kernel on (tests on cpu) or off; default: on where it is faster (wasm). */

@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { override } from './wasm_kernels.js';
+
+/**
+ * Matmuls on the wasm backend by native/gemm.c instead of XNNPACK: same wasm SIMD speed on the
+ * dense-layer shapes, but no packing of the right operand (XNNPACK re-packs every new weight
+ * tensor, i.e. at every training step) and every transpose a dense layer's gradient needs read in
+ * place, so the backward pass needs no Transpose kernels either. With several threads the rows of
+ * each product are shared with a pool of Node workers that run the same module on the shared heap
+ * of tfjs's threaded build.
+ *
+ * BatchMatMul and _FusedMatMul (bias, linear or relu) of single float32 matrices come here;
+ * batches of matrices, other activations and both operands transposed go to the backend's kernel.
+ */
+export function installWasmGemm(backend: BackendWasm, threads: number): void {
+  // A backend made anew (tests switch the thread count) gets kernels bound to its own heap.
+  if (installed?.backend === backend) return;
+  const memory = heapMemory(backend);
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const module = new WebAssembly.Module(readFileSync(fileURLToPath(new URL(`../native/${shared ? 'gemm_shared' : 'gemm'}.wasm`, import.meta.url))));
+  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+  const pool = shared && threads > 1 ? new Pool(module, memory, threads) : null;
+  const gemm = new Gemm(backend, kernels, pool);
+  override(tf.BatchMatMul, (args, own) => gemm.run(args, own, false));
+  override(tf._FusedMatMul, (args, own) => gemm.run(args, own, true));
+  installed = gemm;
+}
+
+let installed: Gemm | null = null;
+
+/** Whether matmuls with transposed operands run at full speed on the current backend. */
+export function wasmGemmInstalled(): boolean {
+  return installed !== null;
+}
+
+/** For tests: whether the pool has started, and how many products it has shared. */
+export function wasmGemmPool(): { ready: boolean; shared: number } | null {
+  return installed?.pool ? { ready: installed.pool.ready, shared: installed.pool.shared } : null;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type KernelResult = ReturnType<tf.KernelFunc>;
+
+interface GemmExports {
+  gemm_nn: GemmFn;
+  gemm_tn: GemmFn;
+  gemm_nt: GemmFn;
+  transpose(src: number, dst: number, rows: number, cols: number): void;
+}
+type GemmFn = (a: number, b: number, bias: number, c: number, m: number, k: number, n: number, m0: number, m1: number, relu: number) => void;
+
+const NN = 0;
+const TN = 1;
+const NT = 2;
+/** Below this many multiply-adds a product runs on the calling thread: waking the pool costs more. */
+const POOL_MIN_MACS = 1 << 19;
+/** nt products with a shared dimension shorter than this run as nn on B transposed. */
+const NT_MIN_K = 32;
+
+class Gemm {
+  constructor(
+    readonly backend: BackendWasm,
+    private readonly kernels: GemmExports,
+    readonly pool: Pool | null,
+  ) {}
+
+  run(args: KernelArgs, own: tf.KernelFunc, fused: boolean): KernelResult {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const attrs = args.attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
+    const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
+    const tA = attrs.transposeA;
+    const tB = attrs.transposeB;
+    if (
+      args.backend !== this.backend ||
+      !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3 ||
+      a.shape[0] !== 1 || b.shape[0] !== 1 || (tA && tB) || preluActivationWeights ||
+      (activation !== 'linear' && activation !== 'relu')
+    ) {
+      return own(args);
+    }
+    const m = tA ? a.shape[2]! : a.shape[1]!;
+    const k = tA ? a.shape[1]! : a.shape[2]!;
+    const n = tB ? b.shape[1]! : b.shape[2]!;
+    if ((tB ? b.shape[2] : b.shape[1]) !== k) return own(args);
+    if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== n)) return own(args);
+    const out = this.backend.makeOutput([1, m, n], 'float32');
+    if (m * n === 0) return out;
+    const relu = activation === 'relu' ? 1 : 0;
+    const biasPtr = bias ? this.ptr(bias) : 0;
+    if (tB && k < NT_MIN_K) {
+      // Short dot products waste the SIMD lanes: transpose B (n x k, small) and run nn.
+      const bt = this.backend.makeOutput([k, n], 'float32');
+      this.kernels.transpose(this.ptr(b), this.ptr(bt), n, k);
+      this.product(NN, this.ptr(a), this.ptr(bt), biasPtr, this.ptr(out), m, k, n, relu);
+      this.backend.disposeData(bt.dataId);
+      return out;
+    }
+    this.product(tA ? TN : tB ? NT : NN, this.ptr(a), this.ptr(b), biasPtr, this.ptr(out), m, k, n, relu);
+    return out;
+  }
+
+  private product(kind: number, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: number): void {
+    if (this.pool?.ready && m * k * n >= POOL_MIN_MACS && m >= 8) {
+      this.pool.run(this.kernels, kind, a, b, bias, c, m, k, n, relu);
+      return;
+    }
+    FNS[kind]!(this.kernels)(a, b, bias, c, m, k, n, 0, m, relu);
+  }
+
+  private ptr(t: tf.TensorInfo): number {
+    return (this.backend as unknown as { dataIdMap: { get(id: unknown): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
+  }
+}
+
+const FNS: ((k: GemmExports) => GemmFn)[] = [(k) => k.gemm_nn, (k) => k.gemm_tn, (k) => k.gemm_nt];
+
+// The layout of the control block shared with lib/wasm_gemm_worker.cjs.
+const SEQ = 0;
+const DONE = 1;
+const KIND = 2;
+const PARAMS = 3; // a, b, bias, c, m, k, n, relu
+const READY = 11;
+const FAILED = 12;
+/**
+ * Iterations a worker polls for the next product before it sleeps (some microseconds). Longer
+ * spinning measured slower, not faster: 1e6 iterations cut a training step rate by a quarter,
+ * the polling thread competing with the main one.
+ */
+const SPIN = 1000;
+
+/**
+ * threads - 1 workers; the calling thread takes the first share of every product. The workers
+ * spin briefly between products and then sleep on the control block; they are unref'd, so they
+ * never keep the process alive.
+ */
+class Pool {
+  private readonly ctl: Int32Array;
+  private readonly workers: Worker[] = [];
+  /** Products shared with the workers so far. */
+  shared = 0;
+
+  constructor(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    private readonly threads: number,
+  ) {
+    const control = new SharedArrayBuffer(16 * 4);
+    this.ctl = new Int32Array(control);
+    const script = fileURLToPath(new URL('./wasm_gemm_worker.cjs', import.meta.url));
+    for (let index = 1; index < threads; index++) {
+      const worker = new Worker(script, { execArgv: [], workerData: { wasmModule: module, memory, control, index, threads, spin: SPIN } });
+      worker.unref();
+      this.workers.push(worker);
+    }
+  }
+
+  /** False until every worker has started: until then the caller computes products alone. */
+  get ready(): boolean {
+    return Atomics.load(this.ctl, READY) === this.threads - 1;
+  }
+
+  run(kernels: GemmExports, kind: number, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: number): void {
+    const ctl = this.ctl;
+    ctl[KIND] = kind;
+    ctl.set([a, b, bias, c, m, k, n, relu], PARAMS);
+    Atomics.store(ctl, DONE, 0);
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+    const m1 = Math.floor(m / this.threads / 4) * 4;
+    if (m1 > 0) FNS[kind]!(kernels)(a, b, bias, c, m, k, n, 0, m1, relu);
+    // The workers' shares take as long as ours; wait by polling, not sleeping.
+    while (Atomics.load(ctl, DONE) < this.threads - 1);
+    this.shared++;
+    if (Atomics.load(ctl, FAILED)) throw new Error('a wasm matmul failed on a worker thread (its message is on stderr)');
+  }
+}
+
+function heapMemory(backend: BackendWasm): WebAssembly.Memory {
+  const wasm = backend.wasm as unknown as { wasmMemory?: WebAssembly.Memory; asm?: Record<string, unknown> };
+  // The threaded build keeps its (shared) memory on the module; the plain one only exports it.
+  const memory = wasm.wasmMemory ?? Object.values(wasm.asm ?? {}).find((v) => v instanceof WebAssembly.Memory);
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error('tfjs-backend-wasm: its heap memory was not found');
+  return memory;
+}
