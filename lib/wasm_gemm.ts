@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -21,7 +22,7 @@ export function installWasmGemm(backend: BackendWasm, threads: number): void {
   if (installed?.backend === backend) return;
   const memory = heapMemory(backend);
   const shared = memory.buffer instanceof SharedArrayBuffer;
-  const module = new WebAssembly.Module(readFileSync(fileURLToPath(new URL(`../native/${shared ? 'gemm_shared' : 'gemm'}.wasm`, import.meta.url))));
+  const module = new WebAssembly.Module(kernelBinary(shared));
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
   const pool = shared && threads > 1 ? new Pool(module, memory, threads) : null;
   const gemm = new Gemm(backend, kernels, pool);
@@ -177,6 +178,26 @@ class Pool {
     this.shared++;
     if (Atomics.load(ctl, FAILED)) throw new Error('a wasm matmul failed on a worker thread (its message is on stderr)');
   }
+}
+
+/**
+ * The kernels with fused multiply-adds where the engine takes relaxed SIMD (V8 11.4+, Node 22;
+ * Node 20's V8 has it behind a flag, which is set here before compiling), else mul + add. Both
+ * are exact in their own way; only the rounding of each multiply-add differs.
+ */
+function kernelBinary(shared: boolean): Uint8Array<ArrayBuffer> {
+  const read = (name: string) => new Uint8Array(readFileSync(fileURLToPath(new URL(`../native/${name}${shared ? '_shared' : ''}.wasm`, import.meta.url))));
+  const fma = read('gemm_fma');
+  if (!WebAssembly.validate(fma)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  fmaUsed = WebAssembly.validate(fma);
+  return fmaUsed ? fma : read('gemm');
+}
+
+let fmaUsed = false;
+
+/** Whether the matmuls use fused multiply-adds (for the bench's report). */
+export function wasmGemmFma(): boolean {
+  return fmaUsed;
 }
 
 function heapMemory(backend: BackendWasm): WebAssembly.Memory {

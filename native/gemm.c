@@ -19,6 +19,14 @@ typedef unsigned int u32;
 // K is walked in blocks so that the slice of B a block of 8 columns reads stays in L1.
 #define KC 256
 
+// acc + a*b. With GEMM_FMA, one fused multiply-add (wasm relaxed SIMD's f32x4.relaxed_madd, which
+// clang 14 still spells f32x4.fma under an older opcode: native/build.sh renumbers it).
+#ifdef GEMM_FMA
+#define MADD(acc, a, b) __builtin_wasm_fma_f32x4((a), (b), (acc))
+#else
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
+
 static inline v128_t relu4(v128_t v) { return wasm_f32x4_max(v, wasm_f32x4_splat(0.0f)); }
 
 // Scalar edges: columns past the last multiple of 8, or rows past the last multiple of 4.
@@ -66,13 +74,13 @@ static void gemm_b_rows(const float* a, u32 am, u32 ak, const float* b, const fl
             const v128_t b0 = wasm_v128_load(bp + k * N), b1 = wasm_v128_load(bp + k * N + 4);
             v128_t x;
             x = wasm_v128_load32_splat(ap + k);
-            c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x, b1));
+            c00 = MADD(c00, x, b0); c01 = MADD(c01, x, b1);
             x = wasm_v128_load32_splat(ap + am + k);
-            c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x, b1));
+            c10 = MADD(c10, x, b0); c11 = MADD(c11, x, b1);
             x = wasm_v128_load32_splat(ap + 2 * am + k);
-            c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x, b1));
+            c20 = MADD(c20, x, b0); c21 = MADD(c21, x, b1);
             x = wasm_v128_load32_splat(ap + 3 * am + k);
-            c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x, b1));
+            c30 = MADD(c30, x, b0); c31 = MADD(c31, x, b1);
           }
         } else {
           // tn: the 4 rows' values at k are adjacent in A.
@@ -81,13 +89,13 @@ static void gemm_b_rows(const float* a, u32 am, u32 ak, const float* b, const fl
             const v128_t av = wasm_v128_load(ap + k * ak);
             v128_t x;
             x = wasm_i32x4_shuffle(av, av, 0, 0, 0, 0);
-            c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x, b1));
+            c00 = MADD(c00, x, b0); c01 = MADD(c01, x, b1);
             x = wasm_i32x4_shuffle(av, av, 1, 1, 1, 1);
-            c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x, b1));
+            c10 = MADD(c10, x, b0); c11 = MADD(c11, x, b1);
             x = wasm_i32x4_shuffle(av, av, 2, 2, 2, 2);
-            c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x, b1));
+            c20 = MADD(c20, x, b0); c21 = MADD(c21, x, b1);
             x = wasm_i32x4_shuffle(av, av, 3, 3, 3, 3);
-            c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x, b1));
+            c30 = MADD(c30, x, b0); c31 = MADD(c31, x, b1);
           }
         }
         if (last && relu) {
@@ -156,10 +164,10 @@ void gemm_nt(const float* a, const float* b, const float* bias, float* c, u32 M,
       for (u32 k = 0; k < k4; k += 4) {
         const v128_t x0 = wasm_v128_load(a0 + k), x1 = wasm_v128_load(a1 + k);
         v128_t y;
-        y = wasm_v128_load(b0 + k); s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(x0, y)); s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(x1, y));
-        y = wasm_v128_load(b1 + k); s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(x0, y)); s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(x1, y));
-        y = wasm_v128_load(b2 + k); s02 = wasm_f32x4_add(s02, wasm_f32x4_mul(x0, y)); s12 = wasm_f32x4_add(s12, wasm_f32x4_mul(x1, y));
-        y = wasm_v128_load(b3 + k); s03 = wasm_f32x4_add(s03, wasm_f32x4_mul(x0, y)); s13 = wasm_f32x4_add(s13, wasm_f32x4_mul(x1, y));
+        y = wasm_v128_load(b0 + k); s00 = MADD(s00, x0, y); s10 = MADD(s10, x1, y);
+        y = wasm_v128_load(b1 + k); s01 = MADD(s01, x0, y); s11 = MADD(s11, x1, y);
+        y = wasm_v128_load(b2 + k); s02 = MADD(s02, x0, y); s12 = MADD(s12, x1, y);
+        y = wasm_v128_load(b3 + k); s03 = MADD(s03, x0, y); s13 = MADD(s13, x1, y);
       }
       float r[8] = {hsum(s00), hsum(s01), hsum(s02), hsum(s03), hsum(s10), hsum(s11), hsum(s12), hsum(s13)};
       for (u32 k = k4; k < K; k++) {
