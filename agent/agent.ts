@@ -4,6 +4,7 @@ import os from 'node:os';
 import { MAX_WASM_THREADS } from '../lib/threads.js';
 import { version } from '../lib/version.js';
 import { describeCallError, isUnavailable, unary, type Connection } from '../proto/client.js';
+import { buildRunnerBundle } from './runner_bundle.js';
 import { RunnerProcess } from './runner_process.js';
 import { RunTask, type TaskContext } from './run_task.js';
 
@@ -54,6 +55,8 @@ interface Slot {
 export class Agent {
   readonly id = `${os.hostname()}-${nanoid(6)}`;
   private readonly slots: Slot[] = [];
+  /** The compiled runner (agent/runner_bundle.ts), when it could be built. */
+  private runnerEntry: string | undefined;
   /**
    * wasm threads per run: the agent's share of the cores for each CPU slot, so slots never
    * oversubscribe the machine (GPU runs ignore it).
@@ -91,7 +94,10 @@ export class Agent {
   }
 
   async run(): Promise<void> {
+    // Compiled while the coordinator answers; until then (or if it fails) runners start through tsx.
+    const bundle = buildRunnerBundle();
     await this.register();
+    this.runnerEntry = (await bundle) ?? undefined;
     if (this.stoppedBeforeRegistering) return this.opts.log('stopped before the coordinator answered');
     for (let i = 0; i < this.opts.slots; i++) {
       const gpu = this.opts.gpus.length ? this.opts.gpus[i % this.opts.gpus.length] : undefined;
@@ -142,7 +148,7 @@ export class Agent {
   }
 
   private spawnRunner(gpu: string | undefined): RunnerProcess {
-    return new RunnerProcess({ backend: this.opts.backend, cudaVisibleDevices: gpu, threads: this.threadsPerRun });
+    return new RunnerProcess({ backend: this.opts.backend, cudaVisibleDevices: gpu, threads: this.threadsPerRun, ...(this.runnerEntry ? { entry: this.runnerEntry } : {}) });
   }
 
   private async leaseLoop(): Promise<void> {

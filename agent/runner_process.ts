@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { RunSummary } from '../lib/run/run_folder.js';
 import type { FromRunner, ToRunner } from './runner_protocol.js';
 
-const ENTRY = fileURLToPath(new URL('./runner_entry.js', import.meta.url));
+/** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
+export const TSX_ENTRY = fileURLToPath(new URL('./runner_entry.js', import.meta.url));
 const STDERR_TAIL = 4096;
 
 export interface RunOutcome {
@@ -29,8 +30,8 @@ export class RunnerProcess {
   private stopBeforeJob: string | null = null;
   private jobSent = false;
 
-  constructor(env: { backend: string; cudaVisibleDevices?: string | undefined; threads: number }) {
-    this.child = fork(ENTRY, [], {
+  constructor(env: { backend: string; cudaVisibleDevices?: string | undefined; threads: number; entry?: string }) {
+    this.child = fork(env.entry ?? TSX_ENTRY, [], {
       execArgv: [],
       env: {
         ...process.env,

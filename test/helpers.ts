@@ -19,6 +19,9 @@ export function tempDir(prefix = 'dlphys-test-'): string {
   return dir;
 }
 
+// Generated data is cached per test process (and its children), never in the user's ~/.cache.
+process.env.DLPHYS_CACHE_DIR ??= tempDir('dlphys-cache-');
+
 /** Runs the real `dlphys` CLI as a child process and waits for it. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [dlphysBin, ...args], {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Rng } from '../rng.js';
+import { cachedArrays } from './cache.js';
 import { datasets, type Dataset } from './dataset.js';
 
 const kwargs = z.object({
@@ -27,13 +28,17 @@ datasets.register('synthetic', {
 });
 
 function buildSynthetic(k: Kwargs, seed: number): Dataset {
-  const centres = drawCentres(k, new Rng(seed, 'synthetic:centres'));
-  // Separate streams per split, so changing n_train leaves the validation set as it was.
-  const train = drawSplit(k, centres, k.n_train, new Rng(seed, 'synthetic:train'));
-  const val = drawSplit(k, centres, k.n_val, new Rng(seed, 'synthetic:val'));
+  // The key names the generator's version: bump it whenever the drawn values would change.
+  const drawn = cachedArrays({ dataset: 'synthetic', version: 1, kwargs: { ...k, seed } }, () => {
+    const centres = drawCentres(k, new Rng(seed, 'synthetic:centres'));
+    // Separate streams per split, so changing n_train leaves the validation set as it was.
+    const train = drawSplit(k, centres, k.n_train, new Rng(seed, 'synthetic:train'));
+    const val = drawSplit(k, centres, k.n_val, new Rng(seed, 'synthetic:val'));
+    return { trainX: train.x, trainY: train.y, valX: val.x, valY: val.y };
+  });
   const splits = {
-    train: { x: tf.tensor2d(train.x, [k.n_train, k.dim]), y: tf.tensor1d(train.y, 'int32'), size: k.n_train },
-    val: { x: tf.tensor2d(val.x, [k.n_val, k.dim]), y: tf.tensor1d(val.y, 'int32'), size: k.n_val },
+    train: { x: tf.tensor2d(drawn.trainX, [k.n_train, k.dim]), y: tf.tensor1d(drawn.trainY, 'int32'), size: k.n_train },
+    val: { x: tf.tensor2d(drawn.valX, [k.n_val, k.dim]), y: tf.tensor1d(drawn.valY, 'int32'), size: k.n_val },
   };
   return {
     task: 'classification',

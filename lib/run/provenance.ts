@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { packageDir } from '../package_dir.js';
 import { version } from '../version.js';
 
 export interface Provenance {
@@ -18,7 +18,6 @@ export interface Provenance {
   argv: string[];
 }
 
-const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where a run came from: enough to find the code and the machine again. */
 export function provenance(backend: { name: string; threads?: number }, seed: number): Provenance {
