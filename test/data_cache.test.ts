@@ -54,22 +54,26 @@ test('a damaged cache file is drawn again and replaced; DLPHYS_CACHE_DIR=off wri
   });
 });
 
-test('the synthetic dataset read from the cache is the one drawn without it', async () => {
-  const { useBackend } = await import('../lib/backend.js');
-  const { datasets } = await import('../lib/data/index.js');
-  await useBackend('cpu');
-  const kwargs = { n_train: 64, n_val: 16, dim: 5, classes: 3, clusters_per_class: 2 };
-  const values = () => {
-    const data = datasets.build({ name: 'synthetic', kwargs }, { seed: 7, baseDir: process.cwd() });
-    try {
-      return [data.train.x, data.train.y, data.val.x, data.val.y].map((t) => Array.from(t.dataSync()));
-    } finally {
-      data.dispose();
-    }
-  };
-  const fresh = withCacheDir('off', values);
-  const dir = tempDir();
-  assert.deepEqual(withCacheDir(dir, values), fresh, 'drawn and written');
-  assert.equal(fs.readdirSync(path.join(dir, 'data')).length, 1);
-  assert.deepEqual(withCacheDir(dir, values), fresh, 'read back');
-});
+for (const [name, kwargs] of [
+  ['synthetic', { n_train: 64, n_val: 16, dim: 5, classes: 3, clusters_per_class: 2 }],
+  ['teacher_student', { n_train: 32, n_val: 8, dim: 6, teacher_widths: [7], out_dim: 2, noise: 0.1 }],
+] as const) {
+  test(`the ${name} dataset read from the cache is the one drawn without it`, async () => {
+    const { useBackend } = await import('../lib/backend.js');
+    const { datasets } = await import('../lib/data/index.js');
+    await useBackend('cpu');
+    const values = () => {
+      const data = datasets.build({ name, kwargs }, { seed: 7, baseDir: process.cwd() });
+      try {
+        return [data.train.x, data.train.y, data.val.x, data.val.y].map((t) => Array.from(t.dataSync()));
+      } finally {
+        data.dispose();
+      }
+    };
+    const fresh = withCacheDir('off', values);
+    const dir = tempDir();
+    assert.deepEqual(withCacheDir(dir, values), fresh, 'drawn and written');
+    assert.equal(fs.readdirSync(path.join(dir, 'data')).length, 1);
+    assert.deepEqual(withCacheDir(dir, values), fresh, 'read back');
+  });
+}

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Rng } from '../rng.js';
+import { cachedArrays } from './cache.js';
 import { datasets, type Dataset } from './dataset.js';
 
 export const TEACHER_ACTIVATIONS = ['relu', 'tanh', 'erf', 'linear'] as const;
@@ -31,10 +32,15 @@ datasets.register('teacher_student', {
         const rng = new Rng(seed, `teacher_student:${split}-noise`);
         for (let i = 0; i < y.length; i++) y[i] = y[i]! + k.noise * rng.normal();
       }
-      return { x: tf.tensor2d(x, [n, k.dim]), y: tf.tensor2d(y, [n, k.out_dim]), size: n };
+      return { x, y };
     };
-    const train = draw('train', k.n_train);
-    const val = draw('val', k.n_val);
+    // The key names the generator's version: bump it whenever the drawn values would change.
+    const drawn = cachedArrays({ dataset: 'teacher_student', version: 1, kwargs: { ...k, seed } }, () => {
+      const [tr, va] = [draw('train', k.n_train), draw('val', k.n_val)];
+      return { trainX: tr.x, trainY: tr.y, valX: va.x, valY: va.y };
+    });
+    const train = { x: tf.tensor2d(drawn.trainX, [k.n_train, k.dim]), y: tf.tensor2d(drawn.trainY, [k.n_train, k.out_dim]), size: k.n_train };
+    const val = { x: tf.tensor2d(drawn.valX, [k.n_val, k.dim]), y: tf.tensor2d(drawn.valY, [k.n_val, k.out_dim]), size: k.n_val };
     return {
       task: 'regression',
       inputShape: [k.dim],
