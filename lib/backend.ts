@@ -28,7 +28,6 @@ export interface BackendInfo {
   threads?: number;
 }
 
-
 // Production mode only silences tfjs's console advice (e.g. "install tfjs-node"), which the
 // README gives properly; it disables no correctness check.
 tf.env().set('PROD', true);

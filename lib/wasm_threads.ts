@@ -11,18 +11,18 @@ const require = createRequire(import.meta.url);
 /**
  * tfjs-backend-wasm runs single-threaded under Node: its multithreading check answers "no" for
  * Node, and its threaded build is wired for browsers (workers from blob URLs). Yet the threaded
- * SIMD build itself is Emscripten output with Node support, and XNNPACK splits each matmul over
- * a thread pool with results identical to one thread (each output tile is computed whole by one
- * thread). This registers the `wasm` backend on that build with `threads` XNNPACK threads:
- * Node worker_threads run lib/wasm_worker.cjs, and the backend itself is tfjs's own BackendWasm,
- * so every kernel (and lib/wasm_kernels.ts) works unchanged.
+ * SIMD build itself is Emscripten output with Node support. This registers the `wasm` backend on
+ * that build with `threads` XNNPACK threads: Node worker_threads run lib/wasm_worker.cjs, and the
+ * backend itself is tfjs's own BackendWasm, so every kernel (and lib/wasm_kernels.ts) works
+ * unchanged. Its heap is a shared memory, on which lib/wasm_gemm.ts's pool shares the matmuls;
+ * XNNPACK's own pool is left to the convolutions (see confineThreadsToMatmuls).
  *
  * Must run after `@tensorflow/tfjs-backend-wasm` is imported and before the backend is set.
  */
 export function registerThreadedWasm(threads: number): void {
   // Once per process: registering again would dispose the running backend and every tensor on it.
-  if (registeredThreads !== null) return;
-  registeredThreads = threads;
+  if (registered) return;
+  registered = true;
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const glue = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const binaryPath = threadedBinaryPath();
@@ -44,6 +44,8 @@ export function registerThreadedWasm(threads: number): void {
           WebAssembly.instantiate(readFileSync(binaryPath), imports as WebAssembly.Imports).then(
             ({ instance, module: compiled }) => receive(instance, compiled),
             (err: unknown) => {
+              // Emscripten has no way to hear of this; an unhandled rejection ends the process
+              // with the error, where a factory that never resolves would hang it.
               throw err;
             },
           );
@@ -69,7 +71,7 @@ export function registerThreadedWasm(threads: number): void {
   );
 }
 
-let registeredThreads: number | null = null;
+let registered = false;
 
 /**
  * Emscripten starts its 8 pool workers as `new Worker(file)` on the global it assigns, and a
