@@ -35,9 +35,13 @@ export function cachedArrays<T extends Arrays>(key: unknown, draw: () => T): T {
   const file = path.join(dir, `${createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32)}.bin`);
   const hit = read(file);
   if (hit) {
-    // Touched, so that eviction goes by last use.
+    // Touched, so that eviction goes by last use (another process may have evicted it since).
     const now = new Date();
-    fs.utimesSync(file, now, now);
+    try {
+      fs.utimesSync(file, now, now);
+    } catch {
+      // read already; nothing lost
+    }
     return hit as T;
   }
   const arrays = draw();
@@ -101,9 +105,10 @@ function evict(dir: string): void {
   const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.bin'))
-    .map((f) => {
-      const stat = fs.statSync(path.join(dir, f));
-      return { f, size: stat.size, used: stat.mtimeMs };
+    .flatMap((f) => {
+      // Another process may evict the same file first.
+      const stat = fs.statSync(path.join(dir, f), { throwIfNoEntry: false });
+      return stat ? [{ f, size: stat.size, used: stat.mtimeMs }] : [];
     })
     .sort((a, b) => b.used - a.used);
   let total = 0;
