@@ -7,7 +7,7 @@
  *
  * With --repeat N both sides run N times and each keeps its best: PyTorch's two threads vary by
  * half from one run to the next on a shared 2-core machine. Each repeat is a new coordinator,
- * agent and workspace, so the data cache starts empty every time.
+ * agent, workspace and data cache (lib/data/cache.ts), so each starts as a new sweep would.
  *
  * Prints wall times, the throughput ratio (PyTorch's wall / ours) and one JSON line.
  */
@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { query, startAgent, startCoordinator, workspace } from '../test/cluster.js';
+import { tempDir } from '../test/helpers.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
 
 const { values } = parseArgs({
@@ -60,7 +61,10 @@ async function runSweep(): Promise<SweepRun> {
   const ws = workspace(sweep);
   const t0 = performance.now();
   const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
-  const agent = startAgent(coord.address, ['--slots', values.slots!, '--exit-when-idle', '--poll', '100', '--runs-per-process', values['runs-per-process']!]);
+  // A data cache of its own: every repeat starts as a new sweep would, drawing its data once.
+  const agent = startAgent(coord.address, ['--slots', values.slots!, '--exit-when-idle', '--poll', '100', '--runs-per-process', values['runs-per-process']!], {
+    DLPHYS_CACHE_DIR: tempDir('dlphys-bench-cache-'),
+  });
   const codes = await Promise.all([coord.exited, agent.exited]);
   const totalWall = (performance.now() - t0) / 1000;
   if (codes.some((c) => c !== 0)) throw new Error(`a process failed (${codes.join(', ')})\n${coord.log()}\n${agent.log()}`);

@@ -44,10 +44,10 @@ export async function useBackend(choice: BackendChoice = 'auto', opts: { threads
     throw new UsageError(`unknown backend "${choice}"; choose one of ${BACKENDS.join(', ')}`);
   }
   if (active && (choice === 'auto' || choice === active.name)) return active;
-  const threads = opts.threads ?? defaultThreads();
   const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
   for (const name of order) {
-    const tfName = await load(name, choice !== 'auto', threads);
+    // Read only for wasm: a bad DLPHYS_THREADS must not stop a run on another backend.
+    const tfName = await load(name, choice !== 'auto', () => opts.threads ?? defaultThreads());
     if (tfName && (await tf.setBackend(tfName))) {
       await tf.ready();
       active = { name, tfName };
@@ -84,9 +84,10 @@ export function activeBackend(): BackendInfo | null {
   return active;
 }
 
-async function load(name: Exclude<BackendChoice, 'auto'>, forced: boolean, threads: number): Promise<string | null> {
+async function load(name: Exclude<BackendChoice, 'auto'>, forced: boolean, wasmThreadCount: () => number): Promise<string | null> {
   if (name === 'cpu') return 'cpu';
   if (name === 'wasm') {
+    const threads = wasmThreadCount();
     await import('@tensorflow/tfjs-backend-wasm');
     // One thread: the package's own single-threaded SIMD build, which starts no workers.
     if (threads > 1) registerThreadedWasm(threads);

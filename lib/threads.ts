@@ -12,14 +12,15 @@ export const MAX_WASM_THREADS = 8;
  */
 export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.DLPHYS_THREADS;
-  if (raw !== undefined && raw !== '') return parseThreads(raw, 'DLPHYS_THREADS');
+  // A core count from the environment is taken as "all of them", up to what wasm can use.
+  if (raw !== undefined && raw !== '') return Math.min(parseThreads(raw, 'DLPHYS_THREADS', Infinity), MAX_WASM_THREADS);
   return Math.min(os.availableParallelism(), MAX_WASM_THREADS);
 }
 
-export function parseThreads(raw: string, what: string): number {
+export function parseThreads(raw: string, what: string, max = MAX_WASM_THREADS): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
-    throw new UsageError(`${what} must be a whole number from 1 to ${MAX_WASM_THREADS}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new UsageError(`${what} must be a whole number from 1${max === Infinity ? ' up' : ` to ${max}`}, got "${raw}"`);
   }
   return n;
 }

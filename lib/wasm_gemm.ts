@@ -38,9 +38,10 @@ export function wasmGemmInstalled(): boolean {
   return installed !== null;
 }
 
-/** For tests: whether the pool has started, and how many products it has shared. */
-export function wasmGemmPool(): { ready: boolean; shared: number } | null {
-  return installed?.pool ? { ready: installed.pool.ready, shared: installed.pool.shared } : null;
+/** For tests: products computed here (not by the backend's kernel), and the pool's state. */
+export function wasmGemmStats(): { products: number; pool: { ready: boolean; shared: number } | null } | null {
+  if (!installed) return null;
+  return { products: installed.products, pool: installed.pool ? { ready: installed.pool.ready, shared: installed.pool.shared } : null };
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -69,26 +70,32 @@ class Gemm {
     readonly pool: Pool | null,
   ) {}
 
+  products = 0;
+
   run(args: KernelArgs, own: tf.KernelFunc, fused: boolean): KernelResult {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
     const attrs = args.attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
     const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
     const tA = attrs.transposeA;
     const tB = attrs.transposeB;
+    // Matrices, or batches of one matrix (tf.matMul passes 2-D operands as they are).
+    const rank = a?.shape.length;
     if (
       args.backend !== this.backend ||
-      !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3 ||
-      a.shape[0] !== 1 || b.shape[0] !== 1 || (tA && tB) || preluActivationWeights ||
+      !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || (rank !== 2 && rank !== 3) || b.shape.length !== rank ||
+      (rank === 3 && (a.shape[0] !== 1 || b.shape[0] !== 1)) || (tA && tB) || preluActivationWeights ||
       (activation !== 'linear' && activation !== 'relu')
     ) {
       return own(args);
     }
-    const m = tA ? a.shape[2]! : a.shape[1]!;
-    const k = tA ? a.shape[1]! : a.shape[2]!;
-    const n = tB ? b.shape[1]! : b.shape[2]!;
-    if ((tB ? b.shape[2] : b.shape[1]) !== k) return own(args);
+    const [ar, ac] = a.shape.slice(-2) as [number, number];
+    const [br, bc] = b.shape.slice(-2) as [number, number];
+    const [m, k] = tA ? [ac, ar] : [ar, ac];
+    const n = tB ? br : bc;
+    if ((tB ? bc : br) !== k || k === 0) return own(args);
     if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== n)) return own(args);
-    const out = this.backend.makeOutput([1, m, n], 'float32');
+    const out = this.backend.makeOutput(rank === 3 ? [1, m, n] : [m, n], 'float32');
+    this.products++;
     if (m * n === 0) return out;
     const relu = activation === 'relu' ? 1 : 0;
     const biasPtr = bias ? this.ptr(bias) : 0;
@@ -126,6 +133,8 @@ const KIND = 2;
 const PARAMS = 3; // a, b, bias, c, m, k, n, relu
 const READY = 11;
 const FAILED = 12;
+/** How long a product waits for a silent worker before the run fails. */
+const WORKER_TIMEOUT_MS = 60_000;
 /**
  * Iterations a worker polls for the next product before it sleeps (some microseconds). Longer
  * spinning measured slower, not faster: 1e6 iterations cut a training step rate by a quarter,
@@ -143,6 +152,8 @@ class Pool {
   private readonly workers: Worker[] = [];
   /** Products shared with the workers so far. */
   shared = 0;
+  /** Set when a worker failed: every later product fails the same way rather than computing wrong. */
+  private broken: string | null = null;
 
   constructor(
     module: WebAssembly.Module,
@@ -154,6 +165,8 @@ class Pool {
     const script = fileURLToPath(new URL('./wasm_gemm_worker.cjs', import.meta.url));
     for (let index = 1; index < threads; index++) {
       const worker = new Worker(script, { execArgv: [], workerData: { wasmModule: module, memory, control, index, threads, spin: SPIN } });
+      // One that cannot start never counts itself ready, and the caller computes alone.
+      worker.on('error', (err) => process.stderr.write(`dlphys: a wasm matmul worker failed to start: ${err.message}\n`));
       worker.unref();
       this.workers.push(worker);
     }
@@ -165,6 +178,7 @@ class Pool {
   }
 
   run(kernels: GemmExports, kind: number, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: number): void {
+    if (this.broken) throw new Error(this.broken);
     const ctl = this.ctl;
     ctl[KIND] = kind;
     ctl.set([a, b, bias, c, m, k, n, relu], PARAMS);
@@ -172,11 +186,35 @@ class Pool {
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
     const m1 = Math.floor(m / this.threads / 4) * 4;
-    if (m1 > 0) FNS[kind]!(kernels)(a, b, bias, c, m, k, n, 0, m1, relu);
-    // The workers' shares take as long as ours; wait by polling, not sleeping.
-    while (Atomics.load(ctl, DONE) < this.threads - 1);
+    try {
+      if (m1 > 0) FNS[kind]!(kernels)(a, b, bias, c, m, k, n, 0, m1, relu);
+    } finally {
+      // Even when our share threw: the next product must not start while a worker is still on this one.
+      this.waitForWorkers();
+    }
     this.shared++;
-    if (Atomics.load(ctl, FAILED)) throw new Error('a wasm matmul failed on a worker thread (its message is on stderr)');
+    if (Atomics.load(ctl, FAILED)) {
+      this.broken = 'a wasm matmul failed on a worker thread (its message is on stderr)';
+      throw new Error(this.broken);
+    }
+  }
+
+  /**
+   * The workers' shares take as long as ours, so poll first; a worker that stopped answering
+   * (killed by the system, out of memory) must end the run with an error, not spin it forever.
+   */
+  private waitForWorkers(): void {
+    const ctl = this.ctl;
+    const want = this.threads - 1;
+    for (let spins = 0; spins < 1_000_000; spins++) if (Atomics.load(ctl, DONE) >= want) return;
+    const deadline = Date.now() + WORKER_TIMEOUT_MS;
+    for (let done = Atomics.load(ctl, DONE); done < want; done = Atomics.load(ctl, DONE)) {
+      if (Date.now() > deadline) {
+        this.broken = `a wasm matmul worker stopped answering (${WORKER_TIMEOUT_MS / 1000} s)`;
+        throw new Error(this.broken);
+      }
+      Atomics.wait(ctl, DONE, done, 100);
+    }
   }
 }
 

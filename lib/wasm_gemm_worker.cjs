@@ -35,4 +35,6 @@ for (;;) {
     process.stderr.write(`dlphys gemm worker ${index}: ${err && err.message}\n`);
   }
   Atomics.add(ctl, DONE, 1);
+  // The caller polls, then sleeps on DONE if a share takes long.
+  Atomics.notify(ctl, DONE);
 }

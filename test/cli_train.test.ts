@@ -232,3 +232,17 @@ test('the bin runs from any working directory', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.ok(fs.existsSync(path.join(repoRoot, 'examples', 'mlp.json')));
 });
+
+test('wasm threads: a bad --threads or DLPHYS_THREADS is one line and exit 2 on wasm, and does not concern other backends', () => {
+  const dir = tempDir();
+  const config = writeJson(path.join(dir, 'c.json'), tinyConfig());
+  const bad = runCli(['train', config, '--backend', 'wasm', '--threads', '0', '--runs-dir', dir]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr.trim(), /^dlphys: --threads must be a whole number from 1 to 8, got "0"$/);
+  const badEnv = runCli(['train', config, '--backend', 'wasm', '--runs-dir', dir], { env: { DLPHYS_THREADS: 'many' } });
+  assert.equal(badEnv.status, 2);
+  assert.match(badEnv.stderr, /DLPHYS_THREADS must be a whole number/);
+  assert.deepEqual(fs.readdirSync(dir), ['c.json'], 'no run folder');
+  const cpu = runCli(['train', config, '--backend', 'cpu', '--runs-dir', dir, '-q'], { env: { DLPHYS_THREADS: 'many' } });
+  assert.equal(cpu.status, 0, cpu.stderr);
+});

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { useBackend } from '../lib/backend.js';
 import { Rng } from '../lib/rng.js';
-import { wasmGemmFma, wasmGemmPool } from '../lib/wasm_gemm.js';
+import { wasmGemmFma, wasmGemmStats } from '../lib/wasm_gemm.js';
 import { readJsonl, repoRoot, runCli, tempDir, tinyConfig, waitUntil, writeJson } from './helpers.js';
 
 // native/gemm.c runs the wasm backend's matmuls (lib/wasm_gemm.ts), shared between two threads
@@ -48,30 +48,47 @@ const SHAPES: [number, number, number][] = [
   [1, 64, 9],
 ];
 
-test('wasm matmuls (nn, tn, nt; bias; relu) equal float64 sums on two threads', async () => {
+const EPILOGUES = [
+  { bias: false, relu: false },
+  { bias: true, relu: false },
+  { bias: false, relu: true },
+  { bias: true, relu: true },
+];
+
+test('wasm matmuls (nn, tn, nt; 2-D and batch-1 3-D; bias and relu) equal float64 sums on two threads', async () => {
   const info = await useBackend('wasm', { threads: 2 });
   assert.equal(info.threads, 2);
   // Node 20 has relaxed SIMD behind a flag that lib/wasm_gemm.ts sets; later Nodes ship it.
   assert.ok(wasmGemmFma(), 'the fused multiply-add kernels are in use');
   // Until its worker has started the pool lets the calling thread do everything.
-  await waitUntil(() => wasmGemmPool()?.ready === true, 30_000);
-  const sharedBefore = wasmGemmPool()!.shared;
+  await waitUntil(() => wasmGemmStats()?.pool?.ready === true, 30_000);
+  const before = wasmGemmStats()!;
+  let products = 0;
   for (const [m, k, n] of SHAPES) {
     for (const [tA, tB] of [[false, false], [true, false], [false, true]] as const) {
-      tf.tidy(() => {
-        const a = random(tA ? [k, m] : [m, k], m + k);
-        const b = random(tB ? [n, k] : [k, n], n + 1);
-        const bias = random([n], 3);
-        const plain = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, tA, tB);
-        const what = `${m}x${k}x${n} ${tA ? 't' : 'n'}${tB ? 't' : 'n'}`;
-        assertClose(plain.dataSync(), reference(a.dataSync() as Float32Array, b.dataSync() as Float32Array, m, k, n, tA, tB, null, false), k, what);
-        const fused = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: tA, transposeB: tB, bias, activation: 'relu' });
-        const want = reference(a.dataSync() as Float32Array, b.dataSync() as Float32Array, m, k, n, tA, tB, bias.dataSync() as Float32Array, true);
-        assertClose(fused.dataSync(), want, k, `${what} +bias relu`);
-      });
+      for (const rank of [2, 3]) {
+        for (const { bias: withBias, relu } of EPILOGUES) {
+          tf.tidy(() => {
+            const lead = rank === 3 ? [1] : [];
+            const a = random([...lead, ...(tA ? [k, m] : [m, k])], m + k);
+            const b = random([...lead, ...(tB ? [n, k] : [k, n])], n + 1);
+            const bias = random([n], 3);
+            const got =
+              withBias || relu
+                ? tf.fused.matMul({ a: a as tf.Tensor3D, b: b as tf.Tensor3D, transposeA: tA, transposeB: tB, ...(withBias ? { bias } : {}), activation: relu ? 'relu' : 'linear' })
+                : tf.matMul(a, b, tA, tB);
+            assert.deepEqual(got.shape, [...lead, m, n]);
+            const want = reference(a.dataSync() as Float32Array, b.dataSync() as Float32Array, m, k, n, tA, tB, withBias ? (bias.dataSync() as Float32Array) : null, relu);
+            assertClose(got.dataSync(), want, k, `${m}x${k}x${n} ${tA ? 't' : 'n'}${tB ? 't' : 'n'} rank ${rank}${withBias ? ' +bias' : ''}${relu ? ' relu' : ''}`);
+            products++;
+          });
+        }
+      }
     }
   }
-  assert.ok(wasmGemmPool()!.shared > sharedBefore, 'the big products were shared with the worker');
+  const after = wasmGemmStats()!;
+  assert.equal(after.products - before.products, products, 'every product ran on native/gemm.c, none on the backend kernel');
+  assert.ok(after.pool!.shared > before.pool!.shared, 'the big products were shared with the worker');
 });
 
 test('wasm: a batch of matrices and both operands transposed still go to the backend kernel', async () => {

@@ -26,9 +26,9 @@ export function trainCommand(): Command {
     .option('--name <name>', "run folder name (default: the config's name, else the file's base name)")
     .addOption(new Option('--backend <backend>', 'tensor backend; auto takes the best installed').choices(BACKENDS).default('auto'))
     .addOption(
-      new Option('--threads <n>', 'threads for the wasm backend (default: every core; an agent gives each run its share)')
-        .env('DLPHYS_THREADS')
-        .argParser((v) => parseThreads(v, '--threads')),
+      new Option('--threads <n>', 'threads for the wasm backend (default: $DLPHYS_THREADS, else every core; an agent gives each run its share)').argParser((v) =>
+        parseThreads(v, '--threads'),
+      ),
     )
     .option('--set <path=value>', 'override a config value by dotted path, JSON-typed (repeatable)', collect, [])
     .option('--overwrite', 'replace an existing run folder of the same name', false)

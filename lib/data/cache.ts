@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { version } from '../version.js';
 
 /**
  * Generated datasets on disk, so that the runs of a sweep that share a data config (a sweep over
  * seeds or learning rates) read their data instead of drawing it again: 8192 x 784 Gaussian
  * features take ~0.3 s of CPU to draw and ~10 ms to read. Generation is deterministic in its
- * config, so a cached copy is the same data bit for bit; the key includes a version that changes
- * whenever a generator's output would.
+ * config, so a cached copy is the same data bit for bit; the key includes the package version and
+ * a per-generator version, which must be bumped whenever a generator's output would change.
  *
  * Where: $DLPHYS_CACHE_DIR, else $XDG_CACHE_HOME/dlphys, else ~/.cache/dlphys; DLPHYS_CACHE_DIR=off
  * turns it off. Files are written aside and renamed (concurrent runs never read half a file), a
@@ -32,7 +33,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
 export function cachedArrays<T extends Arrays>(key: unknown, draw: () => T): T {
   const dir = cacheDir();
   if (!dir) return draw();
-  const file = path.join(dir, `${createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32)}.bin`);
+  const file = path.join(dir, `${createHash('sha256').update(JSON.stringify({ dlphys: version, key })).digest('hex').slice(0, 32)}.bin`);
   const hit = read(file);
   if (hit) {
     // Touched, so that eviction goes by last use (another process may have evicted it since).
@@ -45,6 +46,8 @@ export function cachedArrays<T extends Arrays>(key: unknown, draw: () => T): T {
     return hit as T;
   }
   const arrays = draw();
+  // A dataset bigger than the whole cache would only push everything else out, itself included.
+  if (Object.values(arrays).reduce((n, a) => n + a.byteLength, 0) > MAX_BYTES) return arrays;
   try {
     write(dir, file, arrays);
   } catch {
@@ -60,14 +63,13 @@ function write(dir: string, file: string, arrays: Arrays): void {
   let head = Buffer.from(`${MAGIC}${JSON.stringify(entries)}\n`);
   head = Buffer.concat([head, Buffer.alloc((4 - (head.length % 4)) % 4, 0x20)]);
   const temp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(temp, 'w');
   try {
-    fs.writeSync(fd, head);
-    for (const a of Object.values(arrays)) fs.writeSync(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  } finally {
-    fs.closeSync(fd);
+    fs.writeFileSync(temp, Buffer.concat([head, ...Object.values(arrays).map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength))]));
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
   }
-  fs.renameSync(temp, file);
   evict(dir);
 }
 
@@ -102,8 +104,13 @@ function read(file: string): Arrays | null {
 }
 
 function evict(dir: string): void {
-  const files = fs
-    .readdirSync(dir)
+  const names = fs.readdirSync(dir);
+  // Left by a writer that was killed mid-write; an hour is far longer than any write takes.
+  for (const f of names.filter((n) => n.endsWith('.tmp'))) {
+    const stat = fs.statSync(path.join(dir, f), { throwIfNoEntry: false });
+    if (stat && Date.now() - stat.mtimeMs > 3600_000) fs.rmSync(path.join(dir, f), { force: true });
+  }
+  const files = names
     .filter((f) => f.endsWith('.bin'))
     .flatMap((f) => {
       // Another process may evict the same file first.
