@@ -23,9 +23,8 @@ export function registerThreadedWasm(threads: number): void {
   // Once per process: registering again would dispose the running backend and every tensor on it.
   if (registered) return;
   registered = true;
-  const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+  const wasmPkg = wasmPackage();
   const glue = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
-  const binaryPath = threadedBinaryPath();
   const worker = fileURLToPath(new URL('./wasm_worker.cjs', import.meta.url));
   const factory = require(glue) as (config: object) => Promise<EmscriptenModule>;
   tf.removeBackend('wasm');
@@ -41,7 +40,7 @@ export function registerThreadedWasm(threads: number): void {
           // The backend caps its pool at half the logical cores it is told of (it assumes SMT
           // siblings); tell it enough for `threads`.
           imports.env.emscripten_num_logical_cores = () => 2 * threads;
-          WebAssembly.instantiate(readFileSync(binaryPath), imports as WebAssembly.Imports).then(
+          WebAssembly.instantiate(threadedBinary(), imports as WebAssembly.Imports).then(
             ({ instance, module: compiled }) => receive(instance, compiled),
             (err: unknown) => {
               // Emscripten has no way to hear of this; an unhandled rejection ends the process
@@ -109,7 +108,7 @@ const POOLED_KERNELS = [
  */
 export function confineThreadsToMatmuls(backend: BackendWasm): boolean {
   const wasm = backend.wasm as unknown as WasmInternals;
-  const address = threadpoolAddress(readFileSync(threadedBinaryPath()));
+  const address = threadpoolAddress(threadedBinary());
   if (address === null || address % 4 !== 0) return false;
   const slot = address / 4;
   const heap = () => new Int32Array(wasm.wasmMemory.buffer);
@@ -213,14 +212,21 @@ export function threadpoolAddress(binary: Uint8Array): number | null {
   return null;
 }
 
-function threadedBinaryPath(): string {
-  return require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm');
+/** The threaded build's binary, read once: instantiated, then searched for the pool pointer. */
+function threadedBinary(): Uint8Array<ArrayBuffer> {
+  binary ??= new Uint8Array(readFileSync(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm')));
+  return binary;
+}
+
+let binary: Uint8Array<ArrayBuffer> | undefined;
+
+function wasmPackage(): typeof import('@tensorflow/tfjs-backend-wasm') {
+  return require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
 }
 
 /** The threads the wasm backend actually runs matmuls on (1 for the single-threaded build). */
 export function wasmThreads(): number {
-  const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
-  return wasmPkg.getThreadsCount();
+  return wasmPackage().getThreadsCount();
 }
 
 interface WasmInternals {
