@@ -118,6 +118,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'agent secrets, goodbyes and quarantine; idempotent leases; landed folders',
+    sql: `
+      -- secret_hash: SHA-256 (hex) of the secret Register handed the agent. left_at: the agent
+      -- said goodbye. quarantined_until / quarantine_level: an agent that lost runs repeatedly
+      -- gets no lease until then; each new quarantine doubles the period.
+      ALTER TABLE agents ADD COLUMN secret_hash TEXT;
+      ALTER TABLE agents ADD COLUMN left_at INTEGER;
+      ALTER TABLE agents ADD COLUMN quarantined_until INTEGER;
+      ALTER TABLE agents ADD COLUMN quarantine_level INTEGER NOT NULL DEFAULT 0;
+
+      -- lease_request: the agent's request id of the Lease that made this attempt (a repeated
+      -- request answers the same attempts). landed_*: the attempt's run folder landed whole.
+      ALTER TABLE attempts ADD COLUMN lease_request TEXT;
+      ALTER TABLE attempts ADD COLUMN landed_at INTEGER;
+      ALTER TABLE attempts ADD COLUMN landed_files INTEGER;
+      ALTER TABLE attempts ADD COLUMN landed_bytes INTEGER;
+      CREATE INDEX attempts_lease_request ON attempts (agent_id, lease_request) WHERE lease_request IS NOT NULL;
+      CREATE INDEX attempts_lost ON attempts (agent_id, ended_at) WHERE outcome = 'lost';
+    `,
+  },
 ];
 
 /** The version this code writes and understands. */

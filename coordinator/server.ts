@@ -203,6 +203,11 @@ export class CoordinatorServer {
         log(`${req.run?.run_id} ${state}${req.error ? `: ${req.error.split('\n')[0]}` : ''}`);
         return {};
       }),
+      Goodbye: this.unary((req) => {
+        store.goodbye(req.agent_id);
+        log(`agent ${req.agent_id} said goodbye`);
+        return {};
+      }),
       SubmitSweep: this.unary((req) => {
         let sweep: ExpandedSweep;
         try {

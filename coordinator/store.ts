@@ -208,8 +208,9 @@ export class Store {
          VALUES (@id, @host, @gpus_json, @slots, @version, @backend, @now, @now, NULL)
          ON CONFLICT (id) DO UPDATE SET host = excluded.host, gpus_json = excluded.gpus_json, slots = excluded.slots,
            version = excluded.version, backend = excluded.backend, registered_at = excluded.registered_at,
-           last_heartbeat = excluded.last_heartbeat, lost_at = NULL`,
+           last_heartbeat = excluded.last_heartbeat, lost_at = NULL, left_at = NULL`,
       ),
+      leaveAgent: db.prepare('UPDATE agents SET left_at = ? WHERE id = ? AND left_at IS NULL'),
       touchAgent: db.prepare('UPDATE agents SET last_heartbeat = ?, lost_at = NULL WHERE id = ?'),
       sweepsWithQueued: db
         .prepare<[], string>(
@@ -246,7 +247,9 @@ export class Store {
       lostSinceRetry: db
         .prepare<[string, number], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost' AND attempt > ?`)
         .pluck(),
-      silentAgents: db.prepare<[number], string>('SELECT id FROM agents WHERE lost_at IS NULL AND last_heartbeat < ? ORDER BY id').pluck(),
+      silentAgents: db
+        .prepare<[number], string>('SELECT id FROM agents WHERE lost_at IS NULL AND left_at IS NULL AND last_heartbeat < ? ORDER BY id')
+        .pluck(),
       markAgentLost: db.prepare('UPDATE agents SET lost_at = ? WHERE id = ?'),
       runsOfSweep: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE sweep = ? ORDER BY idx'),
       cancelNow: db.prepare(`UPDATE runs SET state = 'cancelled', ended_at = ?, updated_at = ? WHERE id = ?`),
@@ -388,6 +391,14 @@ export class Store {
         now: this.now(),
       });
       this.event('agent_registered', { agentId: a.id, data: { host: a.host, gpus: a.gpus ?? [], slots: a.slots, version: a.version, backend: a.backend } });
+    });
+  }
+
+  /** The agent is exiting: shown as left at once, not after 2 lease TTLs of silence. */
+  goodbye(agentId: string): void {
+    this.tx(() => {
+      if (this.s.leaveAgent.run(this.now(), agentId).changes === 0) throw new NotFoundError(`no agent ${agentId}`);
+      this.event('agent_left', { agentId });
     });
   }
 
@@ -765,19 +776,31 @@ export class Store {
           .map((r) => [r.agent_id, r.n]),
       );
       const agents: AgentStatus[] = db
-        .prepare<[], { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number }>(
-          'SELECT id, host, gpus_json, slots, last_heartbeat FROM agents ORDER BY registered_at, id',
+        .prepare<
+          [],
+          { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; lost_runs: number }
+        >(
+          `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until,
+             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
+           FROM agents a ORDER BY a.registered_at, a.id`,
         )
         .all()
-        .map((a) => ({
-          id: a.id,
-          host: a.host,
-          gpus: JSON.parse(a.gpus_json) as string[],
-          slots: a.slots,
-          last_heartbeat: iso(a.last_heartbeat),
-          alive: now - a.last_heartbeat <= 2 * leaseTtlMs,
-          running: running.get(a.id) ?? 0,
-        }));
+        .map((a) => {
+          const alive = a.left_at === null && now - a.last_heartbeat <= 2 * leaseTtlMs;
+          const quarantined = alive && a.quarantined_until !== null && a.quarantined_until > now;
+          return {
+            id: a.id,
+            host: a.host,
+            gpus: JSON.parse(a.gpus_json) as string[],
+            slots: a.slots,
+            last_heartbeat: iso(a.last_heartbeat),
+            alive,
+            running: running.get(a.id) ?? 0,
+            state: a.left_at !== null ? 'left' : !alive ? 'lost' : quarantined ? 'quarantined' : 'alive',
+            quarantined_until: quarantined ? iso(a.quarantined_until) : '',
+            lost_runs: a.lost_runs,
+          };
+        });
       const active = ACTIVE_STATES.map((s) => `'${s}'`).join(', ');
       const runRows = sweep
         ? this.s.runsOfSweep.all(sweep)
@@ -788,6 +811,7 @@ export class Store {
                ORDER BY s.created_at, s.rowid, r.idx`,
             )
             .all();
+      const lostOf = db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck();
       const runs: RunStatus[] = runRows.map((r) => ({
         id: r.id,
         sweep: r.sweep,
@@ -799,6 +823,7 @@ export class Store {
         summary_json: r.summary_json ?? '',
         error: r.error ?? '',
         updated_at: iso(r.updated_at),
+        lost_attempts: lostOf.get(r.id)!,
       }));
       return { sweeps, agents, runs };
     });

@@ -4,9 +4,11 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { Ack as _dlphys_Ack, Ack__Output as _dlphys_Ack__Output } from './dlphys/Ack.js';
 import type { AgentStatus as _dlphys_AgentStatus, AgentStatus__Output as _dlphys_AgentStatus__Output } from './dlphys/AgentStatus.js';
 import type { CoordinatorClient as _dlphys_CoordinatorClient, CoordinatorDefinition as _dlphys_CoordinatorDefinition } from './dlphys/Coordinator.js';
+import type { CoordinatorHealth as _dlphys_CoordinatorHealth, CoordinatorHealth__Output as _dlphys_CoordinatorHealth__Output } from './dlphys/CoordinatorHealth.js';
 import type { Event as _dlphys_Event, Event__Output as _dlphys_Event__Output } from './dlphys/Event.js';
 import type { FileEnd as _dlphys_FileEnd, FileEnd__Output as _dlphys_FileEnd__Output } from './dlphys/FileEnd.js';
 import type { FileStart as _dlphys_FileStart, FileStart__Output as _dlphys_FileStart__Output } from './dlphys/FileStart.js';
+import type { GoodbyeRequest as _dlphys_GoodbyeRequest, GoodbyeRequest__Output as _dlphys_GoodbyeRequest__Output } from './dlphys/GoodbyeRequest.js';
 import type { HeartbeatReply as _dlphys_HeartbeatReply, HeartbeatReply__Output as _dlphys_HeartbeatReply__Output } from './dlphys/HeartbeatReply.js';
 import type { HeartbeatRequest as _dlphys_HeartbeatRequest, HeartbeatRequest__Output as _dlphys_HeartbeatRequest__Output } from './dlphys/HeartbeatRequest.js';
 import type { LeaseReply as _dlphys_LeaseReply, LeaseReply__Output as _dlphys_LeaseReply__Output } from './dlphys/LeaseReply.js';
@@ -42,9 +44,11 @@ export interface ProtoGrpcType {
     Ack: MessageTypeDefinition<_dlphys_Ack, _dlphys_Ack__Output>
     AgentStatus: MessageTypeDefinition<_dlphys_AgentStatus, _dlphys_AgentStatus__Output>
     Coordinator: SubtypeConstructor<typeof grpc.Client, _dlphys_CoordinatorClient> & { service: _dlphys_CoordinatorDefinition }
+    CoordinatorHealth: MessageTypeDefinition<_dlphys_CoordinatorHealth, _dlphys_CoordinatorHealth__Output>
     Event: MessageTypeDefinition<_dlphys_Event, _dlphys_Event__Output>
     FileEnd: MessageTypeDefinition<_dlphys_FileEnd, _dlphys_FileEnd__Output>
     FileStart: MessageTypeDefinition<_dlphys_FileStart, _dlphys_FileStart__Output>
+    GoodbyeRequest: MessageTypeDefinition<_dlphys_GoodbyeRequest, _dlphys_GoodbyeRequest__Output>
     HeartbeatReply: MessageTypeDefinition<_dlphys_HeartbeatReply, _dlphys_HeartbeatReply__Output>
     HeartbeatRequest: MessageTypeDefinition<_dlphys_HeartbeatRequest, _dlphys_HeartbeatRequest__Output>
     LeaseReply: MessageTypeDefinition<_dlphys_LeaseReply, _dlphys_LeaseReply__Output>

@@ -9,6 +9,16 @@ export interface AgentStatus {
   'last_heartbeat'?: (string);
   'alive'?: (boolean);
   'running'?: (number);
+  /**
+   * alive | lost (not heard from for 2 lease TTLs) | left (said goodbye) | quarantined (lost runs
+   * repeatedly: no new leases until quarantined_until).
+   */
+  'state'?: (string);
+  'quarantined_until'?: (string);
+  /**
+   * Attempts of this agent whose lease expired.
+   */
+  'lost_runs'?: (number);
 }
 
 export interface AgentStatus__Output {
@@ -19,4 +29,14 @@ export interface AgentStatus__Output {
   'last_heartbeat': (string);
   'alive': (boolean);
   'running': (number);
+  /**
+   * alive | lost (not heard from for 2 lease TTLs) | left (said goodbye) | quarantined (lost runs
+   * repeatedly: no new leases until quarantined_until).
+   */
+  'state': (string);
+  'quarantined_until': (string);
+  /**
+   * Attempts of this agent whose lease expired.
+   */
+  'lost_runs': (number);
 }

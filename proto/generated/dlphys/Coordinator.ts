@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { Ack as _dlphys_Ack, Ack__Output as _dlphys_Ack__Output } from '../dlphys/Ack.js';
 import type { Event as _dlphys_Event, Event__Output as _dlphys_Event__Output } from '../dlphys/Event.js';
+import type { GoodbyeRequest as _dlphys_GoodbyeRequest, GoodbyeRequest__Output as _dlphys_GoodbyeRequest__Output } from '../dlphys/GoodbyeRequest.js';
 import type { HeartbeatReply as _dlphys_HeartbeatReply, HeartbeatReply__Output as _dlphys_HeartbeatReply__Output } from '../dlphys/HeartbeatReply.js';
 import type { HeartbeatRequest as _dlphys_HeartbeatRequest, HeartbeatRequest__Output as _dlphys_HeartbeatRequest__Output } from '../dlphys/HeartbeatRequest.js';
 import type { LeaseReply as _dlphys_LeaseReply, LeaseReply__Output as _dlphys_LeaseReply__Output } from '../dlphys/LeaseReply.js';
@@ -33,6 +34,21 @@ export interface CoordinatorClient extends grpc.Client {
   cancel(argument: _dlphys_TargetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
   cancel(argument: _dlphys_TargetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
   cancel(argument: _dlphys_TargetRequest, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * An agent that exits says so: it is shown as gone at once instead of after a lease TTL.
+   */
+  Goodbye(argument: _dlphys_GoodbyeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  Goodbye(argument: _dlphys_GoodbyeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  Goodbye(argument: _dlphys_GoodbyeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  Goodbye(argument: _dlphys_GoodbyeRequest, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  /**
+   * An agent that exits says so: it is shown as gone at once instead of after a lease TTL.
+   */
+  goodbye(argument: _dlphys_GoodbyeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  goodbye(argument: _dlphys_GoodbyeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  goodbye(argument: _dlphys_GoodbyeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
+  goodbye(argument: _dlphys_GoodbyeRequest, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
   
   Heartbeat(argument: _dlphys_HeartbeatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_HeartbeatReply__Output>): grpc.ClientUnaryCall;
   Heartbeat(argument: _dlphys_HeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_HeartbeatReply__Output>): grpc.ClientUnaryCall;
@@ -146,6 +162,11 @@ export interface CoordinatorClient extends grpc.Client {
 export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   Cancel: grpc.handleUnaryCall<_dlphys_TargetRequest__Output, _dlphys_TargetReply>;
   
+  /**
+   * An agent that exits says so: it is shown as gone at once instead of after a lease TTL.
+   */
+  Goodbye: grpc.handleUnaryCall<_dlphys_GoodbyeRequest__Output, _dlphys_Ack>;
+  
   Heartbeat: grpc.handleUnaryCall<_dlphys_HeartbeatRequest__Output, _dlphys_HeartbeatReply>;
   
   Lease: grpc.handleUnaryCall<_dlphys_LeaseRequest__Output, _dlphys_LeaseReply>;
@@ -178,6 +199,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   Cancel: MethodDefinition<_dlphys_TargetRequest, _dlphys_TargetReply, _dlphys_TargetRequest__Output, _dlphys_TargetReply__Output>
+  Goodbye: MethodDefinition<_dlphys_GoodbyeRequest, _dlphys_Ack, _dlphys_GoodbyeRequest__Output, _dlphys_Ack__Output>
   Heartbeat: MethodDefinition<_dlphys_HeartbeatRequest, _dlphys_HeartbeatReply, _dlphys_HeartbeatRequest__Output, _dlphys_HeartbeatReply__Output>
   Lease: MethodDefinition<_dlphys_LeaseRequest, _dlphys_LeaseReply, _dlphys_LeaseRequest__Output, _dlphys_LeaseReply__Output>
   Register: MethodDefinition<_dlphys_RegisterRequest, _dlphys_RegisterReply, _dlphys_RegisterRequest__Output, _dlphys_RegisterReply__Output>

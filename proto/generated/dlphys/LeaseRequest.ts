@@ -4,9 +4,19 @@
 export interface LeaseRequest {
   'agent_id'?: (string);
   'max_runs'?: (number);
+  /**
+   * Chosen by the agent, new for each lease it asks for and the same when it asks again because
+   * no reply came: a repeated request gets the runs the first one leased, not new ones.
+   */
+  'request_id'?: (string);
 }
 
 export interface LeaseRequest__Output {
   'agent_id': (string);
   'max_runs': (number);
+  /**
+   * Chosen by the agent, new for each lease it asks for and the same when it asks again because
+   * no reply came: a repeated request gets the runs the first one leased, not new ones.
+   */
+  'request_id': (string);
 }

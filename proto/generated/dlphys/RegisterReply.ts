@@ -7,6 +7,10 @@ export interface RegisterReply {
    */
   'lease_ttl_ms'?: (number);
   'heartbeat_ms'?: (number);
+  /**
+   * The agent's secret: sent back as `x-dlphys-agent-secret` metadata on every later call.
+   */
+  'agent_secret'?: (string);
 }
 
 export interface RegisterReply__Output {
@@ -15,4 +19,8 @@ export interface RegisterReply__Output {
    */
   'lease_ttl_ms': (number);
   'heartbeat_ms': (number);
+  /**
+   * The agent's secret: sent back as `x-dlphys-agent-secret` metadata on every later call.
+   */
+  'agent_secret': (string);
 }

@@ -8,6 +8,11 @@ export interface RegisterRequest {
   'slots'?: (number);
   'version'?: (string);
   'backend'?: (string);
+  /**
+   * The contract version the agent speaks (PROTOCOL_VERSION in proto/wire.ts); another one is
+   * refused with FAILED_PRECONDITION.
+   */
+  'protocol'?: (number);
 }
 
 export interface RegisterRequest__Output {
@@ -17,4 +22,9 @@ export interface RegisterRequest__Output {
   'slots': (number);
   'version': (string);
   'backend': (string);
+  /**
+   * The contract version the agent speaks (PROTOCOL_VERSION in proto/wire.ts); another one is
+   * refused with FAILED_PRECONDITION.
+   */
+  'protocol': (number);
 }

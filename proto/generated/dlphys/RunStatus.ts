@@ -12,6 +12,10 @@ export interface RunStatus {
   'summary_json'?: (string);
   'error'?: (string);
   'updated_at'?: (string);
+  /**
+   * Attempts of this run whose agent vanished (lease expired), since the run was created.
+   */
+  'lost_attempts'?: (number);
 }
 
 export interface RunStatus__Output {
@@ -25,4 +29,8 @@ export interface RunStatus__Output {
   'summary_json': (string);
   'error': (string);
   'updated_at': (string);
+  /**
+   * Attempts of this run whose agent vanished (lease expired), since the run was created.
+   */
+  'lost_attempts': (number);
 }
