@@ -3,7 +3,8 @@ import { nanoid } from 'nanoid';
 import os from 'node:os';
 import { MAX_WASM_THREADS } from '../lib/threads.js';
 import { version } from '../lib/version.js';
-import { describeCallError, isUnavailable, unary, type Connection } from '../proto/client.js';
+import { describeCallError, unary, type Connection } from '../proto/client.js';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION, isDefiniteRefusal } from '../proto/wire.js';
 import { buildRunnerBundle } from './runner_bundle.js';
 import { RunnerProcess } from './runner_process.js';
 import { RunTask, type TaskContext } from './run_task.js';
@@ -27,6 +28,14 @@ export interface AgentOptions {
    * @default 1
    */
   runsPerProcess?: number;
+  /**
+   * How long the coordinator may stay unreachable while the agent has nothing to do (at start,
+   * or idle between runs) before the agent gives up and exits with an error; 0: never.
+   * @default 0
+   */
+  connectTimeoutMs?: number;
+  /** Called at every heartbeat tick (the agent keeps its work-dir lock fresh with it). */
+  onHeartbeat?: () => void;
   log: (line: string) => void;
 }
 
@@ -96,14 +105,22 @@ export class Agent {
   async run(): Promise<void> {
     // Compiled while the coordinator answers; until then (or if it fails) runners start through tsx.
     const bundle = buildRunnerBundle();
-    await this.register();
+    try {
+      await this.register();
+    } catch (err) {
+      await bundle; // let the build finish writing before the process exits
+      throw err;
+    }
     this.runnerEntry = (await bundle) ?? undefined;
     if (this.stoppedBeforeRegistering) return this.opts.log('stopped before the coordinator answered');
     for (let i = 0; i < this.opts.slots; i++) {
       const gpu = this.opts.gpus.length ? this.opts.gpus[i % this.opts.gpus.length] : undefined;
       this.slots.push({ index: i, gpu, spare: this.spawnRunner(gpu), training: null });
     }
-    const heartbeat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    const heartbeat = setInterval(() => {
+      this.opts.onHeartbeat?.();
+      void this.heartbeat();
+    }, this.heartbeatMs);
     const metrics = setInterval(() => {
       for (const task of this.tasks.keys()) void task.flushMetrics();
     }, 200);
@@ -114,12 +131,34 @@ export class Agent {
       clearInterval(heartbeat);
       clearInterval(metrics);
       for (const s of this.slots) s.spare?.kill();
+      await this.goodbye();
+    }
+  }
+
+  /** Tells the coordinator this agent is gone (best effort: a short deadline, no retry). */
+  private async goodbye(): Promise<void> {
+    try {
+      await unary(this.opts.conn, 'Goodbye', { agent_id: this.id }, 2000);
+    } catch {
+      // It will notice the silence within 2 lease TTLs all the same.
+    }
+  }
+
+  /**
+   * Throws when the coordinator has been unreachable for longer than --connect-timeout since
+   * `since` (the first failure of this stretch); a no-op without a timeout.
+   */
+  private checkConnectTimeout(since: number, err: unknown): void {
+    const limit = this.opts.connectTimeoutMs ?? 0;
+    if (limit > 0 && Date.now() - since >= limit) {
+      throw new AgentFatalError(`${describeCallError(this.opts.conn.address, err)}; gave up after --connect-timeout ${Math.round(limit / 1000)} s`);
     }
   }
 
   private async register(): Promise<void> {
     let delay = 200;
     let warned = false;
+    const since = Date.now();
     for (;;) {
       try {
         const reply = await unary(this.opts.conn, 'Register', {
@@ -129,12 +168,16 @@ export class Agent {
           slots: this.opts.slots,
           version,
           backend: this.opts.backend,
+          protocol: PROTOCOL_VERSION,
         });
         this.heartbeatMs = reply.heartbeat_ms || this.heartbeatMs;
+        // Every later call of this agent carries it (proto/dlphys.proto's header).
+        this.opts.conn.metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
         this.opts.log(`registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}`);
         return;
       } catch (err) {
-        if (!isUnavailable(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        if (isDefiniteRefusal(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        this.checkConnectTimeout(since, err);
         if (!warned) this.opts.log(`${describeCallError(this.opts.conn.address, err)}; retrying`);
         warned = true;
         if (this.draining) {
@@ -154,6 +197,11 @@ export class Agent {
   private async leaseLoop(): Promise<void> {
     const pollMs = this.opts.pollMs ?? 1000;
     let delay = 200;
+    // One id per lease asked for, kept when the call is repeated after a failure: a reply lost
+    // on the way is answered again instead of leasing more runs (proto LeaseRequest.request_id).
+    let requestId = nanoid();
+    let failingSince: number | null = null;
+    let warned = false;
     while (!this.draining) {
       const free = this.slots.filter((s) => !s.training);
       if (free.length === 0) {
@@ -162,10 +210,20 @@ export class Agent {
       }
       let reply;
       try {
-        reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length });
+        reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId });
+        requestId = nanoid();
         delay = 200;
+        if (warned) this.opts.log(`the coordinator at ${this.opts.conn.address} answers again`);
+        failingSince = null;
+        warned = false;
       } catch (err) {
-        if (!isUnavailable(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        if (isDefiniteRefusal(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        // Running runs go on meanwhile; only an agent with nothing to do gives up.
+        failingSince ??= Date.now();
+        if (this.tasks.size === 0) this.checkConnectTimeout(failingSince, err);
+        else failingSince = Date.now();
+        if (!warned) this.opts.log(`lease: ${describeCallError(this.opts.conn.address, err)}; retrying`);
+        warned = true;
         await this.sleep(delay);
         delay = Math.min(delay * 2, 5000);
         continue;

@@ -7,6 +7,7 @@ import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
 import { Agent, AgentFatalError } from './agent.js';
 import { requireGpuBackend, resolveGpus } from './gpus.js';
+import { lockWorkDir } from './work_dir.js';
 
 interface AgentFlags {
   coord: string;
@@ -19,7 +20,11 @@ interface AgentFlags {
   uploadEvery: number;
   poll: number;
   runsPerProcess: number;
+  connectTimeout?: number;
 }
+
+/** Without --connect-timeout: an agent told to exit when idle gives up on a coordinator that never answers after this long. */
+const IDLE_CONNECT_TIMEOUT_S = 300;
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -37,6 +42,11 @@ const program = new Command('dlphys-agent')
   .option('--exit-when-idle', 'exit when no sweep has a run left to do', false)
   .option('--upload-every <seconds>', 'upload a running run\'s folder this often (0: only at the end)', nonNegative('--upload-every'), 60)
   .option('--poll <ms>', 'wait between lease requests when the queue is empty', positiveInt('--poll'), 1000)
+  .option(
+    '--connect-timeout <seconds>',
+    `give up (exit 1) when no coordinator answers for this long while there is nothing to train (0: never; default ${IDLE_CONNECT_TIMEOUT_S} with --exit-when-idle, else 0)`,
+    nonNegative('--connect-timeout'),
+  )
   .option('--runs-per-process <n>', 'runs one child process trains in turn (1: a fresh process per run; more saves ~1 s of start-up between short runs)', positiveInt('--runs-per-process'), 1)
   .addHelpText(
     'after',
@@ -56,7 +66,10 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
     // A wasm/cpu run is single-threaded, so a CPU-only host runs one per core.
     const slots = flags.slots ?? (gpus.length ? gpus.length : os.availableParallelism());
     const workDir = path.resolve(flags.workDir ?? path.join(os.tmpdir(), 'dlphys-agent', String(process.pid)));
+    // Before anything else: a second agent on the same work dir refuses to start.
+    const lock = lockWorkDir(workDir);
     const conn = connect(flags.coord, { token: flags.token, tlsCa: flags.tlsCa });
+    const connectTimeoutS = flags.connectTimeout ?? (flags.exitWhenIdle ? IDLE_CONNECT_TIMEOUT_S : 0);
     const agent = new Agent({
       conn,
       gpus,
@@ -67,8 +80,11 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
       uploadEverySec: flags.uploadEvery,
       pollMs: flags.poll,
       runsPerProcess: flags.runsPerProcess,
+      connectTimeoutMs: connectTimeoutS * 1000,
+      onHeartbeat: () => lock.touch(),
       log,
     });
+
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals > 1) process.exit(130);
@@ -85,6 +101,7 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      lock.release();
       conn.close();
     }
   });

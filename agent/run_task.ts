@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LeasedRun__Output } from '../proto/generated/dlphys/LeasedRun.js';
-import { isUnavailable, unary, type Connection } from '../proto/client.js';
+import { unary, type Connection } from '../proto/client.js';
+import { isDefiniteRefusal } from '../proto/wire.js';
 import { uploadFolder } from './sync_sender.js';
 import type { RunnerProcess, RunOutcome } from './runner_process.js';
 import { MetricBuffer } from './metric_buffer.js';
@@ -28,14 +29,32 @@ function isFenced(err: unknown): boolean {
   return code === grpc.status.FAILED_PRECONDITION || code === grpc.status.NOT_FOUND;
 }
 
+/** An upload the coordinator will never take as it is (over its size limits, or malformed): not retried. */
+function isUploadRefused(err: unknown): boolean {
+  const code = (err as grpc.ServiceError)?.code;
+  return code === grpc.status.OUT_OF_RANGE || code === grpc.status.INVALID_ARGUMENT || isDefiniteRefusal(err);
+}
+
+function details(err: unknown): string {
+  return (err as grpc.ServiceError)?.details || (err as Error)?.message || String(err);
+}
+
 class LostError extends Error {}
+
+/** Longest wait between two tries of a call the coordinator could not take (disk full, restarting, ...). */
+const MAX_BACKOFF_MS = 30_000;
 
 /**
  * One leased run on this agent, from start to report: trains it in its runner child, streams
  * its metrics, uploads its folder (periodically and at the end), and reports the result. Every
- * call is retried while the coordinator is unreachable, so nothing is lost across a coordinator
- * restart; a fenced answer (stale attempt) means another agent owns the run now, and this copy
- * is dropped without a report.
+ * call is retried, with backoff, until the coordinator takes it or refuses it for good
+ * (proto/wire.ts isDefiniteRefusal), so a coordinator restart, a full disk or a passing INTERNAL
+ * lose nothing; a fenced answer (stale attempt) means another agent owns the run now, and this
+ * copy is not reported.
+ *
+ * The run folder (`<work-dir>/<sweep>/a<attempt>/<name>`, one per attempt, so two attempts never
+ * share one) is deleted only once the coordinator took responsibility for the run: the report of
+ * a run whose folder landed was accepted, or a handback was. Anything else keeps it on disk.
  */
 export class RunTask {
   readonly ref: RunRef;
@@ -47,6 +66,8 @@ export class RunTask {
   private readonly metrics: MetricBuffer;
   private runner: RunnerProcess | null = null;
   private readonly started = performance.now();
+  /** The coordinator took the run (report or handback accepted): the folder may go. */
+  private settled = false;
 
   constructor(
     private readonly ctx: TaskContext,
@@ -55,7 +76,7 @@ export class RunTask {
     this.ref = { run_id: leased.run!.run_id, attempt: leased.run!.attempt };
     this.name = leased.name;
     this.sweep = leased.sweep;
-    this.dir = path.join(ctx.workDir, leased.sweep, leased.name);
+    this.dir = path.join(ctx.workDir, leased.sweep, `a${this.ref.attempt}`, leased.name);
     this.metrics = new MetricBuffer();
   }
 
@@ -93,7 +114,7 @@ export class RunTask {
       );
     } catch (err) {
       if (isFenced(err)) this.markLost();
-      else if (!isUnavailable(err)) this.ctx.log(`metrics for ${this.ref.run_id}: ${(err as Error).message}`);
+      // Anything else is sent again at the next flush.
     }
   }
 
@@ -125,7 +146,8 @@ export class RunTask {
     } catch (err) {
       if (!(err instanceof LostError) && !this.lost) throw err;
     } finally {
-      fs.rmSync(this.dir, { recursive: true, force: true });
+      if (this.settled) fs.rmSync(this.dir, { recursive: true, force: true });
+      else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.run_id}: its run folder did not land; kept at ${this.dir}`);
     }
   }
 
@@ -135,39 +157,68 @@ export class RunTask {
       await this.retry('hand back', () =>
         unary(this.ctx.conn, 'Report', { run: this.ref, agent_id: this.ctx.agentId, status: 'handback', summary_json: '', error: '' }),
       );
+      this.settled = true;
       this.ctx.log(`handed back ${this.ref.run_id}`);
       return;
     }
-    await this.retry('metrics', async () => {
-      while (!this.metrics.empty) {
-        await this.metrics.flush((rows) =>
-          unary(this.ctx.conn, 'ReportMetrics', { run: this.ref, agent_id: this.ctx.agentId, rows }),
-        );
-      }
-    });
+    const invalid = (err: unknown) => (err as grpc.ServiceError)?.code === grpc.status.INVALID_ARGUMENT;
+    try {
+      await this.retry(
+        'metrics',
+        async () => {
+          while (!this.metrics.empty) {
+            await this.metrics.flush((rows) => unary(this.ctx.conn, 'ReportMetrics', { run: this.ref, agent_id: this.ctx.agentId, rows }));
+          }
+        },
+        (err) => isDefiniteRefusal(err) || invalid(err),
+      );
+    } catch (err) {
+      // Rows the coordinator will never store (malformed): the landed metrics.jsonl still has them.
+      if (!invalid(err)) throw err;
+      this.ctx.log(`metrics of ${this.ref.run_id} refused: ${details(err)}; the run folder keeps them`);
+    }
     let uploadError = '';
     await this.uploading;
-    if (fs.existsSync(this.dir)) {
-      try {
-        await this.retry('upload', () => this.upload());
-      } catch (err) {
-        if (this.lost) throw err;
-        uploadError = `run folder upload refused: ${(err as grpc.ServiceError).details ?? (err as Error).message}`;
-        this.ctx.log(`${this.ref.run_id}: ${uploadError}`);
-      }
-    }
+    const hasFolder = fs.existsSync(this.dir);
+    if (hasFolder) uploadError = await this.finalUpload();
     const error = [outcome.error ?? '', uploadError].filter(Boolean).join('; ');
-    await this.retry('report', () =>
-      unary(this.ctx.conn, 'Report', {
-        run: this.ref,
-        agent_id: this.ctx.agentId,
-        status: uploadError && status !== 'failed' ? 'failed' : status,
-        summary_json: outcome.summary ? JSON.stringify(outcome.summary) : '',
-        error,
-      }),
-    );
+    const report = {
+      run: this.ref,
+      agent_id: this.ctx.agentId,
+      status: uploadError && status !== 'failed' ? 'failed' : status,
+      summary_json: outcome.summary ? JSON.stringify(outcome.summary) : '',
+      error,
+    };
+    await this.retry('report', async () => {
+      try {
+        return await unary(this.ctx.conn, 'Report', report);
+      } catch (err) {
+        // ABORTED: the coordinator has no landed folder for this attempt (its runs dir was
+        // replaced, say). Land it again before the next try.
+        if ((err as grpc.ServiceError)?.code === grpc.status.ABORTED && hasFolder) await this.upload();
+        throw err;
+      }
+    });
+    this.settled = !uploadError;
     const seconds = ((performance.now() - this.started) / 1000).toFixed(1);
     this.ctx.log(`finished ${this.ref.run_id}: ${status} in ${seconds}s${error ? ` (${error.split('\n')[0]})` : ''}`);
+  }
+
+  /**
+   * Lands the run folder: retried while the coordinator cannot take it for now (unreachable,
+   * disk full, restarting); '' once it landed, else why it never will (over the coordinator's
+   * size limit, say), in which case the run is reported failed and its folder kept here.
+   */
+  private async finalUpload(): Promise<string> {
+    try {
+      await this.retry('upload', () => this.upload(), isUploadRefused);
+      return '';
+    } catch (err) {
+      if (this.lost || err instanceof LostError) throw err;
+      const why = `run folder upload refused: ${details(err)}`;
+      this.ctx.log(`${this.ref.run_id}: ${why}`);
+      return why;
+    }
   }
 
   private upload() {
@@ -199,26 +250,29 @@ export class RunTask {
   }
 
   /**
-   * Retries `fn` while the coordinator is unreachable (backoff up to 5 s). A fenced answer marks
-   * the task lost; any other error is thrown to the caller.
+   * Calls `fn` until it succeeds, with backoff (up to 30 s) and one log line when it first
+   * fails. A fenced answer marks the task lost (LostError); a definite refusal (or what
+   * `final` says is final) is thrown to the caller; everything else is tried again.
    */
-  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async retry<T>(what: string, fn: () => Promise<T>, final: (err: unknown) => boolean = isDefiniteRefusal): Promise<T> {
     let delay = 100;
     let warned = false;
     for (;;) {
       if (this.lost) throw new LostError();
       try {
-        return await fn();
+        const value = await fn();
+        if (warned) this.ctx.log(`${what} ${this.ref.run_id}: the coordinator took it`);
+        return value;
       } catch (err) {
         if (isFenced(err)) {
           this.markLost();
           throw new LostError();
         }
-        if (!isUnavailable(err)) throw err;
-        if (!warned) this.ctx.log(`${what} ${this.ref.run_id}: coordinator unreachable, retrying`);
+        if (final(err)) throw err;
+        if (!warned) this.ctx.log(`${what} ${this.ref.run_id}: ${details(err).split('\n')[0]}; keeping it and retrying`);
         warned = true;
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
+        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
       }
     }
   }

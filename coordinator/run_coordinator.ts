@@ -66,7 +66,13 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     // Tests and scripts wait for this exact line to learn the port.
     log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token ...' : ''}`);
     const progress = new SweepProgress(store, log);
-    const finished = () => flags.exitWhenDone && store.allDone();
+    // Checked right after each commit, in the same tick: once every run has finished, nothing
+    // new is taken (no lease, sweep or retry), so what it says it exits with is what it has.
+    const finished = () => {
+      if (!flags.exitWhenDone || !store.allDone()) return false;
+      server!.stopAcceptingWork();
+      return true;
+    };
     let detach = () => {};
     const why = await new Promise<string>((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => resolve(`${signal}: shutting down (the database keeps everything; start again to continue)`);

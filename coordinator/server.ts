@@ -1,10 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
 import { UsageError } from '../lib/errors.js';
 import type { ExpandedSweep } from '../lib/sweep/index.js';
 import type { CoordinatorHandlers } from '../proto/generated/dlphys/Coordinator.js';
 import type { Event } from '../proto/generated/dlphys/Event.js';
 import type { WatchRequest__Output } from '../proto/generated/dlphys/WatchRequest.js';
 import { dlphysProto } from '../proto/load.js';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
+import { version } from '../lib/version.js';
 import { REPORT_STATUSES, type ReportStatus, type Store } from './store.js';
 import { makeUploadHandler } from './sync_receiver.js';
 
@@ -29,12 +33,44 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
       return { code: grpc.status.NOT_FOUND, details: e.message };
     case 'UsageError':
       return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
+    case 'PermissionDeniedError':
+      return { code: grpc.status.PERMISSION_DENIED, details: e.message };
+    case 'AlreadyExistsError':
+      return { code: grpc.status.ALREADY_EXISTS, details: e.message };
+    case 'NotLandedError':
+      return { code: grpc.status.ABORTED, details: e.message };
+    case 'ContractError':
+      return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
+    case 'ClosingError':
+      return { code: grpc.status.UNAVAILABLE, details: e.message };
     default:
+      // SQLite's "database or disk is full": a passing condition the agents retry through.
+      if ((e as { code?: string })?.code === 'SQLITE_FULL') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full: ${e.message}` };
       return { code: grpc.status.INTERNAL, details: e?.message ?? String(err) };
   }
 }
 
 type UnaryHandler<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+
+/** Work refused because the coordinator is on its way out (--exit-when-done reached). */
+class ClosingError extends Error {
+  override readonly name = 'ClosingError';
+}
+
+/** An agent that speaks another version of the contract. */
+class ContractError extends Error {
+  override readonly name = 'ContractError';
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** The first value of a metadata key as a string ('' when absent). */
+function metadataValue(metadata: grpc.Metadata, key: string): string {
+  const [value] = metadata.get(key);
+  return typeof value === 'string' ? value : value ? value.toString('utf8') : '';
+}
 
 /** At least this long after a start before leases expire: an agent's reconnect backoff reaches 2 s. */
 const RESTART_GRACE_MS = 5000;
@@ -52,8 +88,13 @@ export class CoordinatorServer {
   private expiry: NodeJS.Timeout | null = null;
   /** Agents whose latest lease reply said nothing is left to do (unfinished 0). */
   private readonly toldIdle = new Set<string>();
+  /** Set by stopAcceptingWork: no new leases, sweeps or retries. */
+  private closing = false;
+  /** The last landing that failed for lack of space, until a landing succeeds. */
+  private diskFull: { since: number; error: string } | null = null;
 
   constructor(private readonly opts: CoordinatorOptions) {
+    this.tokenDigest = opts.token ? digest(`Bearer ${opts.token}`) : null;
     this.server.addService(dlphysProto.Coordinator.service, this.handlers());
   }
 
@@ -97,6 +138,42 @@ export class CoordinatorServer {
     }
   }
 
+  /**
+   * From now on no run is leased (agents hear there is nothing left), and sweeps and retries are
+   * refused with UNAVAILABLE: what a coordinator about to exit must not accept.
+   */
+  stopAcceptingWork(): void {
+    this.closing = true;
+  }
+
+  /** The coordinator's own health, as Status reports it. */
+  health() {
+    let free = -1;
+    try {
+      const st = fs.statfsSync(this.opts.runsDir);
+      free = st.bavail * st.bsize;
+    } catch {
+      // Unknown: the runs dir is missing or the platform has no statfs.
+    }
+    return {
+      disk_full: this.diskFull !== null,
+      disk_error: this.diskFull?.error ?? '',
+      disk_full_since: this.diskFull ? new Date(this.diskFull.since).toISOString() : '',
+      runs_dir_free_bytes: String(free),
+      version,
+    };
+  }
+
+  private noteDisk(err: Partial<grpc.StatusObject> | null): void {
+    if (err === null) {
+      if (this.diskFull) this.opts.log('the runs dir has room again: uploads land');
+      this.diskFull = null;
+    } else if (err.code === grpc.status.RESOURCE_EXHAUSTED && /disk is full|disk full|ENOSPC|SQLITE_FULL/i.test(err.details ?? '')) {
+      if (!this.diskFull) this.opts.log(`DISK FULL: ${err.details}; agents keep their run folders and retry; free space in the runs dir`);
+      this.diskFull ??= { since: Date.now(), error: err.details ?? '' };
+    }
+  }
+
   /** Stops accepting calls, ends watch streams, and waits for calls in flight (bounded). */
   async close(): Promise<void> {
     if (this.expiry) clearInterval(this.expiry);
@@ -114,10 +191,12 @@ export class CoordinatorServer {
     });
   }
 
+  private readonly tokenDigest: Buffer | null;
+
+  /** Compares digests in constant time, so the time taken tells nothing about the token. */
   private authorized(metadata: grpc.Metadata): boolean {
-    if (!this.opts.token) return true;
-    const [value] = metadata.get('authorization');
-    return value === `Bearer ${this.opts.token}`;
+    if (!this.tokenDigest) return true;
+    return timingSafeEqual(digest(metadataValue(metadata, 'authorization')), this.tokenDigest);
   }
 
   private unauthenticated(metadata: grpc.Metadata): Partial<grpc.StatusObject> | null {
@@ -130,18 +209,28 @@ export class CoordinatorServer {
   }
 
   /** Wraps a handler body: token check, then the body's value or its error as a status. */
-  private unary<Req, Res>(body: (req: Req) => Res): UnaryHandler<Req, Res> {
+  private unary<Req, Res>(body: (req: Req, metadata: grpc.Metadata) => Res): UnaryHandler<Req, Res> {
     return (call, callback) => {
       const denied = this.unauthenticated(call.metadata);
       if (denied) return callback(denied);
       let reply: Res;
       try {
-        reply = body(call.request);
+        reply = body(call.request, call.metadata);
       } catch (err) {
-        return callback(toStatus(err));
+        const status = toStatus(err);
+        this.noteDisk(status);
+        return callback(status);
       }
       callback(null, reply);
     };
+  }
+
+  /** Like unary, for the calls of a registered agent: the request's agent_id must come with that agent's secret. */
+  private agentCall<Req extends { agent_id: string }, Res>(body: (req: Req) => Res): UnaryHandler<Req, Res> {
+    return this.unary((req: Req, metadata) => {
+      this.opts.store.authenticateAgent(req.agent_id, metadataValue(metadata, AGENT_SECRET_KEY));
+      return body(req);
+    });
   }
 
   private handlers(): CoordinatorHandlers {
@@ -152,22 +241,34 @@ export class CoordinatorServer {
       runsDir: this.opts.runsDir,
       maxFileBytes: this.opts.maxFileBytes,
       maxUploadBytes: this.opts.maxUploadBytes,
-      check: (r, agentId) => store.checkCurrent(r, agentId),
+      check: (r, agentId, metadata) => {
+        store.authenticateAgent(agentId, metadataValue(metadata, AGENT_SECRET_KEY));
+        return store.checkCurrent(r, agentId);
+      },
+      landed: (r, agentId, files, bytes) => store.recordLanded(r, agentId, files, bytes),
+      outcome: (err) => this.noteDisk(err),
     });
 
     return {
-      Register: this.unary((req) => {
-        store.registerAgent({ id: req.agent_id, host: req.host, gpus: req.gpus, slots: req.slots, version: req.version, backend: req.backend });
+      Register: this.unary((req, metadata) => {
+        if (req.protocol !== PROTOCOL_VERSION) {
+          throw new ContractError(`the agent speaks contract version ${req.protocol || 1}, this coordinator ${PROTOCOL_VERSION} (dlphys ${version}); run the same dlphys version on both`);
+        }
+        const secret = store.registerAgent(
+          { id: req.agent_id, host: req.host, gpus: req.gpus, slots: req.slots, version: req.version, backend: req.backend },
+          metadataValue(metadata, AGENT_SECRET_KEY),
+          leaseTtlMs,
+        );
         log(`agent ${req.agent_id} registered (${req.slots} slot(s)${req.gpus.length ? `, GPU ${req.gpus.join(',')}` : ''})`);
-        return { lease_ttl_ms: leaseTtlMs, heartbeat_ms: Math.max(50, Math.floor(leaseTtlMs / 3)) };
+        return { lease_ttl_ms: leaseTtlMs, heartbeat_ms: Math.max(50, Math.floor(leaseTtlMs / 3)), agent_secret: secret };
       }),
-      Heartbeat: this.unary((req) => {
+      Heartbeat: this.agentCall((req) => {
         const { cancel, lost } = store.heartbeat(req.agent_id, req.runs.map(ref), leaseTtlMs);
         return { cancel: cancel.map(wire), lost: lost.map(wire) };
       }),
-      Lease: this.unary((req) => {
-        const runs = store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs);
-        const unfinished = store.unfinished();
+      Lease: this.agentCall((req) => {
+        const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id);
+        const unfinished = this.closing ? 0 : store.unfinished();
         if (unfinished === 0) this.toldIdle.add(req.agent_id);
         else this.toldIdle.delete(req.agent_id);
         return {
@@ -175,11 +276,11 @@ export class CoordinatorServer {
           unfinished,
         };
       }),
-      StartRun: this.unary((req) => {
+      StartRun: this.agentCall((req) => {
         store.markStarted(ref(req.run), req.agent_id);
         return {};
       }),
-      ReportMetrics: this.unary((req) => {
+      ReportMetrics: this.agentCall((req) => {
         const acked = store.addMetrics(
           ref(req.run),
           req.agent_id,
@@ -195,7 +296,7 @@ export class CoordinatorServer {
         }
         upload(call, callback);
       },
-      Report: this.unary((req) => {
+      Report: this.agentCall((req) => {
         if (!REPORT_STATUSES.includes(req.status as ReportStatus)) {
           throw new UsageError(`unknown report status "${req.status}"; expected ${REPORT_STATUSES.join(', ')}`);
         }
@@ -203,12 +304,13 @@ export class CoordinatorServer {
         log(`${req.run?.run_id} ${state}${req.error ? `: ${req.error.split('\n')[0]}` : ''}`);
         return {};
       }),
-      Goodbye: this.unary((req) => {
+      Goodbye: this.agentCall((req) => {
         store.goodbye(req.agent_id);
         log(`agent ${req.agent_id} said goodbye`);
         return {};
       }),
       SubmitSweep: this.unary((req) => {
+        if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again to add a sweep');
         let sweep: ExpandedSweep;
         try {
           sweep = JSON.parse(req.sweep_json) as ExpandedSweep;
@@ -219,9 +321,12 @@ export class CoordinatorServer {
         log(existed ? `sweep ${sweep.name} already recorded: continuing it` : `sweep ${sweep.name}: ${runs} runs queued`);
         return { sweep: sweep.name, runs, existed };
       }),
-      Status: this.unary((req) => store.status(req.sweep || undefined, leaseTtlMs)),
+      Status: this.unary((req) => ({ ...store.status(req.sweep || undefined, leaseTtlMs), coordinator: this.health() })),
       Cancel: this.unary((req) => ({ affected: store.cancel(req.target) })),
-      Retry: this.unary((req) => ({ affected: store.retry(req.target) })),
+      Retry: this.unary((req) => {
+        if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again (dlphys-coord serve) to retry');
+        return { affected: store.retry(req.target) };
+      }),
       Watch: (call) => {
         const denied = this.unauthenticated(call.metadata);
         // 'error' (not destroy) is how grpc-js ends a server stream with a status: a destroyed

@@ -11,15 +11,16 @@
  * expired and another agent took it over.
  */
 import type Database from 'better-sqlite3';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../lib/errors.js';
 import { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, openDatabase, schemaVersion, type RunState } from './schema.js';
-import { NotFoundError, StaleAttemptError } from './store_errors.js';
+import { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from './store_errors.js';
 import type { AgentStatus__Output as AgentStatus } from '../proto/generated/dlphys/AgentStatus.js';
 import type { RunStatus__Output as RunStatus } from '../proto/generated/dlphys/RunStatus.js';
 import type { SweepStatus__Output as SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
 import type { ExpandedRun, ExpandedSweep } from '../lib/sweep/index.js';
 
-export { NotFoundError, StaleAttemptError } from './store_errors.js';
+export { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from './store_errors.js';
 export type { AgentStatus, RunStatus, SweepStatus, RunState };
 
 export type { ExpandedRun, ExpandedSweep };
@@ -127,10 +128,33 @@ export interface StoreOptions {
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+/**
+ * Quarantine: an agent whose leases expired at QUARANTINE_LOSSES separate moments within
+ * QUARANTINE_WINDOW_MS gets no lease for QUARANTINE_BASE_MS (or 2 lease TTLs, if longer), doubled
+ * at each further quarantine up to QUARANTINE_MAX_MS. A host that flaps (stops, resumes) would
+ * otherwise take every requeued run again and use up its attempts.
+ */
+export const QUARANTINE_LOSSES = 2;
+export const QUARANTINE_WINDOW_MS = 10 * 60_000;
+export const QUARANTINE_BASE_MS = 30_000;
+export const QUARANTINE_MAX_MS = 30 * 60_000;
+/** A run lost by an agent is not leased to that agent again for this long, while another live agent could take it. */
+export const AVOID_LOSER_MS = 10 * 60_000;
 /** Used by status() when no TTL is given: an agent is alive when it heartbeated within 2 TTL. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 const TERMINAL = new Set<string>(TERMINAL_STATES);
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Constant-time comparison of two hex digests of equal length. */
+function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
 
 function iso(ms: number | null): string {
   return ms === null ? '' : new Date(ms).toISOString();
@@ -211,6 +235,31 @@ export class Store {
            last_heartbeat = excluded.last_heartbeat, lost_at = NULL, left_at = NULL`,
       ),
       leaveAgent: db.prepare('UPDATE agents SET left_at = ? WHERE id = ? AND left_at IS NULL'),
+      getAgent: db.prepare<
+        [string],
+        { id: string; secret_hash: string | null; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; quarantine_level: number }
+      >('SELECT id, secret_hash, last_heartbeat, left_at, quarantined_until, quarantine_level FROM agents WHERE id = ?'),
+      setSecret: db.prepare('UPDATE agents SET secret_hash = ? WHERE id = ?'),
+      quarantine: db.prepare('UPDATE agents SET quarantined_until = ?, quarantine_level = ? WHERE id = ?'),
+      lossMoments: db
+        // Losses within one lease TTL of each other are one moment (one stop of the host).
+        .prepare<[number, string, number], number>(
+          `SELECT count(DISTINCT CAST(ended_at / ? AS INTEGER)) FROM attempts WHERE agent_id = ? AND outcome = 'lost' AND ended_at > ?`,
+        )
+        .pluck(),
+      otherLiveAgents: db
+        .prepare<[string, number, number], number>(
+          `SELECT count(*) FROM agents WHERE id != ? AND left_at IS NULL AND last_heartbeat >= ?
+             AND (quarantined_until IS NULL OR quarantined_until <= ?)`,
+        )
+        .pluck(),
+      attemptOf: db.prepare<[string, number], { agent_id: string; outcome: string | null; ended_at: number | null; landed_at: number | null }>(
+        'SELECT agent_id, outcome, ended_at, landed_at FROM attempts WHERE run_id = ? AND attempt = ?',
+      ),
+      attemptsOfRequest: db.prepare<[string, string], { run_id: string; attempt: number }>(
+        'SELECT run_id, attempt FROM attempts WHERE agent_id = ? AND lease_request = ? ORDER BY rowid',
+      ),
+      setLanded: db.prepare('UPDATE attempts SET landed_at = ?, landed_files = ?, landed_bytes = ? WHERE run_id = ? AND attempt = ?'),
       touchAgent: db.prepare('UPDATE agents SET last_heartbeat = ?, lost_at = NULL WHERE id = ?'),
       sweepsWithQueued: db
         .prepare<[], string>(
@@ -225,8 +274,7 @@ export class Store {
         `UPDATE runs SET state = 'leased', attempt = ?, agent_id = ?, lease_expires_at = ?, cancel_requested = 0,
            summary_json = NULL, error = NULL, started_at = NULL, ended_at = NULL, updated_at = ? WHERE id = ?`,
       ),
-      insertAttempt: db.prepare('INSERT INTO attempts (run_id, attempt, agent_id, leased_at) VALUES (?, ?, ?, ?)'),
-      deleteOldMetrics: db.prepare('DELETE FROM metrics WHERE run_id = ? AND attempt < ?'),
+      insertAttempt: db.prepare('INSERT INTO attempts (run_id, attempt, agent_id, leased_at, lease_request) VALUES (?, ?, ?, ?, ?)'),
       startRun: db.prepare(`UPDATE runs SET state = 'running', started_at = ?, updated_at = ? WHERE id = ?`),
       startAttempt: db.prepare('UPDATE attempts SET started_at = ? WHERE run_id = ? AND attempt = ?'),
       extendLease: db.prepare('UPDATE runs SET lease_expires_at = ? WHERE id = ?'),
@@ -377,10 +425,23 @@ export class Store {
     });
   }
 
-  /** Records an agent (or updates it when it registers again); its heartbeat clock starts now. */
-  registerAgent(a: AgentInfo): void {
+  /**
+   * Records an agent (or updates it when it registers again); its heartbeat clock starts now.
+   * Returns the agent's secret, which every later call of that agent must present
+   * (authenticateAgent): a new one, or `secret` itself when the agent registers again with it.
+   * An id held by an agent that is alive (heard from within 2 leaseTtlMs, not gone) cannot be
+   * taken without its secret: AlreadyExistsError.
+   */
+  registerAgent(a: AgentInfo, secret = '', leaseTtlMs: number = DEFAULT_LEASE_TTL_MS): string {
     if (typeof a?.id !== 'string' || a.id === '') throw new UsageError('an agent needs a non-empty id');
-    this.tx(() => {
+    return this.tx(() => {
+      const now = this.now();
+      const old = this.s.getAgent.get(a.id);
+      const own = old?.secret_hash != null && secret !== '' && sameDigest(sha256(secret), old.secret_hash);
+      if (old && !own && old.left_at === null && now - old.last_heartbeat <= 2 * leaseTtlMs) {
+        throw new AlreadyExistsError(`agent id ${a.id} belongs to a live agent; an agent registers under an id of its own`);
+      }
+      const granted = own ? secret : randomBytes(24).toString('base64url');
       this.s.upsertAgent.run({
         id: a.id,
         host: a.host ?? '',
@@ -388,10 +449,24 @@ export class Store {
         slots: a.slots ?? 1,
         version: a.version ?? '',
         backend: a.backend ?? '',
-        now: this.now(),
+        now,
       });
+      this.s.setSecret.run(sha256(granted), a.id);
       this.event('agent_registered', { agentId: a.id, data: { host: a.host, gpus: a.gpus ?? [], slots: a.slots, version: a.version, backend: a.backend } });
+      return granted;
     });
+  }
+
+  /**
+   * Checks that `secret` is the one Register handed `agentId` (constant-time). Throws
+   * NotFoundError for an unknown agent and PermissionDeniedError for a wrong or missing secret.
+   */
+  authenticateAgent(agentId: string, secret: string): void {
+    const agent = this.s.getAgent.get(agentId);
+    if (!agent) throw new NotFoundError(`no agent ${agentId}: register first`);
+    if (agent.secret_hash === null || !secret || !sameDigest(sha256(secret), agent.secret_hash)) {
+      throw new PermissionDeniedError(`this call is not from agent ${agentId}: it lacks the secret that agent was given at Register`);
+    }
   }
 
   /** The agent is exiting: shown as left at once, not after 2 lease TTLs of silence. */
@@ -412,24 +487,52 @@ export class Store {
 
   /**
    * Leases up to `max` queued runs to an agent: oldest sweep first, then by index. Each gets a
-   * new attempt (attempt + 1), an attempts row and a lease expiring in leaseTtlMs; the metric
-   * rows of its older attempts are deleted (superseded). Counts as a heartbeat of the agent.
+   * new attempt (attempt + 1), an attempts row and a lease expiring in leaseTtlMs. Counts as a
+   * heartbeat of the agent. Metric rows of earlier attempts are kept.
+   *
+   * `requestId` makes a retried call idempotent: when this agent already leased under that id
+   * (the reply was lost on the way), the same runs are answered again, as long as they are still
+   * its current attempts, and nothing new is leased. A quarantined agent gets nothing. A run
+   * whose last attempt this agent lost (within AVOID_LOSER_MS) is left for another live agent.
    */
-  lease(agentId: string, max: number, leaseTtlMs: number): LeasedRun[] {
+  lease(agentId: string, max: number, leaseTtlMs: number, requestId = ''): LeasedRun[] {
     requireTtl(leaseTtlMs);
     return this.tx(() => {
       this.requireAgent(agentId);
       const out: LeasedRun[] = [];
+      if (requestId) {
+        const earlier = this.s.attemptsOfRequest.all(agentId, requestId);
+        if (earlier.length > 0) {
+          for (const a of earlier) {
+            const r = this.s.getRun.get(a.run_id);
+            if (r && r.attempt === a.attempt && r.agent_id === agentId && (r.state === 'leased' || r.state === 'running')) {
+              out.push({ runId: r.id, attempt: r.attempt, sweep: r.sweep, name: r.name, configJson: r.config_json });
+            }
+          }
+          return out;
+        }
+      }
       if (!(max >= 1)) return out;
       const now = this.now();
+      const agent = this.s.getAgent.get(agentId)!;
+      if (agent.quarantined_until !== null && agent.quarantined_until > now) return out;
+      let othersCanTake: boolean | undefined;
+      const avoid = (r: { id: string; attempt: number }): boolean => {
+        if (r.attempt === 0) return false;
+        const last = this.s.attemptOf.get(r.id, r.attempt);
+        if (!last || last.outcome !== 'lost' || last.agent_id !== agentId || (last.ended_at ?? 0) < now - AVOID_LOSER_MS) return false;
+        othersCanTake ??= this.s.otherLiveAgents.get(agentId, now - 2 * leaseTtlMs, now)! > 0;
+        return othersCanTake;
+      };
       for (const sweep of this.s.sweepsWithQueued.all()) {
         const want = Math.floor(max) - out.length;
         if (want <= 0) break;
-        for (const r of this.s.queuedOf.all(sweep, want)) {
+        for (const r of this.s.queuedOf.all(sweep, want + 64)) {
+          if (out.length >= Math.floor(max)) break;
+          if (avoid(r)) continue;
           const attempt = r.attempt + 1;
           this.s.leaseRun.run(attempt, agentId, now + leaseTtlMs, now, r.id);
-          this.s.insertAttempt.run(r.id, attempt, agentId, now);
-          this.s.deleteOldMetrics.run(r.id, attempt);
+          this.s.insertAttempt.run(r.id, attempt, agentId, now, requestId || null);
           this.event('run_leased', { sweep: r.sweep, runId: r.id, agentId, data: { attempt } });
           out.push({ runId: r.id, attempt, sweep: r.sweep, name: r.name, configJson: r.config_json });
         }
@@ -471,6 +574,18 @@ export class Store {
    */
   checkCurrent(ref: RunRef, agentId: string): RunRow {
     return this.current(ref, agentId);
+  }
+
+  /**
+   * Records that the attempt's whole run folder (with its summary.json) landed under the runs
+   * dir. Fenced. A report of a finished run is accepted only after this.
+   */
+  recordLanded(ref: RunRef, agentId: string, files: number, bytes: number): void {
+    this.tx(() => {
+      const row = this.current(ref, agentId);
+      this.s.setLanded.run(this.now(), files, bytes, row.id, row.attempt);
+      this.event('run_landed', { sweep: row.sweep, runId: row.id, agentId, data: { attempt: row.attempt, files, bytes } });
+    });
   }
 
   /** leased -> running (a repeat while running is a no-op). Fenced. */
@@ -588,7 +703,8 @@ export class Store {
    * stopped -> cancelled when a cancel was requested, else completed (a callback stopped it);
    * diverged -> diverged; failed -> failed (not retried: its own error); handback -> queued again
    * (attempt outcome 'handback', not counted as lost), or cancelled when a cancel was requested.
-   * Returns the run's new state.
+   * completed, diverged and stopped need the attempt's folder to have landed (recordLanded):
+   * NotLandedError otherwise. Returns the run's new state.
    */
   finishRun(ref: RunRef, agentId: string, report: RunReportIn): RunState {
     if (!REPORT_STATUSES.includes(report?.status)) {
@@ -596,6 +712,11 @@ export class Store {
     }
     return this.tx(() => {
       const row = this.current(ref, agentId);
+      if (report.status === 'completed' || report.status === 'diverged' || report.status === 'stopped') {
+        if (this.s.attemptOf.get(row.id, row.attempt)?.landed_at == null) {
+          throw new NotLandedError(`run ${row.id} attempt ${row.attempt}: its run folder has not landed; upload it, then report`);
+        }
+      }
       const now = this.now();
       const error = report.error ? report.error : null;
       const cancelled = row.cancel_requested === 1;
@@ -661,6 +782,8 @@ export class Store {
           result.requeued.push(ref);
         }
       }
+      const losers = new Set([...result.requeued, ...result.failed, ...result.cancelled].map((r) => this.s.attemptOf.get(r.runId, r.attempt)!.agent_id));
+      for (const id of losers) this.maybeQuarantine(id, now, leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
       if (leaseTtlMs !== undefined) {
         for (const id of this.s.silentAgents.all(now - 2 * leaseTtlMs)) {
           this.s.markAgentLost.run(now, id);
@@ -670,6 +793,18 @@ export class Store {
       }
       return result;
     });
+  }
+
+  /** Quarantines an agent whose leases expired at QUARANTINE_LOSSES moments within the window (see there). */
+  private maybeQuarantine(agentId: string, now: number, leaseTtlMs: number): void {
+    const agent = this.s.getAgent.get(agentId);
+    if (!agent || (agent.quarantined_until !== null && agent.quarantined_until > now)) return;
+    const since = Math.max(now - QUARANTINE_WINDOW_MS, agent.quarantined_until ?? 0);
+    if (this.s.lossMoments.get(Math.max(1, Math.round(leaseTtlMs)), agentId, since)! < QUARANTINE_LOSSES) return;
+    const level = agent.quarantine_level + 1;
+    const period = Math.min(QUARANTINE_MAX_MS, Math.max(QUARANTINE_BASE_MS, 2 * leaseTtlMs) * 2 ** (level - 1));
+    this.s.quarantine.run(now + period, level, agentId);
+    this.event('agent_quarantined', { agentId, data: { until: iso(now + period), level, seconds: period / 1000 } });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,14 @@ export interface UploadDeps {
    * The store's fencing check: returns where the run lands, or throws an error named
    * `StaleAttemptError` (the attempt is no longer the run's current one) or `NotFoundError`.
    */
-  readonly check: (ref: { runId: string; attempt: number }, agentId: string) => { sweep: string; name: string };
+  readonly check: (ref: { runId: string; attempt: number }, agentId: string, metadata: grpc.Metadata) => { sweep: string; name: string };
+  /**
+   * Called once a folder that holds summary.json (a finished run's, not a periodic snapshot) has
+   * landed, to record it: the coordinator accepts the run's report only after this.
+   */
+  readonly landed?: (ref: { runId: string; attempt: number }, agentId: string, files: number, bytes: number) => void;
+  /** Told how each upload ended: null when it landed, else the status it was refused with. */
+  readonly outcome?: (err: { code: grpc.status; details: string } | null) => void;
 }
 
 /** Staging folders live here, on the same filesystem as the landed folders, so rename is atomic. */
@@ -106,9 +113,13 @@ export function makeUploadHandler(
   const runsDir = path.resolve(deps.runsDir);
   return (call, callback) => {
     receive(deps, runsDir, call).then(
-      (reply) => callback(null, reply),
+      (reply) => {
+        deps.outcome?.(null);
+        callback(null, reply);
+      },
       (err: unknown) => {
         const { code, details } = toStatus(err);
+        deps.outcome?.({ code, details });
         callback({ code, details });
       },
     );
@@ -140,7 +151,7 @@ async function receive(
         const run = chunk.header.run;
         if (!run || !run.run_id) throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: header without a run');
         const ref = { runId: run.run_id, attempt: run.attempt };
-        const where = deps.check(ref, chunk.header.agent_id);
+        const where = deps.check(ref, chunk.header.agent_id, call.metadata);
         checkSegment(where.sweep, 'sweep');
         checkSegment(where.name, 'run name');
         header = { ...ref, agentId: chunk.header.agent_id, ...where };
@@ -165,11 +176,11 @@ async function receive(
           }
           const size = parseSize(start.size, rel);
           if (size > deps.maxFileBytes) {
-            throw new UploadError(grpc.status.RESOURCE_EXHAUSTED, `upload: ${rel} is ${size} bytes, above the limit of ${deps.maxFileBytes}`);
+            throw new UploadError(grpc.status.OUT_OF_RANGE, `upload: ${rel} is ${size} bytes, above the limit of ${deps.maxFileBytes}`);
           }
           declaredTotal += size;
           if (declaredTotal > deps.maxUploadBytes) {
-            throw new UploadError(grpc.status.RESOURCE_EXHAUSTED, `upload: more than ${deps.maxUploadBytes} bytes in total`);
+            throw new UploadError(grpc.status.OUT_OF_RANGE, `upload: more than ${deps.maxUploadBytes} bytes in total (the coordinator's --max-upload-mb)`);
           }
           filesSeen.add(rel);
           for (const a of ancestors(rel)) dirsSeen.add(a);
@@ -181,11 +192,11 @@ async function receive(
           if (!current) throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: data outside a file');
           const data = chunk.data ?? Buffer.alloc(0);
           if (current.received + data.length > deps.maxFileBytes) {
-            throw new UploadError(grpc.status.RESOURCE_EXHAUSTED, `upload: ${current.relPath} sent more than the limit of ${deps.maxFileBytes} bytes`);
+            throw new UploadError(grpc.status.OUT_OF_RANGE, `upload: ${current.relPath} sent more than the limit of ${deps.maxFileBytes} bytes`);
           }
           receivedTotal += data.length;
           if (receivedTotal > deps.maxUploadBytes) {
-            throw new UploadError(grpc.status.RESOURCE_EXHAUSTED, `upload: more than ${deps.maxUploadBytes} bytes in total`);
+            throw new UploadError(grpc.status.OUT_OF_RANGE, `upload: more than ${deps.maxUploadBytes} bytes in total (the coordinator's --max-upload-mb)`);
           }
           if (current.received + data.length > current.size) {
             throw new UploadError(grpc.status.DATA_LOSS, `upload: ${current.relPath} sent more than its declared ${current.size} bytes`);
@@ -221,9 +232,11 @@ async function receive(
     const h = header;
     await land(runsDir, dir, h.sweep, h.name, () => {
       // The upload may have outlived its lease: ask again before the folder becomes visible.
-      deps.check({ runId: h.runId, attempt: h.attempt }, h.agentId);
+      deps.check({ runId: h.runId, attempt: h.attempt }, h.agentId, call.metadata);
     });
     staging = null;
+    // After the rename: a crash in between leaves a landed folder the agent uploads again.
+    if (filesSeen.has('summary.json')) deps.landed?.({ runId: h.runId, attempt: h.attempt }, h.agentId, files, receivedTotal);
     return { files, bytes: receivedTotal };
   } catch (err) {
     // Clean up before answering, so that when the client sees the error nothing is left behind.
@@ -368,6 +381,8 @@ function toStatus(err: unknown): { code: grpc.status; details: string } {
   if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.name === 'AbortError') {
     return { code: grpc.status.CANCELLED, details: `upload: ${message}` };
   }
-  if (e?.code === 'ENOSPC') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `upload: disk full: ${message}` };
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `upload: the coordinator's disk is full: ${message}` };
+  if (e?.code === 'SQLITE_FULL') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `upload: the coordinator's disk is full: ${message}` };
+  if (e?.name === 'PermissionDeniedError') return { code: grpc.status.PERMISSION_DENIED, details: message };
   return { code: grpc.status.INTERNAL, details: `upload: ${message}` };
 }

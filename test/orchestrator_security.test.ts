@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { uploadFolder } from '../agent/sync_sender.js';
 import { connect, unary, type Connection } from '../proto/client.js';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import type { Event__Output } from '../proto/generated/dlphys/Event.js';
 import type { RunRef } from '../proto/generated/dlphys/RunRef.js';
 import type { UploadChunk } from '../proto/generated/dlphys/UploadChunk.js';
@@ -49,8 +50,21 @@ async function withClient(address: string, options: Parameters<typeof connect>[1
   }
 }
 
-function register(conn: Connection, agentId: string) {
-  return unary(conn, 'Register', { agent_id: agentId, host: 'test', gpus: [], slots: 1, version: 'test', backend: 'cpu' });
+/** Each fake agent's connection: the client's, plus the secret Register gave that agent. */
+const agentConns = new Map<string, Connection>();
+
+function as(agentId: string): Connection {
+  const conn = agentConns.get(agentId);
+  if (!conn) throw new Error(`test bug: ${agentId} has not registered`);
+  return conn;
+}
+
+async function register(conn: Connection, agentId: string) {
+  const reply = await unary(conn, 'Register', { agent_id: agentId, host: 'test', gpus: [], slots: 1, version: 'test', backend: 'cpu', protocol: PROTOCOL_VERSION });
+  const metadata = conn.metadata.clone();
+  metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
+  agentConns.set(agentId, { ...conn, metadata });
+  return reply;
 }
 
 /** Heartbeats for a fake agent every 300 ms (its leases stay alive) until the returned function is called. */
@@ -107,11 +121,11 @@ test('a metrics batch, a report and an upload carrying a stale attempt are refus
     await withClient(coord.address, {}, async (conn) => {
       await register(conn, 'fake-a');
       await register(conn, 'fake-b');
-      const [leasedA] = (await unary(conn, 'Lease', { agent_id: 'fake-a', max_runs: 1 })).runs;
+      const [leasedA] = (await unary(as('fake-a'), 'Lease', { agent_id: 'fake-a', max_runs: 1 })).runs;
       const a1 = leasedA!.run!;
       assert.deepEqual(a1, { run_id: 'stale/r000', attempt: 1 });
-      await unary(conn, 'StartRun', { run: a1, agent_id: 'fake-a' });
-      await unary(conn, 'ReportMetrics', { run: a1, agent_id: 'fake-a', rows: [{ seq: '1', line: '{"step":1,"split":"train","loss":1}' }] });
+      await unary(as('fake-a'), 'StartRun', { run: a1, agent_id: 'fake-a' });
+      await unary(as('fake-a'), 'ReportMetrics', { run: a1, agent_id: 'fake-a', rows: [{ seq: '1', line: '{"step":1,"split":"train","loss":1}' }] });
 
       // fake-a sends no heartbeat: its lease expires, and the run goes to fake-b as attempt 2.
       await waitFor(
@@ -120,14 +134,14 @@ test('a metrics batch, a report and an upload carrying a stale attempt are refus
         30_000,
         c.logs,
       );
-      const [leasedB] = (await unary(conn, 'Lease', { agent_id: 'fake-b', max_runs: 1 })).runs;
+      const [leasedB] = (await unary(as('fake-b'), 'Lease', { agent_id: 'fake-b', max_runs: 1 })).runs;
       const b2 = leasedB!.run!;
       assert.deepEqual(b2, { run_id: 'stale/r000', attempt: 2 });
-      const stopHeartbeats = keepAlive(conn, 'fake-b', [b2]);
+      const stopHeartbeats = keepAlive(as('fake-b'), 'fake-b', [b2]);
       try {
-        await unary(conn, 'StartRun', { run: b2, agent_id: 'fake-b' });
+        await unary(as('fake-b'), 'StartRun', { run: b2, agent_id: 'fake-b' });
         const bLine = '{"step":1,"split":"train","loss":0.5}';
-        assert.equal((await unary(conn, 'ReportMetrics', { run: b2, agent_id: 'fake-b', rows: [{ seq: '1', line: bLine }] })).acked_seq, '1');
+        assert.equal((await unary(as('fake-b'), 'ReportMetrics', { run: b2, agent_id: 'fake-b', rows: [{ seq: '1', line: bLine }] })).acked_seq, '1');
 
         const snapshot = () => ({
           run: query(ws.db, "SELECT id, state, attempt, agent_id, summary_json, error, started_at, ended_at, updated_at FROM runs WHERE id = 'stale/r000'"),
@@ -144,47 +158,51 @@ test('a metrics batch, a report and an upload carrying a stale attempt are refus
         const stale = /stale attempt/;
         await refused(
           'a stale metrics batch',
-          unary(conn, 'ReportMetrics', { run: a1, agent_id: 'fake-a', rows: [1, 2, 3].map((seq) => ({ seq: String(seq), line: `{"step":${seq},"from":"a"}` })) }),
+          unary(as('fake-a'), 'ReportMetrics', { run: a1, agent_id: 'fake-a', rows: [1, 2, 3].map((seq) => ({ seq: String(seq), line: `{"step":${seq},"from":"a"}` })) }),
           grpc.status.FAILED_PRECONDITION,
           stale,
         );
         await refused(
           'a stale report',
-          unary(conn, 'Report', { run: a1, agent_id: 'fake-a', status: 'completed', summary_json: '{"status":"completed"}', error: '' }),
+          unary(as('fake-a'), 'Report', { run: a1, agent_id: 'fake-a', status: 'completed', summary_json: '{"status":"completed"}', error: '' }),
           grpc.status.FAILED_PRECONDITION,
           stale,
         );
         await refused(
           "a report of the current attempt from the agent that does not hold it",
-          unary(conn, 'Report', { run: b2, agent_id: 'fake-a', status: 'failed', summary_json: '', error: 'not mine' }),
+          unary(as('fake-a'), 'Report', { run: b2, agent_id: 'fake-a', status: 'failed', summary_json: '', error: 'not mine' }),
           grpc.status.FAILED_PRECONDITION,
           /held by agent fake-b/,
         );
-        await refused('a stale start', unary(conn, 'StartRun', { run: a1, agent_id: 'fake-a' }), grpc.status.FAILED_PRECONDITION, stale);
+        await refused('a stale start', unary(as('fake-a'), 'StartRun', { run: a1, agent_id: 'fake-a' }), grpc.status.FAILED_PRECONDITION, stale);
         const dir = runFolder(ws.dir, { 'summary.json': '{"status":"completed"}\n', 'metrics.jsonl': '{"step":1,"from":"a"}\n' });
         await refused(
           'a stale upload',
-          uploadFolder(conn.client, { ref: { runId: a1.run_id, attempt: a1.attempt }, agentId: 'fake-a', dir, metadata: conn.metadata, deadlineMs: 15_000 }),
+          uploadFolder(conn.client, { ref: { runId: a1.run_id, attempt: a1.attempt }, agentId: 'fake-a', dir, metadata: as('fake-a').metadata, deadlineMs: 15_000 }),
           grpc.status.FAILED_PRECONDITION,
           stale,
         );
         // A heartbeat naming the stale attempt is told it is lost (and renews nothing).
-        const hb = await unary(conn, 'Heartbeat', { agent_id: 'fake-a', runs: [a1] });
+        const hb = await unary(as('fake-a'), 'Heartbeat', { agent_id: 'fake-a', runs: [a1] });
         assert.deepEqual(hb.lost, [a1]);
 
         assert.deepEqual(snapshot(), before, 'the refused calls changed nothing');
         assert.deepEqual(
-          query<{ attempt: number; line: string }>(ws.db, "SELECT attempt, line FROM metrics WHERE run_id = 'stale/r000'"),
-          [{ attempt: 2, line: bLine }],
+          query<{ attempt: number; line: string }>(ws.db, "SELECT attempt, line FROM metrics WHERE run_id = 'stale/r000' ORDER BY attempt, seq"),
+          [
+            { attempt: 1, line: '{"step":1,"split":"train","loss":1}' },
+            { attempt: 2, line: bLine },
+          ],
+          "attempt 1 keeps what it sent while it was current, and nothing after; attempt 2 has its own",
         );
 
         // The current attempt is still honoured: fake-b lands its folder and records the run.
         const bDir = runFolder(ws.dir, { 'summary.json': '{"status":"completed"}\n', 'metrics.jsonl': `${bLine}\n` });
         assert.deepEqual(
-          await uploadFolder(conn.client, { ref: { runId: b2.run_id, attempt: b2.attempt }, agentId: 'fake-b', dir: bDir, metadata: conn.metadata, deadlineMs: 15_000 }),
+          await uploadFolder(conn.client, { ref: { runId: b2.run_id, attempt: b2.attempt }, agentId: 'fake-b', dir: bDir, metadata: as('fake-b').metadata, deadlineMs: 15_000 }),
           { files: 2, bytes: 23 + bLine.length + 1 },
         );
-        await unary(conn, 'Report', { run: b2, agent_id: 'fake-b', status: 'completed', summary_json: '{"status":"completed"}', error: '' });
+        await unary(as('fake-b'), 'Report', { run: b2, agent_id: 'fake-b', status: 'completed', summary_json: '{"status":"completed"}', error: '' });
         assert.deepEqual(runStates(ws.db), { 'stale/r000': 'completed' });
         assert.equal(fs.readFileSync(path.join(ws.runsDir, 'stale', 'r000', 'metrics.jsonl'), 'utf8'), `${bLine}\n`);
       } finally {
@@ -201,11 +219,11 @@ test('upload paths with "..", absolute paths and sizes over --max-upload-mb are 
     const coord = await serveSweep(c, ws, ['--max-upload-mb', '0.01']);
     await withClient(coord.address, {}, async (conn) => {
       await register(conn, 'fake');
-      const [leased] = (await unary(conn, 'Lease', { agent_id: 'fake', max_runs: 1 })).runs;
+      const [leased] = (await unary(as('fake'), 'Lease', { agent_id: 'fake', max_runs: 1 })).runs;
       const ref = leased!.run!;
-      const stopHeartbeats = keepAlive(conn, 'fake', [ref]);
+      const stopHeartbeats = keepAlive(as('fake'), 'fake', [ref]);
       try {
-        await unary(conn, 'StartRun', { run: ref, agent_id: 'fake' });
+        await unary(as('fake'), 'StartRun', { run: ref, agent_id: 'fake' });
         const header: UploadChunk = { header: { run: ref, agent_id: 'fake' } };
         const ok = fileChunks('config.json', Buffer.from('{}\n'));
         const escapeName = `dlphys-escape-${process.pid}-${Date.now()}.txt`;
@@ -214,20 +232,20 @@ test('upload paths with "..", absolute paths and sizes over --max-upload-mb are 
           ['a path with ..', [header, ...ok, ...fileChunks(`../../${escapeName}`, evil)], grpc.status.INVALID_ARGUMENT, /contains \.\./],
           ['a path with .. inside', [header, ...fileChunks(`logs/../../../${escapeName}`, evil)], grpc.status.INVALID_ARGUMENT, /contains \.\./],
           ['an absolute path', [header, ...ok, ...fileChunks(path.join(ws.dir, escapeName), evil)], grpc.status.INVALID_ARGUMENT, /absolute/],
-          ['a file declared over the limit', [header, ...ok, ...fileChunks('big.bin', Buffer.alloc(20_000, 1))], grpc.status.RESOURCE_EXHAUSTED, /limit/],
-          ['a file that sends more than the limit', [header, ...fileChunks('small.bin', Buffer.alloc(20_000, 2), 100)], grpc.status.RESOURCE_EXHAUSTED, /limit/],
+          ['a file declared over the limit', [header, ...ok, ...fileChunks('big.bin', Buffer.alloc(20_000, 1))], grpc.status.OUT_OF_RANGE, /limit/],
+          ['a file that sends more than the limit', [header, ...fileChunks('small.bin', Buffer.alloc(20_000, 2), 100)], grpc.status.OUT_OF_RANGE, /limit/],
           ['a header with attempt 0', [{ header: { run: { run_id: ref.run_id, attempt: 0 }, agent_id: 'fake' } }, ...ok], grpc.status.INVALID_ARGUMENT, /attempt must be/],
           ['a header naming no run', [{ header: { run: { run_id: 'paths/r999', attempt: 1 }, agent_id: 'fake' } }, ...ok], grpc.status.NOT_FOUND, /no run paths\/r999/],
           ['a stream without a header', [...ok], grpc.status.INVALID_ARGUMENT, /first message must be a header/],
           [
             'files that together pass the limit',
             [header, ...fileChunks('a.bin', Buffer.alloc(6000, 3)), ...fileChunks('b.bin', Buffer.alloc(6000, 4))],
-            grpc.status.RESOURCE_EXHAUSTED,
+            grpc.status.OUT_OF_RANGE,
             /in total/,
           ],
         ];
         for (const [what, chunks, code, details] of cases) {
-          await refused(what, rawUpload(conn, chunks), code, details);
+          await refused(what, rawUpload(as('fake'), chunks), code, details);
           assert.deepEqual(tree(ws.runsDir).filter((e) => !e.startsWith('.incoming')), [], `${what}: nothing landed`);
           assert.deepEqual(tree(path.join(ws.runsDir, '.incoming')), [], `${what}: nothing left in staging`);
         }
@@ -238,14 +256,14 @@ test('upload paths with "..", absolute paths and sizes over --max-upload-mb are 
         const big = runFolder(ws.dir, { 'config.json': '{}\n', 'weights.bin': Buffer.alloc(20_000, 5) });
         await refused(
           'a folder over the limit sent by uploadFolder',
-          uploadFolder(conn.client, { ref: { runId: ref.run_id, attempt: ref.attempt }, agentId: 'fake', dir: big, metadata: conn.metadata, deadlineMs: 15_000 }),
-          grpc.status.RESOURCE_EXHAUSTED,
+          uploadFolder(conn.client, { ref: { runId: ref.run_id, attempt: ref.attempt }, agentId: 'fake', dir: big, metadata: as('fake').metadata, deadlineMs: 15_000 }),
+          grpc.status.OUT_OF_RANGE,
         );
         assert.deepEqual(tree(ws.runsDir).filter((e) => !e.startsWith('.incoming')), [], 'nothing landed');
         assert.deepEqual(runStates(ws.db), { 'paths/r000': 'running' }, 'the refusals did not touch the run');
 
         // Under the limit, with a nested relative path: it lands.
-        const reply = await rawUpload(conn, [header, ...ok, ...fileChunks('logs/train.log', Buffer.from('fine\n'))]);
+        const reply = await rawUpload(as('fake'), [header, ...ok, ...fileChunks('logs/train.log', Buffer.from('fine\n'))]);
         assert.deepEqual(reply, { files: 2, bytes: '8' });
         assert.deepEqual(tree(path.join(ws.runsDir, 'paths', 'r000')), ['config.json', 'logs', 'logs/train.log']);
       } finally {
@@ -355,8 +373,8 @@ test('Watch replays the events from since_id 0, then streams new ones as they ha
 
       // Then live events.
       await register(conn, 'fake');
-      const [leased] = (await unary(conn, 'Lease', { agent_id: 'fake', max_runs: 1 })).runs;
-      const stopHeartbeats = keepAlive(conn, 'fake', [leased!.run!]);
+      const [leased] = (await unary(as('fake'), 'Lease', { agent_id: 'fake', max_runs: 1 })).runs;
+      const stopHeartbeats = keepAlive(as('fake'), 'fake', [leased!.run!]);
       t.after(stopHeartbeats);
       const registered = await waitFor('a live agent_registered event', () => seen('agent_registered'), 15_000, c.logs);
       assert.equal(registered.agent_id, 'fake');
@@ -377,7 +395,7 @@ test('Watch replays the events from since_id 0, then streams new ones as they ha
       const count = events.length;
 
       // A later watch from the last id seen gets only what came after it.
-      await unary(conn, 'StartRun', { run: leased!.run!, agent_id: 'fake' });
+      await unary(as('fake'), 'StartRun', { run: leased!.run!, agent_id: 'fake' });
       const later: Event__Output[] = [];
       const again = conn.client.Watch({ since_id: leasedEvent.id }, conn.metadata, { deadline: Date.now() + 60_000 });
       again.on('data', (e: Event__Output) => later.push(e));

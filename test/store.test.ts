@@ -8,7 +8,19 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { UsageError } from '../lib/errors.js';
 import { SCHEMA_VERSION } from '../coordinator/schema.js';
-import { NotFoundError, StaleAttemptError, Store, type EventRow, type ExpandedSweep, type RunRef } from '../coordinator/store.js';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  NotLandedError,
+  PermissionDeniedError,
+  QUARANTINE_BASE_MS,
+  QUARANTINE_LOSSES,
+  StaleAttemptError,
+  Store,
+  type EventRow,
+  type ExpandedSweep,
+  type RunRef,
+} from '../coordinator/store.js';
 
 const TTL = 10_000;
 
@@ -44,6 +56,12 @@ function sweep(name: string, n: number, specHash = 'hash-1'): ExpandedSweep {
 function agent(store: Store, id = 'a1'): string {
   store.registerAgent({ id, host: 'host-' + id, gpus: ['0'], slots: 2, version: '0.1.0', backend: 'cpu' });
   return id;
+}
+
+/** Records the attempt's run folder as landed, as the upload receiver does, so its report is taken. */
+function landed(store: Store, r: RunRef, agentId = 'a1'): Store {
+  store.recordLanded(ref(r), agentId, 3, 100);
+  return store;
 }
 
 function ref(r: RunRef): RunRef {
@@ -231,7 +249,7 @@ test('a run finishes once: a second report of the same attempt is refused', () =
   store.markStarted(ref(r0!), 'a1');
   store.markStarted(ref(r0!), 'a1'); // a resend while running is harmless
   const summary = JSON.stringify({ status: 'completed', final: { val_loss: 0.5 } });
-  assert.equal(store.finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: summary, error: '' }), 'completed');
+  assert.equal(landed(store, r0!, 'a1').finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: summary, error: '' }), 'completed');
   assert.throws(
     () => store.finishRun(ref(r0!), 'a1', { status: 'failed', summaryJson: '{}', error: 'x' }),
     (e: unknown) => e instanceof StaleAttemptError && /is over: the run is completed/.test(e.message),
@@ -274,7 +292,7 @@ test('metric resends are ignored and the ack is the contiguous prefix of seqs', 
   assert.deepEqual(parsed[6], { seq: 7, step: null, split: null });
 });
 
-test("a re-lease deletes the superseded attempts' metric rows", () => {
+test("a re-lease and a retry keep the earlier attempts' metric rows; metricsOf reads the current attempt's", () => {
   const { store, clock } = fresh();
   store.addSweep(sweep('s', 1));
   agent(store);
@@ -282,13 +300,19 @@ test("a re-lease deletes the superseded attempts' metric rows", () => {
   store.addMetrics(ref(a1!), 'a1', [1, 2, 3].map((seq) => ({ seq, line: line(seq) })));
   clock.t += TTL + 1;
   store.expireLeases();
-  assert.equal(store.metricsOf('s/lr=0').length, 3, 'kept until the run is leased again');
   const [a2] = store.lease('a1', 1, TTL);
   assert.equal(store.addMetrics(ref(a2!), 'a1', [{ seq: 1, line: line(100) }]), 1);
   assert.deepEqual(store.metricsOf('s/lr=0'), [line(100)]);
+  store.finishRun(ref(a2!), 'a1', { status: 'failed', summaryJson: '', error: 'boom' });
+  assert.equal(store.retry('s'), 1);
+  const [a3] = store.lease('a1', 1, TTL);
+  assert.equal(a3!.attempt, 3);
   store.close();
   const db = new Database(store.file, { readonly: true });
-  assert.deepEqual(db.prepare('SELECT attempt, count(*) AS n FROM metrics GROUP BY attempt').all(), [{ attempt: 2, n: 1 }]);
+  assert.deepEqual(db.prepare('SELECT attempt, count(*) AS n FROM metrics GROUP BY attempt ORDER BY attempt').all(), [
+    { attempt: 1, n: 3 },
+    { attempt: 2, n: 1 },
+  ]);
   db.close();
 });
 
@@ -307,7 +331,7 @@ test('cancel makes queued runs cancelled at once and asks the agent to stop runn
   assert.equal(store.run(r0!.runId).state, 'running');
   assert.equal(store.run(r0!.runId).cancel_requested, 1);
   assert.deepEqual(store.heartbeat('a1', [ref(r0!), ref(r1!)], TTL).cancel, [ref(r0!), ref(r1!)]);
-  assert.equal(store.finishRun(ref(r0!), 'a1', { status: 'stopped', summaryJson: '{"status":"stopped"}', error: '' }), 'cancelled');
+  assert.equal(landed(store, r0!, 'a1').finishRun(ref(r0!), 'a1', { status: 'stopped', summaryJson: '{"status":"stopped"}', error: '' }), 'cancelled');
   assert.equal(store.finishRun(ref(r1!), 'a1', { status: 'handback', summaryJson: '', error: '' }), 'cancelled', 'a cancelled run is not handed back to the queue');
   assert.equal(store.sweepDone('s'), true);
   assert.deepEqual(store.lease('a1', 4, TTL), []);
@@ -319,7 +343,7 @@ test('retry requeues failed and cancelled runs, and lost attempts count again fr
   store.addSweep(sweep('s', 3));
   agent(store);
   const [r0, r1] = store.lease('a1', 2, TTL);
-  store.finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
+  landed(store, r0!, 'a1').finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
   store.cancel('s/lr=2');
   clock.t += TTL + 1;
   assert.deepEqual(store.expireLeases().failed, [ref(r1!)]);
@@ -375,10 +399,10 @@ test('status counts runs per state, agents with their running runs, and the runs
   agent(store, 'a1');
   agent(store, 'a2');
   const [d] = store.lease('a1', 1, TTL);
-  store.finishRun(ref(d!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
+  landed(store, d!, 'a1').finishRun(ref(d!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
   const [b0, b1] = store.lease('a1', 2, TTL);
   store.markStarted(ref(b0!), 'a1');
-  store.finishRun(ref(b1!), 'a1', { status: 'diverged', summaryJson: '{}', error: 'loss is NaN' });
+  landed(store, b1!, 'a1').finishRun(ref(b1!), 'a1', { status: 'diverged', summaryJson: '{}', error: 'loss is NaN' });
   clock.t += 3 * TTL;
   store.heartbeat('a1', [ref(b0!)], TTL);
   const st = store.status(undefined, TTL);
@@ -412,7 +436,7 @@ test('events are recorded in order and onEvent hears each committed transaction'
   const leased = store.lease('a1', 2, TTL);
   store.markStarted(ref(leased[0]!), 'a1');
   store.addMetrics(ref(leased[0]!), 'a1', [{ seq: 1, line: line(1) }]);
-  store.finishRun(ref(leased[0]!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
+  landed(store, leased[0]!).finishRun(ref(leased[0]!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
   assert.throws(() => store.finishRun(ref(leased[0]!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }));
   store.cancel('s');
   off();
@@ -425,6 +449,7 @@ test('events are recorded in order and onEvent hears each committed transaction'
     'run_leased',
     'run_started',
     'metrics',
+    'run_landed',
     'run_finished',
     'run_cancelled',
   ]);
@@ -434,11 +459,12 @@ test('events are recorded in order and onEvent hears each committed transaction'
     ['run_leased', 'run_leased'],
     ['run_started'],
     ['metrics'],
+    ['run_landed'],
     ['run_finished'],
     ['run_cancelled'],
   ]);
   assert.deepEqual(heard.flat(), all, 'listeners get the same rows eventsSince returns');
-  const finished = all[6]!;
+  const finished = all[7]!;
   assert.equal(finished.run_id, 's/lr=0');
   assert.equal(finished.sweep, 's');
   assert.equal(finished.agent_id, 'a1');
@@ -455,7 +481,7 @@ test('the database survives close and reopen with everything in it, and records 
   const [r0, r1] = store.lease('a1', 2, TTL);
   store.markStarted(ref(r0!), 'a1');
   store.addMetrics(ref(r0!), 'a1', [1, 2].map((seq) => ({ seq, line: line(seq) })));
-  store.finishRun(ref(r1!), 'a1', { status: 'completed', summaryJson: '{"ok":true}', error: '' });
+  landed(store, r1!, 'a1').finishRun(ref(r1!), 'a1', { status: 'completed', summaryJson: '{"ok":true}', error: '' });
   const lastEvent = store.eventsSince(0).at(-1)!.id;
   store.close();
 
@@ -469,7 +495,7 @@ test('the database survives close and reopen with everything in it, and records 
   // The agent carries on where it was: its lease, its attempt, its metric ack.
   assert.deepEqual(again.heartbeat('a1', [ref(r0!)], TTL), { cancel: [], lost: [] });
   assert.equal(again.addMetrics(ref(r0!), 'a1', [2, 3].map((seq) => ({ seq, line: line(seq) }))), 3);
-  assert.equal(again.finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }), 'completed');
+  assert.equal(landed(again, r0!, 'a1').finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }), 'completed');
   assert.equal(again.addSweep(sweep('s', 3)).existed, true);
   assert.deepEqual(again.lease('a1', 5, TTL).map((r) => r.runId), ['s/lr=2']);
   again.close();
@@ -596,4 +622,105 @@ test('metric rows are ingested well above 50,000 rows/s in batches of 1000', () 
   assert.equal(store.metricsOf(leased[0]!.runId).length, batches * size);
   assert.equal(store.metricsOf(leased[runs]!.runId).length, batches * size);
   store.close();
+});
+
+test('a finished run is recorded only after its folder landed: completed, diverged and stopped need it, failed does not', () => {
+  const { store } = fresh();
+  store.addSweep(sweep('s', 2));
+  agent(store);
+  const [r0, r1] = store.lease('a1', 2, TTL);
+  for (const status of ['completed', 'diverged', 'stopped'] as const) {
+    assert.throws(() => store.finishRun(ref(r0!), 'a1', { status, summaryJson: '{}', error: '' }), NotLandedError);
+  }
+  assert.equal(store.run(r0!.runId).state, 'leased', 'a refused report changes nothing');
+  assert.equal(landed(store, r0!).finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }), 'completed');
+  assert.equal(store.finishRun(ref(r1!), 'a1', { status: 'failed', summaryJson: '', error: 'boom' }), 'failed');
+});
+
+test('an agent secret is given at register; calls are authenticated with it; a live id cannot be taken over', () => {
+  const { store, clock } = fresh();
+  const secret = store.registerAgent({ id: 'a1', host: 'h', gpus: [], slots: 1, version: 'v', backend: 'cpu' }, '', TTL);
+  assert.ok(secret.length >= 32);
+  store.authenticateAgent('a1', secret);
+  assert.throws(() => store.authenticateAgent('a1', 'forged'), PermissionDeniedError);
+  assert.throws(() => store.authenticateAgent('a1', ''), PermissionDeniedError);
+  assert.throws(() => store.authenticateAgent('nobody', secret), NotFoundError);
+  assert.throws(() => store.registerAgent({ id: 'a1', host: 'evil', gpus: [], slots: 1, version: 'v', backend: 'cpu' }, '', TTL), AlreadyExistsError);
+  assert.throws(() => store.registerAgent({ id: 'a1', host: 'evil', gpus: [], slots: 1, version: 'v', backend: 'cpu' }, 'forged', TTL), AlreadyExistsError);
+  assert.equal(store.registerAgent({ id: 'a1', host: 'h', gpus: [], slots: 1, version: 'v', backend: 'cpu' }, secret, TTL), secret, 'the owner registers again');
+  clock.t += 2 * TTL + 1;
+  const taken = store.registerAgent({ id: 'a1', host: 'h2', gpus: [], slots: 1, version: 'v', backend: 'cpu' }, '', TTL);
+  assert.notEqual(taken, secret, 'the id of a lost agent goes to a new one, with a new secret');
+  assert.throws(() => store.authenticateAgent('a1', secret), PermissionDeniedError);
+});
+
+test('goodbye shows the agent as left at once', () => {
+  const { store } = fresh();
+  agent(store);
+  store.goodbye('a1');
+  const [a] = store.status(undefined, TTL).agents;
+  assert.equal(a!.alive, false);
+  assert.equal(a!.state, 'left');
+  assert.deepEqual(store.expireLeases(TTL).agentsLost, [], 'no agent_lost event for an agent that left');
+});
+
+test('a repeated lease request id answers the same runs and leases nothing new', () => {
+  const { store } = fresh();
+  store.addSweep(sweep('s', 4));
+  agent(store);
+  const first = store.lease('a1', 2, TTL, 'req-1');
+  assert.equal(first.length, 2);
+  assert.deepEqual(store.lease('a1', 2, TTL, 'req-1'), first);
+  assert.equal(store.status('s').sweeps[0]!.states.leased, 2);
+  assert.deepEqual(store.lease('a1', 2, TTL, 'req-2').map((r) => r.runId), ['s/lr=2', 's/lr=3']);
+  assert.deepEqual(first.map((r) => r.attempt), [1, 1], 'the repeat cost no attempt');
+});
+
+test('a lost run is not leased again to the agent that lost it while another agent can take it', () => {
+  const { store, clock } = fresh();
+  store.addSweep(sweep('s', 1));
+  agent(store, 'a1');
+  agent(store, 'a2');
+  const [r] = store.lease('a1', 1, TTL);
+  store.heartbeat('a2', [], TTL);
+  clock.t += TTL + 1;
+  store.heartbeat('a2', [], TTL);
+  assert.equal(store.expireLeases(TTL).requeued.length, 1);
+  store.heartbeat('a1', [], TTL); // a1 is back
+  assert.deepEqual(store.lease('a1', 1, TTL), [], 'a1 lost it: left for a2');
+  assert.equal(store.lease('a2', 1, TTL)[0]!.runId, r!.runId);
+});
+
+test('the loser takes its lost run again when no other agent is alive', () => {
+  const { store, clock } = fresh();
+  store.addSweep(sweep('s', 1));
+  agent(store, 'a1');
+  store.lease('a1', 1, TTL);
+  clock.t += TTL + 1;
+  store.expireLeases(TTL);
+  store.heartbeat('a1', [], TTL);
+  assert.equal(store.lease('a1', 1, TTL).length, 1);
+});
+
+test('an agent that loses runs repeatedly is quarantined: no lease until the period ends, shown in status', () => {
+  const { store, clock } = fresh();
+  store.addSweep(sweep('s', 4));
+  agent(store, 'a1');
+  for (let i = 0; i < QUARANTINE_LOSSES; i++) {
+    assert.equal(store.lease('a1', 1, TTL).length, 1);
+    clock.t += TTL + 1;
+    store.expireLeases(TTL);
+    store.heartbeat('a1', [], TTL);
+  }
+  const st = store.status(undefined, TTL).agents[0]!;
+  assert.equal(st.state, 'quarantined');
+  assert.equal(st.lost_runs, QUARANTINE_LOSSES);
+  assert.ok(st.quarantined_until > new Date(clock.t).toISOString());
+  assert.deepEqual(store.lease('a1', 4, TTL), []);
+  clock.t += Math.max(QUARANTINE_BASE_MS, 2 * TTL) + 1;
+  store.heartbeat('a1', [], TTL);
+  assert.equal(store.status(undefined, TTL).agents[0]!.state, 'alive');
+  assert.ok(store.lease('a1', 4, TTL).length > 0);
+  const lost = store.status('s').runs.reduce((n, r) => n + r.lost_attempts, 0);
+  assert.equal(lost, QUARANTINE_LOSSES, 'lost attempts are counted apart from failures');
 });

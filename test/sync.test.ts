@@ -234,26 +234,26 @@ test('a stream that does not start with a header is refused with INVALID_ARGUMEN
   await assertNothingLanded(runsDir);
 });
 
-test('a file over the size limit is refused with RESOURCE_EXHAUSTED and nothing lands', async (t) => {
+test('a file over the size limit is refused with OUT_OF_RANGE and nothing lands', async (t) => {
   const { client, runsDir } = await serve(t, { maxFileBytes: 1000 });
   const src = await makeFolder({ 'small.txt': 'ok', 'big.bin': randomBytes(1001) });
   const err = await uploadFolder(client, { ref, agentId: 'agent-1', dir: src }).catch((e: unknown) => e);
-  assertCode(err, grpc.status.RESOURCE_EXHAUSTED, /big\.bin is 1001 bytes/);
+  assertCode(err, grpc.status.OUT_OF_RANGE, /big\.bin is 1001 bytes/);
   await assertNothingLanded(runsDir);
 });
 
-test('a file that declares a small size but sends more than the limit is refused with RESOURCE_EXHAUSTED', async (t) => {
+test('a file that declares a small size but sends more than the limit is refused with OUT_OF_RANGE', async (t) => {
   const { client, runsDir } = await serve(t, { maxFileBytes: 1000 });
   const result = await raw(client, [header, { file: { path: 'a.bin', size: 10 } }, { data: randomBytes(2000) }, { end: { sha256: '' } }]);
-  assertCode(result, grpc.status.RESOURCE_EXHAUSTED, /a\.bin sent more than the limit/);
+  assertCode(result, grpc.status.OUT_OF_RANGE, /a\.bin sent more than the limit/);
   await assertNothingLanded(runsDir);
 });
 
-test('an upload whose files add up to more than the total limit is refused with RESOURCE_EXHAUSTED', async (t) => {
+test('an upload whose files add up to more than the total limit is refused with OUT_OF_RANGE', async (t) => {
   const { client, runsDir } = await serve(t, { maxFileBytes: 1000, maxUploadBytes: 1500 });
   const src = await makeFolder({ 'a.bin': randomBytes(800), 'b.bin': randomBytes(800) });
   const err = await uploadFolder(client, { ref, agentId: 'agent-1', dir: src }).catch((e: unknown) => e);
-  assertCode(err, grpc.status.RESOURCE_EXHAUSTED, /in total/);
+  assertCode(err, grpc.status.OUT_OF_RANGE, /in total/);
   await assertNothingLanded(runsDir);
 });
 

@@ -1,0 +1,107 @@
+/**
+ * One agent per work dir. Two agents sharing a --work-dir (a shared home directory, say) would
+ * each treat the other's run folders as their own; the lock file `<work-dir>/.agent.lock` makes
+ * the second one refuse to start instead.
+ *
+ * The lock holds the owner's host and pid and is touched at every heartbeat. It is taken over
+ * only when its owner is certainly gone: on the same host, no process has its pid; on another
+ * host (a shared file system), it has not been touched for STALE_MS.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../lib/errors.js';
+
+const LOCK = '.agent.lock';
+/** A lock from another host untouched this long is an agent that died without removing it. */
+export const STALE_MS = 10 * 60_000;
+
+interface LockInfo {
+  host: string;
+  pid: number;
+  since: string;
+}
+
+export interface WorkDirLock {
+  readonly file: string;
+  /** Marks the lock as live (call now and then: another host judges staleness by its mtime). */
+  touch(): void;
+  /** Removes the lock if it is still ours. */
+  release(): void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(file: string): { info: LockInfo | null; mtimeMs: number } | null {
+  try {
+    const st = fs.statSync(file);
+    let info: LockInfo | null = null;
+    try {
+      info = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+    } catch {
+      // Torn or foreign content: judged by its age alone.
+    }
+    return { info, mtimeMs: st.mtimeMs };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Creates `dir` if needed and takes its lock for this process. Throws a UsageError naming the
+ * owner when another live agent holds it, or when the dir cannot be written.
+ */
+export function lockWorkDir(dir: string): WorkDirLock {
+  const file = path.join(dir, LOCK);
+  const mine: LockInfo = { host: os.hostname(), pid: process.pid, since: new Date().toISOString() };
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`--work-dir ${dir}: ${(err as Error).message}; choose a folder this user can write`);
+  }
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      fs.writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx', mode: 0o644 });
+      return {
+        file,
+        touch: () => {
+          const now = new Date();
+          try {
+            fs.utimesSync(file, now, now);
+          } catch {
+            // Gone or unwritable: nothing to keep fresh; the next start will judge.
+          }
+        },
+        release: () => {
+          const held = readLock(file)?.info;
+          if (held && held.host === mine.host && held.pid === mine.pid) fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new UsageError(`--work-dir ${dir}: cannot create ${LOCK}: ${(err as Error).message}; choose a folder this user can write`);
+      }
+    }
+    const held = readLock(file);
+    if (!held) continue; // removed meanwhile: try again
+    const { info, mtimeMs } = held;
+    const sameHost = info?.host === os.hostname();
+    const gone = sameHost ? !alive(info!.pid) : Date.now() - mtimeMs > STALE_MS;
+    if (!gone) {
+      const who = info ? `the agent with pid ${info.pid} on ${info.host} (since ${info.since})` : 'another agent';
+      throw new UsageError(
+        `--work-dir ${dir} is in use by ${who}; give each agent its own --work-dir` +
+          (sameHost ? '' : ` (if that agent is gone, delete ${file})`),
+      );
+    }
+    fs.rmSync(file, { force: true });
+  }
+  throw new UsageError(`--work-dir ${dir}: could not take ${file}; another agent keeps taking it`);
+}
