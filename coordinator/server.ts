@@ -90,6 +90,12 @@ export class CoordinatorServer {
   private readonly toldIdle = new Set<string>();
   /** Set by stopAcceptingWork: no new leases, sweeps or retries. */
   private closing = false;
+  /**
+   * When each agent last made an authenticated call that the store could not record (its disk
+   * full, say): that still proves the agent alive, so its leases are kept meanwhile. Cleared by
+   * its next recorded call, from which on the leases follow the heartbeats again.
+   */
+  private readonly heardWhileFailing = new Map<string, number>();
   /** The last landing that failed for lack of space, until a landing succeeds. */
   private diskFull: { since: number; error: string } | null = null;
 
@@ -112,7 +118,8 @@ export class CoordinatorServer {
       if (Date.now() < graceUntil) return;
       let result;
       try {
-        result = this.opts.store.expireLeases(this.opts.leaseTtlMs);
+        const now = Date.now();
+        result = this.opts.store.expireLeases(this.opts.leaseTtlMs, (id) => now - (this.heardWhileFailing.get(id) ?? 0) < this.opts.leaseTtlMs);
       } catch (err) {
         // A timer must not take the coordinator down; the next tick tries again.
         this.opts.log(`lease expiry failed: ${(err as Error).message}`);
@@ -229,7 +236,16 @@ export class CoordinatorServer {
   private agentCall<Req extends { agent_id: string }, Res>(body: (req: Req) => Res): UnaryHandler<Req, Res> {
     return this.unary((req: Req, metadata) => {
       this.opts.store.authenticateAgent(req.agent_id, metadataValue(metadata, AGENT_SECRET_KEY));
-      return body(req);
+      try {
+        const reply = body(req);
+        this.heardWhileFailing.delete(req.agent_id);
+        return reply;
+      } catch (err) {
+        if (toStatus(err).code === grpc.status.INTERNAL || toStatus(err).code === grpc.status.RESOURCE_EXHAUSTED) {
+          this.heardWhileFailing.set(req.agent_id, Date.now());
+        }
+        throw err;
+      }
     });
   }
 

@@ -756,13 +756,20 @@ export class Store {
    * attempt), or failed when it has been lost maxAttempts times since its last retry, or
    * cancelled when a user had asked to cancel it. Given the lease TTL, it also records an
    * agent_lost event (once) for each agent that has not been heard from for 2 TTL.
+   *
+   * `heard(agentId)` says the agent was heard from recently though its heartbeat could not be
+   * recorded (the database's disk was full, say): its leases are renewed instead of taken.
    */
-  expireLeases(leaseTtlMs?: number): ExpireResult {
+  expireLeases(leaseTtlMs?: number, heard: (agentId: string) => boolean = () => false): ExpireResult {
     if (leaseTtlMs !== undefined) requireTtl(leaseTtlMs);
     return this.tx(() => {
       const now = this.now();
       const result: ExpireResult = { requeued: [], failed: [], cancelled: [], agentsLost: [] };
       for (const row of this.s.expired.all(now)) {
+        if (row.agent_id !== null && heard(row.agent_id)) {
+          this.s.extendLease.run(now + (leaseTtlMs ?? DEFAULT_LEASE_TTL_MS), row.id);
+          continue;
+        }
         const ref = { runId: row.id, attempt: row.attempt };
         this.s.endAttempt.run(now, 'lost', 'lease expired: the agent stopped heartbeating', row.id, row.attempt);
         const lost = this.s.lostSinceRetry.get(row.id, row.retry_base)!;
