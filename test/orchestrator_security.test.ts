@@ -273,6 +273,84 @@ test('upload paths with "..", absolute paths and sizes over --max-upload-mb are 
   });
 });
 
+test("no client can act as an agent it did not register: calls without the agent's secret are PERMISSION_DENIED, a live id cannot be taken, and completed needs a landed folder", async () => {
+  const ws = workspace(tinySweep({ name: 'own', runs: 2, steps: 30 }));
+  await withCluster(async (c) => {
+    const coord = await serveSweep(c, ws);
+    await withClient(coord.address, {}, async (conn) => {
+      await refused(
+        'Register speaking another contract version',
+        unary(conn, 'Register', { agent_id: 'old', host: 'h', gpus: [], slots: 1, version: '0', backend: 'cpu', protocol: 1 }),
+        grpc.status.FAILED_PRECONDITION,
+        /contract version 1/,
+      );
+      await register(conn, 'owner');
+      const owner = as('owner');
+      await refused('Register under a live agent\'s id', register(conn, 'owner'), grpc.status.ALREADY_EXISTS, /belongs to a live agent/);
+
+      // A Lease whose reply was lost is asked again with the same request id: same runs, no new attempt.
+      const first = (await unary(owner, 'Lease', { agent_id: 'owner', max_runs: 1, request_id: 'req-1' })).runs;
+      const again = (await unary(owner, 'Lease', { agent_id: 'owner', max_runs: 1, request_id: 'req-1' })).runs;
+      assert.deepEqual(again, first);
+      assert.deepEqual(runStates(ws.db), { 'own/r000': 'leased', 'own/r001': 'queued' }, 'the repeat leased nothing more');
+      const run = first[0]!.run!;
+      assert.deepEqual(run, { run_id: 'own/r000', attempt: 1 });
+
+      const forged = { ...conn, metadata: conn.metadata.clone() };
+      forged.metadata.set('x-dlphys-agent-secret', 'guessed');
+      for (const [who, client] of [['no secret', conn], ['a wrong secret', forged]] as const) {
+        const calls: [string, Promise<unknown>][] = [
+          ['Report', unary(client, 'Report', { run, agent_id: 'owner', status: 'completed', summary_json: '{"status":"completed"}', error: '' })],
+          ['Heartbeat', unary(client, 'Heartbeat', { agent_id: 'owner', runs: [run] })],
+          ['Lease', unary(client, 'Lease', { agent_id: 'owner', max_runs: 1, request_id: 'x' })],
+          ['StartRun', unary(client, 'StartRun', { run, agent_id: 'owner' })],
+          ['ReportMetrics', unary(client, 'ReportMetrics', { run, agent_id: 'owner', rows: [{ seq: '1', line: '{"step":1}' }] })],
+          ['Goodbye', unary(client, 'Goodbye', { agent_id: 'owner' })],
+          ['Upload', rawUpload(client, [{ header: { run, agent_id: 'owner' } }, ...fileChunks('summary.json', Buffer.from('{}'))])],
+        ];
+        for (const [what, call] of calls) await refused(`${what} with ${who}`, call, grpc.status.PERMISSION_DENIED, /lacks the secret/);
+      }
+      assert.deepEqual(runStates(ws.db), { 'own/r000': 'leased', 'own/r001': 'queued' }, 'the forged calls changed nothing');
+      assert.equal(tree(ws.runsDir).length, 0, 'nothing landed');
+
+      // The owner itself cannot record completed before its folder, with its summary, has landed.
+      const report = { run, agent_id: 'owner', status: 'completed', summary_json: '{"status":"completed"}', error: '' };
+      await refused('completed with nothing landed', unary(owner, 'Report', report), grpc.status.ABORTED, /has not landed/);
+      await rawUpload(owner, [{ header: { run, agent_id: 'owner' } }, ...fileChunks('metrics.jsonl', Buffer.from('{"step":1}\n'))]);
+      await refused('completed after a snapshot without summary.json', unary(owner, 'Report', report), grpc.status.ABORTED, /has not landed/);
+      await rawUpload(owner, [{ header: { run, agent_id: 'owner' } }, ...fileChunks('summary.json', Buffer.from('{"status":"completed"}\n'))]);
+      await unary(owner, 'Report', report);
+      assert.equal(runStates(ws.db)['own/r000'], 'completed');
+    });
+  });
+});
+
+test('once --exit-when-done is reached nothing new is taken: a retry is refused and a lease answers nothing, while the coordinator waits for agents to hear it', async () => {
+  const ws = workspace(tinySweep({ name: 'bye', runs: 1, steps: 30 }));
+  await withCluster(async (c) => {
+    const coord = c.track(
+      'coordinator',
+      await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '5', '--exit-when-done']),
+    );
+    await withClient(coord.address, {}, async (conn) => {
+      await register(conn, 'fake');
+      const fake = as('fake');
+      const [leased] = (await unary(fake, 'Lease', { agent_id: 'fake', max_runs: 1, request_id: 'a' })).runs;
+      const run = leased!.run!;
+      await rawUpload(fake, [{ header: { run, agent_id: 'fake' } }, ...fileChunks('summary.json', Buffer.from('{"status":"failed"}\n'))]);
+      await unary(fake, 'Report', { run, agent_id: 'fake', status: 'failed', summary_json: '', error: 'boom' });
+      await waitFor('the coordinator to say it exits', () => /every run has finished: exiting/.test(coord.log()), 10_000, coord.log);
+      // It waits (up to a lease TTL) for this agent to hear there is nothing left; meanwhile:
+      await refused('a retry after the exit was decided', unary(conn, 'Retry', { target: 'bye' }), grpc.status.UNAVAILABLE, /exiting/);
+      const reply = await unary(fake, 'Lease', { agent_id: 'fake', max_runs: 1, request_id: 'b' });
+      assert.deepEqual(reply.runs, []);
+      assert.equal(reply.unfinished, 0);
+    });
+    assert.equal(await within('the coordinator to exit', coord.exited, 30_000, coord.log), 0, coord.log());
+    assert.deepEqual(runStates(ws.db), { 'bye/r000': 'failed' }, 'the refused retry queued nothing');
+  });
+});
+
 test('with --token, calls without the token or with a wrong one are UNAUTHENTICATED; an agent with a wrong token exits 2 with one line, with the right one it completes the sweep', async () => {
   const ws = workspace(tinySweep({ name: 'tok', runs: 2, steps: 30 }));
   await withCluster(async (c) => {
