@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { nanoid } from 'nanoid';
 import os from 'node:os';
 import { MAX_WASM_THREADS } from '../lib/threads.js';
@@ -282,16 +281,25 @@ export class Agent {
     }
   }
 
+  /** The heartbeat in flight, if any: a slow one is not overtaken by the next tick. */
+  private beating = false;
+
   private async heartbeat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
     const tasks = [...this.tasks.keys()];
     try {
-      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => t.ref) }, this.heartbeatMs);
+      // A heartbeat is worth waiting for until the leases it renews would expire (3 periods): on
+      // a loaded machine a deadline of one period would let leases lapse that were never in danger.
+      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => t.ref) }, 3 * this.heartbeatMs);
       const byKey = new Map(tasks.map((t) => [`${t.ref.run_id}#${t.ref.attempt}`, t]));
       for (const ref of reply.cancel) byKey.get(`${ref.run_id}#${ref.attempt}`)?.cancel();
       for (const ref of reply.lost) byKey.get(`${ref.run_id}#${ref.attempt}`)?.markLost();
     } catch (err) {
-      if ((err as grpc.ServiceError).code === grpc.status.UNAUTHENTICATED) this.opts.log(describeCallError(this.opts.conn.address, err));
-      // Unreachable: training goes on; the next heartbeat tries again.
+      if (isDefiniteRefusal(err)) this.opts.log(`heartbeat: ${describeCallError(this.opts.conn.address, err)}`);
+      // Anything else: training goes on; the next heartbeat tries again.
+    } finally {
+      this.beating = false;
     }
   }
 

@@ -24,8 +24,11 @@ import {
   type Cluster,
 } from './cluster.js';
 
-/** Short leases, so a vanished agent's run comes back within seconds (heartbeats every 0.5 s). */
-const LEASE_TTL = ['--lease-ttl', '1.5'];
+/**
+ * Short leases, so a vanished agent's run comes back within seconds (heartbeats every second),
+ * yet long enough that a heartbeat delayed by a loaded machine does not let a live lease lapse.
+ */
+const LEASE_TTL = ['--lease-ttl', '3'];
 /** Long enough that a run is still training when the test acts on it, short enough to finish soon after. */
 const STEPS = 3000;
 

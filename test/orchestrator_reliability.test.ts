@@ -26,7 +26,8 @@ import {
 } from './cluster.js';
 import { tempDir } from './helpers.js';
 
-const LEASE_TTL = ['--lease-ttl', '1.5'];
+/** Short enough that a lost lease comes back within seconds, long enough to hold on a loaded machine. */
+const LEASE_TTL = ['--lease-ttl', '3'];
 const STEPS = 3000;
 
 type Workspace = ReturnType<typeof workspace>;

@@ -35,7 +35,7 @@ import { writeText } from './helpers.js';
 type Workspace = ReturnType<typeof workspace>;
 
 function serveSweep(c: Cluster, ws: Workspace, extra: string[] = []): Promise<Coordinator> {
-  return startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '1.5', ...extra]).then(
+  return startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '3', ...extra]).then(
     (coord) => c.track('coordinator', coord),
   );
 }
