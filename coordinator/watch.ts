@@ -6,8 +6,8 @@
  * - The replay reads the database a page at a time, and reads the next page only once the
  *   stream has taken the previous one: a write that returns false (or that brings the bytes
  *   handed to grpc-js and not yet sent to {@link WatchOptions.bufferBytes}) pauses the stream
- *   until every write has gone out. Each turn of the event loop does at most one page for one
- *   stream, so Status and the agents' calls are served between them.
+ *   until every write has gone out. Pages run in turns of at most 5 ms of the event loop, all
+ *   streams together, so Status and the agents' calls are served between them.
  * - A stream that has caught up is sent each committed event directly (one store listener for
  *   all streams); one that is behind is not: it reads what it missed from the database when it
  *   is ready, so a slow reader costs a cursor, not a queue. (The log is compacted, see
@@ -62,11 +62,43 @@ function endWith(call: WatchCall, code: grpc.status, details: string): void {
   call.emit('error', Object.assign(new Error(details), { code, details }));
 }
 
+/** Longest stretch of watch work in one turn of the event loop, in ms. */
+const SLICE_MS = 5;
+
+/**
+ * Runs the streams' pages in turns of at most {@link SLICE_MS}: a thousand streams opened at once
+ * would otherwise each run their first page in the same turn, and Status would wait for all.
+ */
+class Turns {
+  private queue: (() => void)[] = [];
+  private scheduled = false;
+
+  add(fn: () => void): void {
+    this.queue.push(fn);
+    if (!this.scheduled) this.next();
+  }
+
+  private next(): void {
+    this.scheduled = true;
+    setImmediate(() => this.run());
+  }
+
+  private run(): void {
+    const until = performance.now() + SLICE_MS;
+    let i = 0;
+    while (i < this.queue.length && performance.now() < until) this.queue[i++]!();
+    this.queue = this.queue.slice(i);
+    this.scheduled = false;
+    if (this.queue.length) this.next();
+  }
+}
+
 /** Every Watch stream of one coordinator. */
 export class WatchHub {
   readonly options: Required<WatchOptions>;
   private readonly watchers = new Set<Watcher>();
   private readonly unsubscribe: () => void;
+  private readonly turns = new Turns();
 
   constructor(private readonly deps: WatchHubDeps) {
     this.options = { ...WATCH_DEFAULTS, ...deps.options };
@@ -91,7 +123,7 @@ export class WatchHub {
         `watch: ${this.options.maxWatchers} watch streams are open already, the most this coordinator serves (--watch-max); close one or try again later`,
       );
     }
-    const watcher = new Watcher(call, Number(call.request.since_id) || 0, this.deps.events, this.options, (w, why) => {
+    const watcher = new Watcher(call, Number(call.request.since_id) || 0, this.deps.events, this.options, this.turns, (w, why) => {
       this.watchers.delete(w);
       if (why) this.deps.log(`watch from ${call.getPeer()} dropped: ${why}`);
     });
@@ -140,6 +172,7 @@ class Watcher {
     since: number,
     private readonly events: EventSource,
     private readonly options: Required<WatchOptions>,
+    private readonly turns: Turns,
     private readonly onStop: (w: Watcher, why: string | null) => void,
   ) {
     this.last = since;
@@ -175,8 +208,8 @@ class Watcher {
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    // One page per turn of the event loop: other calls are served between the pages.
-    setImmediate(() => {
+    // One page at a time, in bounded turns: other calls are served between them.
+    this.turns.add(() => {
       this.scheduled = false;
       this.pump();
     });
