@@ -1,5 +1,6 @@
 import type { MetricAck__Output } from '../proto/generated/dlphys/MetricAck.js';
 import type { MetricRow } from '../proto/generated/dlphys/MetricRow.js';
+import { MAX_METRIC_LINE_BYTES } from '../proto/wire.js';
 
 const MAX_BATCH = 2000;
 
@@ -14,7 +15,7 @@ export class MetricBuffer {
   private inFlight: Promise<void> | null = null;
 
   push(line: string): void {
-    this.rows.push({ seq: this.nextSeq++, line });
+    this.rows.push({ seq: this.nextSeq++, line: storable(line) });
   }
 
   get empty(): boolean {
@@ -36,4 +37,28 @@ export class MetricBuffer {
       });
     return this.inFlight;
   }
+}
+
+/**
+ * The line itself when the coordinator stores such lines (a JSON object of at most
+ * MAX_METRIC_LINE_BYTES), else a small JSON object in its place that keeps its step and split
+ * and says why: a refused row would stop every later row of the run from being acknowledged.
+ * The run folder's metrics.jsonl keeps the original.
+ */
+export function storable(line: string): string {
+  const bytes = Buffer.byteLength(line);
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    value = undefined;
+  }
+  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (isObject && bytes <= MAX_METRIC_LINE_BYTES) return line;
+  const o = isObject ? (value as Record<string, unknown>) : {};
+  return JSON.stringify({
+    ...(typeof o.step === 'number' ? { step: o.step } : {}),
+    ...(typeof o.split === 'string' ? { split: o.split.slice(0, 64) } : {}),
+    dropped: isObject ? `line of ${bytes} bytes, above the coordinator's ${MAX_METRIC_LINE_BYTES}` : 'not a JSON object',
+  });
 }

@@ -18,6 +18,10 @@ export interface ListenFlags {
   maxAttempts: number;
   maxUploadMb: number;
   exitWhenDone: boolean;
+  uploadIdle: number;
+  watchMax: number;
+  watchBufferKb: number;
+  watchStall: number;
 }
 
 export function addListenOptions(cmd: Command): Command {
@@ -32,7 +36,11 @@ export function addListenOptions(cmd: Command): Command {
     .option('--lease-ttl <seconds>', 'a lease not renewed by a heartbeat for this long goes back to the queue (at least 0.1)', atLeast('--lease-ttl', 0.1), 30)
     .option('--max-attempts <n>', 'times a run may be lost (its agent vanished) before it fails', positiveInt('--max-attempts'), 3)
     .option('--max-upload-mb <mb>', 'largest run folder an agent may upload', positiveNumber('--max-upload-mb'), 4096)
-    .option('--exit-when-done', 'exit once every run of every sweep has finished', false);
+    .option('--exit-when-done', 'exit once every run of every sweep has finished', false)
+    .option('--upload-idle <seconds>', 'an upload that sends nothing for this long is abandoned (DEADLINE_EXCEEDED)', positiveNumber('--upload-idle'), 60)
+    .option('--watch-max <n>', 'watch streams (status --watch, dashboards) served at once', positiveInt('--watch-max'), 256)
+    .option('--watch-buffer-kb <kb>', 'event bytes a watch stream holds before it waits for its client', positiveNumber('--watch-buffer-kb'), 256)
+    .option('--watch-stall <seconds>', 'a watch stream whose client reads nothing for this long is dropped', positiveNumber('--watch-stall'), 30);
 }
 
 function portNumber(value: string): number {

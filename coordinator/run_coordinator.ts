@@ -55,6 +55,8 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
       token: flags.token,
       maxFileBytes: flags.maxUploadMb * 1024 * 1024,
       maxUploadBytes: flags.maxUploadMb * 1024 * 1024,
+      uploadIdleMs: flags.uploadIdle * 1000,
+      watch: { maxWatchers: flags.watchMax, bufferBytes: Math.round(flags.watchBufferKb * 1024), stallMs: flags.watchStall * 1000 },
       log,
     });
     let port: number;

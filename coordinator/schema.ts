@@ -140,6 +140,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX attempts_lost ON attempts (agent_id, ended_at) WHERE outcome = 'lost';
     `,
   },
+  {
+    version: 3,
+    description: 'a compacted event log: one metrics event per run (coordinator/events.ts)',
+    sql: `
+      -- Finds the metrics event a new one supersedes; then the one-time compaction of a log
+      -- written before the rule.
+      CREATE INDEX events_metrics_run ON events (run_id, id) WHERE type = 'metrics';
+      DELETE FROM events WHERE type = 'metrics'
+        AND id NOT IN (SELECT max(id) FROM events WHERE type = 'metrics' GROUP BY run_id);
+    `,
+  },
 ];
 
 /** The version this code writes and understands. */

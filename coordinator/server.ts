@@ -2,15 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../lib/errors.js';
-import type { ExpandedSweep } from '../lib/sweep/index.js';
 import type { CoordinatorHandlers } from '../proto/generated/dlphys/Coordinator.js';
-import type { Event } from '../proto/generated/dlphys/Event.js';
-import type { WatchRequest__Output } from '../proto/generated/dlphys/WatchRequest.js';
 import { dlphysProto } from '../proto/load.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { version } from '../lib/version.js';
+import { checkRequest } from './bounds.js';
 import { REPORT_STATUSES, type ReportStatus, type Store } from './store.js';
+import { parseSweepJson } from './sweep_json.js';
 import { makeUploadHandler } from './sync_receiver.js';
+import { WatchHub, type WatchOptions } from './watch.js';
 
 export interface CoordinatorOptions {
   store: Store;
@@ -20,6 +20,10 @@ export interface CoordinatorOptions {
   token?: string | undefined;
   maxFileBytes: number;
   maxUploadBytes: number;
+  /** An upload silent this long ends with DEADLINE_EXCEEDED (sync_receiver.ts). @default 60 s */
+  uploadIdleMs?: number | undefined;
+  /** Bounds of the Watch streams (watch.ts). */
+  watch?: WatchOptions | undefined;
   log: (line: string) => void;
 }
 
@@ -84,7 +88,7 @@ export class CoordinatorServer {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
-  private readonly watchers = new Set<grpc.ServerWritableStream<WatchRequest__Output, Event>>();
+  private readonly watch: WatchHub;
   private expiry: NodeJS.Timeout | null = null;
   /** Agents whose latest lease reply said nothing is left to do (unfinished 0). */
   private readonly toldIdle = new Set<string>();
@@ -101,6 +105,7 @@ export class CoordinatorServer {
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.tokenDigest = opts.token ? digest(`Bearer ${opts.token}`) : null;
+    this.watch = new WatchHub({ events: opts.store, deny: (md) => this.unauthenticated(md), log: opts.log, options: opts.watch });
     this.server.addService(dlphysProto.Coordinator.service, this.handlers());
   }
 
@@ -184,8 +189,7 @@ export class CoordinatorServer {
   /** Stops accepting calls, ends watch streams, and waits for calls in flight (bounded). */
   async close(): Promise<void> {
     if (this.expiry) clearInterval(this.expiry);
-    for (const w of this.watchers) w.end();
-    this.watchers.clear();
+    this.watch.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -215,13 +219,14 @@ export class CoordinatorServer {
     };
   }
 
-  /** Wraps a handler body: token check, then the body's value or its error as a status. */
+  /** Wraps a handler body: token check, the request's bounds (bounds.ts), then the body's value or its error as a status. */
   private unary<Req, Res>(body: (req: Req, metadata: grpc.Metadata) => Res): UnaryHandler<Req, Res> {
     return (call, callback) => {
       const denied = this.unauthenticated(call.metadata);
       if (denied) return callback(denied);
       let reply: Res;
       try {
+        checkRequest(call.getPath(), call.request);
         reply = body(call.request, call.metadata);
       } catch (err) {
         const status = toStatus(err);
@@ -263,6 +268,7 @@ export class CoordinatorServer {
       },
       landed: (r, agentId, files, bytes) => store.recordLanded(r, agentId, files, bytes),
       outcome: (err) => this.noteDisk(err),
+      idleTimeoutMs: this.opts.uploadIdleMs,
     });
 
     return {
@@ -327,12 +333,7 @@ export class CoordinatorServer {
       }),
       SubmitSweep: this.unary((req) => {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again to add a sweep');
-        let sweep: ExpandedSweep;
-        try {
-          sweep = JSON.parse(req.sweep_json) as ExpandedSweep;
-        } catch {
-          throw new UsageError('sweep_json is not valid JSON');
-        }
+        const sweep = parseSweepJson(req.sweep_json);
         const { existed, runs } = store.addSweep(sweep);
         log(existed ? `sweep ${sweep.name} already recorded: continuing it` : `sweep ${sweep.name}: ${runs} runs queued`);
         return { sweep: sweep.name, runs, existed };
@@ -343,30 +344,7 @@ export class CoordinatorServer {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again (dlphys-coord serve) to retry');
         return { affected: store.retry(req.target) };
       }),
-      Watch: (call) => {
-        const denied = this.unauthenticated(call.metadata);
-        // 'error' (not destroy) is how grpc-js ends a server stream with a status: a destroyed
-        // stream never sends one, and the client would wait for its deadline.
-        if (denied) return void call.emit('error', Object.assign(new Error(denied.details), denied));
-        // Subscribe first, then replay: an event committed in between is sent once (ids dedupe).
-        let last = Number(call.request.since_id) || 0;
-        const send = (events: { id: number }[]) => {
-          for (const e of events) {
-            if (e.id <= last) continue;
-            last = e.id;
-            call.write({ ...e, id: String(e.id) });
-          }
-        };
-        const unsubscribe = store.onEvent(send);
-        this.watchers.add(call);
-        const stop = () => {
-          unsubscribe();
-          this.watchers.delete(call);
-        };
-        call.on('cancelled', stop);
-        call.on('close', stop);
-        for (let batch = store.eventsSince(last); batch.length; batch = store.eventsSince(last)) send(batch);
-      },
+      Watch: (call) => this.watch.handle(call),
     };
   }
 }

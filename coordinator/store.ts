@@ -15,6 +15,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../lib/errors.js';
 import { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, openDatabase, schemaVersion, type RunState } from './schema.js';
 import { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from './store_errors.js';
+import { MAX_METRIC_LINE_BYTES, MAX_SEQ, checkName } from './bounds.js';
+import { EventLog, compactMetrics, type EventRow } from './events.js';
 import type { AgentStatus__Output as AgentStatus } from '../proto/generated/dlphys/AgentStatus.js';
 import type { RunStatus__Output as RunStatus } from '../proto/generated/dlphys/RunStatus.js';
 import type { SweepStatus__Output as SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
@@ -92,16 +94,7 @@ export interface RunRow {
   ended_at: number | null;
 }
 
-/** An event, shaped like the proto's Event (time ISO; absent fields ''). */
-export interface EventRow {
-  id: number;
-  time: string;
-  type: string;
-  sweep: string;
-  run_id: string;
-  agent_id: string;
-  data_json: string;
-}
+export type { EventRow };
 
 export interface StatusReport {
   sweeps: SweepStatus[];
@@ -171,13 +164,6 @@ function requireTtl(ttl: number, what = 'lease TTL'): void {
   if (!Number.isFinite(ttl) || ttl <= 0) throw new UsageError(`${what} must be a positive number of milliseconds, got ${String(ttl)}`);
 }
 
-function checkName(name: unknown, what: string): string {
-  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
-    throw new UsageError(`${what} ${JSON.stringify(name)} is not a valid name: it must be non-empty, not "." or "..", and contain no "/" or "\\"`);
-  }
-  return name;
-}
-
 /** step and split of a metrics.jsonl line; nulls (and no error) when the line does not parse. */
 function parseLine(line: string): { step: number | null; split: string | null; value: unknown } {
   try {
@@ -203,6 +189,7 @@ export class Store {
   private pending: EventRow[] = [];
   private inTx = false;
   private readonly s;
+  private readonly events: EventLog;
 
   static open(file: string, options: StoreOptions = {}): Store {
     return new Store(file, options);
@@ -216,6 +203,7 @@ export class Store {
     this.now = options.now ?? Date.now;
     this.db = openDatabase(file);
     const db = this.db;
+    this.events = new EventLog(db);
     this.s = {
       getSweep: db.prepare<[string], { name: string; spec_hash: string }>('SELECT name, spec_hash FROM sweeps WHERE name = ?'),
       insertSweep: db.prepare(
@@ -306,11 +294,6 @@ export class Store {
         `UPDATE runs SET state = 'queued', error = NULL, summary_json = NULL, cancel_requested = 0, retry_base = attempt,
            agent_id = NULL, lease_expires_at = NULL, started_at = NULL, ended_at = NULL, updated_at = ? WHERE id = ?`,
       ),
-      insertEvent: db.prepare('INSERT INTO events (time, type, sweep, run_id, agent_id, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
-      eventsSince: db.prepare<
-        [number, number],
-        { id: number; time: number; type: string; sweep: string | null; run_id: string | null; agent_id: string | null; data_json: string | null }
-      >('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
       unfinished: db.prepare<[], number>(`SELECT count(*) FROM runs WHERE state IN ('queued', 'leased', 'running')`).pluck(),
       unfinishedOf: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE sweep = ? AND state IN ('queued', 'leased', 'running')`).pluck(),
       metricLines: db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq').pluck(),
@@ -352,18 +335,8 @@ export class Store {
   }
 
   private event(type: string, f: { sweep?: string | null; runId?: string | null; agentId?: string | null; data?: unknown }): void {
-    const time = this.now();
     const dataJson = f.data === undefined ? null : JSON.stringify(f.data);
-    const info = this.s.insertEvent.run(time, type, f.sweep ?? null, f.runId ?? null, f.agentId ?? null, dataJson);
-    this.pending.push({
-      id: Number(info.lastInsertRowid),
-      time: iso(time),
-      type,
-      sweep: f.sweep ?? '',
-      run_id: f.runId ?? '',
-      agent_id: f.agentId ?? '',
-      data_json: dataJson ?? '',
-    });
+    this.pending.push(this.events.append(this.now(), type, { ...f, dataJson }));
   }
 
   /** Calls listener with the events of each committed transaction that added some. Returns the unsubscribe function. */
@@ -376,15 +349,7 @@ export class Store {
 
   /** Events with an id above `id`, oldest first, at most `limit`. */
   eventsSince(id: number, limit = 1000): EventRow[] {
-    return this.s.eventsSince.all(id, limit).map((e) => ({
-      id: e.id,
-      time: iso(e.time),
-      type: e.type,
-      sweep: e.sweep ?? '',
-      run_id: e.run_id ?? '',
-      agent_id: e.agent_id ?? '',
-      data_json: e.data_json ?? '',
-    }));
+    return this.events.since(id, limit);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -656,12 +621,23 @@ export class Store {
   private ingest(ref: RunRef, agentId: string, rows: MetricRowIn[]): number {
     const run = this.current(ref, agentId);
     if (!Array.isArray(rows)) throw new UsageError(`run ${run.id}: metric rows must be a list`);
+    // Every row is checked before any is written: a batch is stored whole or refused whole.
     const seqs = new Array<number>(rows.length);
+    const parsed = new Array<ReturnType<typeof parseLine>>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       const seq = typeof r?.seq === 'number' ? r.seq : Number(r?.seq);
-      if (!Number.isSafeInteger(seq) || seq < 1) throw new UsageError(`run ${run.id}: metric seq must be an integer >= 1, got ${String(r?.seq)}`);
-      if (typeof r.line !== 'string') throw new UsageError(`run ${run.id}: metric row ${seq} has no line`);
+      if (!Number.isSafeInteger(seq) || seq < 1 || seq > MAX_SEQ) {
+        throw new UsageError(`run ${run.id}: rows[${i}].seq must be an integer from 1 to ${MAX_SEQ}, got ${String(r?.seq).slice(0, 30)}`);
+      }
+      if (typeof r.line !== 'string') throw new UsageError(`run ${run.id}: rows[${i}].line (seq ${seq}) is missing`);
+      if (r.line.length > MAX_METRIC_LINE_BYTES || Buffer.byteLength(r.line) > MAX_METRIC_LINE_BYTES) {
+        throw new UsageError(`run ${run.id}: rows[${i}].line (seq ${seq}) is above the limit of ${MAX_METRIC_LINE_BYTES} bytes`);
+      }
+      parsed[i] = parseLine(r.line);
+      if (parsed[i]!.value === null) {
+        throw new UsageError(`run ${run.id}: rows[${i}].line (seq ${seq}) is not a JSON object: ${JSON.stringify(r.line.slice(0, 100))}`);
+      }
       seqs[i] = seq;
     }
     const { insertMetric } = this.s;
@@ -671,7 +647,7 @@ export class Store {
     for (let i = 0; i < rows.length; i++) {
       const seq = seqs[i]!;
       const line = rows[i]!.line;
-      const p = parseLine(line);
+      const p = parsed[i]!;
       if (insertMetric.run(run.id, run.attempt, seq, p.step, p.split, line).changes > 0) {
         inserted++;
         if (seq > lastSeq) {
@@ -692,7 +668,8 @@ export class Store {
         sweep: run.sweep,
         runId: run.id,
         agentId,
-        data: { attempt: run.attempt, rows: inserted, acked_seq: acked, last_seq: lastSeq, last: lastValue },
+        // The last row's numbers, not the line itself: every watcher is sent this event.
+        data: { attempt: run.attempt, rows: inserted, acked_seq: acked, last_seq: lastSeq, last: compactMetrics(lastValue) },
       });
     }
     return acked;

@@ -12,6 +12,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { UploadChunk__Output } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply } from '../proto/generated/dlphys/UploadReply.js';
+import { checkRequest, isValidName } from './bounds.js';
 
 export interface UploadDeps {
   /** Root of landed run folders: `<runsDir>/<sweep>/<name>/`. */
@@ -32,7 +33,16 @@ export interface UploadDeps {
   readonly landed?: (ref: { runId: string; attempt: number }, agentId: string, files: number, bytes: number) => void;
   /** Told how each upload ended: null when it landed, else the status it was refused with. */
   readonly outcome?: (err: { code: grpc.status; details: string } | null) => void;
+  /**
+   * An upload that sends no message for this long ends with DEADLINE_EXCEEDED, its file closed
+   * and its staging folder removed, so a stalled sender holds no descriptor or folder for good.
+   * @default 60 s
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** @see UploadDeps.idleTimeoutMs */
+export const DEFAULT_UPLOAD_IDLE_MS = 60_000;
 
 /** Staging folders live here, on the same filesystem as the landed folders, so rename is atomic. */
 const INCOMING = '.incoming';
@@ -140,10 +150,28 @@ async function receive(
   let files = 0;
   let declaredTotal = 0;
   let receivedTotal = 0;
+  // Armed only while waiting for the client: time spent on our own disk writes is not its fault.
+  const idleMs = deps.idleTimeoutMs ?? DEFAULT_UPLOAD_IDLE_MS;
+  let idle: NodeJS.Timeout | undefined;
+  const armIdle = (): void => {
+    clearTimeout(idle);
+    // Destroying the stream with the error ends the loop below, which cleans up and answers it.
+    idle = setTimeout(
+      () => call.destroy(new UploadError(grpc.status.DEADLINE_EXCEEDED, `upload: no message for ${idleMs / 1000} s; the upload was abandoned`)),
+      idleMs,
+    );
+  };
   try {
+    armIdle();
     // Async iteration pulls one message at a time: grpc-js reads the next only when asked, so a
     // slow disk slows the sender through HTTP/2 flow control instead of filling memory.
     for await (const chunk of call as AsyncIterable<UploadChunk__Output>) {
+      clearTimeout(idle);
+      try {
+        checkRequest('Upload', chunk);
+      } catch (err) {
+        throw new UploadError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      }
       if (header === null) {
         if (chunk.kind !== 'header' || !chunk.header) {
           throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: the first message must be a header');
@@ -161,6 +189,7 @@ async function receive(
           `${where.sweep}__${where.name}__${ref.attempt}__${randomBytes(6).toString('hex')}`,
         );
         await mkdir(staging, { recursive: true });
+        armIdle();
         continue;
       }
       const dir = staging as string;
@@ -225,9 +254,12 @@ async function receive(
         default:
           throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: a message with no known kind');
       }
+      armIdle();
     }
+    clearTimeout(idle);
     if (header === null) throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: the stream ended before the header');
     if (current) throw new UploadError(grpc.status.DATA_LOSS, `upload: the stream ended in the middle of ${current.relPath}`);
+    if (files === 0) throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: no files: an empty upload would land an empty run folder');
     const dir = staging as string;
     const h = header;
     await land(runsDir, dir, h.sweep, h.name, () => {
@@ -239,6 +271,7 @@ async function receive(
     if (filesSeen.has('summary.json')) deps.landed?.({ runId: h.runId, attempt: h.attempt }, h.agentId, files, receivedTotal);
     return { files, bytes: receivedTotal };
   } catch (err) {
+    clearTimeout(idle);
     // Clean up before answering, so that when the client sees the error nothing is left behind.
     if (current) await current.abort();
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -348,9 +381,9 @@ function confine(root: string, rel: string): string {
   return abs;
 }
 
-/** Sweep and run names come from the store, but they still become path segments. */
+/** Sweep and run names come from the store (which keeps the same rule), but they still become path segments. */
 function checkSegment(s: string, what: string): void {
-  if (!s || s === '.' || s === '..' || s.startsWith('.') || /[/\\\0]/.test(s)) {
+  if (!isValidName(s)) {
     throw new UploadError(grpc.status.INTERNAL, `upload: the store gave an unusable ${what} ${JSON.stringify(s)}`);
   }
 }

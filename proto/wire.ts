@@ -7,6 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 /** The contract version; an agent speaking another one is refused at Register. */
 export const PROTOCOL_VERSION = 2;
 
+/** Longest metrics.jsonl line the coordinator stores; agents send a stand-in for a longer one. */
+export const MAX_METRIC_LINE_BYTES = 64 * 1024;
+
 /** Metadata key of the secret Register hands an agent (see the proto's header). */
 export const AGENT_SECRET_KEY = 'x-dlphys-agent-secret';
 
