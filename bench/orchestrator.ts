@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { connect, unary } from '../proto/client.js';
 import { uploadFolder } from '../agent/sync_sender.js';
 import { query, startAgent, startCoordinator, tinySweep, workspace } from '../test/cluster.js';
@@ -89,7 +90,8 @@ async function ingestion(): Promise<void> {
   const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir]);
   const conn = connect(coord.address);
   try {
-    await unary(conn, 'Register', { agent_id: 'bench', host: 'bench', gpus: [], slots: 1, version: '0', backend: 'none' });
+    const { agent_secret } = await unary(conn, 'Register', { agent_id: 'bench', host: 'bench', gpus: [], slots: 1, version: '0', backend: 'none', protocol: PROTOCOL_VERSION });
+    conn.metadata.set(AGENT_SECRET_KEY, agent_secret);
     const [leased] = (await unary(conn, 'Lease', { agent_id: 'bench', max_runs: 1 })).runs;
     const run = leased!.run!;
     const total = Number(args.rows);

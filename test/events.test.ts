@@ -46,7 +46,7 @@ test('a run keeps only its latest metrics event; every other event stays, and a 
     store.addMetrics(r1!, 'a', [{ seq, line: line(seq) }]);
   }
   const middle = store.eventsSince(0).find((e) => e.type === 'run_started')!.id;
-  store.finishRun(r0!, 'a', { status: 'completed', summaryJson: '', error: '' });
+  store.finishRun(r0!, 'a', { status: 'failed', summaryJson: '', error: 'boom' });
   const all = store.eventsSince(0);
   assert.deepEqual(all.map((e) => `${e.type}${e.run_id ? ` ${e.run_id}` : ''}`), [
     'sweep_submitted',

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { connect, unary, type Connection } from '../proto/client.js';
 import type { UploadChunk } from '../proto/generated/dlphys/UploadChunk.js';
 import { query, startCoordinator, tinySweep, waitFor, within, withCluster, workspace } from './cluster.js';
@@ -17,8 +18,8 @@ const MB = 'x'.repeat(1 << 20);
 
 /** Registers a fake agent; keeps its secret (if the coordinator hands one out) in the connection's metadata. */
 async function register(conn: Connection, agentId: string): Promise<void> {
-  const reply = (await unary(conn, 'Register', { agent_id: agentId, host: 'test', gpus: [], slots: 1, version: 'test', backend: 'cpu' })) as { agent_secret?: string };
-  if (reply.agent_secret) conn.metadata.set('x-dlphys-agent-secret', reply.agent_secret);
+  const reply = await unary(conn, 'Register', { agent_id: agentId, host: 'test', gpus: [], slots: 1, version: 'test', backend: 'cpu', protocol: PROTOCOL_VERSION });
+  conn.metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
 }
 
 /** Sends `chunks` as one Upload stream, then waits (without ending it when `hold`); resolves with the status. */
