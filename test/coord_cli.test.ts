@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { coordCommand, runStates, startAgent, startCoordinator, tinySweep, withCluster, workspace } from './cluster.js';
@@ -63,4 +64,63 @@ test('--token-file and DLPHYS_TOKEN_FILE carry the token (trailing newline trimm
     assert.equal(await agent.exited, 0, c.logs());
     assert.deepEqual(runStates(ws.db), { 'tok/r000': 'completed' });
   });
+});
+
+test('sweep on a port something else holds sends it nothing: one line naming dlphys-coord submit, and nothing created', async () => {
+  const ws = workspace(tinySweep());
+  let connections = 0;
+  const squatter = net.createServer((socket) => {
+    connections += 1;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as net.AddressInfo).port;
+  try {
+    const r = await coordCommand(['sweep', ws.sweepFile, '--port', String(port), '--token', 'never-sent', '--db', ws.db, '--runs-dir', ws.runsDir]);
+    oneLine(r, new RegExp(`the port is in use; to add this sweep to a coordinator there, run dlphys-coord submit ${ws.sweepFile.replace(/[.\\/]/g, '\\$&')} --coord 127\\.0\\.0\\.1:${port}; else choose another --port`));
+    assert.equal(connections, 0, 'nothing connected to the listener on the port');
+    assert.equal(fs.existsSync(ws.db), false);
+    assert.equal(fs.existsSync(ws.runsDir), false);
+  } finally {
+    squatter.close();
+  }
+});
+
+test('submit needs --coord, takes no --db/--runs-dir/--exit-when-done, and says so in its help', () => {
+  const ws = workspace(tinySweep());
+  oneLine(run(COORD, ['submit', ws.sweepFile]), /required option '--coord <host:port>'/, 'no --coord');
+  oneLine(run(COORD, ['submit', ws.sweepFile, '--coord', '127.0.0.1:1', '--db', ws.db]), /unknown option '--db'/, '--db');
+  const help = run(COORD, ['submit', '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout.replace(/\s+/g, ' '), /takes no --db, --runs-dir or --exit-when-done/);
+  assert.match(help.stdout, /--token-file <file>/);
+  oneLine(run(COORD, ['submit', ws.sweepFile, '--coord', '127.0.0.1:1']), /no coordinator answers at 127\.0\.0\.1:1/, 'nobody there');
+});
+
+/** Runs as an unprivileged user when the tests run as root, for whom no folder is read-only. */
+function asUser(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+}
+
+test('a --db in a folder that cannot be written, or naming a directory, is one line, exit 2, and creates nothing', () => {
+  const readOnly = tempDir();
+  fs.chmodSync(readOnly, 0o555);
+  const runsDir = path.join(tempDir(), 'runs');
+  fs.chmodSync(path.dirname(runsDir), 0o777);
+  const cases: [string, string, RegExp][] = [
+    ['a read-only folder', path.join(readOnly, 'dlphys.db'), /cannot create .*: .* is not writable; choose another --db$/],
+    ['a new folder under a read-only one', path.join(readOnly, 'sub', 'dlphys.db'), /is not writable; choose another --db$/],
+    ['a directory', tempDir(), /--db .* is a directory; give a file path such as .*dlphys\.db$/],
+  ];
+  for (const [what, db, pattern] of cases) {
+    const r = spawnSync(process.execPath, [COORD, 'serve', '--port', '0', '--db', db, '--runs-dir', runsDir], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 60_000,
+      ...(what === 'a directory' ? {} : asUser()),
+    });
+    oneLine(r, pattern, what);
+    assert.equal(fs.existsSync(runsDir), false, `${what}: no runs dir`);
+  }
+  assert.deepEqual(fs.readdirSync(readOnly), [], 'nothing created in the read-only folder');
 });
