@@ -55,6 +55,13 @@ export function buildExperiment(config: ExperimentConfig, baseDir: string): Buil
   try {
     const data = datasets.build(config.data, { seed: config.seed, baseDir });
     owned.push(data);
+    // The sampler would quietly train full-batch while config.json records the size asked for.
+    const batch = config.train.batch_size;
+    if (batch > data.train.size) {
+      throw new UsageError(
+        `train.batch_size ${batch} is larger than the training split (${data.train.size} examples); set train.batch_size to at most ${data.train.size}, or use more training data`,
+      );
+    }
     const model = models.build(config.model, { inputShape: data.inputShape, outputDim: data.outputDim });
     owned.push(model);
     inits.build(config.init, undefined)(model, new Rng(config.seed, 'init'));

@@ -169,6 +169,8 @@ describe('dlphys train refuses bad input with one line and writes nothing', () =
     ['a --set without =', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'seed'], /--set seed: expected path=value/],
     ['a --set that breaks the schema', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'train.steps=-3'], /"train\.steps"/],
     ['an unknown backend', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'tpu'], /--backend.*tpu/],
+    ['a batch larger than the training split', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ train: { steps: 5, batch_size: 512 } }))], /train\.batch_size 512 is larger than the training split \(256 examples\); set train\.batch_size to at most 256/],
+    ['a sweep file', (d) => [writeJson(path.join(d, 's.json'), { method: 'grid', parameters: { seed: { values: [0, 1] } }, base: tinyConfig() })], /s\.json is a sweep file .*; run its sweep with dlphys-coord sweep .*s\.json$/],
     ['a native backend that is not installed', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'node'], /tfjs-node, which is not installed; add it with: npm install/],
   ];
   for (const [what, args, pattern] of cases) {
