@@ -124,3 +124,26 @@ test('a --db in a folder that cannot be written, or naming a directory, is one l
   }
   assert.deepEqual(fs.readdirSync(readOnly), [], 'nothing created in the read-only folder');
 });
+
+test('status --json gives params and summary as objects; retry of runs with nothing to retry says why', async () => {
+  const ws = workspace(tinySweep({ name: 'done', runs: 1, steps: 10 }));
+  await withCluster(async (c) => {
+    const coord = c.track('coordinator', await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir]));
+    const agent = c.track('agent', startAgent(coord.address, ['--slots', '1', '--exit-when-idle']));
+    assert.equal(await agent.exited, 0, c.logs());
+
+    const status = await coordCommand(['status', 'done', '--coord', coord.address, '--json']);
+    assert.equal(status.status, 0, status.stderr);
+    const run = JSON.parse(status.stdout).runs[0];
+    assert.deepEqual(run.params, { seed: 0 });
+    assert.equal(run.summary.status, 'completed');
+    assert.equal(run.summary.steps, 10);
+    assert.equal('params_json' in run || 'summary_json' in run, false, 'no JSON-in-a-string fields');
+
+    const one = await coordCommand(['retry', 'done/r000', '--coord', coord.address]);
+    assert.equal(one.status, 0, one.stderr);
+    assert.equal(one.stdout, 'nothing to retry: run done/r000 is completed; retry takes failed or cancelled runs\n');
+    const sweep = await coordCommand(['retry', 'done', '--coord', coord.address]);
+    assert.equal(sweep.stdout, 'nothing to retry: sweep done has no failed or cancelled runs (1 completed); retry takes failed or cancelled runs\n');
+  });
+});
