@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { positiveInt, runProgram } from '../lib/cli/command.js';
+import { applyTokenFile } from '../lib/cli/token_file.js';
 import { UsageError } from '../lib/errors.js';
 import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
@@ -37,7 +38,9 @@ const program = new Command('dlphys-agent')
   .option('--gpu <ids>', 'GPU ids to pin slots to (0 | 0,1 | all), counted within CUDA_VISIBLE_DEVICES when the scheduler set it; selects the tfjs-node-gpu backend')
   .option('--slots <n>', 'runs at a time (default: one per GPU; on a CPU-only agent one per core); a CPU run gets cores / slots threads', positiveInt('--slots'))
   .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)')
-  .addOption(new Option('--token <token>', "the coordinator's shared secret").env('DLPHYS_TOKEN'))
+  .addOption(new Option('--token <token>', "the coordinator's shared secret (visible in the process list: prefer --token-file)").env('DLPHYS_TOKEN'))
+  .addOption(new Option('--token-file <file>', "file holding the coordinator's shared secret, readable by its owner only (chmod 600)").env('DLPHYS_TOKEN_FILE'))
+  .hook('preAction', (_parent, action) => applyTokenFile(action))
   .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS')
   .option('--exit-when-idle', 'exit when no sweep has a run left to do', false)
   .option('--upload-every <seconds>', 'upload a running run\'s folder this often (0: only at the end)', nonNegative('--upload-every'), 60)

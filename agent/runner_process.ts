@@ -6,6 +6,15 @@ import type { FromRunner, ToRunner } from './runner_protocol.js';
 /** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
 export const TSX_ENTRY = fileURLToPath(new URL('./runner_entry.js', import.meta.url));
 const STDERR_TAIL = 4096;
+/** The coordinator's secret: a run (its config's callbacks, a user's program) has no business seeing it. */
+const SECRET_VARIABLES = ['DLPHYS_TOKEN', 'DLPHYS_TOKEN_FILE'];
+
+/** The agent's environment without its secrets: what a runner child starts from. */
+export function runnerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of SECRET_VARIABLES) delete out[name];
+  return out;
+}
 
 export interface RunOutcome {
   summary: RunSummary | null;
@@ -34,7 +43,7 @@ export class RunnerProcess {
     this.child = fork(env.entry ?? TSX_ENTRY, [], {
       execArgv: [],
       env: {
-        ...process.env,
+        ...runnerEnv(),
         DLPHYS_BACKEND: env.backend,
         DLPHYS_THREADS: String(env.threads),
         ...(env.cudaVisibleDevices !== undefined ? { CUDA_VISIBLE_DEVICES: env.cudaVisibleDevices } : {}),

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { UsageError } from '../lib/errors.js';
 import { positiveInt } from '../lib/cli/command.js';
+import { addTokenOptions } from '../lib/cli/token_file.js';
 
 /** Flags of every command that runs a coordinator (serve, sweep). */
 export interface ListenFlags {
@@ -24,13 +25,14 @@ export interface ListenFlags {
   watchStall: number;
 }
 
+/** Adds the flags of a command that runs a coordinator; --token-file is read into `token` before the action. */
 export function addListenOptions(cmd: Command): Command {
-  return cmd
-    .option('--host <host>', 'address to listen on; anything but loopback needs --token', '127.0.0.1')
+  cmd
+    .option('--host <host>', 'address to listen on; anything but loopback needs --token-file (or --token)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port, printed at start)', portNumber, 50051)
     .option('--db <file>', 'the SQLite database that holds sweeps, runs and metrics', 'runs/dlphys.db')
-    .option('--runs-dir <dir>', 'where run folders land: <runs-dir>/<sweep>/<run>/', 'runs')
-    .addOption(new Option('--token <token>', 'shared secret agents must present').env('DLPHYS_TOKEN'))
+    .option('--runs-dir <dir>', 'where run folders land: <runs-dir>/<sweep>/<run>/', 'runs');
+  return addTokenOptions(cmd, 'the shared secret agents must present')
     .option('--tls-cert <file>', 'PEM certificate: serve TLS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--lease-ttl <seconds>', 'a lease not renewed by a heartbeat for this long goes back to the queue (at least 0.1)', atLeast('--lease-ttl', 0.1), 30)
@@ -57,6 +59,7 @@ function atLeast(flag: string, min: number) {
   };
 }
 
+/** Parses a flag that must be a positive number, or raises a usage error naming it. */
 export function positiveNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -65,6 +68,7 @@ export function positiveNumber(flag: string) {
   };
 }
 
+/** True for addresses only this host can reach (which need no token). */
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (net.isIPv4(host)) return host.startsWith('127.');
@@ -77,7 +81,7 @@ export function isLoopback(host: string): boolean {
  */
 export function serverCredentials(flags: ListenFlags): grpc.ServerCredentials {
   if (!isLoopback(flags.host) && !flags.token) {
-    throw new UsageError(`listening on ${flags.host} exposes the coordinator to other hosts; pass --token T (or set DLPHYS_TOKEN) and give agents the same token`);
+    throw new UsageError(`listening on ${flags.host} exposes the coordinator to other hosts; pass --token-file FILE (or set DLPHYS_TOKEN_FILE) and give agents the same file`);
   }
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new UsageError('TLS needs both --tls-cert and --tls-key');
   if (!flags.tlsCert) return grpc.ServerCredentials.createInsecure();
@@ -98,9 +102,8 @@ export interface ClientFlags {
   tlsCa?: string;
 }
 
+/** Adds --coord, the token options and --tls-ca; --token-file is read into `token` before the action. */
 export function addClientOptions(cmd: Command): Command {
-  return cmd
-    .option('--coord <host:port>', 'the coordinator to ask', '127.0.0.1:50051')
-    .addOption(new Option('--token <token>', 'the coordinator\'s shared secret').env('DLPHYS_TOKEN'))
-    .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS');
+  cmd.option('--coord <host:port>', 'the coordinator to ask', '127.0.0.1:50051');
+  return addTokenOptions(cmd, "the coordinator's shared secret").option('--tls-ca <file>', 'PEM CA certificate: connect with TLS');
 }

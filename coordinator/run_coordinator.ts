@@ -14,6 +14,8 @@ export interface RunCoordinatorOptions {
   /** Recorded before serving (dlphys-coord sweep); none for dlphys-coord serve. */
   sweep?: ExpandedSweep;
   log?: (line: string) => void;
+  /** The fix to print when the port is taken (default: choose another --port or --host). */
+  portTakenFix?: (address: string) => string;
 }
 
 export function logLine(line: string): void {
@@ -29,16 +31,20 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
   const { flags } = opts;
   const log = opts.log ?? logLine;
   const credentials = serverCredentials(flags);
+  // Everything that can fail on a bad flag is checked before anything is created.
+  checkDbPath(flags.db);
+  checkCanCreateDir(flags.runsDir, '--runs-dir');
   // A port that is taken fails here, before the database or the runs dir exists.
-  await checkCanListen(flags.host, flags.port);
-  const dbDir = path.dirname(path.resolve(flags.db));
+  await checkCanListen(flags.host, flags.port, opts.portTakenFix);
+  const dbIsNew = !fs.existsSync(flags.db);
+  const store = openStore(flags);
   try {
-    fs.mkdirSync(dbDir, { recursive: true });
     fs.mkdirSync(flags.runsDir, { recursive: true });
   } catch (err) {
-    throw new UsageError(`cannot create ${(err as NodeJS.ErrnoException).path}: ${(err as Error).message}; choose another --db or --runs-dir`);
+    store.close();
+    if (dbIsNew) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${flags.db}${suffix}`, { force: true });
+    throw new UsageError(`cannot create ${(err as NodeJS.ErrnoException).path}: ${(err as Error).message}; choose another --runs-dir`);
   }
-  const store = Store.open(flags.db, { maxAttempts: flags.maxAttempts });
   let server: CoordinatorServer | null = null;
   try {
     if (opts.sweep) {
@@ -103,12 +109,61 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
 }
 
 /** Binds and releases host:port once, so a taken port or a foreign address is a usage error up front. */
-function checkCanListen(host: string, port: number): Promise<void> {
+function checkCanListen(host: string, port: number, portTakenFix?: (address: string) => string): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UsageError(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}; choose another --port or --host`)),
-    );
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      // A wildcard listener is reached on loopback from this host.
+      const address = `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+      const fix = err.code === 'EADDRINUSE' && portTakenFix ? portTakenFix(address) : 'choose another --port or --host';
+      reject(new UsageError(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}; ${fix}`));
+    });
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
+}
+
+/** The nearest folder of `target` (itself included) that exists: where a mkdir -p would start. */
+function nearestExisting(target: string): string {
+  let dir = path.resolve(target);
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/** A folder that can be created (or exists and is writable), checked without creating anything. */
+function checkCanCreateDir(dir: string, flag: string): void {
+  const abs = path.resolve(dir);
+  if (fs.existsSync(abs) && !fs.statSync(abs).isDirectory()) throw new UsageError(`${flag} ${dir} is a file, not a folder; choose another ${flag}`);
+  const existing = nearestExisting(abs);
+  if (!fs.statSync(existing).isDirectory()) throw new UsageError(`cannot create ${dir}: ${existing} is a file; choose another ${flag}`);
+  try {
+    fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new UsageError(`cannot create ${dir}: ${existing} is not writable; choose another ${flag}`);
+  }
+}
+
+/** --db must name a file (new or a database) in a folder this process can write. */
+function checkDbPath(db: string): void {
+  const abs = path.resolve(db);
+  if (fs.existsSync(abs)) {
+    if (fs.statSync(abs).isDirectory()) throw new UsageError(`--db ${db} is a directory; give a file path such as ${path.join(db, 'dlphys.db')}`);
+    try {
+      fs.accessSync(abs, fs.constants.R_OK | fs.constants.W_OK);
+    } catch {
+      throw new UsageError(`--db ${db} is not writable; choose another --db`);
+    }
+  }
+  checkCanCreateDir(path.dirname(abs), '--db');
+}
+
+/** Opens the store; a database that cannot be opened after all leaves no folder it created behind. */
+function openStore(flags: ListenFlags): Store {
+  let created: string | undefined;
+  try {
+    created = fs.mkdirSync(path.dirname(path.resolve(flags.db)), { recursive: true });
+    return Store.open(flags.db, { maxAttempts: flags.maxAttempts });
+  } catch (err) {
+    if (created) fs.rmSync(created, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -189,8 +189,19 @@ export function migrate(db: Database.Database, file = 'the database'): number {
  * and the schema migrated to SCHEMA_VERSION.
  */
 export function openDatabase(file: string): Database.Database {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const db = new Database(file);
+  let db: Database.Database;
+  try {
+    if (file !== ':memory:') {
+      if (fs.existsSync(file) && fs.statSync(file).isDirectory()) {
+        throw new UsageError(`--db ${file} is a directory; give a file path such as ${path.join(file, 'dlphys.db')}`);
+      }
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    }
+    db = new Database(file);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw cannotOpen(file, err);
+  }
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -203,6 +214,15 @@ export function openDatabase(file: string): Database.Database {
     if ((err as { code?: string }).code === 'SQLITE_NOTADB') {
       throw new UsageError(`${file} is not a SQLite database; pass --db with a dlphys database file or a new path`);
     }
+    // A read-only folder lets SQLite open an existing file but not create its WAL beside it.
+    if (/^SQLITE_(CANTOPEN|READONLY|PERM)/.test((err as { code?: string }).code ?? '')) throw cannotOpen(file, err);
     throw err;
   }
+}
+
+/** The file system said no (permissions, a missing or read-only folder): the user picks another path. */
+function cannotOpen(file: string, err: unknown): UsageError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code && !e.code.startsWith('SQLITE_') ? e.code : e.message;
+  return new UsageError(`cannot open --db ${file}: ${why}; choose a --db in a folder you can write`);
 }

@@ -153,11 +153,19 @@ function fillTopLevelDefault(raw: RawConfig, key: string): void {
   if (parsed.success && parsed.data !== undefined) raw[key] = structuredClone(parsed.data);
 }
 
+/** A config never has these keys; a W&B-style sweep file always has both. */
+function isSweepFile(raw: RawConfig): boolean {
+  return Object.hasOwn(raw, 'method') && Object.hasOwn(raw, 'parameters');
+}
+
 /** Reads a config file and applies `--set` overrides (`a.b=v`); validation comes after. */
 export function loadRawConfig(file: string, sets: readonly string[] = []): { raw: RawConfig; baseDir: string } {
   const raw = readJsonFile(file);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UsageError(`${file}: a config must be a JSON object with model, data and train`);
+  }
+  if (isSweepFile(raw as RawConfig)) {
+    throw new UsageError(`${file} is a sweep file (it has "method" and "parameters"), not a config; run its sweep with dlphys-coord sweep ${file}`);
   }
   for (const assignment of sets) {
     const eq = assignment.indexOf('=');

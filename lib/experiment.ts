@@ -1,4 +1,5 @@
 import { parseConfig, type ExperimentConfig, type RawConfig } from './config.js';
+import { resolveConfigPaths } from './config_paths.js';
 import { callbacks, datasets, inits, losses, models, optimizers, schedules } from './components.js';
 import type { Dataset } from './data/dataset.js';
 import { UsageError, withPrefix } from './errors.js';
@@ -42,19 +43,30 @@ export interface BuiltExperiment {
 }
 
 /**
- * Builds a resolved config on the active backend. Init must see the built parameters and the
- * optimizer the initialised ones, hence the order. Fills in the default loss from the data's
- * task, so the returned config is the one to record.
+ * Builds a resolved config on the active backend; relative path kwargs resolve against `baseDir`,
+ * the config file's folder. Init must see the built parameters and the optimizer the initialised
+ * ones, hence the order. Fills in the default loss from the data's task, so the returned config
+ * is the one to record.
  */
-export function buildExperiment(config: ExperimentConfig, baseDir: string): BuiltExperiment {
+export function buildExperiment(resolved: ExperimentConfig, baseDir: string): BuiltExperiment {
+  // Relative paths are made absolute here, so the config recorded in the run folder trains again
+  // from anywhere (dlphys train runs/x/config.json).
+  const config = resolveConfigPaths(resolved, baseDir);
   // Whatever was built is freed again if a later step fails (a width mismatch, say).
   const owned: { dispose(): void }[] = [];
   const disposeAll = () => {
     for (const item of owned.reverse()) item.dispose();
   };
   try {
-    const data = datasets.build(config.data, { seed: config.seed, baseDir });
+    const data = datasets.build(config.data, { seed: config.seed });
     owned.push(data);
+    // The sampler would quietly train full-batch while config.json records the size asked for.
+    const batch = config.train.batch_size;
+    if (batch > data.train.size) {
+      throw new UsageError(
+        `train.batch_size ${batch} is larger than the training split (${data.train.size} examples); set train.batch_size to at most ${data.train.size}, or use more training data`,
+      );
+    }
     const model = models.build(config.model, { inputShape: data.inputShape, outputDim: data.outputDim });
     owned.push(model);
     inits.build(config.init, undefined)(model, new Rng(config.seed, 'init'));

@@ -22,6 +22,27 @@ export interface KwargInfo {
   description?: string;
 }
 
+/** Kwarg schemas that hold a file or folder path (see pathKwarg). */
+const pathSchemas = z.registry<{ path: true }>();
+
+/**
+ * Marks a kwarg as a file or folder path. A relative one means "relative to the file the config
+ * was written in": lib/config_paths makes it absolute when the config is loaded (by dlphys train,
+ * or when a sweep is expanded), so a run reads the same files whatever its working directory.
+ */
+export function pathKwarg<S extends z.ZodType>(schema: S): S {
+  pathSchemas.add(schema, { path: true });
+  return schema;
+}
+
+/** Whether a kwarg schema, or the schema an optional/default wraps, was marked by pathKwarg. */
+function isPathSchema(schema: z.ZodType | undefined): boolean {
+  for (let s = schema; s; s = (s._zod.def as { innerType?: z.ZodType }).innerType) {
+    if (pathSchemas.has(s)) return true;
+  }
+  return false;
+}
+
 interface Entry<T, C> {
   name: string;
   description: string;
@@ -55,6 +76,15 @@ export class Registry<T, C = void> {
 
   names(): string[] {
     return [...this.entries.keys()].sort();
+  }
+
+  /** The kwargs of component `name` that hold paths (marked with pathKwarg); none for an unknown name. */
+  pathKwargs(name: string): string[] {
+    const entry = this.entries.get(name);
+    if (!entry) return [];
+    return Object.entries(entry.schema.shape)
+      .filter(([, schema]) => isPathSchema(schema as z.ZodType))
+      .map(([key]) => key);
   }
 
   /** Checks a spec and fills in defaults; throws a UsageError naming the kind, the component and the fix. */

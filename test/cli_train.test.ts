@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { writeIdx } from '../lib/data/idx.js';
 import { readJsonl, repoRoot, runCli, startCli, tempDir, tinyConfig, waitUntil, writeJson, writeText } from './helpers.js';
 
 /** What a user's mistake must look like: exit code 2, one line on stderr naming the problem, no stack. */
@@ -152,6 +154,28 @@ describe('dlphys train', () => {
   });
 });
 
+test('a relative data root resolves against the config file, is recorded absolute, and the run folder trains again from anywhere', () => {
+  const dir = tempDir();
+  const root = path.join(dir, 'configs', 'digits');
+  fs.mkdirSync(root, { recursive: true });
+  // A tiny MNIST-format set: 4x4 images, 10 classes.
+  for (const [prefix, n] of [['train', 40], ['t10k', 20]] as const) {
+    writeIdx(path.join(root, `${prefix}-images-idx3-ubyte`), Uint8Array.from({ length: n * 16 }, (_, i) => (i * 37) % 256), [n, 4, 4]);
+    writeIdx(path.join(root, `${prefix}-labels-idx1-ubyte`), Uint8Array.from({ length: n }, (_, i) => i % 10), [n]);
+  }
+  const config = writeJson(
+    path.join(dir, 'configs', 'digits.json'),
+    tinyConfig({ name: 'digits', model: { name: 'mlp', kwargs: { widths: [16, 8, 10] } }, data: { name: 'mnist', kwargs: { root: 'digits' } }, train: { steps: 3, batch_size: 8 } }),
+  );
+  const runs = path.join(dir, 'runs');
+  const first = runCli(['train', config, '--runs-dir', runs, '--quiet'], { cwd: dir });
+  assert.equal(first.status, 0, first.stderr);
+  const recorded = path.join(runs, 'digits', 'config.json');
+  assert.equal(JSON.parse(fs.readFileSync(recorded, 'utf8')).data.kwargs.root, root);
+  const again = runCli(['train', recorded, '--runs-dir', runs, '--name', 'again', '--quiet'], { cwd: os.tmpdir() });
+  assert.equal(again.status, 0, again.stderr);
+});
+
 describe('dlphys train refuses bad input with one line and writes nothing', () => {
   const cases: [string, (dir: string) => string[], RegExp][] = [
     ['a missing config file', (d) => [path.join(d, 'nope.json')], /config file not found: .*nope\.json/],
@@ -169,6 +193,8 @@ describe('dlphys train refuses bad input with one line and writes nothing', () =
     ['a --set without =', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'seed'], /--set seed: expected path=value/],
     ['a --set that breaks the schema', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--set', 'train.steps=-3'], /"train\.steps"/],
     ['an unknown backend', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'tpu'], /--backend.*tpu/],
+    ['a batch larger than the training split', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig({ train: { steps: 5, batch_size: 512 } }))], /train\.batch_size 512 is larger than the training split \(256 examples\); set train\.batch_size to at most 256/],
+    ['a sweep file', (d) => [writeJson(path.join(d, 's.json'), { method: 'grid', parameters: { seed: { values: [0, 1] } }, base: tinyConfig() })], /s\.json is a sweep file .*; run its sweep with dlphys-coord sweep .*s\.json$/],
     ['a native backend that is not installed', (d) => [writeJson(path.join(d, 'c.json'), tinyConfig()), '--backend', 'node'], /tfjs-node, which is not installed; add it with: npm install/],
   ];
   for (const [what, args, pattern] of cases) {

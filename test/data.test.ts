@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../lib/backend.js';
 import { UsageError } from '../lib/errors.js';
+import { resolveConfigPaths } from '../lib/config_paths.js';
 import { datasets, readIdx, writeIdx, type Dataset } from '../lib/data/index.js';
 import { buildTeacher, erf, TEACHER_ACTIVATIONS } from '../lib/data/teacher_student.js';
 
@@ -48,7 +49,9 @@ function writeMnist(dir: string, ext: string, counts = { train: TRAIN_N, test: T
 }
 
 function build(name: string, kwargs: Record<string, unknown> = {}, seed = 0): Dataset {
-  return datasets.build({ name, kwargs }, { seed, baseDir: tmp });
+  // As a config written in `tmp` would be: its relative paths resolve against that folder.
+  const { data } = resolveConfigPaths({ data: { name, kwargs } }, tmp);
+  return datasets.build(data, { seed });
 }
 
 /** Builds, hands the dataset to `fn`, and frees it whatever happens. */

@@ -63,7 +63,7 @@ for (const [name, kwargs] of [
     const { datasets } = await import('../lib/data/index.js');
     await useBackend('cpu');
     const values = () => {
-      const data = datasets.build({ name, kwargs }, { seed: 7, baseDir: process.cwd() });
+      const data = datasets.build({ name, kwargs }, { seed: 7 });
       try {
         return [data.train.x, data.train.y, data.val.x, data.val.y].map((t) => Array.from(t.dataSync()));
       } finally {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerProcess } from '../agent/runner_process.js';
@@ -33,4 +34,27 @@ test('a runner trains a second run when asked, and a stop of the first does not 
   assert.equal(second.summary?.status, 'completed');
   assert.equal(second.summary?.steps, 40);
   assert.ok(lines.length > 0, 'metrics lines streamed');
+});
+
+test("a runner child never sees the coordinator's token, whichever way the agent got it", { timeout: 60_000 }, async () => {
+  const saved = { token: process.env.DLPHYS_TOKEN, file: process.env.DLPHYS_TOKEN_FILE };
+  process.env.DLPHYS_TOKEN = 'secret-in-env';
+  process.env.DLPHYS_TOKEN_FILE = '/some/token/file';
+  let runner: RunnerProcess;
+  try {
+    runner = new RunnerProcess({ backend: 'cpu', threads: 1 });
+  } finally {
+    for (const [name, value] of [['DLPHYS_TOKEN', saved.token], ['DLPHYS_TOKEN_FILE', saved.file]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+  try {
+    await runner.ready;
+    const environ = fs.readFileSync(`/proc/${runner.pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.some((v) => v.startsWith('DLPHYS_BACKEND=cpu')), 'the runner environment was read');
+    assert.deepEqual(environ.filter((v) => v.startsWith('DLPHYS_TOKEN')), []);
+  } finally {
+    runner.kill();
+  }
 });

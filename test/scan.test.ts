@@ -336,7 +336,16 @@ describe('dlphys scan', () => {
     const r = runCli(['scan', sweep, '--metric', 'val_acc', '--goal', 'sideways']);
     assert.notEqual(r.status, 0);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /^dlphys: --goal must be one of min, max \(got "sideways"\)\n$/);
+    assert.match(r.stderr, /^dlphys: --goal must be one of min, max, minimize, maximize \(got "sideways"\)\n$/);
+  });
+
+  test("--goal takes the sweep file's minimize and maximize as well as min and max", () => {
+    for (const [long, short] of [['maximize', 'max'], ['minimize', 'min']]) {
+      const a = runCli(['scan', sweep, '--metric', 'val_acc', '--goal', long!, '--format', 'json']);
+      const b = runCli(['scan', sweep, '--metric', 'val_acc', '--goal', short!, '--format', 'json']);
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(a.stdout, b.stdout, long);
+    }
   });
 
   test('--output writes the file, in the format its extension names', () => {

@@ -289,6 +289,33 @@ test('a base given as a path is read relative to the sweep file and inlined in t
   assert.equal(again.specHash, sweep.specHash);
 });
 
+test('relative paths in a base file resolve against its folder; in an inline base or a parameter value, against the sweep file', () => {
+  const dir = tempDir();
+  const mnist = (root: string) => ({ name: 'mnist', kwargs: { root, n_train: 64 } });
+  // The cwd (repoRoot) is neither folder: resolving against it, as agents used to, is wrong.
+  writeJson(dir, 'configs/base.json', base({ data: mnist('mnist-files') }));
+  const fromFile = loadSweep(writeJson(dir, 'sweeps/s.json', { method: 'grid', base: '../configs/base.json', parameters: { seed: { values: [0, 1] } } }));
+  for (const run of fromFile.runs) assert.equal(run.config.data.kwargs!.root, path.join(dir, 'configs', 'mnist-files'));
+  // Stored absolute, the spec expands to the same runs wherever it is expanded again.
+  assert.equal((fromFile.spec.base as { data: { kwargs: { root: string } } }).data.kwargs.root, path.join(dir, 'configs', 'mnist-files'));
+  const again = expandSweep(fromFile.spec, { source: 'stored', baseDir: '/nonexistent', name: fromFile.name });
+  assert.deepEqual(again.runs.map((r) => r.config), fromFile.runs.map((r) => r.config));
+
+  const inline = loadSweep(
+    writeJson(dir, 'sweeps/inline.json', {
+      method: 'grid',
+      base: base({ data: mnist('../data/a') }),
+      parameters: { 'data.kwargs.root': { values: ['../data/a', 'b', '/abs/c'] } },
+    }),
+  );
+  assert.deepEqual(
+    inline.runs.map((r) => r.config.data.kwargs!.root),
+    [path.join(dir, 'data', 'a'), path.join(dir, 'sweeps', 'b'), '/abs/c'],
+  );
+  // Keys that are not marked as paths are never touched.
+  assert.equal(inline.runs[0]!.config.model.kwargs!.activation, 'tanh');
+});
+
 test('the sweep name comes from the option, else the file, else the file name', () => {
   assert.equal(expand({ method: 'grid', parameters: { seed: { values: [1] } } }).name, 'sweep');
   assert.equal(expand({ method: 'grid', name: 'lr-scan', parameters: { seed: { values: [1] } } }).name, 'lr-scan');

@@ -5,6 +5,7 @@ import { version } from '../../lib/version.js';
 import { cancelCommand, retryCommand } from './cancel_retry.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
+import { submitCommand } from './submit.js';
 import { sweepCommand } from './sweep.js';
 
 const program = new Command('dlphys-coord')
@@ -12,6 +13,7 @@ const program = new Command('dlphys-coord')
   .version(version)
   .showSuggestionAfterError()
   .addCommand(sweepCommand())
+  .addCommand(submitCommand())
   .addCommand(serveCommand())
   .addCommand(statusCommand())
   .addCommand(cancelCommand())
@@ -20,8 +22,9 @@ const program = new Command('dlphys-coord')
     'after',
     `
 Examples:
-  $ dlphys-coord sweep examples/grid.json          # on the head node
-  $ dlphys-agent --coord head:50051 --gpu 0        # on each GPU host
+  $ dlphys-coord sweep examples/grid.json                          # on the head node
+  $ dlphys-agent --coord head:50051 --gpu 0 --token-file TOKEN     # on each GPU host
+  $ dlphys-coord submit examples/random.json --coord 127.0.0.1:50051   # one more sweep for it
   $ dlphys-coord status`,
   );
 

@@ -6,16 +6,45 @@ import { withCoordinator } from './client_call.js';
 
 const STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed', 'cancelled'];
 
+/** `dlphys-coord status [SWEEP]`: sweeps, agents and runs of a running coordinator, as tables or JSON. */
 export function statusCommand(): Command {
   return addClientOptions(new Command('status'))
     .description('Show sweeps (runs per state), agents (last heartbeat) and runs of a running coordinator.')
     .argument('[sweep]', 'only this sweep, with all its runs')
     .option('--json', 'the whole status as JSON', false)
-    .addHelpText('after', '\nExamples:\n  $ dlphys-coord status\n  $ dlphys-coord status grid --json\n  $ dlphys-coord status --coord head:50051')
+    .addHelpText(
+      'after',
+      `
+With --json: {sweeps, agents, runs, coordinator}; each run carries "params" (its swept values, by
+dotted config path) and "summary" (its summary.json once it has ended, else null) as JSON objects.
+
+Examples:
+  $ dlphys-coord status
+  $ dlphys-coord status grid --json | jq '.runs[] | {id, state, params, acc: .summary.best.val_acc}'
+  $ dlphys-coord status --coord head:50051 --token-file ~/.dlphys-token`,
+    )
     .action(async (sweep: string | undefined, flags: ClientFlags & { json: boolean }) => {
       const reply = await withCoordinator(flags, (conn) => unary(conn, 'Status', { sweep: sweep ?? '' }));
-      process.stdout.write(flags.json ? JSON.stringify(reply, null, 2) + '\n' : render(reply));
+      process.stdout.write(flags.json ? JSON.stringify(statusJson(reply), null, 2) + '\n' : render(reply));
     });
+}
+
+/** The reply with each run's params and summary as objects rather than JSON text, so jq reaches into them. */
+export function statusJson(reply: StatusReply__Output): Record<string, unknown> {
+  return {
+    ...reply,
+    runs: reply.runs.map(({ params_json, summary_json, ...run }) => ({ ...run, params: parseOrNull(params_json), summary: parseOrNull(summary_json) })),
+  };
+}
+
+function parseOrNull(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Stored by the coordinator from JSON it checked; anything else is shown as it is.
+    return text;
+  }
 }
 
 function table(header: string[], rows: string[][]): string[] {

@@ -1,7 +1,5 @@
 import { Command } from 'commander';
-import { UsageError } from '../../lib/errors.js';
 import { loadSweep, type ExpandedSweep } from '../../lib/sweep/index.js';
-import { connect, describeCallError, isUnavailable, unary } from '../../proto/client.js';
 import { addListenOptions, type ListenFlags } from '../listen_options.js';
 import { logLine, runCoordinator } from '../run_coordinator.js';
 
@@ -9,20 +7,19 @@ interface SweepFlags extends ListenFlags {
   name?: string;
   dryRun: boolean;
   json: boolean;
-  tlsCa?: string;
 }
 
+/** `dlphys-coord sweep FILE`: record a sweep in --db and serve it; --dry-run only prints its runs. */
 export function sweepCommand(): Command {
   return addListenOptions(new Command('sweep'))
     .description(
       'Expand a sweep file (W&B sweep-configuration keys) into runs, record them, and serve them to agents. ' +
-        'When a coordinator already serves --host:--port, the sweep is submitted to it instead.',
+        'It never sends the sweep anywhere: to add a sweep to a coordinator that is already running, use dlphys-coord submit FILE --coord HOST:PORT.',
     )
     .argument('<file>', 'sweep file (JSON)')
     .option('--name <name>', "sweep name (default: the file's `name`, else its base name); runs land in <runs-dir>/<name>/")
     .option('--dry-run', 'print the runs the file expands to and record nothing', false)
     .option('--json', 'with --dry-run: one JSON object a line (index, name, params, config)', false)
-    .option('--tls-ca <file>', 'PEM CA certificate, to submit to a coordinator that serves TLS')
     .addHelpText(
       'after',
       `
@@ -30,14 +27,19 @@ Examples:
   $ dlphys-coord sweep examples/grid.json                  # record and serve; agents connect to 127.0.0.1:50051
   $ dlphys-coord sweep examples/grid.json --dry-run        # what would run
   $ dlphys-coord sweep examples/random.json --dry-run --json | jq .params
-  $ dlphys-coord sweep examples/grid.json --exit-when-done # serve until every run has finished`,
+  $ dlphys-coord sweep examples/grid.json --exit-when-done # serve until every run has finished
+  $ dlphys-coord sweep sweep.json --host 0.0.0.0 --token-file ~/.dlphys-token   # agents on other hosts`,
     )
     .action(async (file: string, flags: SweepFlags) => {
       const sweep = loadSweep(file, flags.name !== undefined ? { name: flags.name } : {});
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
       if (flags.dryRun) return printDryRun(sweep, flags.json);
-      if (await submitToRunning(sweep, flags)) return;
-      await runCoordinator({ flags, sweep });
+      // Whatever holds the port is not asked anything: it may not be a coordinator at all.
+      await runCoordinator({
+        flags,
+        sweep,
+        portTakenFix: (address) => `to add this sweep to a coordinator there, run dlphys-coord submit ${file} --coord ${address}; else choose another --port`,
+      });
     });
 }
 
@@ -53,33 +55,4 @@ function printDryRun(sweep: ExpandedSweep, json: boolean): void {
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
   process.stderr.write(`sweep ${sweep.name}: ${sweep.runs.length} runs (${sweep.method}); nothing recorded (--dry-run)\n`);
-}
-
-/** Submits to a coordinator already serving the address; false when none answers there. */
-async function submitToRunning(sweep: ExpandedSweep, flags: SweepFlags): Promise<boolean> {
-  const address = `${flags.host}:${flags.port}`;
-  if (flags.port === 0) return false;
-  const conn = connect(address, { token: flags.token, tlsCa: flags.tlsCa });
-  try {
-    await unary(conn, 'Status', { sweep: '-' }, 1500).catch((err) => {
-      // NOT_FOUND for the "-" sweep still proves a coordinator is there.
-      if (isUnavailable(err)) throw err;
-    });
-  } catch {
-    conn.close();
-    return false;
-  }
-  try {
-    const reply = await unary(conn, 'SubmitSweep', { sweep_json: JSON.stringify(sweep) }, 60_000);
-    logLine(
-      reply.existed
-        ? `sweep ${reply.sweep} was already recorded by the coordinator at ${address}: nothing added`
-        : `submitted sweep ${reply.sweep} (${reply.runs} runs) to the coordinator at ${address}`,
-    );
-    return true;
-  } catch (err) {
-    throw new UsageError(describeCallError(address, err));
-  } finally {
-    conn.close();
-  }
 }

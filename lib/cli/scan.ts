@@ -26,7 +26,8 @@ interface ScanFlags {
   output?: string;
 }
 
-const GOALS = ['min', 'max'] as const;
+// The sweep file's words (W&B's) as well as the short forms, so a goal can be copied from either.
+const GOALS = ['min', 'max', 'minimize', 'maximize'] as const;
 
 export function scanCommand(io: ScanIo = processIo): Command {
   return new Command('scan')
@@ -35,7 +36,11 @@ export function scanCommand(io: ScanIo = processIo): Command {
     )
     .argument('<dir>', 'a folder of run folders, e.g. runs/<sweep>')
     .option('-m, --metric <name>', 'show only this metric (final.NAME and best.NAME), best runs first')
-    .option('--goal <goal>', 'min or max: what "best" means for --metric (default: max if the name contains "acc", else min)', oneOf('--goal', GOALS))
+    .option(
+      '--goal <goal>',
+      'min or max (or the sweep file\'s minimize / maximize): what "best" means for --metric (default: max if the name contains "acc", else min)',
+      (value: string): Goal => (oneOf('--goal', GOALS)(value) === 'maximize' || value === 'max' ? 'max' : 'min'),
+    )
     .option('-a, --all', 'show every config value, not only those that differ across runs')
     .option('-f, --format <format>', 'table, csv or json (default: from the --output extension, else table)', oneOf('--format', FORMATS))
     .option('-g, --group-by <keys...>', 'one row per value of these config keys (or status): count, mean and std of each metric')

@@ -24,8 +24,6 @@ export interface Dataset {
 export interface DataContext {
   /** The run's seed; a dataset uses its own `seed` kwarg when it has one, so data can stay fixed across a sweep over seeds. */
   seed: number;
-  /** Directory of the config file, against which relative paths (mnist `root`) resolve. */
-  baseDir: string;
 }
 
 export const datasets = new Registry<Dataset, DataContext>('data');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { pathKwarg } from '../registry.js';
 import { datasets, type Dataset, type Split } from './dataset.js';
 import { readIdx } from './idx.js';
 
@@ -18,7 +19,7 @@ const CLASSES = 10;
 
 // No seed kwarg: the splits are the files' own, in the files' order, so there is nothing to draw.
 const kwargs = z.object({
-  root: z.string().min(1).describe('directory with the four IDX files (plain or .gz); relative to the config file'),
+  root: pathKwarg(z.string().min(1).describe('directory with the four IDX files (plain or .gz); relative to the config file')),
   n_train: z.int().positive().optional().describe('use only the first n training images (default: all)'),
   n_val: z.int().positive().optional().describe('use only the first n test images (default: all)'),
   normalize: z.boolean().default(true).describe('scale pixels to [0, 1] (x/255); false keeps 0..255'),
@@ -27,8 +28,9 @@ const kwargs = z.object({
 datasets.register('mnist', {
   description: 'MNIST-format IDX files (MNIST, Fashion-MNIST): 28x28x1 images, 10 classes; val = the t10k files',
   kwargs,
-  build: (k, ctx) => {
-    const root = path.resolve(ctx.baseDir, k.root);
+  build: (k) => {
+    // A relative root was made absolute against the config file's folder when the config was loaded.
+    const root = path.resolve(k.root);
     const files = locate(root, k.root);
     const train = readSplit(files.trainImages, files.trainLabels, k.n_train, k.normalize);
     let val: HostSplit;

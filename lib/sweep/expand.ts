@@ -6,11 +6,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registries } from '../components.js';
+import { resolveConfigPaths } from '../config_paths.js';
 import { experimentConfigSchema, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { resolveConfig } from '../experiment.js';
 import { Rng } from '../rng.js';
 import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
+import { markFloatRanges } from './float_ranges.js';
 import { parseSweepSpec, type ParameterSpec } from './spec.js';
 
 export interface ExpandedRun {
@@ -53,8 +55,11 @@ export function loadSweep(file: string, options: { name?: string } = {}): Expand
 }
 
 /**
- * Expands a parsed sweep. `source` names the sweep in errors (the file path), `baseDir` is where a
- * `base` given as a path is looked up, `name` overrides the sweep's name.
+ * Expands a parsed sweep. `source` names the sweep in errors (the file path), `baseDir` is the
+ * sweep file's folder: where a `base` given as a path is looked up, and what relative paths in an
+ * inline base or in parameter values resolve against (those in a base file resolve against its
+ * own folder); the stored spec and every run's config hold them absolute. `name` overrides the
+ * sweep's name.
  */
 export function expandSweep(spec: unknown, options: { source: string; baseDir: string; name?: string }): ExpandedSweep {
   const { source } = options;
@@ -78,9 +83,10 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     if (loaded === null || typeof loaded !== 'object' || Array.isArray(loaded)) {
       return fail(`base config ${file} must be a JSON object with model, data and train`);
     }
-    baseRaw = loaded as RawConfig;
+    // Paths in a base file are relative to that file, not to the sweep file or an agent's cwd.
+    baseRaw = resolveConfigPaths(loaded as RawConfig, path.dirname(file));
   } else {
-    baseRaw = sweep.base;
+    baseRaw = resolveConfigPaths(sweep.base, options.baseDir);
   }
   const storedSpec = { ...structuredClone(spec as Record<string, unknown>), base: structuredClone(baseRaw) };
   const baseResolved = resolveConfig(structuredClone(baseRaw), `${source}: base`);
@@ -135,7 +141,8 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   const runs = assignments.map((values, index): ExpandedRun => {
     const runName = `r${String(index).padStart(width, '0')}`;
     const runSource = `${source} run ${runName}`;
-    const raw = applyParameters(baseRaw, baseResolved, params, values, source);
+    // A path given as a parameter value was written in the sweep file.
+    const raw = resolveConfigPaths(applyParameters(baseRaw, baseResolved, params, values, source), options.baseDir);
     raw.name = runName;
     let config: ExperimentConfig;
     try {
@@ -353,92 +360,4 @@ function blameParameter(
   }
   const all = params.map((p, i) => `${p.path}=${JSON.stringify(values[i])}`).join(', ');
   return new UsageError(`${runSource} (${all}): ${detail} (these parameter values do not work together; change them in the sweep)`);
-}
-
-/**
- * W&B tells int_uniform from uniform by the YAML type of min/max (`min: 0.0` is a float); JSON.parse
- * loses that (0.0 === 0). So for a file we look at the literals: a parameter without a distribution
- * whose integer-valued min or max was written with a fraction or exponent gets an explicit
- * `"distribution": "uniform"`, recorded in the stored spec so expanding it again agrees.
- */
-export function markFloatRanges(parsed: unknown, text: string): unknown {
-  if (!text || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return parsed;
-  const root = parsed as Record<string, unknown>;
-  if (root.parameters === null || typeof root.parameters !== 'object') return parsed;
-  let floats: Set<string>;
-  try {
-    floats = floatLiteralPaths(text);
-  } catch {
-    return parsed;
-  }
-  const out = structuredClone(root);
-  const visit = (params: unknown, at: string[]) => {
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) return;
-    for (const [key, spec] of Object.entries(params as Record<string, unknown>)) {
-      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) continue;
-      const s = spec as Record<string, unknown>;
-      const here = [...at, key];
-      if (s.parameters !== undefined) {
-        visit(s.parameters, [...here, 'parameters']);
-        continue;
-      }
-      if (s.distribution !== undefined || s.values !== undefined || 'value' in s) continue;
-      if (!Number.isInteger(s.min) || !Number.isInteger(s.max)) continue;
-      if (floats.has(JSON.stringify([...here, 'min'])) || floats.has(JSON.stringify([...here, 'max']))) s.distribution = 'uniform';
-    }
-  };
-  visit(out.parameters, ['parameters']);
-  return out;
-}
-
-/** Paths (JSON arrays of keys) of the number literals in valid JSON text written with `.`, `e` or `E`. */
-function floatLiteralPaths(text: string): Set<string> {
-  const found = new Set<string>();
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
-  };
-  const str = (): string => {
-    const start = i++;
-    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-    i++;
-    return JSON.parse(text.slice(start, i)) as string;
-  };
-  const value = (at: (string | number)[]): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        const key = str();
-        ws();
-        i++; // ':'
-        value([...at, key]);
-        ws();
-        if (text[i++] === '}') return;
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (let n = 0; ; n++) {
-        value([...at, n]);
-        ws();
-        if (text[i++] === ']') return;
-      }
-    }
-    if (c === '"') return void str();
-    const m = /-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null/y;
-    m.lastIndex = i;
-    const hit = m.exec(text);
-    if (!hit) throw new Error('not JSON');
-    if (hit[1] !== undefined || hit[2] !== undefined) found.add(JSON.stringify(at));
-    i += hit[0].length;
-  };
-  value([]);
-  return found;
 }

@@ -1,4 +1,5 @@
-export { loadSweep, expandSweep, canonicalJson, markFloatRanges, MAX_RUNS, type ExpandedRun, type ExpandedSweep } from './expand.js';
+export { markFloatRanges } from './float_ranges.js';
+export { loadSweep, expandSweep, canonicalJson, MAX_RUNS, type ExpandedRun, type ExpandedSweep } from './expand.js';
 export { parseSweepSpec, sweepSpecSchema, parameterSpecSchema, METHODS, SWEEP_KEYS, PARAMETER_KEYS, type SweepSpec, type SweepMethod, type ParameterSpec } from './spec.js';
 export {
   DISTRIBUTIONS,
