@@ -72,7 +72,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
       throw new UsageError(`cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message.split('\n')[0]}; choose another --port`);
     }
     // Tests and scripts wait for this exact line to learn the port.
-    log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token ...' : ''}`);
+    log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token-file FILE' : ''}`);
     const progress = new SweepProgress(store, log);
     // Checked right after each commit, in the same tick: once every run has finished, nothing
     // new is taken (no lease, sweep or retry), so what it says it exits with is what it has.

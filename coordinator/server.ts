@@ -215,7 +215,9 @@ export class CoordinatorServer {
     const sent = metadata.get('authorization').length > 0;
     return {
       code: grpc.status.UNAUTHENTICATED,
-      details: sent ? 'wrong token; pass the coordinator\'s --token (or set DLPHYS_TOKEN)' : 'this coordinator needs a token; pass --token (or set DLPHYS_TOKEN)',
+      details: sent
+        ? "wrong token; pass the coordinator's token with --token-file FILE (or DLPHYS_TOKEN_FILE)"
+        : 'this coordinator needs a token; pass it with --token-file FILE (or DLPHYS_TOKEN_FILE)',
     };
   }
 

@@ -384,7 +384,7 @@ test('with --token, calls without the token or with a wrong one are UNAUTHENTICA
     assert.equal(await within('the agent with a wrong token to exit', wrong.exited, 30_000, c.logs), 2, c.logs());
     const lines = wrong.log().trim().split('\n');
     assert.equal(lines.length, 1, `one line, got:\n${wrong.log()}`);
-    assert.match(lines[0]!, /^dlphys-agent: the coordinator at 127\.0\.0\.1:\d+ refused the token: wrong token; pass the coordinator's --token \(or set DLPHYS_TOKEN\)$/);
+    assert.match(lines[0]!, /^dlphys-agent: the coordinator at 127\.0\.0\.1:\d+ refused the token: wrong token; pass the coordinator's token with --token-file FILE \(or DLPHYS_TOKEN_FILE\)$/);
 
     const byFlag = c.track('agent with --token', startOneSlotAgent(coord.address, ['--token', 's3cret', '--exit-when-idle']));
     const byEnv = c.track('agent with DLPHYS_TOKEN', startOneSlotAgent(coord.address, ['--exit-when-idle'], { DLPHYS_TOKEN: 's3cret' }));

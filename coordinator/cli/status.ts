@@ -9,7 +9,7 @@ const STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed'
 /** `dlphys-coord status [SWEEP]`: sweeps, agents and runs of a running coordinator, as tables or JSON. */
 export function statusCommand(): Command {
   return addClientOptions(new Command('status'))
-    .description('Show sweeps (runs per state), agents (last heartbeat) and runs of a running coordinator.')
+    .description('Show sweeps (runs per state), agents (state: alive, lost, left, quarantined), runs, and the coordinator\'s own health (a full disk) of a running coordinator.')
     .argument('[sweep]', 'only this sweep, with all its runs')
     .option('--json', 'the whole status as JSON', false)
     .addHelpText(
@@ -55,6 +55,10 @@ function table(header: string[], rows: string[][]): string[] {
 
 function render(s: StatusReply__Output): string {
   const out: string[] = [];
+  const health = s.coordinator;
+  if (health?.disk_full) {
+    out.push(`DISK FULL on the coordinator since ${health.disk_full_since}: run folders cannot land (agents keep them and retry); free space in its runs dir`, '');
+  }
   out.push(
     ...table(
       ['sweep', 'total', ...STATES, 'metric'],
@@ -64,16 +68,25 @@ function render(s: StatusReply__Output): string {
   );
   out.push(
     ...table(
-      ['agent', 'host', 'slots', 'gpus', 'running', 'last heartbeat', 'alive'],
-      s.agents.map((a) => [a.id, a.host, String(a.slots), a.gpus.join(',') || '-', String(a.running), a.last_heartbeat, a.alive ? 'yes' : 'no']),
+      ['agent', 'host', 'slots', 'gpus', 'running', 'last heartbeat', 'state', 'lost runs'],
+      s.agents.map((a) => [
+        a.id,
+        a.host,
+        String(a.slots),
+        a.gpus.join(',') || '-',
+        String(a.running),
+        a.last_heartbeat,
+        a.state === 'quarantined' ? `quarantined until ${a.quarantined_until}` : a.state,
+        String(a.lost_runs),
+      ]),
     ),
   );
   if (s.runs.length) {
     out.push('');
     out.push(
       ...table(
-        ['run', 'state', 'attempt', 'agent', 'params', 'error'],
-        s.runs.map((r) => [r.id, r.state, String(r.attempt), r.agent_id || '-', r.params_json, (r.error ?? '').split('\n')[0]!.slice(0, 60)]),
+        ['run', 'state', 'attempt', 'lost', 'agent', 'params', 'error'],
+        s.runs.map((r) => [r.id, r.state, String(r.attempt), String(r.lost_attempts), r.agent_id || '-', r.params_json, (r.error ?? '').split('\n')[0]!.slice(0, 60)]),
       ),
     );
   }
