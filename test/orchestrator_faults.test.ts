@@ -178,7 +178,7 @@ test('SIGTERM drains an agent: its run is handed back, the agent exits 0 within 
     const run = await waitFor('a run training on agent A with metric rows stored', () => runningWithMetrics(ws.db)[0], 90_000, c.logs);
 
     a.kill('SIGTERM');
-    assert.equal(await within('agent A to drain and exit', a.exited, 10_000, c.logs), 0, c.logs());
+    assert.equal(await within('agent A to drain and exit', a.exited, 30_000, c.logs), 0, c.logs());
     assert.match(a.log(), new RegExp(`handed back ${run.id}`));
     assert.deepEqual(
       attemptsOf(ws.db, run.id).map((x) => [x.attempt, x.agent_id, x.outcome]),
@@ -217,8 +217,9 @@ test('cancel stops a running run within a heartbeat and cancels queued runs at o
     assert.equal(sweepCancel.stdout, 'cancel cx: 2 run(s)\n');
     assert.equal(runStates(ws.db)['cx/r001'], 'cancelled', 'a queued run is cancelled at once');
     let since = Date.now();
-    await waitFor('cx/r000 to stop and end cancelled', () => runStates(ws.db)['cx/r000'] === 'cancelled', 15_000, c.logs);
-    assert.ok(Date.now() - since < 5000, `stopped ${Date.now() - since} ms after the cancel (heartbeats every 500 ms)`);
+    await waitFor('cx/r000 to stop and end cancelled', () => runStates(ws.db)['cx/r000'] === 'cancelled', 30_000, c.logs);
+    // A heartbeat (1 s) brings the cancel, plus a wide margin for a loaded machine.
+    assert.ok(Date.now() - since < 10_000, `stopped ${Date.now() - since} ms after the cancel (heartbeats every second)`);
     assert.deepEqual(attemptsOf(ws.db, 'cx/r000').map((x) => x.outcome), ['stopped']);
     assert.deepEqual(attemptsOf(ws.db, 'cx/r001'), [], 'the queued run was never leased');
 
@@ -231,8 +232,9 @@ test('cancel stops a running run within a heartbeat and cancels queued runs at o
     assert.equal(runCancel.status, 0, runCancel.stderr);
     assert.equal(runCancel.stdout, 'cancel cx/r000: 1 run(s)\n');
     since = Date.now();
-    await waitFor('cx/r000 to stop and end cancelled', () => runStates(ws.db)['cx/r000'] === 'cancelled', 15_000, c.logs);
-    assert.ok(Date.now() - since < 5000, `stopped ${Date.now() - since} ms after the cancel (heartbeats every 500 ms)`);
+    await waitFor('cx/r000 to stop and end cancelled', () => runStates(ws.db)['cx/r000'] === 'cancelled', 30_000, c.logs);
+    // A heartbeat (1 s) brings the cancel, plus a wide margin for a loaded machine.
+    assert.ok(Date.now() - since < 10_000, `stopped ${Date.now() - since} ms after the cancel (heartbeats every second)`);
     const [stopped] = query<{ summary_json: string }>(ws.db, "SELECT summary_json FROM runs WHERE id = 'cx/r000'");
     const summary = JSON.parse(stopped!.summary_json);
     assert.equal(summary.status, 'stopped');

@@ -330,7 +330,7 @@ test('once --exit-when-done is reached nothing new is taken: a retry is refused 
   await withCluster(async (c) => {
     const coord = c.track(
       'coordinator',
-      await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '5', '--exit-when-done']),
+      await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '10', '--exit-when-done']),
     );
     await withClient(coord.address, {}, async (conn) => {
       await register(conn, 'fake');
@@ -339,7 +339,7 @@ test('once --exit-when-done is reached nothing new is taken: a retry is refused 
       const run = leased!.run!;
       await rawUpload(fake, [{ header: { run, agent_id: 'fake' } }, ...fileChunks('summary.json', Buffer.from('{"status":"failed"}\n'))]);
       await unary(fake, 'Report', { run, agent_id: 'fake', status: 'failed', summary_json: '', error: 'boom' });
-      await waitFor('the coordinator to say it exits', () => /every run has finished: exiting/.test(coord.log()), 10_000, coord.log);
+      await waitFor('the coordinator to say it exits', () => /every run has finished: exiting/.test(coord.log()), 30_000, coord.log);
       // It waits (up to a lease TTL) for this agent to hear there is nothing left; meanwhile:
       await refused('a retry after the exit was decided', unary(conn, 'Retry', { target: 'bye' }), grpc.status.UNAVAILABLE, /exiting/);
       const reply = await unary(fake, 'Lease', { agent_id: 'fake', max_runs: 1, request_id: 'b' });
