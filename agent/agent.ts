@@ -3,7 +3,8 @@ import os from 'node:os';
 import { MAX_WASM_THREADS } from '../lib/threads.js';
 import { version } from '../lib/version.js';
 import { describeCallError, unary, type Connection } from '../proto/client.js';
-import { AGENT_SECRET_KEY, PROTOCOL_VERSION, isDefiniteRefusal } from '../proto/wire.js';
+import * as grpc from '@grpc/grpc-js';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION, isDefiniteRefusal, newAgentSecret } from '../proto/wire.js';
 import { buildRunnerBundle } from './runner_bundle.js';
 import { RunnerProcess } from './runner_process.js';
 import { RunTask, type TaskContext } from './run_task.js';
@@ -124,7 +125,15 @@ export class Agent {
       for (const task of this.tasks.keys()) void task.flushMetrics();
     }, 200);
     try {
-      await this.leaseLoop();
+      try {
+        await this.leaseLoop();
+      } catch (err) {
+        // Refused for good: the runs here can neither be reported nor handed back. Their folders
+        // stay on disk (run_task.ts); their leases expire and they are trained elsewhere.
+        for (const task of this.tasks.keys()) task.abandon(err instanceof Error ? err.message : String(err));
+        await Promise.all(this.tasks.values());
+        throw err;
+      }
       while (this.tasks.size) await Promise.all(this.tasks.values());
     } finally {
       clearInterval(heartbeat);
@@ -155,6 +164,9 @@ export class Agent {
   }
 
   private async register(): Promise<void> {
+    // Proposed by the agent and sent from the first try, so a Register repeated after a lost
+    // reply is recognised as this agent's, not refused as a live agent's id.
+    if (!this.opts.conn.metadata.get(AGENT_SECRET_KEY).length) this.opts.conn.metadata.set(AGENT_SECRET_KEY, newAgentSecret());
     let delay = 200;
     let warned = false;
     const since = Date.now();
@@ -201,22 +213,34 @@ export class Agent {
     let requestId = nanoid();
     let failingSince: number | null = null;
     let warned = false;
+    /** A Lease that got no answer: it may have leased runs, which a drain must hand back. */
+    let unanswered = false;
     while (!this.draining) {
       const free = this.slots.filter((s) => !s.training);
-      if (free.length === 0) {
-        await this.sleep(60_000); // woken when a slot frees
+      // Runs that trained but are not reported yet (a full disk on the coordinator, say) are
+      // bounded too: past 2 per slot the agent trains nothing new until they are taken.
+      if (free.length === 0 || this.tasks.size >= 2 * this.opts.slots) {
+        await this.sleep(60_000); // woken when a slot frees or a task ends
         continue;
       }
       let reply;
       try {
         reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId });
         requestId = nanoid();
+        unanswered = false;
         delay = 200;
         if (warned) this.opts.log(`the coordinator at ${this.opts.conn.address} answers again`);
         failingSince = null;
         warned = false;
       } catch (err) {
         if (isDefiniteRefusal(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
+        unanswered = true;
+        if ((err as grpc.ServiceError).code === grpc.status.NOT_FOUND) {
+          // The coordinator does not know this agent (it was started on another database).
+          this.opts.log(`the coordinator at ${this.opts.conn.address} does not know this agent: registering again`);
+          await this.register();
+          continue;
+        }
         // Running runs go on meanwhile; only an agent with nothing to do gives up.
         failingSince ??= Date.now();
         if (this.tasks.size === 0) this.checkConnectTimeout(failingSince, err);
@@ -239,6 +263,17 @@ export class Agent {
         return;
       }
       await this.sleep(pollMs);
+    }
+    if (unanswered) await this.handBackUnanswered(requestId);
+  }
+
+  /** Draining after a Lease that got no answer: asks once more under its id and hands back what it had leased. */
+  private async handBackUnanswered(requestId: string): Promise<void> {
+    try {
+      const reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: 0, request_id: requestId }, 2000);
+      await Promise.all(reply.runs.map((run) => this.handBack(run.run!)));
+    } catch {
+      // Unreachable still: those leases expire.
     }
   }
 

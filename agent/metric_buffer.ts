@@ -3,6 +3,8 @@ import type { MetricRow } from '../proto/generated/dlphys/MetricRow.js';
 import { MAX_METRIC_LINE_BYTES } from '../proto/wire.js';
 
 const MAX_BATCH = 2000;
+/** Bytes of lines in one batch: far below grpc's message limit, however long the lines. */
+const MAX_BATCH_BYTES = 4 << 20;
 
 /**
  * A run's metrics lines numbered 1, 2, 3, ... and kept until the coordinator acknowledges them.
@@ -26,7 +28,12 @@ export class MetricBuffer {
   flush(send: (rows: MetricRow[]) => Promise<MetricAck__Output>): Promise<void> {
     if (this.inFlight) return this.inFlight;
     if (this.rows.length === 0) return Promise.resolve();
-    const batch = this.rows.slice(0, MAX_BATCH);
+    let end = 0;
+    for (let bytes = 0; end < Math.min(this.rows.length, MAX_BATCH); end++) {
+      bytes += this.rows[end]!.line.length + 16;
+      if (bytes > MAX_BATCH_BYTES && end > 0) break;
+    }
+    const batch = this.rows.slice(0, end);
     this.inFlight = send(batch.map((r) => ({ seq: String(r.seq), line: r.line })))
       .then((ack) => {
         const acked = Number(ack.acked_seq);

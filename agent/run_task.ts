@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LeasedRun__Output } from '../proto/generated/dlphys/LeasedRun.js';
 import { unary, type Connection } from '../proto/client.js';
-import { isDefiniteRefusal } from '../proto/wire.js';
+import { MAX_ERROR_BYTES, clipUtf8, isDefiniteRefusal } from '../proto/wire.js';
 import { uploadFolder } from './sync_sender.js';
 import type { RunnerProcess, RunOutcome } from './runner_process.js';
 import { MetricBuffer } from './metric_buffer.js';
@@ -40,6 +40,12 @@ function details(err: unknown): string {
 }
 
 class LostError extends Error {}
+
+/** The stop reason of a run stopped because its agent is shutting down. */
+const DRAIN_REASON = 'agent shutting down';
+
+/** summary.json as a report carries it: '' when the coordinator would refuse it for its size. */
+const MAX_SUMMARY_CHARS = 200_000;
 
 /** Longest wait between two tries of a call the coordinator could not take (disk full, restarting, ...). */
 const MAX_BACKOFF_MS = 30_000;
@@ -94,7 +100,7 @@ export class RunTask {
 
   /** Asks the run to stop because the agent is shutting down. */
   stopForDrain(): void {
-    this.runner?.stop('agent shutting down');
+    this.runner?.stop(DRAIN_REASON);
   }
 
   /** The coordinator no longer honours this attempt: kill it and report nothing. */
@@ -102,6 +108,17 @@ export class RunTask {
     if (this.lost) return;
     this.lost = true;
     this.ctx.log(`lost ${this.ref.run_id} attempt ${this.ref.attempt}: the coordinator gave it to another agent`);
+    this.runner?.kill();
+  }
+
+  /**
+   * The agent was refused for good (its token or secret): stop training and retrying. Nothing is
+   * reported; the folder stays on disk.
+   */
+  abandon(why: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.ctx.log(`abandoning ${this.ref.run_id} attempt ${this.ref.attempt}: ${why}`);
     this.runner?.kill();
   }
 
@@ -153,7 +170,8 @@ export class RunTask {
 
   private async finish(outcome: RunOutcome): Promise<void> {
     const status = outcome.summary?.status ?? 'failed';
-    if (this.ctx.draining() && status === 'stopped' && !this.cancelled) {
+    // Handed back only when the drain stopped it: a run its own callback stopped is a result.
+    if (this.ctx.draining() && status === 'stopped' && !this.cancelled && outcome.summary?.reason === DRAIN_REASON) {
       await this.retry('hand back', () =>
         unary(this.ctx.conn, 'Report', { run: this.ref, agent_id: this.ctx.agentId, status: 'handback', summary_json: '', error: '' }),
       );
@@ -182,23 +200,38 @@ export class RunTask {
     const hasFolder = fs.existsSync(this.dir);
     if (hasFolder) uploadError = await this.finalUpload();
     const error = [outcome.error ?? '', uploadError].filter(Boolean).join('; ');
+    const summaryJson = outcome.summary ? JSON.stringify(outcome.summary) : '';
     const report = {
       run: this.ref,
       agent_id: this.ctx.agentId,
       status: uploadError && status !== 'failed' ? 'failed' : status,
-      summary_json: outcome.summary ? JSON.stringify(outcome.summary) : '',
-      error,
+      // The landed summary.json holds it whole; the database's copy may go without a huge one.
+      summary_json: summaryJson.length <= MAX_SUMMARY_CHARS ? summaryJson : '',
+      error: clipUtf8(error, MAX_ERROR_BYTES - 64),
     };
-    await this.retry('report', async () => {
-      try {
-        return await unary(this.ctx.conn, 'Report', report);
-      } catch (err) {
-        // ABORTED: the coordinator has no landed folder for this attempt (its runs dir was
-        // replaced, say). Land it again before the next try.
-        if ((err as grpc.ServiceError)?.code === grpc.status.ABORTED && hasFolder) await this.upload();
-        throw err;
-      }
-    });
+    const invalidReport = (err: unknown) => isDefiniteRefusal(err) || invalid(err);
+    const send = (r: typeof report) =>
+      this.retry(
+        'report',
+        async () => {
+          try {
+            return await unary(this.ctx.conn, 'Report', r);
+          } catch (err) {
+            // ABORTED: the coordinator has no landed folder for this attempt (its runs dir was
+            // replaced, say). Land it again before the next try.
+            if ((err as grpc.ServiceError)?.code === grpc.status.ABORTED && hasFolder) await this.upload();
+            throw err;
+          }
+        },
+        invalidReport,
+      );
+    try {
+      await send(report);
+    } catch (err) {
+      if (!invalid(err)) throw err;
+      // A report the coordinator will never take as it is: record the run failed, saying why.
+      await send({ ...report, status: 'failed', summary_json: '', error: clipUtf8(`the report was refused: ${details(err)}`, 1000) });
+    }
     this.settled = !uploadError;
     const seconds = ((performance.now() - this.started) / 1000).toFixed(1);
     this.ctx.log(`finished ${this.ref.run_id}: ${status} in ${seconds}s${error ? ` (${error.split('\n')[0]})` : ''}`);

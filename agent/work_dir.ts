@@ -93,7 +93,8 @@ export function lockWorkDir(dir: string): WorkDirLock {
     if (!held) continue; // removed meanwhile: try again
     const { info, mtimeMs } = held;
     const sameHost = info?.host === os.hostname();
-    const gone = sameHost ? !alive(info!.pid) : Date.now() - mtimeMs > STALE_MS;
+    // Our own pid in it: a restarted process that got the same pid (pid 1 in a container).
+    const gone = sameHost ? info!.pid === process.pid || !alive(info!.pid) : Date.now() - mtimeMs > STALE_MS;
     if (!gone) {
       const who = info ? `the agent with pid ${info.pid} on ${info.host} (since ${info.since})` : 'another agent';
       throw new UsageError(

@@ -35,7 +35,8 @@ export const MAX_METRIC_ROWS = 5000;
 /** A run's seq numbers: int64 on the wire, but a run writing 2^31 lines is not an honest run. */
 export const MAX_SEQ = MAX_INT32;
 export const MAX_SUMMARY_BYTES = 256 * KiB;
-export const MAX_ERROR_BYTES = 16 * KiB;
+export { MAX_ERROR_BYTES } from '../proto/wire.js';
+import { MAX_ERROR_BYTES } from '../proto/wire.js';
 export const MAX_SLOTS = 1024;
 export const MAX_GPUS = 64;
 /** An expanded sweep with every run's config (100,000 runs of a small config fit). */

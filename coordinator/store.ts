@@ -121,6 +121,8 @@ export interface StoreOptions {
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+/** Shortest secret an agent may propose at Register (proto/wire.ts newAgentSecret makes 32). */
+export const MIN_SECRET_LENGTH = 32;
 /**
  * Quarantine: an agent whose leases expired at QUARANTINE_LOSSES separate moments within
  * QUARANTINE_WINDOW_MS gets no lease for QUARANTINE_BASE_MS (or 2 lease TTLs, if longer), doubled
@@ -228,12 +230,10 @@ export class Store {
         { id: string; secret_hash: string | null; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; quarantine_level: number }
       >('SELECT id, secret_hash, last_heartbeat, left_at, quarantined_until, quarantine_level FROM agents WHERE id = ?'),
       setSecret: db.prepare('UPDATE agents SET secret_hash = ? WHERE id = ?'),
+      heldBy: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE agent_id = ? AND state IN ('leased', 'running')`).pluck(),
       quarantine: db.prepare('UPDATE agents SET quarantined_until = ?, quarantine_level = ? WHERE id = ?'),
-      lossMoments: db
-        // Losses within one lease TTL of each other are one moment (one stop of the host).
-        .prepare<[number, string, number], number>(
-          `SELECT count(DISTINCT CAST(ended_at / ? AS INTEGER)) FROM attempts WHERE agent_id = ? AND outcome = 'lost' AND ended_at > ?`,
-        )
+      lossTimes: db
+        .prepare<[string, number], number>(`SELECT ended_at FROM attempts WHERE agent_id = ? AND outcome = 'lost' AND ended_at > ? ORDER BY ended_at`)
         .pluck(),
       otherLiveAgents: db
         .prepare<[string, number, number], number>(
@@ -393,9 +393,12 @@ export class Store {
   /**
    * Records an agent (or updates it when it registers again); its heartbeat clock starts now.
    * Returns the agent's secret, which every later call of that agent must present
-   * (authenticateAgent): a new one, or `secret` itself when the agent registers again with it.
-   * An id held by an agent that is alive (heard from within 2 leaseTtlMs, not gone) cannot be
-   * taken without its secret: AlreadyExistsError.
+   * (authenticateAgent). An agent proposes its own (`secret`, at least MIN_SECRET_LENGTH
+   * characters), so a Register repeated because its reply was lost is answered alike; without
+   * one, a random secret is made. An id held by an agent that is alive (heard from within 2
+   * leaseTtlMs, not gone) or that holds leased or running runs (say, after a coordinator
+   * restart, before its agents are heard from) cannot be taken without its secret:
+   * AlreadyExistsError.
    */
   registerAgent(a: AgentInfo, secret = '', leaseTtlMs: number = DEFAULT_LEASE_TTL_MS): string {
     if (typeof a?.id !== 'string' || a.id === '') throw new UsageError('an agent needs a non-empty id');
@@ -403,10 +406,11 @@ export class Store {
       const now = this.now();
       const old = this.s.getAgent.get(a.id);
       const own = old?.secret_hash != null && secret !== '' && sameDigest(sha256(secret), old.secret_hash);
-      if (old && !own && old.left_at === null && now - old.last_heartbeat <= 2 * leaseTtlMs) {
+      const live = old && old.left_at === null && now - old.last_heartbeat <= 2 * leaseTtlMs;
+      if (old && !own && (live || this.s.heldBy.get(a.id)! > 0)) {
         throw new AlreadyExistsError(`agent id ${a.id} belongs to a live agent; an agent registers under an id of its own`);
       }
-      const granted = own ? secret : randomBytes(24).toString('base64url');
+      const granted = own || secret.length >= MIN_SECRET_LENGTH ? secret : randomBytes(24).toString('base64url');
       this.s.upsertAgent.run({
         id: a.id,
         host: a.host ?? '',
@@ -688,6 +692,13 @@ export class Store {
       throw new UsageError(`run ${ref?.runId}: unknown report status ${JSON.stringify(report?.status)} (expected ${REPORT_STATUSES.join(' | ')})`);
     }
     return this.tx(() => {
+      // The same report again (its reply was lost on the way): answered alike, nothing changes.
+      const done = typeof ref?.runId === 'string' && Number.isSafeInteger(ref?.attempt) ? this.s.attemptOf.get(ref.runId, ref.attempt) : undefined;
+      if (done && done.agent_id === agentId && done.outcome === report.status) {
+        const run = this.s.getRun.get(ref.runId)!;
+        // A handed-back run may be at a later attempt already; the first answer said queued.
+        return run.attempt === ref.attempt ? run.state : 'queued';
+      }
       const row = this.current(ref, agentId);
       if (report.status === 'completed' || report.status === 'diverged' || report.status === 'stopped') {
         if (this.s.attemptOf.get(row.id, row.attempt)?.landed_at == null) {
@@ -784,7 +795,14 @@ export class Store {
     const agent = this.s.getAgent.get(agentId);
     if (!agent || (agent.quarantined_until !== null && agent.quarantined_until > now)) return;
     const since = Math.max(now - QUARANTINE_WINDOW_MS, agent.quarantined_until ?? 0);
-    if (this.s.lossMoments.get(Math.max(1, Math.round(leaseTtlMs)), agentId, since)! < QUARANTINE_LOSSES) return;
+    // Losses less than a lease TTL after the previous one are the same moment (one stop of the host).
+    let moments = 0;
+    let previous = -Infinity;
+    for (const t of this.s.lossTimes.all(agentId, since)) {
+      if (t - previous > leaseTtlMs) moments++;
+      previous = t;
+    }
+    if (moments < QUARANTINE_LOSSES) return;
     const level = agent.quarantine_level + 1;
     const period = Math.min(QUARANTINE_MAX_MS, Math.max(QUARANTINE_BASE_MS, 2 * leaseTtlMs) * 2 ** (level - 1));
     this.s.quarantine.run(now + period, level, agentId);

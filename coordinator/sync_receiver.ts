@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { UploadChunk__Output } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply } from '../proto/generated/dlphys/UploadReply.js';
@@ -75,7 +75,9 @@ class IncomingFile {
     readonly size: number,
   ) {
     // 'wx': the staging folder is fresh, so the file must not exist (and no link is followed).
-    this.out = createWriteStream(absPath, { flags: 'wx', highWaterMark: WRITE_HIGH_WATER });
+    // flush: fsync before close. The run is recorded finished once its folder landed, and the
+    // agent then deletes its copy: the bytes must be on disk, not in the page cache, by then.
+    this.out = createWriteStream(absPath, { flags: 'wx', highWaterMark: WRITE_HIGH_WATER, flush: true });
     this.closed = new Promise((resolve) => this.out.once('close', resolve));
     this.out.on('error', (err) => {
       this.error ??= err;
@@ -298,12 +300,15 @@ async function land(runsDir: string, staging: string, sweep: string, name: strin
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    await syncDirs(staging);
     try {
       await rename(staging, target);
     } catch (err) {
       if (movedAside) await rename(aside, target).catch(() => undefined);
       throw err;
     }
+    // The renamed entry is durable once its parent directory is synced.
+    await syncDir(path.dirname(target));
     if (movedAside) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
   });
   landing.set(target, mine);
@@ -347,6 +352,24 @@ export async function cleanStaging(runsDir: string): Promise<{ removed: number; 
     }
   }
   return { removed, restored };
+}
+
+/** fsync of a directory: makes the entries created or renamed in it durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** syncDir on `root` and every directory under it (a run folder has a handful). */
+async function syncDirs(root: string): Promise<void> {
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (entry.isDirectory()) await syncDirs(path.join(root, entry.name));
+  }
+  await syncDir(root);
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -244,10 +244,14 @@ class Watcher {
     this.pendingBytes -= bytes;
     this.inFlight -= 1;
     this.sent = id;
-    if (this.paused && this.inFlight === 0) {
+    if (!this.paused) return;
+    clearTimeout(this.stall);
+    if (this.inFlight === 0) {
       this.paused = false;
-      clearTimeout(this.stall);
       this.schedule();
+    } else {
+      // The client reads, if slowly: the stall clock starts again from this write.
+      this.stall = setTimeout(() => this.drop(), this.options.stallMs);
     }
   }
 

@@ -254,6 +254,14 @@ test('a run finishes once: a second report of the same attempt is refused', () =
     () => store.finishRun(ref(r0!), 'a1', { status: 'failed', summaryJson: '{}', error: 'x' }),
     (e: unknown) => e instanceof StaleAttemptError && /is over: the run is completed/.test(e.message),
   );
+  const events = store.eventsSince(0).length;
+  assert.equal(
+    store.finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: summary, error: '' }),
+    'completed',
+    'the same report again (its reply was lost) is answered alike',
+  );
+  assert.equal(store.eventsSince(0).length, events, 'and records nothing');
+  assert.throws(() => store.finishRun(ref(r0!), 'a2', { status: 'completed', summaryJson: summary, error: '' }), StaleAttemptError, 'not for another agent');
   assert.throws(() => store.markStarted(ref(r0!), 'a1'), StaleAttemptError);
   const row = store.run(r0!.runId);
   assert.equal(row.state, 'completed');
@@ -437,7 +445,7 @@ test('events are recorded in order and onEvent hears each committed transaction'
   store.markStarted(ref(leased[0]!), 'a1');
   store.addMetrics(ref(leased[0]!), 'a1', [{ seq: 1, line: line(1) }]);
   landed(store, leased[0]!).finishRun(ref(leased[0]!), 'a1', { status: 'completed', summaryJson: '{}', error: '' });
-  assert.throws(() => store.finishRun(ref(leased[0]!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }));
+  assert.throws(() => store.finishRun(ref(leased[0]!), 'a1', { status: 'failed', summaryJson: '{}', error: '' }));
   store.cancel('s');
   off();
   store.cancel('s'); // nothing to do, and nobody listening
@@ -635,6 +643,19 @@ test('a finished run is recorded only after its folder landed: completed, diverg
   assert.equal(store.run(r0!.runId).state, 'leased', 'a refused report changes nothing');
   assert.equal(landed(store, r0!).finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }), 'completed');
   assert.equal(store.finishRun(ref(r1!), 'a1', { status: 'failed', summaryJson: '', error: 'boom' }), 'failed');
+});
+
+test("an agent's proposed secret is kept, so a Register repeated after a lost reply is answered alike; an id holding runs is not taken", () => {
+  const { store, clock } = fresh();
+  store.addSweep(sweep('s', 1));
+  const mine = 'p'.repeat(32);
+  const info = { id: 'a1', host: 'h', gpus: [], slots: 1, version: 'v', backend: 'cpu' };
+  assert.equal(store.registerAgent(info, mine, TTL), mine);
+  assert.equal(store.registerAgent(info, mine, TTL), mine, 'the repeat');
+  store.lease('a1', 1, TTL);
+  clock.t += 10 * TTL; // the coordinator was down: a1 looks silent, but still holds its run
+  assert.throws(() => store.registerAgent(info, 'q'.repeat(32), TTL), AlreadyExistsError);
+  assert.equal(store.registerAgent(info, mine, TTL), mine);
 });
 
 test('an agent secret is given at register; calls are authenticated with it; a live id cannot be taken over', () => {
