@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatResult, resultJson, runChaos } from '../bench/chaos.js';
+import { formatResult, resultJson, runChaos } from '../bench/chaos/main.js';
 
 const enabled = process.env.DLPHYS_CHAOS === '1';
 
