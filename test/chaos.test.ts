@@ -1,5 +1,5 @@
 /**
- * The chaos soak (bench/chaos.ts), short: 24 runs, 90 s of faults (agents killed with kill -9 and
+ * The chaos soak (bench/chaos/), short: 24 runs, 90 s of faults (agents killed with kill -9 and
  * replaced, the coordinator killed with kill -9 and started again, an agent flapping with
  * SIGSTOP/SIGCONT across its lease TTL, the runs dir's tmpfs full for a while), then until every
  * run has ended. About 2-3 minutes, with real processes; it runs only when DLPHYS_CHAOS=1 (and the
