@@ -40,8 +40,11 @@ process.on('message', (message: ToRunner) => {
 // The channel closes when the agent is done with this process (after a run), or when it vanished
 // (kill -9): a run nobody can report is not worth finishing.
 process.on('disconnect', () => process.exit(training ? 1 : 0));
-// Ctrl-C in the agent's terminal reaches the whole process group; the agent decides what stops.
+// Ctrl-C in the agent's terminal, and SIGTERM from whatever stops the agent's process group
+// (SLURM's scancel, timeout, systemd), reach this process too: the agent decides what stops (it
+// drains: its runs stop and go back to the queue), so the runner waits for its word.
 process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 
 /** One run; the agent may send another afterwards (--runs-per-process), or close the channel. */
 async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {

@@ -25,8 +25,9 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-function start(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `group`: the process leads a process group of its own (and its children are in it), as under SLURM or systemd. */
+function start(bin: string, args: string[], env: NodeJS.ProcessEnv = {}, group = false): Proc {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: group });
   live.add(child);
   let out = '';
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -69,8 +70,8 @@ export async function startCoordinator(args: string[], env: NodeJS.ProcessEnv = 
   return { ...proc, port, address: `127.0.0.1:${port}` };
 }
 
-export function startAgent(coordAddress: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
-  return start(AGENT_BIN, ['--coord', coordAddress, '--work-dir', tempDir('dlphys-agent-'), '--poll', '100', ...args], env);
+export function startAgent(coordAddress: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, group = false): Proc {
+  return start(AGENT_BIN, ['--coord', coordAddress, '--work-dir', tempDir('dlphys-agent-'), '--poll', '100', ...args], env, group);
 }
 
 /** A read-only view of the coordinator's database (WAL lets it read while the coordinator writes). */
@@ -241,6 +242,6 @@ export async function withCluster(fn: (c: Cluster) => Promise<void>): Promise<vo
 }
 
 /** An agent that trains one run at a time (a CPU-only agent defaults to one slot per core). */
-export function startOneSlotAgent(coordAddress: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
-  return startAgent(coordAddress, ['--slots', '1', ...args], env);
+export function startOneSlotAgent(coordAddress: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, group = false): Proc {
+  return startAgent(coordAddress, ['--slots', '1', ...args], env, group);
 }

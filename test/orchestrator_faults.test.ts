@@ -170,14 +170,15 @@ test('the coordinator killed with kill -9 mid-sweep and started again on the sam
   });
 });
 
-test('SIGTERM drains an agent: its run is handed back, the agent exits 0 within seconds, and another agent completes the run', async () => {
+test('SIGTERM to the agent\'s process group (scancel, timeout, systemd) drains it: its run is handed back, the agent exits 0 within seconds, and another agent completes the run', async () => {
   const ws = workspace(tinySweep({ name: 'drain', runs: 1, steps: STEPS, logEvery: 50 }));
   await withCluster(async (c) => {
     const coord = await serveSweep(c, ws);
-    const a = c.track('agent A', startOneSlotAgent(coord.address));
+    const a = c.track('agent A', startOneSlotAgent(coord.address, [], {}, true));
     const run = await waitFor('a run training on agent A with metric rows stored', () => runningWithMetrics(ws.db)[0], 90_000, c.logs);
 
-    a.kill('SIGTERM');
+    // The whole group, runner children included, gets the signal, as a scheduler sends it.
+    process.kill(-a.child.pid!, 'SIGTERM');
     assert.equal(await within('agent A to drain and exit', a.exited, 30_000, c.logs), 0, c.logs());
     assert.match(a.log(), new RegExp(`handed back ${run.id}`));
     assert.deepEqual(
