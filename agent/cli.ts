@@ -47,10 +47,10 @@ const program = new Command('dlphys-agent')
   .option('--poll <ms>', 'wait between lease requests when the queue is empty', positiveInt('--poll'), 1000)
   .option(
     '--connect-timeout <seconds>',
-    `give up (exit 1) when no coordinator answers for this long while there is nothing to train (0: never; default ${IDLE_CONNECT_TIMEOUT_S} with --exit-when-idle, else 0)`,
+    `give up (exit 2) when no coordinator answers for this long while there is nothing to train (0: never; default ${IDLE_CONNECT_TIMEOUT_S} with --exit-when-idle, else 0)`,
     nonNegative('--connect-timeout'),
   )
-  .option('--runs-per-process <n>', 'runs one child process trains in turn (1: a fresh process per run; more saves ~1 s of start-up between short runs)', positiveInt('--runs-per-process'), 1)
+  .option('--runs-per-process <n>', 'runs one child process trains in turn (1: a fresh process per run; more saves ~0.35 s of CPU per run between short runs)', positiveInt('--runs-per-process'), 1)
   .addHelpText(
     'after',
     `

@@ -36,7 +36,8 @@ function isUploadRefused(err: unknown): boolean {
 }
 
 function details(err: unknown): string {
-  return (err as grpc.ServiceError)?.details || (err as Error)?.message || String(err);
+  // grpc-js appends a "Resolution note" to some details; the first clause is what helps.
+  return ((err as grpc.ServiceError)?.details || (err as Error)?.message || String(err)).split(/\s*Resolution note/)[0]!;
 }
 
 class LostError extends Error {}
@@ -163,7 +164,17 @@ export class RunTask {
     } catch (err) {
       if (!(err instanceof LostError) && !this.lost) throw err;
     } finally {
-      if (this.settled) fs.rmSync(this.dir, { recursive: true, force: true });
+      if (this.settled) {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+        // And the attempt's and sweep's folders once empty (rmdir refuses a folder with anything in it).
+        for (const parent of [path.dirname(this.dir), path.dirname(path.dirname(this.dir))]) {
+          try {
+            fs.rmdirSync(parent);
+          } catch {
+            break;
+          }
+        }
+      }
       else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.run_id}: its run folder did not land; kept at ${this.dir}`);
     }
   }

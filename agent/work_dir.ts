@@ -26,7 +26,7 @@ export interface WorkDirLock {
   readonly file: string;
   /** Marks the lock as live (call now and then: another host judges staleness by its mtime). */
   touch(): void;
-  /** Removes the lock if it is still ours. */
+  /** Removes the lock if it is still ours, and the work dir if this agent created it and it is empty. */
   release(): void;
 }
 
@@ -61,6 +61,7 @@ function readLock(file: string): { info: LockInfo | null; mtimeMs: number } | nu
 export function lockWorkDir(dir: string): WorkDirLock {
   const file = path.join(dir, LOCK);
   const mine: LockInfo = { host: os.hostname(), pid: process.pid, since: new Date().toISOString() };
+  const created = !fs.existsSync(dir);
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (err) {
@@ -82,6 +83,12 @@ export function lockWorkDir(dir: string): WorkDirLock {
         release: () => {
           const held = readLock(file)?.info;
           if (held && held.host === mine.host && held.pid === mine.pid) fs.rmSync(file, { force: true });
+          if (!created) return;
+          try {
+            fs.rmdirSync(dir); // a work dir this agent made and left empty goes too
+          } catch {
+            // Not empty: it holds run folders that did not land (the agent said where).
+          }
         },
       };
     } catch (err) {

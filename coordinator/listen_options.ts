@@ -40,7 +40,7 @@ export function addListenOptions(cmd: Command): Command {
     .option('--max-upload-mb <mb>', 'largest run folder an agent may upload', positiveNumber('--max-upload-mb'), 4096)
     .option('--exit-when-done', 'exit once every run of every sweep has finished', false)
     .option('--upload-idle <seconds>', 'an upload that sends nothing for this long is abandoned (DEADLINE_EXCEEDED)', positiveNumber('--upload-idle'), 60)
-    .option('--watch-max <n>', 'watch streams (status --watch, dashboards) served at once', positiveInt('--watch-max'), 256)
+    .option('--watch-max <n>', 'Watch streams (the event feed of dashboards and scripts) served at once', positiveInt('--watch-max'), 256)
     .option('--watch-buffer-kb <kb>', 'event bytes a watch stream holds before it waits for its client', positiveNumber('--watch-buffer-kb'), 256)
     .option('--watch-stall <seconds>', 'a watch stream whose client reads nothing for this long is dropped', positiveNumber('--watch-stall'), 30);
 }

@@ -50,6 +50,9 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     if (opts.sweep) {
       const { existed, runs } = store.addSweep(opts.sweep);
       log(existed ? `sweep ${opts.sweep.name} is already recorded in ${flags.db}: continuing it` : `sweep ${opts.sweep.name}: ${runs} runs recorded in ${flags.db}`);
+    } else if (store.status().sweeps.length === 0) {
+      // serve on a mistyped --db starts on an empty database: say so, it is rarely what was meant.
+      log(`warning: no sweep is recorded in ${flags.db}; check --db, or add one with dlphys-coord submit FILE --coord HOST:PORT`);
     }
     const cleaned = await cleanStaging(flags.runsDir);
     if (cleaned.removed) log(`removed ${cleaned.removed} unfinished upload(s) left by an earlier coordinator`);

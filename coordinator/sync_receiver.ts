@@ -437,8 +437,9 @@ function toStatus(err: unknown): { code: grpc.status; details: string } {
   if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.name === 'AbortError') {
     return { code: grpc.status.CANCELLED, details: `upload: ${message}` };
   }
-  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `upload: the coordinator's disk is full: ${message}` };
-  if (e?.code === 'SQLITE_FULL') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `upload: the coordinator's disk is full: ${message}` };
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT' || e?.code === 'SQLITE_FULL') {
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full (${message})` };
+  }
   if (e?.name === 'PermissionDeniedError') return { code: grpc.status.PERMISSION_DENIED, details: message };
   return { code: grpc.status.INTERNAL, details: `upload: ${message}` };
 }

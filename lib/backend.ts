@@ -17,7 +17,7 @@ const NATIVE = {
 } as const;
 
 export const NATIVE_INSTALL_HINT =
-  'npm install @tensorflow/tfjs-node-gpu@4.22.0 (GPU host) or npm install @tensorflow/tfjs-node@4.22.0 (native CPU)';
+  'npm install --no-save @tensorflow/tfjs-node-gpu@4.22.0 (GPU host) or npm install --no-save @tensorflow/tfjs-node@4.22.0 (native CPU)';
 
 export interface BackendInfo {
   /** The choice that took effect: node-gpu | node | wasm | cpu. */

@@ -125,7 +125,7 @@ test('a --db in a folder that cannot be written, or naming a directory, is one l
   assert.deepEqual(fs.readdirSync(readOnly), [], 'nothing created in the read-only folder');
 });
 
-test('status --json gives params and summary as objects; retry of runs with nothing to retry says why', async () => {
+test('status --json gives params and summary as objects; retry or cancel that changes nothing says why', async () => {
   const ws = workspace(tinySweep({ name: 'done', runs: 1, steps: 10 }));
   await withCluster(async (c) => {
     const coord = c.track('coordinator', await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir]));
@@ -144,6 +144,9 @@ test('status --json gives params and summary as objects; retry of runs with noth
     assert.equal(one.status, 0, one.stderr);
     assert.equal(one.stdout, 'nothing to retry: run done/r000 is completed; retry takes failed or cancelled runs\n');
     const sweep = await coordCommand(['retry', 'done', '--coord', coord.address]);
-    assert.equal(sweep.stdout, 'nothing to retry: sweep done has no failed or cancelled runs (1 completed); retry takes failed or cancelled runs\n');
+    assert.equal(sweep.stdout, 'nothing to retry: sweep done has 1 completed; retry takes failed or cancelled runs\n');
+    const cancel = await coordCommand(['cancel', 'done/r000', '--coord', coord.address]);
+    assert.equal(cancel.status, 0, cancel.stderr);
+    assert.equal(cancel.stdout, 'nothing to cancel: run done/r000 is completed; cancel takes queued and running runs\n');
   });
 });

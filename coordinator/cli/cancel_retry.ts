@@ -11,8 +11,12 @@ export function cancelCommand(): Command {
     .argument('<sweep-or-run>', 'a sweep name, or a run id <sweep>/<run>')
     .addHelpText('after', '\nExamples:\n  $ dlphys-coord cancel grid\n  $ dlphys-coord cancel grid/r003')
     .action(async (target: string, flags: ClientFlags) => {
-      const reply = await withCoordinator(flags, (conn) => unary(conn, 'Cancel', { target }));
-      process.stdout.write(`cancel ${target}: ${reply.affected} run(s)\n`);
+      const message = await withCoordinator(flags, async (conn) => {
+        const reply = await unary(conn, 'Cancel', { target });
+        if (reply.affected > 0) return `cancel ${target}: ${reply.affected} run(s)`;
+        return nothingDone('cancel', target, 'cancel takes queued and running runs', await unary(conn, 'Status', { sweep: target.split('/')[0]! }));
+      });
+      process.stdout.write(`${message}\n`);
     });
 }
 
@@ -26,22 +30,21 @@ export function retryCommand(): Command {
       const message = await withCoordinator(flags, async (conn) => {
         const reply = await unary(conn, 'Retry', { target });
         if (reply.affected > 0) return `retry ${target}: ${reply.affected} run(s) queued again`;
-        return whyNothingToRetry(target, await unary(conn, 'Status', { sweep: target.split('/')[0]! }));
+        return nothingDone('retry', target, 'retry takes failed or cancelled runs', await unary(conn, 'Status', { sweep: target.split('/')[0]! }));
       });
       process.stdout.write(`${message}\n`);
     });
 }
 
-/** A retry that queued nothing says what state the target's runs are in, so the user knows why. */
-function whyNothingToRetry(target: string, status: StatusReply__Output): string {
-  const retryable = 'retry takes failed or cancelled runs';
+/** A cancel or retry that changed nothing says what state the target's runs are in, so the user knows why. */
+function nothingDone(verb: string, target: string, takes: string, status: StatusReply__Output): string {
   if (target.includes('/')) {
     const run = status.runs.find((r) => r.id === target);
-    return `nothing to retry: run ${target} is ${run?.state ?? 'gone'}; ${retryable}`;
+    return `nothing to ${verb}: run ${target} is ${run?.state ?? 'gone'}; ${takes}`;
   }
   const states = status.sweeps.find((w) => w.name === target)?.states ?? {};
   const counts = Object.entries(states)
     .filter(([, n]) => n > 0)
     .map(([state, n]) => `${n} ${state}`);
-  return `nothing to retry: sweep ${target} has no failed or cancelled runs (${counts.join(', ') || 'no runs'}); ${retryable}`;
+  return `nothing to ${verb}: sweep ${target} has ${counts.join(', ') || 'no runs'}; ${takes}`;
 }

@@ -6,6 +6,11 @@ import { RunFailedError, UsageError } from '../errors.js';
  * fix print as one line (`dlphys: ...`) with exit code 2; anything else is a bug and keeps its stack.
  */
 export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
+  // `... | head`: the reader has what it wanted; stop quietly instead of dying on EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   program.exitOverride();
   program.configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, `${program.name()}: `)) });
   // addCommand() does not pass these settings down the way command() does.
