@@ -13,11 +13,18 @@ import { Trainer, type FitSink, type NamedCallback } from './training/trainer.js
 /**
  * Validates a raw config completely — top-level keys and every component's kwargs against its
  * registry — and returns it with all defaults filled in. Nothing is built, so this is cheap and
- * is done before any file is created.
+ * is done before any file is created. `checkSizes: false` skips the checks between sections
+ * (batch size against n_train), for a sweep's base that its parameters complete.
  */
-export function resolveConfig(raw: RawConfig, source: string): ExperimentConfig {
+export function resolveConfig(raw: RawConfig, source: string, options: { checkSizes?: boolean } = {}): ExperimentConfig {
   const config = parseConfig(raw, source);
   const at = <T extends ResolvedSpec>(fn: () => T) => withPrefix(source, fn);
+  const data = at(() => datasets.resolve(config.data));
+  // Where the data's kwargs say how many training examples there are (n_train, the convention of
+  // every dataset here), a batch larger than that is refused now: in a sweep, when it is
+  // expanded, not on an agent. buildExperiment checks the built split in every case.
+  const nTrain = data.kwargs.n_train;
+  if (typeof nTrain === 'number' && options.checkSizes !== false) withPrefix(source, () => checkBatchSize(config.train.batch_size, nTrain));
   return {
     ...config,
     model: at(() => models.resolve(config.model)),
@@ -25,9 +32,18 @@ export function resolveConfig(raw: RawConfig, source: string): ExperimentConfig 
     optimizer: at(() => optimizers.resolve(config.optimizer)),
     ...(config.loss ? { loss: at(() => losses.resolve(config.loss)) } : {}),
     schedule: at(() => schedules.resolve(config.schedule)),
-    data: at(() => datasets.resolve(config.data)),
+    data,
     callbacks: config.callbacks.map((spec, i) => withPrefix(`${source}: callbacks[${i}]`, () => callbacks.resolve(spec))),
   };
+}
+
+/** The sampler would quietly train full-batch while config.json records the size asked for. */
+function checkBatchSize(batch: number, trainSize: number): void {
+  if (batch > trainSize) {
+    throw new UsageError(
+      `train.batch_size ${batch} is larger than the training split (${trainSize} examples); set train.batch_size to at most ${trainSize}, or use more training data`,
+    );
+  }
 }
 
 /** Everything a run needs, built in the fixed order data -> model -> init -> optimizer. */
@@ -60,13 +76,7 @@ export function buildExperiment(resolved: ExperimentConfig, baseDir: string): Bu
   try {
     const data = datasets.build(config.data, { seed: config.seed });
     owned.push(data);
-    // The sampler would quietly train full-batch while config.json records the size asked for.
-    const batch = config.train.batch_size;
-    if (batch > data.train.size) {
-      throw new UsageError(
-        `train.batch_size ${batch} is larger than the training split (${data.train.size} examples); set train.batch_size to at most ${data.train.size}, or use more training data`,
-      );
-    }
+    checkBatchSize(config.train.batch_size, data.train.size);
     const model = models.build(config.model, { inputShape: data.inputShape, outputDim: data.outputDim });
     owned.push(model);
     inits.build(config.init, undefined)(model, new Rng(config.seed, 'init'));

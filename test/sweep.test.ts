@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
 import { expandSweep, loadSweep, type ExpandedSweep } from '../lib/sweep/index.js';
-import { repoRoot, tempDir } from './helpers.js';
+import { repoRoot, tempDir, tinyConfig } from './helpers.js';
 
 /** A small valid base config (nothing is trained here). */
 function base(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -500,4 +500,13 @@ test('a base path that does not exist is a UsageError naming it', () => {
   const dir = tempDir();
   const file = writeJson(dir, 's.json', { method: 'grid', base: 'nope.json', parameters: { seed: { values: [1] } } });
   throwsUsage(() => loadSweep(file), /base config file not found: .*nope\.json/);
+});
+
+test('a sweep whose run would have a batch larger than its training split is refused when expanded, naming the parameter; the base alone is not judged', () => {
+  const dir = tempDir();
+  const base = { ...tinyConfig(), data: { name: 'synthetic', kwargs: { n_train: 256, n_val: 64, dim: 8, classes: 3 } } };
+  const file = writeJson(dir, 'bs.json', { method: 'grid', base: { ...base, train: { steps: 5, batch_size: 1024 } }, parameters: { 'train.batch_size': { values: [32, 512] } } });
+  assert.throws(() => loadSweep(file), /parameter "train\.batch_size" = 512: train\.batch_size 512 is larger than the training split \(256 examples\)/);
+  const ok = writeJson(dir, 'ok.json', { method: 'grid', base: { ...base, train: { steps: 5, batch_size: 1024 } }, parameters: { 'train.batch_size': { values: [32, 64] } } });
+  assert.equal(loadSweep(ok).runs.length, 2, 'a base batch size the parameters replace is not refused');
 });

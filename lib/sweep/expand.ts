@@ -89,7 +89,8 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     baseRaw = resolveConfigPaths(sweep.base, options.baseDir);
   }
   const storedSpec = { ...structuredClone(spec as Record<string, unknown>), base: structuredClone(baseRaw) };
-  const baseResolved = resolveConfig(structuredClone(baseRaw), `${source}: base`);
+  // A base's sizes may only fit together once a run's parameters are applied: checked per run.
+  const baseResolved = resolveConfig(structuredClone(baseRaw), `${source}: base`, { checkSizes: false });
 
   // Parameters, in file order, nested blocks flattened to dotted paths.
   const flat = flattenParameters(sweep.parameters, '', source);
