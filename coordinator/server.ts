@@ -61,6 +61,9 @@ class ClosingError extends Error {
   override readonly name = 'ClosingError';
 }
 
+/** Free space on the runs dir's file system that counts as "not full any more" without a landing. */
+const ROOM_AGAIN_BYTES = 256 * 1024 * 1024;
+
 /** An agent that speaks another version of the contract. */
 class ContractError extends Error {
   override readonly name = 'ContractError';
@@ -167,6 +170,8 @@ export class CoordinatorServer {
     } catch {
       // Unknown: the runs dir is missing or the platform has no statfs.
     }
+    // Without a landing to prove it (no run in flight), plenty of free space clears the flag.
+    if (this.diskFull && free >= ROOM_AGAIN_BYTES) this.noteDisk(null);
     return {
       disk_full: this.diskFull !== null,
       disk_error: this.diskFull?.error ?? '',
