@@ -6,7 +6,7 @@ import type { ExpandedSweep } from '../lib/sweep/index.js';
 import { serverCredentials, type ListenFlags } from './listen_options.js';
 import { CoordinatorServer } from './server.js';
 import { Store } from './store.js';
-import { cleanStaging } from './sync_receiver.js';
+import { cleanStaging } from './landing.js';
 import { SweepProgress } from './sweep_progress.js';
 
 export interface RunCoordinatorOptions {

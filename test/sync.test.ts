@@ -9,7 +9,8 @@ import { dlphysProto } from '../proto/load.js';
 import type { CoordinatorClient } from '../proto/generated/dlphys/Coordinator.js';
 import type { UploadChunk } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply__Output } from '../proto/generated/dlphys/UploadReply.js';
-import { cleanStaging, makeUploadHandler, type UploadDeps } from '../coordinator/sync_receiver.js';
+import { cleanStaging } from '../coordinator/landing.js';
+import { makeUploadHandler, type UploadDeps } from '../coordinator/sync_receiver.js';
 import { uploadFolder } from '../agent/sync_sender.js';
 
 class StaleAttemptError extends Error {
