@@ -4,6 +4,7 @@ import path from 'node:path';
 import { positiveInt, runProgram } from '../lib/cli/command.js';
 import { applyTokenFile } from '../lib/cli/token_file.js';
 import { UsageError } from '../lib/errors.js';
+import { logLine as log } from '../lib/log.js';
 import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
 import { Agent, AgentFatalError } from './agent.js';
@@ -27,9 +28,6 @@ interface AgentFlags {
 /** Without --connect-timeout: an agent told to exit when idle gives up on a coordinator that never answers after this long. */
 const IDLE_CONNECT_TIMEOUT_S = 300;
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
 
 const program = new Command('dlphys-agent')
   .description('Leases runs from a dlphys coordinator and trains each in its own child process, one per slot.')

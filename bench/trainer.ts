@@ -24,6 +24,7 @@ import { useBackend, type BackendChoice } from '../lib/backend.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import type { Callback } from '../lib/training/callback.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
+import { textTable } from '../lib/text_table.js';
 
 const WIDTHS = [784, 256, 256, 10];
 const BATCH = 128;
@@ -118,11 +119,10 @@ async function main(): Promise<void> {
     const ratio = reference ? (row.steps_per_s / reference.steps_per_s).toFixed(3) : '-';
     table.push([row.threads ? `${row.backend} x${row.threads}` : row.backend, row.steps_per_s.toFixed(1), ratio, `${Math.round(row.peak_rss_mb)} MB`, String(row.steps)]);
   }
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   const load = `load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0]!.toFixed(2)} after, ${os.cpus().length} cores`;
   console.log(`MLP ${WIDTHS.join('-')}, batch ${BATCH}, SGD lr ${LR}, softmax cross-entropy, random data; PyTorch on ${TORCH_THREADS} threads`);
   console.log(`${repeat > 1 ? `best of ${repeat} runs; ` : ''}${load}`);
-  for (const r of table) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  for (const line of textTable(table, { right: table[0]!.map((_, c) => c > 0) })) console.log(line);
   for (const row of rows) {
     console.log(
       JSON.stringify({

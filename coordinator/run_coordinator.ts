@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
+import { logLine } from '../lib/log.js';
 import type { ExpandedSweep } from '../lib/sweep/index.js';
 import { serverCredentials, type ListenFlags } from './listen_options.js';
 import { CoordinatorServer } from './server.js';
@@ -18,9 +19,6 @@ export interface RunCoordinatorOptions {
   portTakenFix?: (address: string) => string;
 }
 
-export function logLine(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
 
 /**
  * Opens the database, records the sweep (if any), serves agents until SIGINT/SIGTERM or, with

@@ -1,5 +1,6 @@
 /** The report of a soak: the table of runs and the counts for a person, and one JSON line. */
 import type { ChaosResult } from './types.js';
+import { textTable } from '../../lib/text_table.js';
 
 /** The table of runs, the counts, the errors: what a person reads. */
 export function formatResult(r: ChaosResult): string {
@@ -13,9 +14,7 @@ export function formatResult(r: ChaosResult): string {
     x.landed === 'missing' ? '-' : `${x.landed} (${x.landedLines ?? '-'})`,
     x.verdict + (x.duplicated ? ' DUPLICATED' : ''),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const out = [fmt(head), ...body.map(fmt), '(attempts: C completed, L lost, H handed back, F failed, S stopped, … held)', ''];
+  const out = [...textTable([head, ...body]), '(attempts: C completed, L lost, H handed back, F failed, S stopped, … held)', ''];
   const problems = r.reports.filter((x) => x.problems.length && (x.verdict !== 'ok' || x.duplicated));
   if (problems.length) {
     out.push('problems:');

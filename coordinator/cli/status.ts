@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { StatusReply__Output } from '../../proto/generated/dlphys/StatusReply.js';
+import { textTable } from '../../lib/text_table.js';
 import { unary } from '../../proto/client.js';
 import { addClientOptions, type ClientFlags } from '../listen_options.js';
 import { withCoordinator } from './client_call.js';
@@ -48,9 +49,7 @@ function parseOrNull(text: string): unknown {
 }
 
 function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
+  return textTable([header, ...rows]);
 }
 
 function render(s: StatusReply__Output): string {

@@ -3,7 +3,7 @@ import { addTokenOptions } from '../../lib/cli/token_file.js';
 import { loadSweep } from '../../lib/sweep/index.js';
 import { unary } from '../../proto/client.js';
 import type { ClientFlags } from '../listen_options.js';
-import { logLine } from '../run_coordinator.js';
+import { logLine } from '../../lib/log.js';
 import { withCoordinator } from './client_call.js';
 
 interface SubmitFlags extends ClientFlags {

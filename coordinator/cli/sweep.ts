@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { loadSweep, type ExpandedSweep } from '../../lib/sweep/index.js';
 import { addListenOptions, type ListenFlags } from '../listen_options.js';
-import { logLine, runCoordinator } from '../run_coordinator.js';
+import { logLine } from '../../lib/log.js';
+import { textTable } from '../../lib/text_table.js';
+import { runCoordinator } from '../run_coordinator.js';
 
 interface SweepFlags extends ListenFlags {
   name?: string;
@@ -50,9 +52,6 @@ function printDryRun(sweep: ExpandedSweep, json: boolean): void {
   }
   const keys = [...new Set(sweep.runs.flatMap((r) => Object.keys(r.params)))];
   const rows = sweep.runs.map((r) => [r.name, ...keys.map((k) => JSON.stringify(r.params[k]))]);
-  const header = ['run', ...keys];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+  process.stdout.write(textTable([['run', ...keys], ...rows]).join('\n') + '\n');
   process.stderr.write(`sweep ${sweep.name}: ${sweep.runs.length} runs (${sweep.method}); nothing recorded (--dry-run)\n`);
 }

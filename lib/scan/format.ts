@@ -1,4 +1,5 @@
 import type { Cell, Row } from './scan.js';
+import { textTable } from '../text_table.js';
 
 export const FORMATS = ['table', 'csv', 'json'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -35,13 +36,7 @@ export function formatText(table: TableLike, options: TextOptions = {}): string 
     }),
   );
   const numeric = columns.map((column) => rows.some((row) => typeof row[column] === 'number') && rows.every((row) => row[column] == null || typeof row[column] === 'number'));
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => line[i]!.length)));
-  const render = (line: readonly string[]) =>
-    line
-      .map((text, i) => (numeric[i] ? text.padStart(widths[i]!) : text.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [render(columns), render(widths.map((w) => '-'.repeat(w))), ...cells.map(render)].join('\n') + '\n';
+  return textTable([columns, ...cells], { right: numeric, rule: true }).join('\n') + '\n';
 }
 
 function textCell(value: Cell | undefined): string {
