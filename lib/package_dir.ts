@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The package's root folder. Modules that find files beside the sources do it from here or from
- * lib/ itself, because the agent's compiled runner (lib/runner.generated.mjs, see
- * agent/runner_bundle.ts) is one file in lib/, where every module's import.meta.url is its own.
+ * their own import.meta.url, which the agent's compiled runner (build/runner.generated.mjs) keeps
+ * as each module's source file URL (agent/runners/bundle.ts).
  */
 export const packageDir = fileURLToPath(new URL('..', import.meta.url));

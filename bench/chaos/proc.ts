@@ -21,7 +21,7 @@ export function procStatusKb(pid: number, field: string): number {
 
 export function isRunner(pid: number): boolean {
   try {
-    return /runner_entry|runner\.generated\.mjs/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    return /runner\/entry\.js|runner\.generated\.mjs/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
   } catch {
     return false;
   }

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../lib/run/run_folder.js';
+import type { RunSummary } from '../../lib/run/run_folder.js';
 
 /** Agent -> runner child, over the fork IPC channel. */
 export type ToRunner =

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { useBackend, type BackendChoice } from '../lib/backend.js';
-import { RunFailedError, UsageError } from '../lib/errors.js';
-import type { RunSummary } from '../lib/run/run_folder.js';
-import { trainRun } from '../lib/run/train_run.js';
-import type { Trainer } from '../lib/training/trainer.js';
-import type { FromRunner, ToRunner } from './runner_protocol.js';
+import { useBackend, type BackendChoice } from '../../lib/backend.js';
+import { RunFailedError, UsageError } from '../../lib/errors.js';
+import type { RunSummary } from '../../lib/run/run_folder.js';
+import { trainRun } from '../../lib/run/train_run.js';
+import type { Trainer } from '../../lib/training/trainer.js';
+import type { FromRunner, ToRunner } from './protocol.js';
 
 /**
  * The child process that trains one run for an agent. It starts before it has a run ("warm"):
