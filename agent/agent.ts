@@ -5,8 +5,8 @@ import { version } from '../lib/version.js';
 import { describeCallError, unary, type Connection } from '../proto/client.js';
 import * as grpc from '@grpc/grpc-js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, isDefiniteRefusal, newAgentSecret } from '../proto/wire.js';
-import { buildRunnerBundle } from './runners/bundle.js';
-import { RunnerProcess } from './runners/process.js';
+import { buildRunnerBundle } from './launch/bundle.js';
+import { RunnerProcess } from './launch/process.js';
 import { RunTask, type TaskContext } from './run_task.js';
 
 export interface AgentOptions {
@@ -64,7 +64,7 @@ interface Slot {
 export class Agent {
   readonly id = `${os.hostname()}-${nanoid(6)}`;
   private readonly slots: Slot[] = [];
-  /** The compiled runner (agent/runners/bundle.ts), when it could be built. */
+  /** The compiled runner (agent/launch/bundle.ts), when it could be built. */
   private runnerEntry: string | undefined;
   /**
    * wasm threads per run: the agent's share of the cores for each CPU slot, so slots never

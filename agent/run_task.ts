@@ -5,7 +5,7 @@ import type { LeasedRun__Output } from '../proto/generated/dlphys/LeasedRun.js';
 import { unary, type Connection } from '../proto/client.js';
 import { MAX_ERROR_BYTES, clipUtf8, isDefiniteRefusal } from '../proto/wire.js';
 import { uploadFolder } from './sync_sender.js';
-import type { RunnerProcess, RunOutcome } from './runners/process.js';
+import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
 
 export interface RunRef {

@@ -104,7 +104,7 @@ test('an agent killed with kill -9 mid-run: the run is leased again, completes o
     // The child training the run, and the warm spare for the slot's next run.
     const runners = runnerPids(a.child.pid!);
     assert.ok(runners.length >= 1, 'agent A has its runner children');
-    // The agent compiled its runner at start (agent/runners/bundle.ts) and forks that, not tsx.
+    // The agent compiled its runner at start (agent/launch/bundle.ts) and forks that, not tsx.
     assert.ok(runners.every((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('runner.generated.mjs')), 'runners run the compiled runner');
 
     const b = c.track('agent B', startOneSlotAgent(coord.address, ['--exit-when-idle']));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { RunnerProcess } from '../agent/runners/process.js';
+import { RunnerProcess } from '../agent/launch/process.js';
 import { tempDir, tinyConfig } from './helpers.js';
 
 test('a stop asked for while the runner is still loading reaches the run once it starts', { timeout: 60_000 }, async () => {
