@@ -5,7 +5,7 @@ import { UsageError } from '../lib/errors.js';
 import type { ExpandedSweep } from '../lib/sweep/index.js';
 import { serverCredentials, type ListenFlags } from './listen_options.js';
 import { CoordinatorServer } from './server.js';
-import { Store } from './store.js';
+import { Store } from './store/index.js';
 import { cleanStaging } from './landing.js';
 import { SweepProgress } from './sweep_progress.js';
 

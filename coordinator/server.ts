@@ -7,7 +7,7 @@ import { dlphysProto } from '../proto/load.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { version } from '../lib/version.js';
 import { checkRequest } from './bounds.js';
-import { REPORT_STATUSES, type ReportStatus, type Store } from './store.js';
+import { REPORT_STATUSES, type ReportStatus, type Store } from './store/index.js';
 import { parseSweepJson } from './sweep_json.js';
 import { makeUploadHandler } from './sync_receiver.js';
 import { WatchHub, type WatchOptions } from './watch.js';
