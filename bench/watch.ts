@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Store } from '../coordinator/store.js';
+import { Store } from '../coordinator/store/index.js';
 import { connect, unary, type Connection } from '../proto/client.js';
 import { dlphysProto, type CoordinatorClient } from '../proto/load.js';
 import { startCoordinator, workspace } from '../test/cluster.js';

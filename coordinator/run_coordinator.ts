@@ -6,7 +6,7 @@ import { logLine } from '../lib/log.js';
 import type { ExpandedSweep } from '../lib/sweep/index.js';
 import { serverCredentials, type ListenFlags } from './listen_options.js';
 import { CoordinatorServer } from './server.js';
-import { Store } from './store.js';
+import { Store } from './store/index.js';
 import { cleanStaging } from './landing.js';
 import { SweepProgress } from './sweep_progress.js';
 

@@ -7,7 +7,8 @@ import { dlphysProto } from '../proto/load.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { version } from '../lib/version.js';
 import { checkRequest } from './bounds.js';
-import { REPORT_STATUSES, type ReportStatus, type Store } from './store.js';
+import { statusToWire } from './status_wire.js';
+import { REPORT_STATUSES, type ReportStatus, type Store } from './store/index.js';
 import { parseSweepJson } from './sweep_json.js';
 import { makeUploadHandler } from './sync_receiver.js';
 import { WatchHub, type WatchOptions } from './watch.js';
@@ -345,7 +346,7 @@ export class CoordinatorServer {
         log(existed ? `sweep ${sweep.name} already recorded: continuing it` : `sweep ${sweep.name}: ${runs} runs queued`);
         return { sweep: sweep.name, runs, existed };
       }),
-      Status: this.unary((req) => ({ ...store.status(req.sweep || undefined, leaseTtlMs), coordinator: this.health() })),
+      Status: this.unary((req) => statusToWire(store.status(req.sweep || undefined, leaseTtlMs), this.health())),
       Cancel: this.unary((req) => ({ affected: store.cancel(req.target) })),
       Retry: this.unary((req) => {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again (dlphys-coord serve) to retry');

@@ -1,4 +1,4 @@
-import type { Store } from './store.js';
+import type { Store } from './store/index.js';
 
 /**
  * One progress line per sweep on stderr whenever its counts change: how many runs finished,

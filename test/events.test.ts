@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../lib/errors.js';
 import { MIGRATIONS } from '../coordinator/schema.js';
-import { Store, type ExpandedSweep } from '../coordinator/store.js';
+import { Store, type ExpandedSweep } from '../coordinator/store/index.js';
 
 const TTL = 10_000;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dlphys-events-'));

@@ -20,7 +20,7 @@ import {
   type EventRow,
   type ExpandedSweep,
   type RunRef,
-} from '../coordinator/store.js';
+} from '../coordinator/store/index.js';
 
 const TTL = 10_000;
 

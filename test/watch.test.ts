@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Store } from '../coordinator/store.js';
+import { Store } from '../coordinator/store/index.js';
 import { connect, unary } from '../proto/client.js';
 import type { Event__Output } from '../proto/generated/dlphys/Event.js';
 import { dlphysProto, type CoordinatorClient } from '../proto/load.js';

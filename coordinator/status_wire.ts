@@ -1,0 +1,56 @@
+/**
+ * The store's status rows (coordinator/store/types.ts) as the proto's StatusReply: the one place
+ * where the store's answer to Status meets the wire format. Fields are named alike on both sides
+ * and copied one by one (Required<>: a field added to the proto is a compile error here until mapped).
+ */
+import type { AgentStatus } from '../proto/generated/dlphys/AgentStatus.js';
+import type { CoordinatorHealth } from '../proto/generated/dlphys/CoordinatorHealth.js';
+import type { RunStatus } from '../proto/generated/dlphys/RunStatus.js';
+import type { StatusReply } from '../proto/generated/dlphys/StatusReply.js';
+import type { SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
+import type { AgentRow, RunStatusRow, StatusReport, SweepRow } from './store/index.js';
+
+export function sweepToWire(s: SweepRow): Required<SweepStatus> {
+  return { name: s.name, created_at: s.created_at, total: s.total, states: { ...s.states }, metric: s.metric, goal: s.goal };
+}
+
+export function agentToWire(a: AgentRow): Required<AgentStatus> {
+  return {
+    id: a.id,
+    host: a.host,
+    gpus: [...a.gpus],
+    slots: a.slots,
+    last_heartbeat: a.last_heartbeat,
+    alive: a.alive,
+    running: a.running,
+    state: a.state,
+    quarantined_until: a.quarantined_until,
+    lost_runs: a.lost_runs,
+  };
+}
+
+export function runToWire(r: RunStatusRow): Required<RunStatus> {
+  return {
+    id: r.id,
+    sweep: r.sweep,
+    name: r.name,
+    state: r.state,
+    attempt: r.attempt,
+    agent_id: r.agent_id,
+    params_json: r.params_json,
+    summary_json: r.summary_json,
+    error: r.error,
+    updated_at: r.updated_at,
+    lost_attempts: r.lost_attempts,
+  };
+}
+
+/** Store.status's report plus the coordinator's health, as Status replies it. */
+export function statusToWire(report: StatusReport, coordinator: CoordinatorHealth): StatusReply {
+  return {
+    sweeps: report.sweeps.map(sweepToWire),
+    agents: report.agents.map(agentToWire),
+    runs: report.runs.map(runToWire),
+    coordinator,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * What every part of the store works through: the database and its statements, the clock, and
+ * the transactions with their event outbox (events added inside a transaction reach listeners
+ * after it commits, never when it rolls back).
+ */
+import type Database from 'better-sqlite3';
+import { UsageError } from '../../lib/errors.js';
+import { EventLog, type EventRow } from '../events.js';
+import { openDatabase } from '../schema.js';
+import { prepareStatements, type Statements } from './statements.js';
+import type { RunRef } from './types.js';
+
+export type Listener = (events: EventRow[]) => void;
+
+export interface EventFields {
+  sweep?: string | null;
+  runId?: string | null;
+  agentId?: string | null;
+  data?: unknown;
+}
+
+export class StoreCore {
+  readonly db: Database.Database;
+  readonly s: Statements;
+  private readonly events: EventLog;
+  private readonly listeners = new Set<Listener>();
+  private pending: EventRow[] = [];
+  private inTx = false;
+
+  constructor(
+    file: string,
+    readonly maxAttempts: number,
+    readonly now: () => number,
+  ) {
+    this.db = openDatabase(file);
+    this.events = new EventLog(this.db);
+    this.s = prepareStatements(this.db);
+  }
+
+  /** Runs fn in one IMMEDIATE transaction; after it commits, hands the events it added to listeners. */
+  tx<T>(fn: () => T): T {
+    if (this.inTx) throw new Error('Store: nested transaction');
+    this.inTx = true;
+    this.pending = [];
+    let result: T;
+    try {
+      result = this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.pending = [];
+      throw err;
+    } finally {
+      this.inTx = false;
+    }
+    const events = this.pending;
+    this.pending = [];
+    if (events.length > 0) this.emit(events);
+    return result;
+  }
+
+  private emit(events: EventRow[]): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(events);
+      } catch (err) {
+        // The transaction is committed: a listener's bug must not look like the call failed.
+        process.emitWarning(`dlphys store: an event listener threw: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  /** Appends an event in the current transaction; listeners get it once that commits. */
+  event(type: string, f: EventFields): void {
+    const dataJson = f.data === undefined ? null : JSON.stringify(f.data);
+    this.pending.push(this.events.append(this.now(), type, { ...f, dataJson }));
+  }
+
+  onEvent(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  eventsSince(id: number, limit: number): EventRow[] {
+    return this.events.since(id, limit);
+  }
+
+  close(): void {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+}
+
+export function iso(ms: number | null): string {
+  return ms === null ? '' : new Date(ms).toISOString();
+}
+
+export function requireRef(ref: RunRef): void {
+  if (typeof ref?.runId !== 'string' || ref.runId === '') throw new UsageError('a run reference needs a run id');
+  if (!Number.isSafeInteger(ref.attempt) || ref.attempt < 1) {
+    throw new UsageError(`run ${ref.runId}: attempt must be an integer >= 1, got ${String(ref.attempt)}`);
+  }
+}
+
+export function requireTtl(ttl: number, what = 'lease TTL'): void {
+  if (!Number.isFinite(ttl) || ttl <= 0) throw new UsageError(`${what} must be a positive number of milliseconds, got ${String(ttl)}`);
+}

@@ -1,0 +1,129 @@
+/**
+ * Reading the store: status (domain rows, see types.ts: the server maps them to the wire), the
+ * counts of unfinished runs, a run's row and its stored metric lines.
+ */
+import { NotFoundError } from '../store_errors.js';
+import { iso, type StoreCore } from './core.js';
+import { ACTIVE_STATES, RUN_STATES } from './states.js';
+import type { AgentRow, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';
+
+/** See Store.status. */
+export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: number): StatusReport {
+  const { db } = core;
+  const read = db.transaction(() => {
+    if (sweep && !core.s.getSweep.get(sweep)) throw new NotFoundError(`no sweep named ${sweep}`);
+    const args: unknown[] = sweep ? [sweep] : [];
+    const sweepRows = db
+      .prepare<unknown[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null }>(
+        `SELECT name, created_at, metric_name, metric_goal FROM sweeps ${sweep ? 'WHERE name = ?' : ''} ORDER BY created_at, rowid`,
+      )
+      .all(...args);
+    const counts = db
+      .prepare<unknown[], { sweep: string; state: string; n: number }>(
+        `SELECT sweep, state, count(*) AS n FROM runs ${sweep ? 'WHERE sweep = ?' : ''} GROUP BY sweep, state`,
+      )
+      .all(...args);
+    const bySweep = new Map<string, Record<string, number>>();
+    for (const c of counts) {
+      let m = bySweep.get(c.sweep);
+      if (!m) bySweep.set(c.sweep, (m = Object.fromEntries(RUN_STATES.map((s) => [s, 0]))));
+      m[c.state] = c.n;
+    }
+    const sweeps: SweepRow[] = sweepRows.map((s) => {
+      const states = bySweep.get(s.name) ?? Object.fromEntries(RUN_STATES.map((st) => [st, 0]));
+      return {
+        name: s.name,
+        created_at: iso(s.created_at),
+        total: Object.values(states).reduce((a, b) => a + b, 0),
+        states,
+        metric: s.metric_name ?? '',
+        goal: s.metric_goal ?? '',
+      };
+    });
+    const now = core.now();
+    const running = new Map(
+      db
+        .prepare<[], { agent_id: string; n: number }>(
+          `SELECT agent_id, count(*) AS n FROM runs WHERE state IN ('leased', 'running') AND agent_id IS NOT NULL GROUP BY agent_id`,
+        )
+        .all()
+        .map((r) => [r.agent_id, r.n]),
+    );
+    const agents: AgentRow[] = db
+      .prepare<
+        [],
+        { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; lost_runs: number }
+      >(
+        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until,
+           (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
+         FROM agents a ORDER BY a.registered_at, a.id`,
+      )
+      .all()
+      .map((a) => {
+        const alive = a.left_at === null && now - a.last_heartbeat <= 2 * leaseTtlMs;
+        const quarantined = alive && a.quarantined_until !== null && a.quarantined_until > now;
+        return {
+          id: a.id,
+          host: a.host,
+          gpus: JSON.parse(a.gpus_json) as string[],
+          slots: a.slots,
+          last_heartbeat: iso(a.last_heartbeat),
+          alive,
+          running: running.get(a.id) ?? 0,
+          state: a.left_at !== null ? 'left' : !alive ? 'lost' : quarantined ? 'quarantined' : 'alive',
+          quarantined_until: quarantined ? iso(a.quarantined_until) : '',
+          lost_runs: a.lost_runs,
+        };
+      });
+    const active = ACTIVE_STATES.map((s) => `'${s}'`).join(', ');
+    const runRows = sweep
+      ? core.s.runsOfSweep.all(sweep)
+      : db
+          .prepare<[], RunRow>(
+            `SELECT r.* FROM runs r JOIN sweeps s ON s.name = r.sweep
+             WHERE EXISTS (SELECT 1 FROM runs u WHERE u.sweep = r.sweep AND u.state IN (${active}))
+             ORDER BY s.created_at, s.rowid, r.idx`,
+          )
+          .all();
+    const lostOf = db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck();
+    const runs: RunStatusRow[] = runRows.map((r) => ({
+      id: r.id,
+      sweep: r.sweep,
+      name: r.name,
+      state: r.state,
+      attempt: r.attempt,
+      agent_id: r.agent_id ?? '',
+      params_json: r.params_json,
+      summary_json: r.summary_json ?? '',
+      error: r.error ?? '',
+      updated_at: iso(r.updated_at),
+      lost_attempts: lostOf.get(r.id)!,
+    }));
+    return { sweeps, agents, runs };
+  });
+  return read.deferred();
+}
+
+/** Runs not finished across all sweeps: queued, leased or running. */
+export function unfinished(core: StoreCore): number {
+  return core.s.unfinished.get()!;
+}
+
+/** See Store.sweepDone. */
+export function sweepDone(core: StoreCore, name: string): boolean {
+  if (!core.s.getSweep.get(name)) throw new NotFoundError(`no sweep named ${name}`);
+  return core.s.unfinishedOf.get(name) === 0;
+}
+
+/** The run's row; NotFoundError when there is no such run. */
+export function runRow(core: StoreCore, runId: string): RunRow {
+  const row = core.s.getRun.get(runId);
+  if (!row) throw new NotFoundError(`no run ${runId}`);
+  return row;
+}
+
+/** The stored metrics.jsonl lines of the run's current attempt, in seq order. */
+export function metricsOf(core: StoreCore, runId: string): string[] {
+  const row = runRow(core, runId);
+  return core.s.metricLines.all(row.id, row.attempt);
+}
