@@ -1,10 +1,10 @@
 import { build } from 'esbuild';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../lib/package_dir.js';
 
-const SOURCE = fileURLToPath(new URL('./runner.ts', import.meta.url));
-/** In lib/, so that the modules that find files from their own location find them (lib/package_dir.ts). */
-export const RUNNER_BUNDLE = fileURLToPath(new URL('../lib/runner.generated.mjs', import.meta.url));
+const SOURCE = packagePath('agent', 'runner.ts');
+/** Directly in lib/, as lib/package_dir.ts is: that module finds the package root from its own location. */
+export const RUNNER_BUNDLE = packagePath('lib', 'runner.generated.mjs');
 
 /**
  * Compiles the runner (agent/runner.ts and the lib/ it uses) into one JavaScript file, once per

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { packagePath } from './package_dir.js';
 import { override } from './wasm_kernels.js';
 
 const require = createRequire(import.meta.url);
@@ -25,7 +25,7 @@ export function registerThreadedWasm(threads: number): void {
   registered = true;
   const wasmPkg = wasmPackage();
   const glue = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
-  const worker = fileURLToPath(new URL('./wasm_worker.cjs', import.meta.url));
+  const worker = packagePath('lib', 'wasm_worker.cjs');
   const factory = require(glue) as (config: object) => Promise<EmscriptenModule>;
   tf.removeBackend('wasm');
   tf.registerBackend(
