@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmGemmInstalled } from '../wasm_gemm.js';
+import { wasmGemmInstalled } from '../backend/wasm/gemm.js';
 
 /**
  * The dense layer as one op, a = act(x·W + b), fast on the wasm backend in both directions.
