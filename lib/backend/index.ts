@@ -7,6 +7,8 @@ import { installWasmGemm } from './wasm/gemm.js';
 import { installWasmKernels } from './wasm/kernels.js';
 import { confineThreadsToMatmuls, registerThreadedWasm, wasmThreads } from './wasm/threads.js';
 
+export { backendCapabilities, fastTransposedMatmul, fusedDense, type BackendCapabilities } from './capabilities.js';
+
 export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 
