@@ -79,6 +79,11 @@ export class RunnerProcess {
     return this.child.pid;
   }
 
+  /** The last few KiB the child wrote to stderr (a run's own output goes to its train.log). */
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
   /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). */
   async run(job: Extract<ToRunner, { type: 'run' }>, onMetrics: (line: string) => void): Promise<RunOutcome> {
     // A run leased right after the previous one ended may find its process still loading tfjs.
