@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid';
 import os from 'node:os';
-import { MAX_WASM_THREADS } from '../lib/threads.js';
+import { MAX_WASM_THREADS } from '../lib/backend/threads.js';
 import { version } from '../lib/version.js';
 import { describeCallError, unary, type Connection } from '../proto/client.js';
 import * as grpc from '@grpc/grpc-js';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { NATIVE_INSTALL_HINT } from '../lib/backend.js';
+import { NATIVE_INSTALL_HINT } from '../lib/backend/index.js';
 import { UsageError } from '../lib/errors.js';
 
 /**

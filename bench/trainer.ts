@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { useBackend, type BackendChoice } from '../lib/backend.js';
+import { useBackend, type BackendChoice } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import type { Callback } from '../lib/training/callback.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * The native backends whose package resolves (as lib/backend.ts imports them, so a resolve hook
+ * The native backends whose package resolves (as lib/backend/index.ts imports them, so a resolve hook
  * that stands in for one counts too), then wasm and cpu, which always ship.
  */
 function presentBackends(): string[] {

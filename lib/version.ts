@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { packagePath } from './package_dir.js';
 
 /** The package version, read from package.json beside the sources (not from the current directory). */
-export const version: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+export const version: string = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')).version;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../lib/backend.js';
+import { useBackend } from '../lib/backend/index.js';
 import { UsageError } from '../lib/errors.js';
 import { resolveConfigPaths } from '../lib/config_paths.js';
 import { datasets, readIdx, writeIdx, type Dataset } from '../lib/data/index.js';

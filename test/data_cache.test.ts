@@ -59,7 +59,7 @@ for (const [name, kwargs] of [
   ['teacher_student', { n_train: 32, n_val: 8, dim: 6, teacher_widths: [7], out_dim: 2, noise: 0.1 }],
 ] as const) {
   test(`the ${name} dataset read from the cache is the one drawn without it`, async () => {
-    const { useBackend } = await import('../lib/backend.js');
+    const { useBackend } = await import('../lib/backend/index.js');
     const { datasets } = await import('../lib/data/index.js');
     await useBackend('cpu');
     const values = () => {

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../lib/backend.js';
+import { useBackend } from '../lib/backend/index.js';
 import { UsageError } from '../lib/errors.js';
 import { inits } from '../lib/init/index.js';
 import { models, type Model } from '../lib/models/index.js';

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../lib/backend.js';
+import { useBackend } from '../lib/backend/index.js';
 import { UsageError } from '../lib/errors.js';
 import { accuracy, losses, optimizers, schedules } from '../lib/optim/index.js';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { useBackend } from '../lib/backend.js';
+import { useBackend } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import { dense, type FusedActivation } from '../lib/models/dense_op.js';
 import { Rng } from '../lib/rng.js';

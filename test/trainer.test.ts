@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { useBackend } from '../lib/backend.js';
+import { useBackend } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import type { Callback, FitResult, TrainContext } from '../lib/training/callback.js';
 import type { FitSink } from '../lib/training/trainer.js';

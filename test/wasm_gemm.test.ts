@@ -4,12 +4,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { useBackend } from '../lib/backend.js';
+import { useBackend } from '../lib/backend/index.js';
 import { Rng } from '../lib/rng.js';
-import { wasmGemmFma, wasmGemmStats } from '../lib/wasm_gemm.js';
+import { wasmGemmFma, wasmGemmStats } from '../lib/backend/wasm/gemm.js';
 import { readJsonl, repoRoot, runCli, tempDir, tinyConfig, waitUntil, writeJson } from './helpers.js';
 
-// native/gemm.c runs the wasm backend's matmuls (lib/wasm_gemm.ts), shared between two threads
+// native/gemm.c runs the wasm backend's matmuls (lib/backend/wasm/gemm.ts), shared between two threads
 // here for products big enough. Every layout, edge and epilogue is checked against float64 sums.
 
 function random(shape: number[], seed: number): tf.Tensor {
@@ -58,7 +58,7 @@ const EPILOGUES = [
 test('wasm matmuls (nn, tn, nt; 2-D and batch-1 3-D; bias and relu) equal float64 sums on two threads', async () => {
   const info = await useBackend('wasm', { threads: 2 });
   assert.equal(info.threads, 2);
-  // Node 20 has relaxed SIMD behind a flag that lib/wasm_gemm.ts sets; later Nodes ship it.
+  // Node 20 has relaxed SIMD behind a flag that lib/backend/wasm/gemm.ts sets; later Nodes ship it.
   assert.ok(wasmGemmFma(), 'the fused multiply-add kernels are in use');
   // Until its worker has started the pool lets the calling thread do everything.
   await waitUntil(() => wasmGemmStats()?.pool?.ready === true, 30_000);

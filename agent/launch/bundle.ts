@@ -1,17 +1,18 @@
 import { build, type Loader, type Plugin } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { packagePath } from '../../lib/package_dir.js';
 
-const SOURCE = fileURLToPath(new URL('../runner/main.ts', import.meta.url));
+const SOURCE = packagePath('agent', 'runner', 'main.ts');
 /** Generated at agent start, never committed (/build/ is gitignored). */
-export const RUNNER_BUNDLE = fileURLToPath(new URL('../../build/runner.generated.mjs', import.meta.url));
+export const RUNNER_BUNDLE = packagePath('build', 'runner.generated.mjs');
 
 const LOADERS: Record<string, Loader> = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js' };
 
 /**
- * Modules find files beside their sources from their own import.meta.url (lib/wasm_gemm.ts its
- * worker and native/*.wasm, lib/version.ts package.json, lib/package_dir.ts the package root).
+ * Modules find the package's files through lib/package_dir.ts, which finds the package root from
+ * its own import.meta.url (and a few find installed packages with createRequire(import.meta.url)).
  * In one bundled file every module's import.meta.url would be the bundle's, so each module's is
  * written in as its source file's URL: paths resolve as they do through tsx, wherever the bundle
  * lies and wherever a module moves. The bundle is built on this host from these sources, so the

@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../lib/package_dir.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
 import type { FromRunner, ToRunner } from '../runner/protocol.js';
 
 /** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
-export const TSX_ENTRY = fileURLToPath(new URL('../runner/entry.js', import.meta.url));
+export const TSX_ENTRY = packagePath('agent', 'runner', 'entry.js');
 const STDERR_TAIL = 4096;
 /** The coordinator's secret: a run (its config's callbacks, a user's program) has no business seeing it. */
 const SECRET_VARIABLES = ['DLPHYS_TOKEN', 'DLPHYS_TOKEN_FILE'];
@@ -77,6 +77,11 @@ export class RunnerProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** The last few KiB the child wrote to stderr (a run's own output goes to its train.log). */
+  get stderr(): string {
+    return this.stderrTail;
   }
 
   /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). */

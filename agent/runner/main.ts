@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { useBackend, type BackendChoice } from '../../lib/backend.js';
+import { useBackend, type BackendChoice } from '../../lib/backend/index.js';
 import { RunFailedError, UsageError } from '../../lib/errors.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
 import { trainRun } from '../../lib/run/train_run.js';

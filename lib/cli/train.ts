@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { BACKENDS, NATIVE_INSTALL_HINT, type BackendChoice } from '../backend.js';
+import { BACKENDS, NATIVE_INSTALL_HINT, type BackendChoice } from '../backend/index.js';
 import { progressCallback } from '../callbacks/progress.js';
 import { loadRawConfig } from '../config.js';
 import { trainRun } from '../run/train_run.js';
-import { parseThreads } from '../threads.js';
+import { parseThreads } from '../backend/threads.js';
 import type { Trainer } from '../training/trainer.js';
 import { collect } from './command.js';
 

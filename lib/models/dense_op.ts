@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmGemmInstalled } from '../wasm_gemm.js';
+import { backendCapabilities } from '../backend/capabilities.js';
 
 /**
  * The dense layer as one op, a = act(x·W + b), fast on the wasm backend in both directions.
@@ -21,12 +21,6 @@ import { wasmGemmInstalled } from '../wasm_gemm.js';
 /** Activations the fused kernel applies itself; others run as a separate op after a linear one. */
 export type FusedActivation = 'linear' | 'relu';
 
-/** Backends on which `dense` takes the fused kernel by default. */
-const FUSED_BACKENDS = new Set(['wasm']);
-
-/** Whether a backend's matMul takes transposed operands at full speed, so the gradient passes the flags through. */
-const transposesAreFree = (backend: string) => backend !== 'wasm' || wasmGemmInstalled();
-
 export interface DenseOptions {
   /** Force the fused kernel on (tests on cpu) or off; default: on where it is faster (wasm). */
   fused?: boolean;
@@ -34,7 +28,7 @@ export interface DenseOptions {
 
 /** act(x·W + b) for x [batch, fanIn], W [fanIn, fanOut], b [fanOut] or null. */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | null, activation: FusedActivation, options: DenseOptions = {}): tf.Tensor2D {
-  const fused = options.fused ?? FUSED_BACKENDS.has(tf.getBackend());
+  const fused = options.fused ?? backendCapabilities().fusedDense;
   if (!fused) {
     const xw = tf.matMul<tf.Tensor2D>(x, w);
     const h = b ? tf.add<tf.Tensor2D>(xw, b) : xw;
@@ -59,7 +53,8 @@ const FUSED_MATMUL = '_FusedMatMul';
  * of a 256x256 layer at batch 128 then packs gᵀ (32K) instead of Wᵀ (65K).
  */
 function matMul3(x: tf.Tensor3D, y: tf.Tensor3D, transposeX: boolean, transposeY: boolean): tf.Tensor3D {
-  if (transposesAreFree(tf.getBackend())) return tf.matMul(x, y, transposeX, transposeY);
+  // Where the backend's matMul takes transposed operands at full speed, the flags pass through.
+  if (backendCapabilities().fastTransposedMatmul) return tf.matMul(x, y, transposeX, transposeY);
   const t = (z: tf.Tensor3D) => tf.transpose(z, [0, 2, 1]);
   if (!transposeX && transposeY) {
     const [, m, n] = x.shape;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { useBackend, type BackendChoice } from '../backend.js';
+import { useBackend, type BackendChoice } from '../backend/index.js';
 import type { RawConfig } from '../config.js';
 import { RunFailedError, UsageError } from '../errors.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../experiment.js';

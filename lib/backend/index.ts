@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 import { defaultThreads } from './threads.js';
-import { installWasmGemm } from './wasm_gemm.js';
-import { installWasmKernels } from './wasm_kernels.js';
-import { confineThreadsToMatmuls, registerThreadedWasm, wasmThreads } from './wasm_threads.js';
+import { installWasmGemm } from './wasm/gemm.js';
+import { installWasmKernels } from './wasm/kernels.js';
+import { confineThreadsToMatmuls, registerThreadedWasm, wasmThreads } from './wasm/threads.js';
+
+export { backendCapabilities, fastTransposedMatmul, fusedDense, type BackendCapabilities } from './capabilities.js';
 
 export const BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -73,7 +75,7 @@ export async function useBackend(choice: BackendChoice = 'auto', opts: { threads
 async function registerGradients(): Promise<void> {
   try {
     // @ts-expect-error -- generated at install time, untyped
-    await import('./generated/tfjs_gradients.js');
+    await import('../generated/tfjs_gradients.js');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
     throw new UsageError('lib/generated/tfjs_gradients.js is missing: run npm install (its prepare step builds it)');

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { override } from './wasm_kernels.js';
+import { packagePath } from '../../package_dir.js';
+import { override } from './kernels.js';
 
 const require = createRequire(import.meta.url);
 
@@ -12,9 +12,9 @@ const require = createRequire(import.meta.url);
  * tfjs-backend-wasm runs single-threaded under Node: its multithreading check answers "no" for
  * Node, and its threaded build is wired for browsers (workers from blob URLs). Yet the threaded
  * SIMD build itself is Emscripten output with Node support. This registers the `wasm` backend on
- * that build with `threads` XNNPACK threads: Node worker_threads run lib/wasm_worker.cjs, and the
- * backend itself is tfjs's own BackendWasm, so every kernel (and lib/wasm_kernels.ts) works
- * unchanged. Its heap is a shared memory, on which lib/wasm_gemm.ts's pool shares the matmuls;
+ * that build with `threads` XNNPACK threads: Node worker_threads run lib/backend/wasm/worker.cjs, and the
+ * backend itself is tfjs's own BackendWasm, so every kernel (and lib/backend/wasm/kernels.ts) works
+ * unchanged. Its heap is a shared memory, on which lib/backend/wasm/gemm.ts's pool shares the matmuls;
  * XNNPACK's own pool is left to the convolutions (see confineThreadsToMatmuls).
  *
  * Must run after `@tensorflow/tfjs-backend-wasm` is imported and before the backend is set.
@@ -25,7 +25,7 @@ export function registerThreadedWasm(threads: number): void {
   registered = true;
   const wasmPkg = wasmPackage();
   const glue = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
-  const worker = fileURLToPath(new URL('./wasm_worker.cjs', import.meta.url));
+  const worker = packagePath('lib', 'backend', 'wasm', 'worker.cjs');
   const factory = require(glue) as (config: object) => Promise<EmscriptenModule>;
   tf.removeBackend('wasm');
   tf.registerBackend(

@@ -1,10 +1,10 @@
-// One thread of lib/wasm_gemm.ts's pool: runs its share of each product on the shared heap.
+// One thread of lib/backend/wasm/gemm.ts's pool: runs its share of each product on the shared heap.
 'use strict';
 const { workerData } = require('node:worker_threads');
 const { wasmModule, memory, control, index, threads, spin } = workerData;
 const kernels = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
-// The layout of `control`, as in lib/wasm_gemm.ts.
+// The layout of `control`, as in lib/backend/wasm/gemm.ts.
 const SEQ = 0, DONE = 1, KIND = 2, A = 3, B = 4, BIAS = 5, C = 6, M = 7, K = 8, N = 9, RELU = 10, READY = 11, FAILED = 12;
 const KINDS = [kernels.gemm_nn, kernels.gemm_tn, kernels.gemm_nt];
 let seen = Atomics.load(ctl, SEQ);

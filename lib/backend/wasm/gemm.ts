@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { override } from './wasm_kernels.js';
+import { packagePath } from '../../package_dir.js';
+import { override } from './kernels.js';
 
 /**
  * Matmuls on the wasm backend by native/gemm.c instead of XNNPACK: same wasm SIMD speed on the
@@ -126,7 +126,7 @@ class Gemm {
 
 const FNS: ((k: GemmExports) => GemmFn)[] = [(k) => k.gemm_nn, (k) => k.gemm_tn, (k) => k.gemm_nt];
 
-// The layout of the control block shared with lib/wasm_gemm_worker.cjs.
+// The layout of the control block shared with lib/backend/wasm/gemm_worker.cjs.
 const SEQ = 0;
 const DONE = 1;
 const KIND = 2;
@@ -162,7 +162,7 @@ class Pool {
   ) {
     const control = new SharedArrayBuffer(16 * 4);
     this.ctl = new Int32Array(control);
-    const script = fileURLToPath(new URL('./wasm_gemm_worker.cjs', import.meta.url));
+    const script = packagePath('lib', 'backend', 'wasm', 'gemm_worker.cjs');
     for (let index = 1; index < threads; index++) {
       const worker = new Worker(script, { execArgv: [], workerData: { wasmModule: module, memory, control, index, threads, spin: SPIN } });
       // One that cannot start never counts itself ready, and the caller computes alone.
@@ -224,7 +224,7 @@ class Pool {
  * are exact in their own way; only the rounding of each multiply-add differs.
  */
 function kernelBinary(shared: boolean): Uint8Array<ArrayBuffer> {
-  const read = (name: string) => new Uint8Array(readFileSync(fileURLToPath(new URL(`../native/${name}${shared ? '_shared' : ''}.wasm`, import.meta.url))));
+  const read = (name: string) => new Uint8Array(readFileSync(packagePath('native', `${name}${shared ? '_shared' : ''}.wasm`)));
   const fma = read('gemm_fma');
   if (!WebAssembly.validate(fma)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   fmaUsed = WebAssembly.validate(fma);

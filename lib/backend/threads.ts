@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 
-// Kept apart from lib/backend.ts so that the agent can size its runs without loading tfjs.
+// Kept apart from lib/backend/index.ts so that the agent can size its runs without loading tfjs.
 
 /** The most threads the wasm build starts workers for up front. */
 export const MAX_WASM_THREADS = 8;
