@@ -31,7 +31,7 @@ async function trainOn(entry: string): Promise<{ config: Record<string, unknown>
 test('a run on wasm with two threads trains alike through the compiled runner bundle and through tsx', { timeout: 120_000 }, async () => {
   const bundle = await buildRunnerBundle();
   assert.equal(bundle, RUNNER_BUNDLE);
-  assert.equal(path.dirname(bundle), path.join(packageDir, 'lib'));
+  assert.equal(path.dirname(bundle), path.join(packageDir, 'build'), 'the generated runner lives in build/');
   const compiled = await trainOn(bundle);
   const tsx = await trainOn(TSX_ENTRY);
   for (const [how, run] of [['bundle', compiled], ['tsx', tsx]] as const) {
