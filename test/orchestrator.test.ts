@@ -25,7 +25,8 @@ test('two agents run the 12-run example grid: every folder lands whole and the d
 
   const states = runStates(ws.db);
   assert.equal(Object.keys(states).length, 12);
-  assert.deepEqual(new Set(Object.values(states)), new Set(['completed']), JSON.stringify(states));
+  const notCompleted = query(ws.db, "SELECT id, state, error FROM runs WHERE state != 'completed'");
+  assert.deepEqual(new Set(Object.values(states)), new Set(['completed']), `${JSON.stringify(notCompleted)}\n${logs()}`);
   for (const runId of Object.keys(states)) {
     const dir = path.join(ws.runsDir, runId);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'metrics.jsonl', 'summary.json', 'train.log'], runId);
