@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
+import { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, type RunState } from './run_states.js';
 
 export interface Migration {
   /** The version the database is at after this migration. */
@@ -16,13 +17,7 @@ export interface Migration {
   sql: string;
 }
 
-/** The run states, in the order a run goes through them. */
-export const RUN_STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed', 'cancelled'] as const;
-export type RunState = (typeof RUN_STATES)[number];
-/** States a run does not leave by itself (only `retry` takes failed/cancelled runs back). */
-export const TERMINAL_STATES: readonly RunState[] = ['completed', 'diverged', 'failed', 'cancelled'];
-/** States of a run that is not finished: in the queue or held by an agent. */
-export const ACTIVE_STATES: readonly RunState[] = ['queued', 'leased', 'running'];
+export { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, type RunState };
 
 export const MIGRATIONS: readonly Migration[] = [
   {

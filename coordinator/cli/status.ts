@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import type { StatusReply__Output } from '../../proto/generated/dlphys/StatusReply.js';
 import { textTable } from '../../lib/text_table.js';
+import { RUN_STATES } from '../run_states.js';
 import { unary } from '../../proto/client.js';
 import { addClientOptions, type ClientFlags } from '../listen_options.js';
 import { withCoordinator } from './client_call.js';
 
-const STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed', 'cancelled'];
 
 /** `dlphys-coord status [SWEEP]`: sweeps, agents and runs of a running coordinator, as tables or JSON. */
 export function statusCommand(): Command {
@@ -60,8 +60,8 @@ function render(s: StatusReply__Output): string {
   }
   out.push(
     ...table(
-      ['sweep', 'total', ...STATES, 'metric'],
-      s.sweeps.map((w) => [w.name, String(w.total), ...STATES.map((st) => String(w.states[st] ?? 0)), w.metric ? `${w.metric} (${w.goal})` : '']),
+      ['sweep', 'total', ...RUN_STATES, 'metric'],
+      s.sweeps.map((w) => [w.name, String(w.total), ...RUN_STATES.map((st) => String(w.states[st] ?? 0)), w.metric ? `${w.metric} (${w.goal})` : '']),
     ),
     '',
   );

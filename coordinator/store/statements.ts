@@ -1,6 +1,7 @@
 /** Every prepared statement of the store, made once per open database. */
 import type Database from 'better-sqlite3';
 import type { RunRow } from './types.js';
+import { ACTIVE_STATES, sqlList } from '../run_states.js';
 
 export function prepareStatements(db: Database.Database) {
   return {
@@ -91,8 +92,8 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE runs SET state = 'queued', error = NULL, summary_json = NULL, cancel_requested = 0, retry_base = attempt,
          agent_id = NULL, lease_expires_at = NULL, started_at = NULL, ended_at = NULL, updated_at = ? WHERE id = ?`,
     ),
-    unfinished: db.prepare<[], number>(`SELECT count(*) FROM runs WHERE state IN ('queued', 'leased', 'running')`).pluck(),
-    unfinishedOf: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE sweep = ? AND state IN ('queued', 'leased', 'running')`).pluck(),
+    unfinished: db.prepare<[], number>(`SELECT count(*) FROM runs WHERE state IN ${sqlList(ACTIVE_STATES)}`).pluck(),
+    unfinishedOf: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE sweep = ? AND state IN ${sqlList(ACTIVE_STATES)}`).pluck(),
     metricLines: db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq').pluck(),
   };
 }
