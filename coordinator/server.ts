@@ -7,6 +7,7 @@ import { dlphysProto } from '../proto/load.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { version } from '../lib/version.js';
 import { checkRequest } from './bounds.js';
+import { diskFullStatus, domainStatus } from './error_status.js';
 import { statusToWire } from './status_wire.js';
 import { REPORT_STATUSES, type ReportStatus, type Store } from './store/index.js';
 import { parseSweepJson } from './sweep_json.js';
@@ -30,29 +31,7 @@ export interface CoordinatorOptions {
 
 /** Maps what a handler threw to the most specific gRPC status; handlers never throw at grpc-js. */
 function toStatus(err: unknown): Partial<grpc.StatusObject> {
-  const e = err as Error;
-  switch (e?.name) {
-    case 'StaleAttemptError':
-      return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
-    case 'NotFoundError':
-      return { code: grpc.status.NOT_FOUND, details: e.message };
-    case 'UsageError':
-      return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
-    case 'PermissionDeniedError':
-      return { code: grpc.status.PERMISSION_DENIED, details: e.message };
-    case 'AlreadyExistsError':
-      return { code: grpc.status.ALREADY_EXISTS, details: e.message };
-    case 'NotLandedError':
-      return { code: grpc.status.ABORTED, details: e.message };
-    case 'ContractError':
-      return { code: grpc.status.FAILED_PRECONDITION, details: e.message };
-    case 'ClosingError':
-      return { code: grpc.status.UNAVAILABLE, details: e.message };
-    default:
-      // SQLite's "database or disk is full": a passing condition the agents retry through.
-      if ((e as { code?: string })?.code === 'SQLITE_FULL') return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full: ${e.message}` };
-      return { code: grpc.status.INTERNAL, details: e?.message ?? String(err) };
-  }
+  return domainStatus(err) ?? diskFullStatus(err) ?? { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }
 
 type UnaryHandler<Req, Res> = grpc.handleUnaryCall<Req, Res>;
@@ -254,7 +233,8 @@ export class CoordinatorServer {
         this.heardWhileFailing.delete(req.agent_id);
         return reply;
       } catch (err) {
-        if (toStatus(err).code === grpc.status.INTERNAL || toStatus(err).code === grpc.status.RESOURCE_EXHAUSTED) {
+        const { code } = toStatus(err);
+        if (code === grpc.status.INTERNAL || code === grpc.status.RESOURCE_EXHAUSTED) {
           this.heardWhileFailing.set(req.agent_id, Date.now());
         }
         throw err;

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { UploadChunk__Output } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply } from '../proto/generated/dlphys/UploadReply.js';
 import { checkRequest, isValidName } from './bounds.js';
+import { diskFullStatus, domainStatus } from './error_status.js';
 import { INCOMING, land } from './landing.js';
 
 export interface UploadDeps {
@@ -323,17 +324,12 @@ function toStatus(err: unknown): { code: grpc.status; details: string } {
   if (err instanceof UploadError) return { code: err.code, details: err.message };
   const e = err as { name?: string; message?: string; code?: unknown } | null;
   const message = e?.message ?? String(err);
-  if (e?.name === 'StaleAttemptError') return { code: grpc.status.FAILED_PRECONDITION, details: message };
-  if (e?.name === 'NotFoundError') return { code: grpc.status.NOT_FOUND, details: message };
-  // The store's refusal of a malformed header (no run id, attempt < 1).
-  if (e?.name === 'UsageError') return { code: grpc.status.INVALID_ARGUMENT, details: `upload: ${message}` };
+  const domain = domainStatus(err);
+  // The store's refusal of a malformed header (no run id, attempt < 1) says it was the upload.
+  if (domain) return e?.name === 'UsageError' ? { ...domain, details: `upload: ${message}` } : domain;
   // The stream was cancelled or destroyed under us; the client no longer listens, but say so.
   if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.name === 'AbortError') {
     return { code: grpc.status.CANCELLED, details: `upload: ${message}` };
   }
-  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT' || e?.code === 'SQLITE_FULL') {
-    return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full (${message})` };
-  }
-  if (e?.name === 'PermissionDeniedError') return { code: grpc.status.PERMISSION_DENIED, details: message };
-  return { code: grpc.status.INTERNAL, details: `upload: ${message}` };
+  return diskFullStatus(err) ?? { code: grpc.status.INTERNAL, details: `upload: ${message}` };
 }

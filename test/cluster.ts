@@ -245,3 +245,25 @@ export async function withCluster(fn: (c: Cluster) => Promise<void>): Promise<vo
 export function startOneSlotAgent(coordAddress: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, group = false): Proc {
   return startAgent(coordAddress, ['--slots', '1', ...args], env, group);
 }
+
+export type Workspace = ReturnType<typeof workspace>;
+
+/**
+ * Short leases, so a vanished agent's run comes back within seconds (heartbeats every second),
+ * yet long enough that a heartbeat delayed by a loaded machine does not let a live lease lapse.
+ */
+export const LEASE_TTL = ['--lease-ttl', '3'];
+
+/** `dlphys-coord sweep` on the workspace's sweep file, any free port, LEASE_TTL (a later --lease-ttl in `extra` wins), tracked by `c`. */
+export async function serveSweep(c: Cluster, ws: Workspace, extra: string[] = []): Promise<Coordinator> {
+  return c.track('coordinator', await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, ...LEASE_TTL, ...extra]));
+}
+
+/** The attempts rows of a run, in order. */
+export function attemptsOf(db: string, runId: string) {
+  return query<{ attempt: number; agent_id: string; outcome: string | null; error: string | null }>(
+    db,
+    'SELECT attempt, agent_id, outcome, error FROM attempts WHERE run_id = ? ORDER BY attempt',
+    runId,
+  );
+}

@@ -8,37 +8,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
+  attemptsOf,
   childPids,
   coordCommand,
   isRunning,
   landedLines,
+  LEASE_TTL,
   query,
   runStates,
-  startOneSlotAgent,
+  serveSweep,
   startCoordinator,
+  startOneSlotAgent,
   tinySweep,
   waitFor,
-  within,
   withCluster,
+  within,
   workspace,
-  type Cluster,
+  type Workspace,
 } from './cluster.js';
 
-/**
- * Short leases, so a vanished agent's run comes back within seconds (heartbeats every second),
- * yet long enough that a heartbeat delayed by a loaded machine does not let a live lease lapse.
- */
-const LEASE_TTL = ['--lease-ttl', '3'];
 /** Long enough that a run is still training when the test acts on it, short enough to finish soon after. */
 const STEPS = 3000;
-
-type Workspace = ReturnType<typeof workspace>;
-
-function serveSweep(c: Cluster, ws: Workspace, extra: string[] = []) {
-  return startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, ...LEASE_TTL, ...extra]).then((coord) =>
-    c.track('coordinator', coord),
-  );
-}
 
 interface RunningRow {
   id: string;
@@ -53,14 +43,6 @@ function runningWithMetrics(db: string): RunningRow[] {
     `SELECT r.id, r.agent_id, r.attempt FROM runs r
      WHERE r.state = 'running' AND EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = r.id AND m.attempt = r.attempt)
      ORDER BY r.id`,
-  );
-}
-
-function attemptsOf(db: string, runId: string) {
-  return query<{ attempt: number; agent_id: string; outcome: string | null; error: string | null }>(
-    db,
-    'SELECT attempt, agent_id, outcome, error FROM attempts WHERE run_id = ? ORDER BY attempt',
-    runId,
   );
 }
 

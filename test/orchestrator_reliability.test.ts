@@ -11,36 +11,23 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { connect, unary } from '../proto/client.js';
 import {
+  attemptsOf,
   landedLines,
   query,
   runStates,
+  serveSweep,
   startAgent,
   startCoordinator,
   startOneSlotAgent,
   tinySweep,
   waitFor,
-  within,
   withCluster,
+  within,
   workspace,
-  type Cluster,
 } from './cluster.js';
 import { tempDir } from './helpers.js';
 
-/** Short enough that a lost lease comes back within seconds, long enough to hold on a loaded machine. */
-const LEASE_TTL = ['--lease-ttl', '3'];
 const STEPS = 3000;
-
-type Workspace = ReturnType<typeof workspace>;
-
-function serve(c: Cluster, ws: Workspace, extra: string[] = []) {
-  return startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, ...LEASE_TTL, ...extra]).then((coord) =>
-    c.track('coordinator', coord),
-  );
-}
-
-function attemptsOf(db: string, runId: string) {
-  return query<{ attempt: number; agent_id: string; outcome: string | null }>(db, 'SELECT attempt, agent_id, outcome FROM attempts WHERE run_id = ? ORDER BY attempt', runId);
-}
 
 function runningOn(db: string): { id: string; agent_id: string }[] {
   return query(db, "SELECT id, agent_id FROM runs WHERE state = 'running' ORDER BY id");
@@ -128,7 +115,7 @@ test('a coordinator whose disk fills up loses nothing: agents keep their folders
 test('a second agent on the same work dir refuses to start; an agent that exits says goodbye and shows as left at once', async () => {
   const ws = workspace(tinySweep({ name: 'wd', runs: 1, steps: STEPS, logEvery: 50 }));
   await withCluster(async (c) => {
-    const coord = await serve(c, ws);
+    const coord = await serveSweep(c, ws);
     const workDir = tempDir('dlphys-shared-');
     const first = c.track('first agent', startOneSlotAgent(coord.address, ['--work-dir', workDir]));
     await waitFor('the run training on the first agent', () => runningOn(ws.db).length === 1, 90_000, c.logs);
@@ -155,7 +142,7 @@ test('a second agent on the same work dir refuses to start; an agent that exits 
 test('a flapping agent does not take back the run it lost while another agent can: the run completes elsewhere within its attempts', async () => {
   const ws = workspace(tinySweep({ name: 'flap', runs: 3, steps: STEPS, logEvery: 50 }));
   await withCluster(async (c) => {
-    const coord = await serve(c, ws, ['--lease-ttl', '5']); // long enough that only the stopped agent loses a lease on a loaded machine
+    const coord = await serveSweep(c, ws, ['--lease-ttl', '5']); // long enough that only the stopped agent loses a lease on a loaded machine
     const flappy = c.track('flapping agent', startOneSlotAgent(coord.address));
     await waitFor('flap/r000 on the flapping agent', () => runningOn(ws.db).find((r) => r.id === 'flap/r000'), 90_000, c.logs);
     const steady = c.track('steady agent', startOneSlotAgent(coord.address));

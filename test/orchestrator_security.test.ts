@@ -20,25 +20,17 @@ import type { UploadReply__Output } from '../proto/generated/dlphys/UploadReply.
 import {
   query,
   runStates,
-  startOneSlotAgent,
+  serveSweep,
   startCoordinator,
+  startOneSlotAgent,
   tinySweep,
   waitFor,
-  within,
   withCluster,
+  within,
   workspace,
-  type Cluster,
-  type Coordinator,
+  type Workspace,
 } from './cluster.js';
 import { writeText } from './helpers.js';
-
-type Workspace = ReturnType<typeof workspace>;
-
-function serveSweep(c: Cluster, ws: Workspace, extra: string[] = []): Promise<Coordinator> {
-  return startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '3', ...extra]).then(
-    (coord) => c.track('coordinator', coord),
-  );
-}
 
 /** A raw client, closed when `fn` ends. */
 async function withClient(address: string, options: Parameters<typeof connect>[1], fn: (conn: Connection) => Promise<void>): Promise<void> {

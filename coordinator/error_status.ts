@@ -1,0 +1,35 @@
+/**
+ * What the coordinator's own errors mean on the wire, said once for the gRPC handlers
+ * (server.ts) and the upload receiver (sync_receiver.ts). Errors are recognised by name, so the
+ * store's error classes need not know about gRPC.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+/** The status of each error the coordinator raises on purpose (store_errors.ts, lib/errors.ts, server.ts). */
+const CODE_OF: Readonly<Record<string, grpc.status>> = {
+  StaleAttemptError: grpc.status.FAILED_PRECONDITION,
+  NotFoundError: grpc.status.NOT_FOUND,
+  UsageError: grpc.status.INVALID_ARGUMENT,
+  PermissionDeniedError: grpc.status.PERMISSION_DENIED,
+  AlreadyExistsError: grpc.status.ALREADY_EXISTS,
+  NotLandedError: grpc.status.ABORTED,
+  ContractError: grpc.status.FAILED_PRECONDITION,
+  ClosingError: grpc.status.UNAVAILABLE,
+};
+
+/** The status for an error the coordinator raised on purpose; null for anything else. */
+export function domainStatus(err: unknown): { code: grpc.status; details: string } | null {
+  const e = err as Error | null;
+  const code = e?.name !== undefined ? CODE_OF[e.name] : undefined;
+  return code === undefined ? null : { code, details: e!.message };
+}
+
+/**
+ * RESOURCE_EXHAUSTED for a full disk (files: ENOSPC, EDQUOT; SQLite: SQLITE_FULL), a passing
+ * condition agents retry through; null for anything else.
+ */
+export function diskFullStatus(err: unknown): { code: grpc.status; details: string } | null {
+  const e = err as { code?: unknown; message?: string } | null;
+  if (e?.code !== 'ENOSPC' && e?.code !== 'EDQUOT' && e?.code !== 'SQLITE_FULL') return null;
+  return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full (${e.message ?? String(err)})` };
+}
