@@ -1,8 +1,9 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { positiveInt, runProgram } from '../lib/cli/command.js';
-import { applyTokenFile } from '../lib/cli/token_file.js';
+import { runProgram } from '../lib/cli/command.js';
+import { nonNegative, positiveInt } from '../lib/cli/flags.js';
+import { addTokenOptions } from '../lib/cli/token_file.js';
 import { UsageError } from '../lib/errors.js';
 import { logLine as log } from '../lib/log.js';
 import { version } from '../lib/version.js';
@@ -29,16 +30,15 @@ interface AgentFlags {
 const IDLE_CONNECT_TIMEOUT_S = 300;
 
 
-const program = new Command('dlphys-agent')
+const agentCommand = new Command('dlphys-agent')
   .description('Leases runs from a dlphys coordinator and trains each in its own child process, one per slot.')
   .version(version)
   .option('--coord <host:port>', 'the coordinator', '127.0.0.1:50051')
   .option('--gpu <ids>', 'GPU ids to pin slots to (0 | 0,1 | all), counted within CUDA_VISIBLE_DEVICES when the scheduler set it; selects the tfjs-node-gpu backend')
   .option('--slots <n>', 'runs at a time (default: one per GPU; on a CPU-only agent one per core); a CPU run gets cores / slots threads', positiveInt('--slots'))
-  .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)')
-  .addOption(new Option('--token <token>', "the coordinator's shared secret (visible in the process list: prefer --token-file)").env('DLPHYS_TOKEN'))
-  .addOption(new Option('--token-file <file>', "file holding the coordinator's shared secret, readable by its owner only (chmod 600)").env('DLPHYS_TOKEN_FILE'))
-  .hook('preAction', (_parent, action) => applyTokenFile(action))
+  .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)');
+
+const program = addTokenOptions(agentCommand, "the coordinator's shared secret")
   .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS')
   .option('--exit-when-idle', 'exit when no sweep has a run left to do', false)
   .option('--upload-every <seconds>', 'upload a running run\'s folder this often (0: only at the end)', nonNegative('--upload-every'), 60)
@@ -106,13 +106,5 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
       conn.close();
     }
   });
-
-function nonNegative(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number >= 0 (got "${value}")`);
-    return n;
-  };
-}
 
 await runProgram(program, process.argv.slice(2));

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { NATIVE_INSTALL_HINT } from '../lib/backend/index.js';
+import { commaList } from '../lib/cli/flags.js';
 import { UsageError } from '../lib/errors.js';
 
 /**
@@ -11,13 +12,13 @@ import { UsageError } from '../lib/errors.js';
  */
 export function resolveGpus(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
   if (flag === undefined) return [];
-  const visible = env.CUDA_VISIBLE_DEVICES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const visible = env.CUDA_VISIBLE_DEVICES === undefined ? undefined : commaList(env.CUDA_VISIBLE_DEVICES).filter(Boolean);
   if (flag === 'all') {
     const all = visible ?? countGpus();
     if (!all.length) throw new UsageError('--gpu all: no GPU is visible (CUDA_VISIBLE_DEVICES is empty and nvidia-smi lists none)');
     return all;
   }
-  const ids = flag.split(',').map((s) => s.trim());
+  const ids = commaList(flag);
   for (const id of ids) {
     if (!/^\d+$/.test(id)) throw new UsageError(`--gpu ${flag}: expected GPU ids like 0 or 0,1 or all`);
   }

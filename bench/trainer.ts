@@ -25,6 +25,7 @@ import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment
 import type { Callback } from '../lib/training/callback.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
 import { textTable } from '../lib/text_table.js';
+import { commaList, positiveInt } from '../lib/cli/flags.js';
 
 const WIDTHS = [784, 256, 256, 10];
 const BATCH = 128;
@@ -50,8 +51,8 @@ const { values } = parseArgs({
     worker: { type: 'string' },
   },
 });
-const warmup = positiveInt('warmup', values.warmup);
-const repeat = positiveInt('repeat', values.repeat);
+const warmup = positiveInt('--warmup')(values.warmup);
+const repeat = positiveInt('--repeat')(values.repeat);
 
 interface Row {
   backend: string;
@@ -67,14 +68,15 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const backends = values.backends ? values.backends.split(',').map((b) => b.trim()) : presentBackends();
+  const backends = values.backends ? commaList(values.backends) : presentBackends();
   const loadBefore = os.loadavg()[0]!;
   const rows: Row[] = [];
   // Each wasm thread count asked for is its own row; other backends ignore the count.
-  const threadCounts = values.threads ? values.threads.split(',').map((t) => positiveInt('threads', t)) : [undefined];
+  const threadCounts = values.threads ? commaList(values.threads).map(positiveInt('--threads')) : [undefined];
   const jobs = backends.flatMap((backend) => (backend === 'wasm' ? threadCounts.map((threads) => ({ backend, threads })) : [{ backend, threads: undefined }]));
   for (const { backend, threads } of jobs) {
-    const steps = positiveInt('steps', backend === 'cpu' ? values['cpu-steps'] : values.steps);
+    const stepsFlag = backend === 'cpu' ? 'cpu-steps' : 'steps';
+    const steps = positiveInt(`--${stepsFlag}`)(values[stepsFlag]);
     const runs: Row[] = [];
     const label = threads ? `${backend} on ${threads} thread(s)` : backend;
     for (let r = 0; r < repeat; r++) {
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
   if (!values['no-reference']) {
     const python = findTorchPython();
     if (python) {
-      const steps = positiveInt('torch-steps', values['torch-steps']);
+      const steps = positiveInt('--torch-steps')(values['torch-steps']);
       const runs: Row[] = [];
       for (let r = 0; r < repeat; r++) {
         process.stderr.write(`pytorch (${python}): ${warmup} warm-up + ${steps} timed steps${repeat > 1 ? ` (${r + 1}/${repeat})` : ''}...\n`);
@@ -230,12 +232,6 @@ function lastJson<T>(text: string | null): T | null {
   }
 }
 
-function positiveInt(name: string, text: string | undefined): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${text}`);
-  return n;
-}
-
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
@@ -243,7 +239,7 @@ function round(x: number, digits: number): number {
 
 // Last, so that every constant above is initialised before the top-level await runs.
 if (values.worker !== undefined) {
-  const row = await worker(values.worker as Exclude<BackendChoice, 'auto'>, positiveInt('steps', values.steps));
+  const row = await worker(values.worker as Exclude<BackendChoice, 'auto'>, positiveInt('--steps')(values.steps));
   console.log(JSON.stringify(row));
 } else {
   await main();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { Command } from 'commander';
 import { UsageError } from '../lib/errors.js';
-import { positiveInt } from '../lib/cli/command.js';
+import { atLeast, portNumber, positiveInt, positiveNumber } from '../lib/cli/flags.js';
 import { addTokenOptions } from '../lib/cli/token_file.js';
 
 /** Flags of every command that runs a coordinator (serve, sweep). */
@@ -43,29 +43,6 @@ export function addListenOptions(cmd: Command): Command {
     .option('--watch-max <n>', 'Watch streams (the event feed of dashboards and scripts) served at once', positiveInt('--watch-max'), 256)
     .option('--watch-buffer-kb <kb>', 'event bytes a watch stream holds before it waits for its client', positiveNumber('--watch-buffer-kb'), 256)
     .option('--watch-stall <seconds>', 'a watch stream whose client reads nothing for this long is dropped', positiveNumber('--watch-stall'), 30);
-}
-
-function portNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be an integer from 0 to 65535 (got "${value}")`);
-  return n;
-}
-
-function atLeast(flag: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`${flag} must be a number >= ${min} (got "${value}")`);
-    return n;
-  };
-}
-
-/** Parses a flag that must be a positive number, or raises a usage error naming it. */
-export function positiveNumber(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number (got "${value}")`);
-    return n;
-  };
 }
 
 /** True for addresses only this host can reach (which need no token). */

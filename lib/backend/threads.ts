@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { UsageError } from '../errors.js';
+import { wholeNumber } from '../cli/flags.js';
 
 // Kept apart from lib/backend/index.ts so that the agent can size its runs without loading tfjs.
 
@@ -17,10 +17,7 @@ export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
   return Math.min(os.availableParallelism(), MAX_WASM_THREADS);
 }
 
+/** A thread count from a flag or variable (`what` names it), from 1 to `max`. */
 export function parseThreads(raw: string, what: string, max = MAX_WASM_THREADS): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new UsageError(`${what} must be a whole number from 1${max === Infinity ? ' up' : ` to ${max}`}, got "${raw}"`);
-  }
-  return n;
+  return wholeNumber(what, 1, max)(raw);
 }

@@ -37,17 +37,3 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     process.exitCode = 1;
   }
 }
-
-/** commander's collector for a repeatable option (`--set a=1 --set b=2`). */
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-/** Parses a positive integer flag or raises a usage error naming the flag. */
-export function positiveInt(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (got "${value}")`);
-    return n;
-  };
-}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { oneOf } from './flags.js';
 import type { Goal } from '../scan/read_run.js';
 import { FORMATS, formatTable, type Format } from '../scan/format.js';
 import { scanRuns } from '../scan/scan.js';
@@ -85,16 +86,6 @@ Examples:
       writeAtomic(flags.output, text);
       io.stderr(`dlphys: wrote ${table.rows.length} row${table.rows.length === 1 ? '' : 's'} to ${flags.output}\n`);
     });
-}
-
-/** A commander argument parser that accepts one of `choices` or raises a usage error naming the flag. */
-function oneOf<T extends string>(flag: string, choices: readonly T[]) {
-  return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new UsageError(`${flag} must be one of ${choices.join(', ')} (got "${value}")`);
-    }
-    return value as T;
-  };
 }
 
 function formatFromPath(file: string | undefined): Format | undefined {

@@ -6,7 +6,7 @@ import { loadRawConfig } from '../config.js';
 import { trainRun } from '../run/train_run.js';
 import { parseThreads } from '../backend/threads.js';
 import type { Trainer } from '../training/trainer.js';
-import { collect } from './command.js';
+import { collect } from './flags.js';
 
 interface TrainFlags {
   runsDir: string;
