@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { UsageError } from '../lib/errors.js';
-import { formatCsv, formatNumber, formatText } from '../lib/scan/format.js';
+import { formatNumber } from '../lib/format_number.js';
+import { formatCsv, formatText } from '../lib/scan/format.js';
 import { scanRuns, type ScanTable } from '../lib/scan/scan.js';
 import { runCli, tempDir, writeJson, writeText } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatNumber } from '../training/trainer.js';
+import { formatNumber } from '../format_number.js';
 import { callbacks, type Callback } from '../training/callback.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { Cell, Row } from './scan.js';
+import { formatNumber } from '../format_number.js';
 import { textTable } from '../text_table.js';
 
 export const FORMATS = ['table', 'csv', 'json'] as const;
@@ -43,17 +44,6 @@ function textCell(value: Cell | undefined): string {
   if (value === null || value === undefined) return '-';
   if (typeof value === 'number') return formatNumber(value);
   return String(value);
-}
-
-/** 4 significant digits; integers below a million exactly; tiny and huge values in exponent form. */
-export function formatNumber(x: number): string {
-  if (Number.isNaN(x)) return 'NaN';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  const abs = Math.abs(x);
-  if (Number.isInteger(x) && abs < 1e6) return String(x);
-  if (abs >= 1e-3 && abs < 1e6) return String(Number(x.toPrecision(4)));
-  // 1.230e-5 -> 1.23e-5, 1.000e-4 -> 1e-4
-  return x.toExponential(3).replace(/\.?0+e/, 'e');
 }
 
 /** RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted, quotes doubled. Full precision. */

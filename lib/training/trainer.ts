@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ExperimentConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import { prefixed } from '../errors.js';
+import { formatNumber } from '../format_number.js';
 import { higherIsBetter, UNRANKED_METRICS } from '../metric_goal.js';
 import type { Model } from '../models/model.js';
 import { accuracy } from '../optim/losses.js';
@@ -310,11 +311,4 @@ export class Trainer {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-export function formatNumber(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(3);
-  const text = v.toPrecision(4);
-  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }
