@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { registries, type RegistryKind } from './components.js';
+import { registries, type RegistryKind } from './registries.js';
 import type { Registry } from './registry.js';
 
 /** Where each kind of component sits in a config. */

@@ -1,6 +1,6 @@
 import { parseConfig, type ExperimentConfig, type RawConfig } from './config.js';
 import { resolveConfigPaths } from './config_paths.js';
-import { callbacks, datasets, inits, losses, models, optimizers, schedules } from './components.js';
+import { callbacks, datasets, inits, losses, models, optimizers, schedules } from './registries.js';
 import type { Dataset } from './data/dataset.js';
 import { UsageError, withPrefix } from './errors.js';
 import type { Model } from './models/model.js';

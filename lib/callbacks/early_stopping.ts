@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { higherIsBetter } from '../metric_goal.js';
-import { callbacks } from '../training/callback.js';
+import { callbacks } from './registry.js';
 
 callbacks.register('early_stopping', {
   description: 'Stops the run when a validation metric has not improved for `patience` evaluations.',

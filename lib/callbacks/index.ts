@@ -3,5 +3,5 @@ import './early_stopping.js';
 import './param_norms.js';
 import './progress.js';
 
-export { callbacks } from '../training/callback.js';
+export { callbacks } from './registry.js';
 export type { Callback, TrainContext, FitResult, Logs } from '../training/callback.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { callbacks } from '../training/callback.js';
+import { callbacks } from './registry.js';
 
 callbacks.register('param_norms', {
   description: "Logs each layer's weight norm and its relative distance from initialisation ||W_t - W_0|| / ||W_0|| (small = lazy training).",

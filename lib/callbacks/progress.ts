@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatNumber } from '../format_number.js';
-import { callbacks, type Callback } from '../training/callback.js';
+import type { Callback } from '../training/callback.js';
+import { callbacks } from './registry.js';
 
 /**
  * A progress line on stderr: step, loss, steps/s and ETA. On a terminal one line is redrawn in

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { registries, type RegistryKind } from '../components.js';
+import { registries, type RegistryKind } from '../registries.js';
 import { UsageError } from '../errors.js';
 
 const KINDS = Object.keys(registries) as RegistryKind[];

@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { Registry } from '../registry.js';
 
-export interface Split {
+/** One split of a dataset (train or val), its tensors on the backend. */
+export interface DataSplit {
   /** Inputs, [n, ...inputShape], float32. */
   readonly x: tf.Tensor;
   /** classification: int32 labels [n]; regression: float32 targets [n, outputDim]. */
@@ -16,8 +17,8 @@ export interface Dataset {
   readonly inputShape: readonly number[];
   /** Number of classes (classification) or of regression outputs. */
   readonly outputDim: number;
-  readonly train: Split;
-  readonly val: Split;
+  readonly train: DataSplit;
+  readonly val: DataSplit;
   dispose(): void;
 }
 

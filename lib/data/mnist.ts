@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { pathKwarg } from '../registry.js';
-import { datasets, type Dataset, type Split } from './dataset.js';
+import { datasets, type Dataset, type DataSplit } from './dataset.js';
 import { readIdx } from './idx.js';
 
 /** The standard file names of MNIST (and of Fashion-MNIST, which copies them). */
@@ -81,7 +81,7 @@ function locate(root: string, given: string): Record<keyof typeof MNIST_FILES, s
 }
 
 interface HostSplit {
-  split: Split;
+  split: DataSplit;
   rows: number;
   cols: number;
 }

@@ -42,7 +42,7 @@ export class ScalarSlots {
   }
 }
 
-/** Scalar loss of a batch: mean over examples. `y` as in Split.y. */
+/** Scalar loss of a batch: mean over examples. `y` as in DataSplit.y. */
 export type LossFn = (output: tf.Tensor2D, y: tf.Tensor) => tf.Scalar;
 
 export const losses = new Registry<LossFn>('loss');

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { registries } from '../components.js';
+import { registries } from '../registries.js';
 import { resolveConfigPaths } from '../config_paths.js';
 import { experimentConfigSchema, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
 import { UsageError } from '../errors.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Split } from '../data/dataset.js';
+import type { DataSplit } from '../data/dataset.js';
 import type { Rng } from '../rng.js';
 
 /**
@@ -14,7 +14,7 @@ export class BatchSampler {
   private cursor = 0;
 
   constructor(
-    private readonly split: Split,
+    private readonly split: DataSplit,
     private readonly batchSize: number,
     private readonly rng: Rng,
   ) {

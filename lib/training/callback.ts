@@ -3,9 +3,9 @@ import type { ExperimentConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
 import type { LossFn, Optimizer } from '../optim/optimizer.js';
-import { Registry } from '../registry.js';
 
-export type Split = 'train' | 'val';
+/** Which split a metric row was measured on: the `split` field of metrics.jsonl. */
+export type MetricSplit = 'train' | 'val';
 
 /** Plain numbers only: user code never receives tensors in logs. */
 export type Logs = Record<string, number>;
@@ -35,7 +35,7 @@ export interface TrainContext {
   /** The latest logged value of every metric, by name (validation metrics are prefixed `val_`). */
   readonly logs: Logs;
   /** Records metrics at the current step (written to metrics.jsonl and merged into `logs`). */
-  log(metrics: Logs, split?: Split): void;
+  log(metrics: Logs, split?: MetricSplit): void;
   /** Asks the trainer to stop after the current hook; the run ends with status `stopped`. */
   requestStop(reason: string): void;
   /** A line for train.log (and the console when verbose). */
@@ -66,5 +66,3 @@ export interface FitResult {
   best: Logs;
   wallTime: number;
 }
-
-export const callbacks = new Registry<Callback>('callback');

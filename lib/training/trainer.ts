@@ -8,7 +8,7 @@ import type { Model } from '../models/model.js';
 import { accuracy } from '../optim/losses.js';
 import type { LossFn, Optimizer, Schedule } from '../optim/optimizer.js';
 import type { Rng } from '../rng.js';
-import type { Callback, FitResult, Logs, RunStatus, Split, TrainContext } from './callback.js';
+import type { Callback, FitResult, Logs, RunStatus, MetricSplit, TrainContext } from './callback.js';
 import { BatchSampler } from './batches.js';
 
 /** Where a fit writes: the run manager in a real run, nothing in tests and benches. */
@@ -278,7 +278,7 @@ export class Trainer {
     await this.hook('onEvalEnd', valLogs);
   }
 
-  private log(metrics: Logs, split: Split): void {
+  private log(metrics: Logs, split: MetricSplit): void {
     const clean: Logs = {};
     for (const [k, v] of Object.entries(metrics)) {
       if (typeof v !== 'number') throw new Error(`metric "${k}" must be a number, got ${typeof v}`);
