@@ -80,8 +80,7 @@ function describeConfigIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') {
     const parent = where ? `"${where}"` : 'the top level';
-    const allowed =
-      where === '' ? Object.keys(experimentConfigSchema.shape) : where === 'train' ? Object.keys(trainSettings.shape) : ['name', 'kwargs'];
+    const allowed = schemaKeys(issue.path) ?? [];
     return `unknown key "${issue.keys[0]}" in ${parent}; allowed: ${allowed.join(', ')}`;
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) return `missing required "${where}"`;
@@ -102,15 +101,53 @@ export function parseSetValue(text: string): unknown {
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 
 /**
+ * Why `dotted` cannot be a config path, or undefined when it can: every part must be a key (none
+ * empty), and none may reach Object.prototype. The one rule for `--set` and sweep parameters.
+ */
+export function configPathProblem(dotted: string): string | undefined {
+  const parts = dotted.split('.');
+  if (parts.some((p) => p === '')) return 'empty part in the path (write a.b.c, e.g. optimizer.kwargs.lr)';
+  const forbidden = parts.find((p) => FORBIDDEN_KEYS.has(p));
+  if (forbidden) return `"${forbidden}" cannot be part of a config path`;
+  return undefined;
+}
+
+/**
+ * The keys the schema declares in the object at `parts` (an array index steps into the element),
+ * or undefined where it declares none: a leaf, a path off the schema, or a component's `kwargs`,
+ * which the schema leaves open for the component's registry to declare (lib/config_paths).
+ */
+export function schemaKeys(parts: readonly PropertyKey[]): string[] | undefined {
+  let node = unwrapSchema(experimentConfigSchema);
+  for (const part of parts) {
+    if (node instanceof z.ZodArray) {
+      if (!/^\d+$/.test(String(part))) return undefined;
+      node = unwrapSchema(node.element as z.ZodType);
+    } else if (node instanceof z.ZodObject && typeof part === 'string' && Object.hasOwn(node.shape, part)) {
+      node = unwrapSchema(node.shape[part] as z.ZodType);
+    } else {
+      return undefined;
+    }
+  }
+  return node instanceof z.ZodObject ? Object.keys(node.shape) : undefined;
+}
+
+/** The schema under its defaults and optionality: what a present value must be. */
+function unwrapSchema(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s;
+}
+
+/**
  * Sets `dotted.path` in a raw config, in place; `undefined` removes the key. Every parent must
  * exist, except a component's `kwargs` object, which a config may leave out; the leaf may be new
  * (the schema checks it). Numeric parts index arrays (`model.kwargs.widths.1`).
  */
 export function setPath(raw: RawConfig, dotted: string, value: unknown, what = '--set'): void {
+  const problem = configPathProblem(dotted);
+  if (problem) throw new UsageError(`${what} ${dotted}: ${problem}`);
   const parts = dotted.split('.');
-  if (parts.some((p) => p === '')) throw new UsageError(`${what} ${dotted}: empty part in the path (write a.b.c)`);
-  const forbidden = parts.find((p) => FORBIDDEN_KEYS.has(p));
-  if (forbidden) throw new UsageError(`${what} ${dotted}: "${forbidden}" cannot be part of a config path`);
   let node: unknown = raw;
   for (let i = 0; i < parts.length - 1; i++) {
     const key = parts[i]!;

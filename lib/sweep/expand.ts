@@ -5,9 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { registries } from '../registries.js';
-import { resolveConfigPaths } from '../config_paths.js';
-import { experimentConfigSchema, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
+import { componentName, declaredKeys, resolveConfigPaths } from '../config_paths.js';
+import { configPathProblem, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { resolveConfig } from '../experiment.js';
 import { Rng } from '../rng.js';
@@ -228,44 +227,13 @@ function flattenParameters(
       out.push(...flattenParameters(spec.parameters, p, source, seen));
       continue;
     }
-    if (p.split('.').some((part) => part === '')) {
-      throw new UsageError(`${source}: parameter "${p}": empty part in the path (write a.b.c, e.g. optimizer.kwargs.lr)`);
-    }
+    const problem = configPathProblem(p);
+    if (problem) throw new UsageError(`${source}: parameter "${p}": ${problem}`);
     if (seen.has(p)) throw new UsageError(`${source}: parameter "${p}" is given twice; keep one`);
     seen.add(p);
     out.push({ path: p, spec });
   }
   return out;
-}
-
-/** The registry of a top-level component key (`callbacks` entries use `callback`). */
-function componentRegistry(top: string) {
-  const kind = top === 'callbacks' ? 'callback' : top;
-  return Object.hasOwn(registries, kind) ? registries[kind as keyof typeof registries] : undefined;
-}
-
-/** Keys the schema allows under `parent` even when the resolved base leaves them out (optional, no default). */
-function declaredKeys(parent: string[], resolved: ExperimentConfig): string[] {
-  if (parent.length === 0) return Object.keys(experimentConfigSchema.shape);
-  if (parent.length === 1 && parent[0] === 'train') return Object.keys(experimentConfigSchema.shape.train.shape);
-  const name = componentName(resolved, parent.slice(0, -1));
-  if (parent[parent.length - 1] !== 'kwargs' || name === undefined) return [];
-  const isComponent = parent[0] === 'callbacks' ? parent.length === 3 : parent.length === 2;
-  const registry = isComponent ? componentRegistry(parent[0]!) : undefined;
-  if (!registry) return [];
-  try {
-    return registry.describe(name).kwargs.map((k) => k.name);
-  } catch {
-    return [];
-  }
-}
-
-/** The `name` of the component at `at` in the resolved config, if there is one. */
-function componentName(resolved: ExperimentConfig, at: string[]): string | undefined {
-  let node: unknown = resolved;
-  for (const part of at) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
-  const name = node && typeof node === 'object' ? (node as { name?: unknown }).name : undefined;
-  return typeof name === 'string' ? name : undefined;
 }
 
 /**
