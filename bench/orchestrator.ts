@@ -10,25 +10,16 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from '../lib/cli/flags.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { connect, unary } from '../proto/client.js';
 import { uploadFolder } from '../agent/sync_sender.js';
 import { query, startAgent, startCoordinator, tinySweep, workspace } from '../test/cluster.js';
 
-const { values: args } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '64' },
-    agents: { type: 'string', default: '2' },
-    slots: { type: 'string', default: '8' },
-    rows: { type: 'string', default: '200000' },
-    'upload-mib': { type: 'string', default: '256' },
-    'runs-per-process': { type: 'string', default: '1' },
-  },
-});
-const nRuns = Number(args.runs);
-const nAgents = Number(args.agents);
-const nSlots = Number(args.slots);
+const args = scriptArgs({ runs: 64, agents: 2, slots: 8, rows: 200000, 'upload-mib': 256, 'runs-per-process': 1 });
+const nRuns = args.runs;
+const nAgents = args.agents;
+const nSlots = args.slots;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -76,7 +67,7 @@ async function dispatch(): Promise<void> {
   }
   report('dispatch', {
     runs: nRuns,
-    runs_per_process: Number(args['runs-per-process']),
+    runs_per_process: args['runs-per-process'],
     slots: nAgents * nSlots,
     runs_per_s: nRuns / ((last - first) / 1000),
     gap_median_ms: median(gaps),
@@ -94,7 +85,7 @@ async function ingestion(): Promise<void> {
     conn.metadata.set(AGENT_SECRET_KEY, agent_secret);
     const [leased] = (await unary(conn, 'Lease', { agent_id: 'bench', max_runs: 1 })).runs;
     const run = leased!.run!;
-    const total = Number(args.rows);
+    const total = args.rows;
     const batch = 1000;
     const line = JSON.stringify({ step: 1, epoch: 0, time: 0.1, split: 'train', loss: 0.123456789, acc: 0.5, lr: 0.1 });
     // Two batches in flight, as an agent with several slots has.
@@ -113,7 +104,7 @@ async function ingestion(): Promise<void> {
     report('metrics', { rows: total, rows_per_s: total / seconds });
 
     // Upload: a folder of random bytes, three times; the median.
-    const mib = Number(args['upload-mib']);
+    const mib = args['upload-mib'];
     const dir = path.join(ws.dir, 'folder');
     fs.mkdirSync(dir);
     for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(dir, `blob${i}.bin`), crypto.randomBytes((mib / 4) * 1024 * 1024));

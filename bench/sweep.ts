@@ -14,23 +14,15 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from '../lib/cli/flags.js';
 import { query, startAgent, startCoordinator, workspace } from '../test/cluster.js';
 import { tempDir } from '../test/helpers.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '8' },
-    steps: { type: 'string', default: '300' },
-    slots: { type: 'string', default: '2' },
-    'runs-per-process': { type: 'string', default: '1' },
-    repeat: { type: 'string', default: '1' },
-  },
-});
-const repeat = Number(values.repeat);
-const runs = Number(values.runs);
-const steps = Number(values.steps);
+const values = scriptArgs({ runs: 8, steps: 300, slots: 2, 'runs-per-process': 1, repeat: 1 });
+const repeat = values.repeat;
+const runs = values.runs;
+const steps = values.steps;
 const WIDTHS = [784, 256, 256, 10];
 const BATCH = 128;
 const LR = 0.01;
@@ -62,7 +54,7 @@ async function runSweep(): Promise<SweepRun> {
   const t0 = performance.now();
   const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
   // A data cache of its own: every repeat starts as a new sweep would, drawing its data once.
-  const agent = startAgent(coord.address, ['--slots', values.slots!, '--exit-when-idle', '--poll', '100', '--runs-per-process', values['runs-per-process']!], {
+  const agent = startAgent(coord.address, ['--slots', String(values.slots), '--exit-when-idle', '--poll', '100', '--runs-per-process', String(values['runs-per-process'])], {
     DLPHYS_CACHE_DIR: tempDir('dlphys-bench-cache-'),
   });
   const codes = await Promise.all([coord.exited, agent.exited]);
@@ -122,8 +114,8 @@ console.log(
     bench: 'sweep',
     runs,
     steps,
-    slots: Number(values.slots),
-    runs_per_process: Number(values['runs-per-process']),
+    slots: values.slots,
+    runs_per_process: values['runs-per-process'],
     repeat,
     sweep_wall_s: sweepWall,
     total_wall_s: totalWall,

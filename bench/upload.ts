@@ -11,23 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from '../lib/cli/flags.js';
 import { dlphysProto } from '../proto/load.js';
 import { makeUploadHandler } from '../coordinator/sync_receiver.js';
 import { uploadFolder } from '../agent/sync_sender.js';
 
-const { values } = parseArgs({
-  options: {
-    mib: { type: 'string', default: '256' },
-    files: { type: 'string', default: '4' },
-    'chunk-kib': { type: 'string', default: '1024' },
-    repeat: { type: 'string', default: '3' },
-  },
-});
-const totalBytes = Number(values.mib) * 2 ** 20;
-const fileCount = Number(values.files);
-const chunkBytes = Number(values['chunk-kib']) * 1024;
-const repeat = Number(values.repeat);
+const values = scriptArgs({ mib: 256, files: 4, 'chunk-kib': 1024, repeat: 3 });
+const totalBytes = values.mib * 2 ** 20;
+const fileCount = values.files;
+const chunkBytes = values['chunk-kib'] * 1024;
+const repeat = values.repeat;
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'dlphys-bench-upload-'));
 const server = new grpc.Server();

@@ -16,26 +16,17 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from '../lib/cli/flags.js';
 import { Store } from '../coordinator/store/index.js';
 import { connect, unary, type Connection } from '../proto/client.js';
 import { dlphysProto, type CoordinatorClient } from '../proto/load.js';
 import { startCoordinator, workspace } from '../test/cluster.js';
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '100000' },
-    watchers: { type: 'string', default: '1000' },
-    readers: { type: 'string', default: '100' },
-    stall: { type: 'string', default: '30' },
-    timeout: { type: 'string', default: '300' },
-    'per-connection': { type: 'string', default: '10' },
-  },
-});
-const nEvents = Number(args.events);
-const nWatchers = Number(args.watchers);
-const nReaders = Math.min(nWatchers, Number(args.readers));
-const perConnection = Number(args['per-connection']);
+const args = scriptArgs({ events: 100000, watchers: 1000, readers: 100, stall: 30, timeout: 300, 'per-connection': 10 });
+const nEvents = args.events;
+const nWatchers = args.watchers;
+const nReaders = Math.min(nWatchers, args.readers);
+const perConnection = args['per-connection'];
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 const procKb = (pid: number, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
@@ -92,7 +83,7 @@ async function main(): Promise<void> {
       'grpc.use_local_subchannel_pool': 1,
     }) as unknown as CoordinatorClient;
     connections.push({ address: coord.address, client, metadata: new grpc.Metadata(), close: () => client.close() });
-    const stream = client.Watch({ since_id: '0' }, new grpc.Metadata(), { deadline: Date.now() + Number(args.timeout) * 1000 });
+    const stream = client.Watch({ since_id: '0' }, new grpc.Metadata(), { deadline: Date.now() + args.timeout * 1000 });
     let mine = 0;
     stream.on('data', () => {
       received++;
@@ -115,7 +106,7 @@ async function main(): Promise<void> {
   }
 
   const latencies: number[] = [];
-  const deadline = Date.now() + Number(args.timeout) * 1000;
+  const deadline = Date.now() + args.timeout * 1000;
   const droppedSoFar = () => (coord.log().match(/ dropped: /g) ?? []).length;
   // Until the readers have everything and the others have been dropped for not reading.
   while ((readersDone < nReaders || droppedSoFar() < nWatchers - nReaders) && Date.now() < deadline) {

@@ -30,7 +30,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from '../../lib/cli/flags.js';
 import { formatResult, resultJson } from './report.js';
 import { runChaos } from './run.js';
 
@@ -40,28 +40,19 @@ export { schedule } from './schedule.js';
 export type { ChaosOptions, ChaosResult, RunReport, Verdict } from './types.js';
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values: args } = parseArgs({
-    options: {
-      runs: { type: 'string', default: '60' },
-      seconds: { type: 'string', default: '240' },
-      seed: { type: 'string', default: '1' },
-      steps: { type: 'string', default: '2000' },
-      agents: { type: 'string', default: '4' },
-      'lease-ttl': { type: 'string', default: '3' },
-      'max-attempts': { type: 'string', default: '25' },
-      'drain-seconds': { type: 'string', default: '180' },
-      logs: { type: 'string' },
-    },
-  });
+  const args = scriptArgs(
+    { runs: 60, seconds: 240, seed: 1, steps: 2000, agents: 4, 'lease-ttl': 3, 'max-attempts': 25, 'drain-seconds': 180 },
+    ['logs'],
+  );
   const result = await runChaos({
-    runs: Number(args.runs),
-    seconds: Number(args.seconds),
-    seed: Number(args.seed),
-    steps: Number(args.steps),
-    agents: Number(args.agents),
-    leaseTtl: Number(args['lease-ttl']),
-    maxAttempts: Number(args['max-attempts']),
-    drainSeconds: Number(args['drain-seconds']),
+    runs: args.runs,
+    seconds: args.seconds,
+    seed: args.seed,
+    steps: args.steps,
+    agents: args.agents,
+    leaseTtl: args['lease-ttl'],
+    maxAttempts: args['max-attempts'],
+    drainSeconds: args['drain-seconds'],
     ...(args.logs ? { logsDir: path.resolve(args.logs) } : {}),
   });
   console.log('\n' + formatResult(result));

@@ -6,31 +6,49 @@ import { withCoordinator } from './client_call.js';
 
 /** `dlphys-coord cancel TARGET`: cancel a sweep's runs or one run. */
 export function cancelCommand(): Command {
-  return addClientOptions(new Command('cancel'))
-    .description('Cancel a sweep or one run: queued runs at once, running ones within a heartbeat (they stop and report).')
-    .argument('<sweep-or-run>', 'a sweep name, or a run id <sweep>/<run>')
-    .addHelpText('after', '\nExamples:\n  $ dlphys-coord cancel grid\n  $ dlphys-coord cancel grid/r003')
-    .action(async (target: string, flags: ClientFlags) => {
-      const message = await withCoordinator(flags, async (conn) => {
-        const reply = await unary(conn, 'Cancel', { target });
-        if (reply.affected > 0) return `cancel ${target}: ${reply.affected} run(s)`;
-        return nothingDone('cancel', target, 'cancel takes queued and running runs', await unary(conn, 'Status', { sweep: target.split('/')[0]! }));
-      });
-      process.stdout.write(`${message}\n`);
-    });
+  return targetCommand({
+    verb: 'cancel',
+    rpc: 'Cancel',
+    description: 'Cancel a sweep or one run: queued runs at once, running ones within a heartbeat (they stop and report).',
+    done: (n) => `${n} run(s)`,
+    takes: 'cancel takes queued and running runs',
+  });
 }
 
 /** `dlphys-coord retry TARGET`: queue failed and cancelled runs again, or say why there were none. */
 export function retryCommand(): Command {
-  return addClientOptions(new Command('retry'))
-    .description('Queue the failed (and cancelled) runs of a sweep, or one run, again.')
+  return targetCommand({
+    verb: 'retry',
+    rpc: 'Retry',
+    description: 'Queue the failed (and cancelled) runs of a sweep, or one run, again.',
+    done: (n) => `${n} run(s) queued again`,
+    takes: 'retry takes failed or cancelled runs',
+  });
+}
+
+/** What a command that acts on a sweep or one run says and asks. */
+interface TargetAction {
+  verb: 'cancel' | 'retry';
+  rpc: 'Cancel' | 'Retry';
+  description: string;
+  /** What `affected` runs having changed reads as, after `VERB TARGET: `. */
+  done(affected: number): string;
+  /** Which runs the verb acts on, said when it found none. */
+  takes: string;
+}
+
+/** Cancel and retry share their shape: one target, one call, and an explanation when nothing changed. */
+function targetCommand(action: TargetAction): Command {
+  const { verb } = action;
+  return addClientOptions(new Command(verb))
+    .description(action.description)
     .argument('<sweep-or-run>', 'a sweep name, or a run id <sweep>/<run>')
-    .addHelpText('after', '\nExamples:\n  $ dlphys-coord retry grid\n  $ dlphys-coord retry grid/r003')
+    .addHelpText('after', `\nExamples:\n  $ dlphys-coord ${verb} grid\n  $ dlphys-coord ${verb} grid/r003`)
     .action(async (target: string, flags: ClientFlags) => {
       const message = await withCoordinator(flags, async (conn) => {
-        const reply = await unary(conn, 'Retry', { target });
-        if (reply.affected > 0) return `retry ${target}: ${reply.affected} run(s) queued again`;
-        return nothingDone('retry', target, 'retry takes failed or cancelled runs', await unary(conn, 'Status', { sweep: target.split('/')[0]! }));
+        const reply = await unary(conn, action.rpc, { target });
+        if (reply.affected > 0) return `${verb} ${target}: ${action.done(reply.affected)}`;
+        return nothingDone(verb, target, action.takes, await unary(conn, 'Status', { sweep: target.split('/')[0]! }));
       });
       process.stdout.write(`${message}\n`);
     });

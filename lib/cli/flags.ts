@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 
 /**
@@ -9,31 +10,28 @@ import { UsageError } from '../errors.js';
 
 type Parser<T> = (value: string) => T;
 
-/** A whole number greater than zero: counts (--slots, --max-attempts) and milliseconds. */
-export function positiveInt(flag: string): Parser<number> {
+/** A number `accepts` takes, else a usage error saying it must be `what`. */
+function numberFlag(flag: string, what: string, accepts: (n: number) => boolean): Parser<number> {
   return (value) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (got "${value}")`);
+    if (!accepts(n)) throw new UsageError(`${flag} must be ${what} (got "${value}")`);
     return n;
   };
+}
+
+/** A whole number greater than zero: counts (--slots, --max-attempts) and milliseconds. */
+export function positiveInt(flag: string): Parser<number> {
+  return numberFlag(flag, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
 }
 
 /** A finite number greater than zero: sizes and timeouts where zero would mean nothing works. */
 export function positiveNumber(flag: string): Parser<number> {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number (got "${value}")`);
-    return n;
-  };
+  return numberFlag(flag, 'a positive number', (n) => Number.isFinite(n) && n > 0);
 }
 
 /** A finite number no smaller than `min`. */
 export function atLeast(flag: string, min: number): Parser<number> {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`${flag} must be a number >= ${min} (got "${value}")`);
-    return n;
-  };
+  return numberFlag(flag, `a number >= ${min}`, (n) => Number.isFinite(n) && n >= min);
 }
 
 /** A finite number >= 0: intervals and timeouts where 0 means "never". */
@@ -41,7 +39,11 @@ export function nonNegative(flag: string): Parser<number> {
   return atLeast(flag, 0);
 }
 
-/** A whole number from `min` to `max` (no upper bound when `max` is Infinity). */
+/**
+ * A whole number from `min` to `max` (no upper bound when `max` is Infinity): thread counts and
+ * ports. Its message reads "..., got X" rather than "(got X)": scripts and tests match the
+ * --threads and DLPHYS_THREADS wording as it has always been.
+ */
 export function wholeNumber(flag: string, min: number, max = Infinity): Parser<number> {
   return (value) => {
     const n = Number(value);
@@ -71,4 +73,28 @@ export function collect(value: string, previous: string[] = []): string[] {
 /** The items of a comma-separated value (`--gpu 0,1`, `--backends wasm,cpu`), trimmed; empty items are kept for the caller to refuse. */
 export function commaList(value: string): string[] {
   return value.split(',').map((item) => item.trim());
+}
+
+/**
+ * The options of a script without commander (the benches: `--runs 64 --slots 8`), read by node's
+ * parseArgs: `numbers` names each numeric option with its default, each a number >= 0 when given;
+ * `texts` names the options taken as they are, absent unless given. An unknown option is refused.
+ */
+export function scriptArgs<N extends string, T extends string = never>(
+  numbers: Readonly<Record<N, number>>,
+  texts: readonly T[] = [],
+  argv: readonly string[] = process.argv.slice(2),
+): Record<N, number> & Partial<Record<T, string>> {
+  const names = [...Object.keys(numbers), ...texts];
+  const { values } = parseArgs({ args: [...argv], options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])) });
+  const out: Record<string, number | string> = {};
+  for (const [name, fallback] of Object.entries<number>(numbers)) {
+    const given = values[name];
+    out[name] = typeof given === 'string' ? nonNegative(`--${name}`)(given) : fallback;
+  }
+  for (const name of texts) {
+    const given = values[name];
+    if (typeof given === 'string') out[name] = given;
+  }
+  return out as Record<N, number> & Partial<Record<T, string>>;
 }
