@@ -2,9 +2,11 @@ import { nanoid } from 'nanoid';
 import os from 'node:os';
 import { MAX_WASM_THREADS } from '../lib/backend/threads.js';
 import { version } from '../lib/version.js';
-import { describeCallError, unary, type Connection } from '../proto/client.js';
-import * as grpc from '@grpc/grpc-js';
-import { AGENT_SECRET_KEY, PROTOCOL_VERSION, isDefiniteRefusal, newAgentSecret } from '../proto/wire.js';
+import { unary, type Connection } from '../proto/client.js';
+import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
+import { RetryStopped, retryWhile } from '../proto/retry.js';
+import { fromWireRef, runRefKey, toWireRef } from '../proto/run_ref.js';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
 import { RunTask, type TaskContext } from './run_task.js';
@@ -38,6 +40,9 @@ export interface AgentOptions {
   onHeartbeat?: () => void;
   log: (line: string) => void;
 }
+
+/** Waits between tries of Register and Lease while the coordinator does not answer (proto/retry.ts). */
+const AGENT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000 } as const;
 
 /** Refused for a reason retrying cannot fix (wrong token, say): the agent exits with it. */
 export class AgentFatalError extends Error {}
@@ -167,38 +172,46 @@ export class Agent {
     // Proposed by the agent and sent from the first try, so a Register repeated after a lost
     // reply is recognised as this agent's, not refused as a live agent's id.
     if (!this.opts.conn.metadata.get(AGENT_SECRET_KEY).length) this.opts.conn.metadata.set(AGENT_SECRET_KEY, newAgentSecret());
-    let delay = 200;
-    let warned = false;
     const since = Date.now();
-    for (;;) {
-      try {
-        const reply = await unary(this.opts.conn, 'Register', {
-          agent_id: this.id,
-          host: os.hostname(),
-          gpus: this.opts.gpus,
-          slots: this.opts.slots,
-          version,
-          backend: this.opts.backend,
-          protocol: PROTOCOL_VERSION,
-        });
-        this.heartbeatMs = reply.heartbeat_ms || this.heartbeatMs;
-        // Every later call of this agent carries it (proto/dlphys.proto's header).
-        this.opts.conn.metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
-        this.opts.log(`registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}`);
+    let reply;
+    try {
+      reply = await retryWhile(
+        () =>
+          unary(this.opts.conn, 'Register', {
+            agent_id: this.id,
+            host: os.hostname(),
+            gpus: this.opts.gpus,
+            slots: this.opts.slots,
+            version,
+            backend: this.opts.backend,
+            protocol: PROTOCOL_VERSION,
+          }),
+        {
+          onRetry: (err, failures) => {
+            this.checkConnectTimeout(since, err);
+            if (failures === 1) this.opts.log(`${describeCallError(this.opts.conn.address, err)}; retrying`);
+          },
+          stopped: () => this.draining,
+          ...AGENT_BACKOFF,
+          sleep: (ms) => this.sleep(ms),
+        },
+      );
+    } catch (err) {
+      if (err instanceof RetryStopped) {
+        this.stoppedBeforeRegistering = true;
         return;
-      } catch (err) {
-        if (isDefiniteRefusal(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
-        this.checkConnectTimeout(since, err);
-        if (!warned) this.opts.log(`${describeCallError(this.opts.conn.address, err)}; retrying`);
-        warned = true;
-        if (this.draining) {
-          this.stoppedBeforeRegistering = true;
-          return;
-        }
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, 5000);
       }
+      throw this.fatal(err);
     }
+    this.heartbeatMs = reply.heartbeat_ms || this.heartbeatMs;
+    // Every later call of this agent carries it (proto/dlphys.proto's header).
+    this.opts.conn.metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
+    this.opts.log(`registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}`);
+  }
+
+  /** A definite refusal as the agent's fatal error (one line naming the address); anything else as it is. */
+  private fatal(err: unknown): unknown {
+    return isDefiniteRefusal(err) ? new AgentFatalError(describeCallError(this.opts.conn.address, err)) : err;
   }
 
   private spawnRunner(gpu: string | undefined): RunnerProcess {
@@ -207,16 +220,17 @@ export class Agent {
 
   private async leaseLoop(): Promise<void> {
     const pollMs = this.opts.pollMs ?? 1000;
-    let delay = 200;
     // One id per lease asked for, kept when the call is repeated after a failure: a reply lost
     // on the way is answered again instead of leasing more runs (proto LeaseRequest.request_id).
     let requestId = nanoid();
+    // When the coordinator first failed to answer in this stretch, and whether that was logged:
+    // kept across a registration again, so one outage gives one line and one connect timeout.
     let failingSince: number | null = null;
     let warned = false;
     /** A Lease that got no answer: it may have leased runs, which a drain must hand back. */
     let unanswered = false;
     while (!this.draining) {
-      const free = this.slots.filter((s) => !s.training);
+      let free = this.slots.filter((s) => !s.training);
       // Runs that trained but are not reported yet (a full disk on the coordinator, say) are
       // bounded too: past 2 per slot the agent trains nothing new until they are taken.
       if (free.length === 0 || this.tasks.size >= 2 * this.opts.slots) {
@@ -225,32 +239,42 @@ export class Agent {
       }
       let reply;
       try {
-        reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId });
-        requestId = nanoid();
-        unanswered = false;
-        delay = 200;
-        if (warned) this.opts.log(`the coordinator at ${this.opts.conn.address} answers again`);
-        failingSince = null;
-        warned = false;
+        reply = await retryWhile(
+          () => {
+            // Slots may have freed while the coordinator did not answer: ask for them too.
+            free = this.slots.filter((s) => !s.training);
+            unanswered = true;
+            return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId });
+          },
+          {
+            // NOT_FOUND: the coordinator does not know this agent (below).
+            final: (err) => isDefiniteRefusal(err) || isNotFound(err),
+            onRetry: (err) => {
+              // Running runs go on meanwhile; only an agent with nothing to do gives up.
+              failingSince ??= Date.now();
+              if (this.tasks.size === 0) this.checkConnectTimeout(failingSince, err);
+              else failingSince = Date.now();
+              if (!warned) this.opts.log(`lease: ${describeCallError(this.opts.conn.address, err)}; retrying`);
+              warned = true;
+            },
+            stopped: () => this.draining,
+            ...AGENT_BACKOFF,
+            sleep: (ms) => this.sleep(ms),
+          },
+        );
       } catch (err) {
-        if (isDefiniteRefusal(err)) throw new AgentFatalError(describeCallError(this.opts.conn.address, err));
-        unanswered = true;
-        if ((err as grpc.ServiceError).code === grpc.status.NOT_FOUND) {
-          // The coordinator does not know this agent (it was started on another database).
-          this.opts.log(`the coordinator at ${this.opts.conn.address} does not know this agent: registering again`);
-          await this.register();
-          continue;
-        }
-        // Running runs go on meanwhile; only an agent with nothing to do gives up.
-        failingSince ??= Date.now();
-        if (this.tasks.size === 0) this.checkConnectTimeout(failingSince, err);
-        else failingSince = Date.now();
-        if (!warned) this.opts.log(`lease: ${describeCallError(this.opts.conn.address, err)}; retrying`);
-        warned = true;
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, 5000);
+        if (err instanceof RetryStopped) break;
+        if (!isNotFound(err)) throw this.fatal(err);
+        // The coordinator does not know this agent (it was started on another database).
+        this.opts.log(`the coordinator at ${this.opts.conn.address} does not know this agent: registering again`);
+        await this.register();
         continue;
       }
+      requestId = nanoid();
+      unanswered = false;
+      if (warned) this.opts.log(`the coordinator at ${this.opts.conn.address} answers again`);
+      failingSince = null;
+      warned = false;
       if (this.draining) {
         // Ctrl-C came while this lease was in flight: give the runs straight back.
         for (const run of reply.runs) void this.handBack(run.run!);
@@ -279,7 +303,7 @@ export class Agent {
 
   private start(slot: Slot, task: RunTask): void {
     slot.training = task;
-    this.opts.log(`leased ${task.ref.run_id} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
+    this.opts.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
     const runner = slot.spare ?? this.spawnRunner(slot.gpu);
     const runsPerProcess = this.opts.runsPerProcess ?? 1;
     // The next run's process warms up while this one trains, unless this one will be reused.
@@ -298,7 +322,7 @@ export class Agent {
     };
     const done = task
       .execute(runner, freeSlot)
-      .catch((err) => this.opts.log(`${task.ref.run_id}: ${(err as Error).message}`))
+      .catch((err) => this.opts.log(`${task.ref.runId}: ${(err as Error).message}`))
       .finally(() => {
         freeSlot();
         this.tasks.delete(task);
@@ -326,10 +350,10 @@ export class Agent {
     try {
       // A heartbeat is worth waiting for until the leases it renews would expire (3 periods): on
       // a loaded machine a deadline of one period would let leases lapse that were never in danger.
-      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => t.ref) }, 3 * this.heartbeatMs);
-      const byKey = new Map(tasks.map((t) => [`${t.ref.run_id}#${t.ref.attempt}`, t]));
-      for (const ref of reply.cancel) byKey.get(`${ref.run_id}#${ref.attempt}`)?.cancel();
-      for (const ref of reply.lost) byKey.get(`${ref.run_id}#${ref.attempt}`)?.markLost();
+      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => toWireRef(t.ref)) }, 3 * this.heartbeatMs);
+      const byKey = new Map(tasks.map((t) => [runRefKey(t.ref), t]));
+      for (const ref of reply.cancel) byKey.get(runRefKey(fromWireRef(ref)))?.cancel();
+      for (const ref of reply.lost) byKey.get(runRefKey(fromWireRef(ref)))?.markLost();
     } catch (err) {
       if (isDefiniteRefusal(err)) this.opts.log(`heartbeat: ${describeCallError(this.opts.conn.address, err)}`);
       // Anything else: training goes on; the next heartbeat tries again.

@@ -1,17 +1,14 @@
-import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LeasedRun__Output } from '../proto/generated/dlphys/LeasedRun.js';
 import { unary, type Connection } from '../proto/client.js';
-import { MAX_ERROR_BYTES, clipUtf8, isDefiniteRefusal } from '../proto/wire.js';
+import { callDetails, isDefiniteRefusal, isFenced, isInvalid, isNotLanded, isUploadRefused } from '../proto/errors.js';
+import { RetryStopped, retryWhile } from '../proto/retry.js';
+import { fromWireRef, toWireRef, type RunRef } from '../proto/run_ref.js';
+import { MAX_ERROR_BYTES, clipUtf8 } from '../proto/wire.js';
 import { uploadFolder } from './sync_sender.js';
 import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
-
-export interface RunRef {
-  run_id: string;
-  attempt: number;
-}
 
 export interface TaskContext {
   conn: Connection;
@@ -23,24 +20,12 @@ export interface TaskContext {
   draining: () => boolean;
 }
 
-/** The coordinator moved on: this attempt is no longer ours (stale attempt or unknown run). */
-function isFenced(err: unknown): boolean {
-  const code = (err as grpc.ServiceError)?.code;
-  return code === grpc.status.FAILED_PRECONDITION || code === grpc.status.NOT_FOUND;
-}
-
-/** An upload the coordinator will never take as it is (over its size limits, or malformed): not retried. */
-function isUploadRefused(err: unknown): boolean {
-  const code = (err as grpc.ServiceError)?.code;
-  return code === grpc.status.OUT_OF_RANGE || code === grpc.status.INVALID_ARGUMENT || isDefiniteRefusal(err);
-}
-
-function details(err: unknown): string {
-  // grpc-js appends a "Resolution note" to some details; the first clause is what helps.
-  return ((err as grpc.ServiceError)?.details || (err as Error)?.message || String(err)).split(/\s*Resolution note/)[0]!;
-}
-
 class LostError extends Error {}
+
+/** Final for metrics and reports: a definite refusal, or rows or a report the coordinator will never take as they are. */
+function refusedOrInvalid(err: unknown): boolean {
+  return isDefiniteRefusal(err) || isInvalid(err);
+}
 
 /** The stop reason of a run stopped because its agent is shutting down. */
 const DRAIN_REASON = 'agent shutting down';
@@ -55,7 +40,7 @@ const MAX_BACKOFF_MS = 30_000;
  * One leased run on this agent, from start to report: trains it in its runner child, streams
  * its metrics, uploads its folder (periodically and at the end), and reports the result. Every
  * call is retried, with backoff, until the coordinator takes it or refuses it for good
- * (proto/wire.ts isDefiniteRefusal), so a coordinator restart, a full disk or a passing INTERNAL
+ * (proto/errors.ts isDefiniteRefusal), so a coordinator restart, a full disk or a passing INTERNAL
  * lose nothing; a fenced answer (stale attempt) means another agent owns the run now, and this
  * copy is not reported.
  *
@@ -80,7 +65,7 @@ export class RunTask {
     private readonly ctx: TaskContext,
     private readonly leased: LeasedRun__Output,
   ) {
-    this.ref = { run_id: leased.run!.run_id, attempt: leased.run!.attempt };
+    this.ref = fromWireRef(leased.run);
     this.name = leased.name;
     this.sweep = leased.sweep;
     this.dir = path.join(ctx.workDir, leased.sweep, `a${this.ref.attempt}`, leased.name);
@@ -95,7 +80,7 @@ export class RunTask {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    this.ctx.log(`cancel ${this.ref.run_id}: stopping it`);
+    this.ctx.log(`cancel ${this.ref.runId}: stopping it`);
     this.runner?.stop('cancelled by the coordinator');
   }
 
@@ -108,7 +93,7 @@ export class RunTask {
   markLost(): void {
     if (this.lost) return;
     this.lost = true;
-    this.ctx.log(`lost ${this.ref.run_id} attempt ${this.ref.attempt}: the coordinator gave it to another agent`);
+    this.ctx.log(`lost ${this.ref.runId} attempt ${this.ref.attempt}: the coordinator gave it to another agent`);
     this.runner?.kill();
   }
 
@@ -119,7 +104,7 @@ export class RunTask {
   abandon(why: string): void {
     if (this.lost) return;
     this.lost = true;
-    this.ctx.log(`abandoning ${this.ref.run_id} attempt ${this.ref.attempt}: ${why}`);
+    this.ctx.log(`abandoning ${this.ref.runId} attempt ${this.ref.attempt}: ${why}`);
     this.runner?.kill();
   }
 
@@ -128,7 +113,7 @@ export class RunTask {
     if (this.lost) return;
     try {
       await this.metrics.flush((rows) =>
-        unary(this.ctx.conn, 'ReportMetrics', { run: this.ref, agent_id: this.ctx.agentId, rows }),
+        unary(this.ctx.conn, 'ReportMetrics', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, rows }),
       );
     } catch (err) {
       if (isFenced(err)) this.markLost();
@@ -142,7 +127,7 @@ export class RunTask {
     try {
       // Training does not wait for the coordinator to record the start: one round trip (and one
       // disk sync there) less between runs. The report waits for it, so the order is kept.
-      const started = this.retry('start', () => unary(this.ctx.conn, 'StartRun', { run: this.ref, agent_id: this.ctx.agentId }));
+      const started = this.retry('start', () => unary(this.ctx.conn, 'StartRun', { run: toWireRef(this.ref), agent_id: this.ctx.agentId }));
       started.catch(() => {}); // awaited below; a lost start has already killed the runner
       fs.mkdirSync(path.dirname(this.dir), { recursive: true });
       const periodic = this.ctx.uploadEverySec > 0 ? setInterval(() => this.periodicUpload(), this.ctx.uploadEverySec * 1000) : null;
@@ -175,7 +160,7 @@ export class RunTask {
           }
         }
       }
-      else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.run_id}: its run folder did not land; kept at ${this.dir}`);
+      else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.runId}: its run folder did not land; kept at ${this.dir}`);
     }
   }
 
@@ -184,27 +169,26 @@ export class RunTask {
     // Handed back only when the drain stopped it: a run its own callback stopped is a result.
     if (this.ctx.draining() && status === 'stopped' && !this.cancelled && outcome.summary?.reason === DRAIN_REASON) {
       await this.retry('hand back', () =>
-        unary(this.ctx.conn, 'Report', { run: this.ref, agent_id: this.ctx.agentId, status: 'handback', summary_json: '', error: '' }),
+        unary(this.ctx.conn, 'Report', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, status: 'handback', summary_json: '', error: '' }),
       );
       this.settled = true;
-      this.ctx.log(`handed back ${this.ref.run_id}`);
+      this.ctx.log(`handed back ${this.ref.runId}`);
       return;
     }
-    const invalid = (err: unknown) => (err as grpc.ServiceError)?.code === grpc.status.INVALID_ARGUMENT;
     try {
       await this.retry(
         'metrics',
         async () => {
           while (!this.metrics.empty) {
-            await this.metrics.flush((rows) => unary(this.ctx.conn, 'ReportMetrics', { run: this.ref, agent_id: this.ctx.agentId, rows }));
+            await this.metrics.flush((rows) => unary(this.ctx.conn, 'ReportMetrics', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, rows }));
           }
         },
-        (err) => isDefiniteRefusal(err) || invalid(err),
+        refusedOrInvalid,
       );
     } catch (err) {
       // Rows the coordinator will never store (malformed): the landed metrics.jsonl still has them.
-      if (!invalid(err)) throw err;
-      this.ctx.log(`metrics of ${this.ref.run_id} refused: ${details(err)}; the run folder keeps them`);
+      if (!isInvalid(err)) throw err;
+      this.ctx.log(`metrics of ${this.ref.runId} refused: ${callDetails(err)}; the run folder keeps them`);
     }
     let uploadError = '';
     await this.uploading;
@@ -213,14 +197,13 @@ export class RunTask {
     const error = [outcome.error ?? '', uploadError].filter(Boolean).join('; ');
     const summaryJson = outcome.summary ? JSON.stringify(outcome.summary) : '';
     const report = {
-      run: this.ref,
+      run: toWireRef(this.ref),
       agent_id: this.ctx.agentId,
       status: uploadError && status !== 'failed' ? 'failed' : status,
       // The landed summary.json holds it whole; the database's copy may go without a huge one.
       summary_json: summaryJson.length <= MAX_SUMMARY_CHARS ? summaryJson : '',
       error: clipUtf8(error, MAX_ERROR_BYTES - 64),
     };
-    const invalidReport = (err: unknown) => isDefiniteRefusal(err) || invalid(err);
     const send = (r: typeof report) =>
       this.retry(
         'report',
@@ -230,22 +213,22 @@ export class RunTask {
           } catch (err) {
             // ABORTED: the coordinator has no landed folder for this attempt (its runs dir was
             // replaced, say). Land it again before the next try.
-            if ((err as grpc.ServiceError)?.code === grpc.status.ABORTED && hasFolder) await this.upload();
+            if (isNotLanded(err) && hasFolder) await this.upload();
             throw err;
           }
         },
-        invalidReport,
+        refusedOrInvalid,
       );
     try {
       await send(report);
     } catch (err) {
-      if (!invalid(err)) throw err;
+      if (!isInvalid(err)) throw err;
       // A report the coordinator will never take as it is: record the run failed, saying why.
-      await send({ ...report, status: 'failed', summary_json: '', error: clipUtf8(`the report was refused: ${details(err)}`, 1000) });
+      await send({ ...report, status: 'failed', summary_json: '', error: clipUtf8(`the report was refused: ${callDetails(err)}`, 1000) });
     }
     this.settled = !uploadError;
     const seconds = ((performance.now() - this.started) / 1000).toFixed(1);
-    this.ctx.log(`finished ${this.ref.run_id}: ${status} in ${seconds}s${error ? ` (${error.split('\n')[0]})` : ''}`);
+    this.ctx.log(`finished ${this.ref.runId}: ${status} in ${seconds}s${error ? ` (${error.split('\n')[0]})` : ''}`);
   }
 
   /**
@@ -259,15 +242,15 @@ export class RunTask {
       return '';
     } catch (err) {
       if (this.lost || err instanceof LostError) throw err;
-      const why = `run folder upload refused: ${details(err)}`;
-      this.ctx.log(`${this.ref.run_id}: ${why}`);
+      const why = `run folder upload refused: ${callDetails(err)}`;
+      this.ctx.log(`${this.ref.runId}: ${why}`);
       return why;
     }
   }
 
   private upload() {
     return uploadFolder(this.ctx.conn.client, {
-      ref: { runId: this.ref.run_id, attempt: this.ref.attempt },
+      ref: this.ref,
       agentId: this.ctx.agentId,
       dir: this.dir,
       metadata: this.ctx.conn.metadata,
@@ -295,29 +278,28 @@ export class RunTask {
 
   /**
    * Calls `fn` until it succeeds, with backoff (up to 30 s) and one log line when it first
-   * fails. A fenced answer marks the task lost (LostError); a definite refusal (or what
-   * `final` says is final) is thrown to the caller; everything else is tried again.
+   * fails (proto/retry.ts). A fenced answer marks the task lost (LostError); a definite refusal
+   * (or what `final` says is final) is thrown to the caller; everything else is tried again.
    */
   private async retry<T>(what: string, fn: () => Promise<T>, final: (err: unknown) => boolean = isDefiniteRefusal): Promise<T> {
-    let delay = 100;
-    let warned = false;
-    for (;;) {
-      if (this.lost) throw new LostError();
-      try {
-        const value = await fn();
-        if (warned) this.ctx.log(`${what} ${this.ref.run_id}: the coordinator took it`);
-        return value;
-      } catch (err) {
-        if (isFenced(err)) {
-          this.markLost();
-          throw new LostError();
-        }
-        if (final(err)) throw err;
-        if (!warned) this.ctx.log(`${what} ${this.ref.run_id}: ${details(err).split('\n')[0]}; keeping it and retrying`);
-        warned = true;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    try {
+      return await retryWhile(fn, {
+        final: (err) => isFenced(err) || final(err),
+        stopped: () => this.lost,
+        onRetry: (err, failures) => {
+          if (failures === 1) this.ctx.log(`${what} ${this.ref.runId}: ${callDetails(err).split('\n')[0]}; keeping it and retrying`);
+        },
+        onRecover: () => this.ctx.log(`${what} ${this.ref.runId}: the coordinator took it`),
+        initialDelayMs: 100,
+        maxDelayMs: MAX_BACKOFF_MS,
+      });
+    } catch (err) {
+      if (err instanceof RetryStopped) throw new LostError();
+      if (isFenced(err)) {
+        this.markLost();
+        throw new LostError();
       }
+      throw err;
     }
   }
 }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { CoordinatorClient } from '../proto/generated/dlphys/Coordinator.js';
 import type { UploadChunk } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply__Output } from '../proto/generated/dlphys/UploadReply.js';
+import { toWireRef, type RunRef } from '../proto/run_ref.js';
 
 /** @default 1 MiB: large enough that per-message costs vanish, well below grpc's 4 MiB message limit. */
 const DEFAULT_CHUNK = 1 << 20;
@@ -21,7 +22,7 @@ const MAX_CHUNK = (4 << 20) - 1024;
 const DEFAULT_DEADLINE_MS = 10 * 60_000;
 
 export interface UploadArgs {
-  readonly ref: { runId: string; attempt: number };
+  readonly ref: RunRef;
   readonly agentId: string;
   /** The run folder; every regular file under it is sent, with its path relative to it. */
   readonly dir: string;
@@ -77,7 +78,7 @@ export async function uploadFolder(client: CoordinatorClient, args: UploadArgs):
 
   let sent = 0;
   try {
-    await send({ header: { run: { run_id: args.ref.runId, attempt: args.ref.attempt }, agent_id: args.agentId } });
+    await send({ header: { run: toWireRef(args.ref), agent_id: args.agentId } });
     for (const rel of files) {
       if (await sendFile(root, rel, chunkBytes, send)) sent += 1;
     }

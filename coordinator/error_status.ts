@@ -5,7 +5,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 
-/** The status of each error the coordinator raises on purpose (store_errors.ts, lib/errors.ts, server.ts). */
+/**
+ * The status of each error the coordinator raises on purpose (errors.ts, lib/errors.ts). What
+ * each status means to a client is proto/errors.ts: the two must agree.
+ */
 const CODE_OF: Readonly<Record<string, grpc.status>> = {
   StaleAttemptError: grpc.status.FAILED_PRECONDITION,
   NotFoundError: grpc.status.NOT_FOUND,
@@ -32,4 +35,12 @@ export function diskFullStatus(err: unknown): { code: grpc.status; details: stri
   const e = err as { code?: unknown; message?: string } | null;
   if (e?.code !== 'ENOSPC' && e?.code !== 'EDQUOT' && e?.code !== 'SQLITE_FULL') return null;
   return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full (${e.message ?? String(err)})` };
+}
+
+/**
+ * The most specific status for what a handler threw: its own status when the coordinator raised
+ * it on purpose, RESOURCE_EXHAUSTED for a full disk, INTERNAL (with the message) for anything else.
+ */
+export function errorStatus(err: unknown): { code: grpc.status; details: string } {
+  return domainStatus(err) ?? diskFullStatus(err) ?? { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }

@@ -1,13 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../lib/errors.js';
 import type { CoordinatorHandlers } from '../proto/generated/dlphys/Coordinator.js';
+import { serveHealth, type HealthService } from '../proto/health.js';
 import { dlphysProto } from '../proto/load.js';
-import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
+import { fromWireRef, toWireRef } from '../proto/run_ref.js';
+import { tokenInterceptor } from '../proto/token.js';
+import { AGENT_SECRET_KEY, PROTOCOL_VERSION, metadataValue } from '../proto/wire.js';
 import { version } from '../lib/version.js';
 import { checkRequest } from './bounds.js';
-import { diskFullStatus, domainStatus } from './error_status.js';
+import { ClosingError, ContractError } from './errors.js';
+import { errorStatus } from './error_status.js';
 import { statusToWire } from './status_wire.js';
 import { REPORT_STATUSES, type ReportStatus, type Store } from './store/index.js';
 import { parseSweepJson } from './sweep_json.js';
@@ -18,7 +21,7 @@ export interface CoordinatorOptions {
   store: Store;
   runsDir: string;
   leaseTtlMs: number;
-  /** When set, every call must carry `authorization: Bearer <token>`. */
+  /** When set, every call but a health check must carry `authorization: Bearer <token>` (proto/token.ts). */
   token?: string | undefined;
   maxFileBytes: number;
   maxUploadBytes: number;
@@ -29,48 +32,23 @@ export interface CoordinatorOptions {
   log: (line: string) => void;
 }
 
-/** Maps what a handler threw to the most specific gRPC status; handlers never throw at grpc-js. */
-function toStatus(err: unknown): Partial<grpc.StatusObject> {
-  return domainStatus(err) ?? diskFullStatus(err) ?? { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
-}
-
 type UnaryHandler<Req, Res> = grpc.handleUnaryCall<Req, Res>;
-
-/** Work refused because the coordinator is on its way out (--exit-when-done reached). */
-class ClosingError extends Error {
-  override readonly name = 'ClosingError';
-}
 
 /** Free space on the runs dir's file system that counts as "not full any more" without a landing. */
 const ROOM_AGAIN_BYTES = 256 * 1024 * 1024;
-
-/** An agent that speaks another version of the contract. */
-class ContractError extends Error {
-  override readonly name = 'ContractError';
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-/** The first value of a metadata key as a string ('' when absent). */
-function metadataValue(metadata: grpc.Metadata, key: string): string {
-  const [value] = metadata.get(key);
-  return typeof value === 'string' ? value : value ? value.toString('utf8') : '';
-}
 
 /** At least this long after a start before leases expire: an agent's reconnect backoff reaches 2 s. */
 const RESTART_GRACE_MS = 5000;
 
 /**
- * The coordinator's gRPC service: a thin layer that checks the token, turns messages into store
- * calls (each one SQLite transaction) and store errors into gRPC statuses.
+ * The coordinator's gRPC service: a thin layer that turns messages into store calls (each one
+ * SQLite transaction) and store errors into gRPC statuses. The token is checked before any of it,
+ * by one interceptor (proto/token.ts); beside it runs the standard health service.
  */
 export class CoordinatorServer {
-  private readonly server = new grpc.Server({
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-  });
+  private readonly server: grpc.Server;
+  /** grpc.health.v1.Health: SERVING until stopAcceptingWork or close. */
+  private readonly healthService: HealthService;
   private readonly watch: WatchHub;
   private expiry: NodeJS.Timeout | null = null;
   /** Agents whose latest lease reply said nothing is left to do (unfinished 0). */
@@ -87,9 +65,14 @@ export class CoordinatorServer {
   private diskFull: { since: number; error: string } | null = null;
 
   constructor(private readonly opts: CoordinatorOptions) {
-    this.tokenDigest = opts.token ? digest(`Bearer ${opts.token}`) : null;
-    this.watch = new WatchHub({ events: opts.store, deny: (md) => this.unauthenticated(md), log: opts.log, options: opts.watch });
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      interceptors: opts.token ? [tokenInterceptor(opts.token)] : [],
+    });
+    this.watch = new WatchHub({ events: opts.store, log: opts.log, options: opts.watch });
     this.server.addService(dlphysProto.Coordinator.service, this.handlers());
+    this.healthService = serveHealth(this.server);
   }
 
   /** Binds and starts serving; resolves to the bound port (useful with port 0). */
@@ -134,11 +117,15 @@ export class CoordinatorServer {
   }
 
   /**
-   * From now on no run is leased (agents hear there is nothing left), and sweeps and retries are
-   * refused with UNAVAILABLE: what a coordinator about to exit must not accept.
+   * From now on no run is leased (agents hear there is nothing left), sweeps and retries are
+   * refused with UNAVAILABLE, and health checks answer NOT_SERVING: what a coordinator about to
+   * exit must not accept.
    */
   stopAcceptingWork(): void {
+    // Called after every commit once done: health watchers hear NOT_SERVING once, not each time.
+    if (this.closing) return;
     this.closing = true;
+    this.healthService.setServing(false);
   }
 
   /** The coordinator's own health, as Status reports it. */
@@ -171,10 +158,11 @@ export class CoordinatorServer {
     }
   }
 
-  /** Stops accepting calls, ends watch streams, and waits for calls in flight (bounded). */
+  /** Stops accepting calls, ends watch streams (health's too), and waits for calls in flight (bounded). */
   async close(): Promise<void> {
     if (this.expiry) clearInterval(this.expiry);
     this.watch.close();
+    this.healthService.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -187,36 +175,15 @@ export class CoordinatorServer {
     });
   }
 
-  private readonly tokenDigest: Buffer | null;
-
-  /** Compares digests in constant time, so the time taken tells nothing about the token. */
-  private authorized(metadata: grpc.Metadata): boolean {
-    if (!this.tokenDigest) return true;
-    return timingSafeEqual(digest(metadataValue(metadata, 'authorization')), this.tokenDigest);
-  }
-
-  private unauthenticated(metadata: grpc.Metadata): Partial<grpc.StatusObject> | null {
-    if (this.authorized(metadata)) return null;
-    const sent = metadata.get('authorization').length > 0;
-    return {
-      code: grpc.status.UNAUTHENTICATED,
-      details: sent
-        ? "wrong token; pass the coordinator's token with --token-file FILE (or DLPHYS_TOKEN_FILE)"
-        : 'this coordinator needs a token; pass it with --token-file FILE (or DLPHYS_TOKEN_FILE)',
-    };
-  }
-
-  /** Wraps a handler body: token check, the request's bounds (bounds.ts), then the body's value or its error as a status. */
+  /** Wraps a handler body: the request's bounds (bounds.ts), then the body's value or its error as a status. */
   private unary<Req, Res>(body: (req: Req, metadata: grpc.Metadata) => Res): UnaryHandler<Req, Res> {
     return (call, callback) => {
-      const denied = this.unauthenticated(call.metadata);
-      if (denied) return callback(denied);
       let reply: Res;
       try {
         checkRequest(call.getPath(), call.request);
         reply = body(call.request, call.metadata);
       } catch (err) {
-        const status = toStatus(err);
+        const status = errorStatus(err);
         this.noteDisk(status);
         return callback(status);
       }
@@ -233,7 +200,7 @@ export class CoordinatorServer {
         this.heardWhileFailing.delete(req.agent_id);
         return reply;
       } catch (err) {
-        const { code } = toStatus(err);
+        const { code } = errorStatus(err);
         if (code === grpc.status.INTERNAL || code === grpc.status.RESOURCE_EXHAUSTED) {
           this.heardWhileFailing.set(req.agent_id, Date.now());
         }
@@ -244,8 +211,6 @@ export class CoordinatorServer {
 
   private handlers(): CoordinatorHandlers {
     const { store, leaseTtlMs, log } = this.opts;
-    const ref = (r: { run_id: string; attempt: number } | null) => ({ runId: r?.run_id ?? '', attempt: r?.attempt ?? 0 });
-    const wire = (r: { runId: string; attempt: number }) => ({ run_id: r.runId, attempt: r.attempt });
     const upload = makeUploadHandler({
       runsDir: this.opts.runsDir,
       maxFileBytes: this.opts.maxFileBytes,
@@ -273,8 +238,8 @@ export class CoordinatorServer {
         return { lease_ttl_ms: leaseTtlMs, heartbeat_ms: Math.max(50, Math.floor(leaseTtlMs / 3)), agent_secret: secret };
       }),
       Heartbeat: this.agentCall((req) => {
-        const { cancel, lost } = store.heartbeat(req.agent_id, req.runs.map(ref), leaseTtlMs);
-        return { cancel: cancel.map(wire), lost: lost.map(wire) };
+        const { cancel, lost } = store.heartbeat(req.agent_id, req.runs.map(fromWireRef), leaseTtlMs);
+        return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef) };
       }),
       Lease: this.agentCall((req) => {
         const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id);
@@ -282,35 +247,28 @@ export class CoordinatorServer {
         if (unfinished === 0) this.toldIdle.add(req.agent_id);
         else this.toldIdle.delete(req.agent_id);
         return {
-          runs: runs.map((r) => ({ run: wire(r), sweep: r.sweep, name: r.name, config_json: r.configJson })),
+          runs: runs.map((r) => ({ run: toWireRef(r), sweep: r.sweep, name: r.name, config_json: r.configJson })),
           unfinished,
         };
       }),
       StartRun: this.agentCall((req) => {
-        store.markStarted(ref(req.run), req.agent_id);
+        store.markStarted(fromWireRef(req.run), req.agent_id);
         return {};
       }),
       ReportMetrics: this.agentCall((req) => {
         const acked = store.addMetrics(
-          ref(req.run),
+          fromWireRef(req.run),
           req.agent_id,
           req.rows.map((r) => ({ seq: Number(r.seq), line: r.line })),
         );
         return { acked_seq: String(acked) };
       }),
-      Upload: (call, callback) => {
-        const denied = this.unauthenticated(call.metadata);
-        if (denied) {
-          call.on('data', () => {}); // drain what the client already sent
-          return callback(denied);
-        }
-        upload(call, callback);
-      },
+      Upload: upload,
       Report: this.agentCall((req) => {
         if (!REPORT_STATUSES.includes(req.status as ReportStatus)) {
           throw new UsageError(`unknown report status "${req.status}"; expected ${REPORT_STATUSES.join(', ')}`);
         }
-        const state = store.finishRun(ref(req.run), req.agent_id, { status: req.status as ReportStatus, summaryJson: req.summary_json, error: req.error });
+        const state = store.finishRun(fromWireRef(req.run), req.agent_id, { status: req.status as ReportStatus, summaryJson: req.summary_json, error: req.error });
         log(`${req.run?.run_id} ${state}${req.error ? `: ${req.error.split('\n')[0]}` : ''}`);
         return {};
       }),

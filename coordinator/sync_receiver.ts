@@ -12,6 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { UploadChunk__Output } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply } from '../proto/generated/dlphys/UploadReply.js';
+import { fromWireRef, type RunRef } from '../proto/run_ref.js';
 import { checkRequest, isValidName } from './bounds.js';
 import { diskFullStatus, domainStatus } from './error_status.js';
 import { INCOMING, land } from './landing.js';
@@ -27,12 +28,12 @@ export interface UploadDeps {
    * The store's fencing check: returns where the run lands, or throws an error named
    * `StaleAttemptError` (the attempt is no longer the run's current one) or `NotFoundError`.
    */
-  readonly check: (ref: { runId: string; attempt: number }, agentId: string, metadata: grpc.Metadata) => { sweep: string; name: string };
+  readonly check: (ref: RunRef, agentId: string, metadata: grpc.Metadata) => { sweep: string; name: string };
   /**
    * Called once a folder that holds summary.json (a finished run's, not a periodic snapshot) has
    * landed, to record it: the coordinator accepts the run's report only after this.
    */
-  readonly landed?: (ref: { runId: string; attempt: number }, agentId: string, files: number, bytes: number) => void;
+  readonly landed?: (ref: RunRef, agentId: string, files: number, bytes: number) => void;
   /** Told how each upload ended: null when it landed, else the status it was refused with. */
   readonly outcome?: (err: { code: grpc.status; details: string } | null) => void;
   /**
@@ -175,7 +176,7 @@ async function receive(
         }
         const run = chunk.header.run;
         if (!run || !run.run_id) throw new UploadError(grpc.status.INVALID_ARGUMENT, 'upload: header without a run');
-        const ref = { runId: run.run_id, attempt: run.attempt };
+        const ref = fromWireRef(run);
         const where = deps.check(ref, chunk.header.agent_id, call.metadata);
         checkSegment(where.sweep, 'sweep');
         checkSegment(where.name, 'run name');

@@ -48,8 +48,6 @@ export interface EventSource {
 
 export interface WatchHubDeps {
   readonly events: EventSource;
-  /** The token check: a status to refuse the call with, or null. */
-  readonly deny: (metadata: grpc.Metadata) => Partial<grpc.StatusObject> | null;
   readonly log: (line: string) => void;
   readonly options?: WatchOptions;
 }
@@ -107,10 +105,8 @@ export class WatchHub {
     });
   }
 
-  /** The grpc-js handler for `Coordinator.Watch`; never throws. */
+  /** The grpc-js handler for `Coordinator.Watch` (the token was checked before it, proto/token.ts); never throws. */
   handle(call: WatchCall): void {
-    const denied = this.deps.deny(call.metadata);
-    if (denied) return endWith(call, denied.code ?? grpc.status.UNAUTHENTICATED, denied.details ?? 'unauthenticated');
     try {
       checkRequest('Watch', call.request);
     } catch (err) {

@@ -4,6 +4,7 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 import type { CoordinatorDefinition } from './generated/dlphys/Coordinator.js';
 import { dlphysProto, type CoordinatorClient } from './load.js';
 import { UsageError } from '../lib/errors.js';
+import { setToken } from './token.js';
 
 export interface ConnectOptions {
   token?: string | undefined;
@@ -29,6 +30,11 @@ export function parseAddress(address: string, flag = '--coord'): { host: string;
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/**
+ * A client of the coordinator at `address` (HOST:PORT), with the token (if any) in the metadata
+ * every call sends. Connects lazily: an unreachable address fails the first call, not this.
+ * Throws UsageError for a malformed address or a --tls-ca file that cannot be read.
+ */
 export function connect(address: string, options: ConnectOptions = {}): Connection {
   parseAddress(address);
   let credentials = grpc.credentials.createInsecure();
@@ -49,7 +55,7 @@ export function connect(address: string, options: ConnectOptions = {}): Connecti
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   }) as unknown as CoordinatorClient;
   const metadata = new grpc.Metadata();
-  if (options.token) metadata.set('authorization', `Bearer ${options.token}`);
+  if (options.token) setToken(metadata, options.token);
   return { address, client, metadata, close: () => client.close() };
 }
 
@@ -72,25 +78,4 @@ export function unary<K extends UnaryName>(conn: Connection, method: K, request:
       else resolve(value as ReplyOf<K>);
     });
   });
-}
-
-/** True for errors that mean "the coordinator is not reachable right now": retry later. */
-export function isUnavailable(err: unknown): boolean {
-  const code = (err as grpc.ServiceError)?.code;
-  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED;
-}
-
-/** A user-facing line for a failed call: names the address and, where it helps, the fix. */
-export function describeCallError(address: string, err: unknown): string {
-  const e = err as grpc.ServiceError;
-  switch (e?.code) {
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.DEADLINE_EXCEEDED:
-      // grpc-js appends a "Resolution note" to some details; the first clause is what helps.
-      return `no coordinator answers at ${address} (${(e.details || 'unavailable').split(/\s*Resolution note/)[0]}); start one with dlphys-coord serve, or check --coord`;
-    case grpc.status.UNAUTHENTICATED:
-      return `the coordinator at ${address} refused the token: ${e.details}`;
-    default:
-      return `${address}: ${e?.details || (err as Error)?.message || String(err)}`;
-  }
 }

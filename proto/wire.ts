@@ -1,8 +1,10 @@
 /**
  * What both ends of the contract agree on beyond proto/dlphys.proto: its version, the metadata
- * that carries an agent's secret, and which refusals are final.
+ * that carries an agent's secret, and the bounds agents keep to. The rest of the wire module:
+ * errors.ts (what a status means), retry.ts (calling again while it may pass), run_ref.ts,
+ * token.ts (the shared token), health.ts (the standard health service), client.ts (connect).
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 
 /** The contract version; an agent speaking another one is refused at Register. */
@@ -13,6 +15,20 @@ export const MAX_METRIC_LINE_BYTES = 64 * 1024;
 
 /** Metadata key of the secret Register hands an agent (see the proto's header). */
 export const AGENT_SECRET_KEY = 'x-dlphys-agent-secret';
+
+/** The first value of a metadata key as a string ('' when absent). */
+export function metadataValue(metadata: grpc.Metadata, key: string): string {
+  const [value] = metadata.get(key);
+  return typeof value === 'string' ? value : value ? value.toString('utf8') : '';
+}
+
+/** The full name of the standard health service (health.ts), which is served without the token. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
+/** True for a call path ("/package.Service/Method") of the health service. */
+export function isHealthMethod(path: string): boolean {
+  return path.startsWith(`/${HEALTH_SERVICE}/`);
+}
 
 /** Longest `error` of a RunReport the coordinator takes (coordinator/bounds.ts); agents clip to it. */
 export const MAX_ERROR_BYTES = 16 * 1024;
@@ -34,20 +50,4 @@ export function clipUtf8(text: string, bytes: number): string {
   const head = buf.subarray(0, half).toString('utf8').replace(/\uFFFD$/, '');
   const tail = buf.subarray(buf.length - half).toString('utf8').replace(/^\uFFFD/, '');
   return `${head} [... ${buf.length - 2 * half} bytes cut ...] ${tail}`;
-}
-
-/**
- * True for a refusal that retrying cannot change: a bad token (UNAUTHENTICATED), a call that is
- * not this agent's to make (PERMISSION_DENIED), a stale attempt or another contract version
- * (FAILED_PRECONDITION), an id that is taken (ALREADY_EXISTS). Everything else (UNAVAILABLE, a
- * deadline, INTERNAL from a full disk, RESOURCE_EXHAUSTED, ...) may pass and is retried.
- */
-export function isDefiniteRefusal(err: unknown): boolean {
-  const code = (err as grpc.ServiceError)?.code;
-  return (
-    code === grpc.status.UNAUTHENTICATED ||
-    code === grpc.status.PERMISSION_DENIED ||
-    code === grpc.status.FAILED_PRECONDITION ||
-    code === grpc.status.ALREADY_EXISTS
-  );
 }

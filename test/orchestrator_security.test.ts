@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { uploadFolder } from '../agent/sync_sender.js';
 import { connect, unary, type Connection } from '../proto/client.js';
+import { COORDINATOR_SERVICE, checkHealth } from '../proto/health.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import type { Event__Output } from '../proto/generated/dlphys/Event.js';
 import type { RunRef } from '../proto/generated/dlphys/RunRef.js';
@@ -334,6 +335,7 @@ test('once --exit-when-done is reached nothing new is taken: a retry is refused 
       await waitFor('the coordinator to say it exits', () => /every run has finished: exiting/.test(coord.log()), 30_000, coord.log);
       // It waits (up to a lease TTL) for this agent to hear there is nothing left; meanwhile:
       await refused('a retry after the exit was decided', unary(conn, 'Retry', { target: 'bye' }), grpc.status.UNAVAILABLE, /exiting/);
+      assert.equal(await checkHealth(conn), 'NOT_SERVING', 'health checks hear it is on its way out');
       const reply = await unary(fake, 'Lease', { agent_id: 'fake', max_runs: 1, request_id: 'b' });
       assert.deepEqual(reply.runs, []);
       assert.equal(reply.unfinished, 0);
@@ -385,6 +387,18 @@ test('with --token, calls without the token or with a wrong one are UNAUTHENTICA
     assert.equal(await within('the coordinator to exit when done', coord.exited, 30_000, c.logs), 0, c.logs());
     assert.deepEqual(runStates(ws.db), { 'tok/r000': 'completed', 'tok/r001': 'completed' });
     assert.equal(query(ws.db, 'SELECT id FROM agents').length, 2, 'both agents with the right token registered');
+  });
+});
+
+test('a coordinator process started with --token answers health checks without it: SERVING, for the server and for its Coordinator service', async () => {
+  const ws = workspace(tinySweep({ name: 'health', runs: 1 }));
+  await withCluster(async (c) => {
+    const coord = await serveSweep(c, ws, ['--token', 's3cret']);
+    await withClient(coord.address, {}, async (conn) => {
+      assert.equal(await checkHealth(conn), 'SERVING');
+      assert.equal(await checkHealth(conn, COORDINATOR_SERVICE), 'SERVING');
+      await refused('Status without the token', unary(conn, 'Status', { sweep: '' }), grpc.status.UNAUTHENTICATED, /needs a token/);
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import { UsageError } from '../../lib/errors.js';
-import { connect, describeCallError, type Connection } from '../../proto/client.js';
+import { connect, type Connection } from '../../proto/client.js';
+import { describeCallError } from '../../proto/errors.js';
 import type { ClientFlags } from '../listen_options.js';
 
 /** Runs `fn` against the coordinator at --coord; a failed call becomes one usage line naming the address. */

@@ -1,7 +1,7 @@
 /** Agents: register (with the secret each later call must carry), authenticate, goodbye. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../../lib/errors.js';
-import { AlreadyExistsError, NotFoundError, PermissionDeniedError } from '../store_errors.js';
+import { AlreadyExistsError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import type { StoreCore } from './core.js';
 import { MIN_SECRET_LENGTH, type AgentInfo } from './types.js';
 

@@ -42,7 +42,7 @@ import {
   type StoreOptions,
 } from './types.js';
 
-export { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from '../store_errors.js';
+export { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from '../errors.js';
 export * from './types.js';
 export { HELD_STATES, TRANSITIONS, nextState, type RunEvent, type Target, type Transition } from './states.js';
 export type { EventRow };

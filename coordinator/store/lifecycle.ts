@@ -5,7 +5,7 @@
  * and are fenced (current): honoured only for the run's current attempt, held by the caller.
  */
 import { UsageError } from '../../lib/errors.js';
-import { NotFoundError, NotLandedError, StaleAttemptError } from '../store_errors.js';
+import { NotFoundError, NotLandedError, StaleAttemptError } from '../errors.js';
 import { touchAgent } from './agents.js';
 import { iso, requireRef, requireTtl, type StoreCore } from './core.js';
 import { isHeld, nextState } from './states.js';

@@ -2,7 +2,7 @@
 import { UsageError } from '../../lib/errors.js';
 import { MAX_METRIC_LINE_BYTES, MAX_SEQ } from '../bounds.js';
 import { compactMetrics } from '../events.js';
-import { NotFoundError, StaleAttemptError } from '../store_errors.js';
+import { NotFoundError, StaleAttemptError } from '../errors.js';
 import type { StoreCore } from './core.js';
 import { current } from './lifecycle.js';
 import type { MetricBatchIn, MetricBatchResult, MetricRowIn, RunRef } from './types.js';

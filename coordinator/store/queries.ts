@@ -2,7 +2,7 @@
  * Reading the store: status (domain rows, see types.ts: the server maps them to the wire), the
  * counts of unfinished runs, a run's row and its stored metric lines.
  */
-import { NotFoundError } from '../store_errors.js';
+import { NotFoundError } from '../errors.js';
 import { iso, type StoreCore } from './core.js';
 import { ACTIVE_STATES, RUN_STATES } from './states.js';
 import type { AgentRow, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';

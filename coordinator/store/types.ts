@@ -2,15 +2,10 @@
  * What the store takes and gives: plain domain types, no wire format. The gRPC server maps the
  * status rows to its proto messages (coordinator/status_wire.ts).
  */
+import type { RunRef } from '../../lib/run/run_ref.js';
 import type { RunState } from '../schema.js';
 
-export type { RunState };
-
-/** One attempt of one run; runId is "<sweep>/<run name>". */
-export interface RunRef {
-  runId: string;
-  attempt: number;
-}
+export type { RunRef, RunState };
 
 export interface LeasedRun extends RunRef {
   sweep: string;

@@ -1,10 +1,11 @@
 /**
- * Errors of the coordinator's store. The gRPC server maps StaleAttemptError to
- * FAILED_PRECONDITION, NotFoundError to NOT_FOUND and the others as their comments say; UsageError (lib/errors.ts) is a user
- * mistake (INVALID_ARGUMENT on the wire, one line on a terminal).
+ * The errors the coordinator raises on purpose, its store's and its server's. Each has the gRPC
+ * status its comment names, in one table (error_status.ts), and clients read those statuses back
+ * in one place (proto/errors.ts). UsageError (lib/errors.ts) is a user mistake (INVALID_ARGUMENT
+ * on the wire, one line on a terminal). None of these knows about gRPC: the store must not.
  */
 
-/** A call about a run carried an attempt the coordinator no longer honours (fencing). */
+/** A call about a run carried an attempt the coordinator no longer honours (fencing; FAILED_PRECONDITION). */
 export class StaleAttemptError extends Error {
   override readonly name = 'StaleAttemptError';
   constructor(
@@ -20,7 +21,7 @@ export class StaleAttemptError extends Error {
   }
 }
 
-/** An unknown run, agent, sweep or target. */
+/** An unknown run, agent, sweep or target (NOT_FOUND). */
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
@@ -41,4 +42,14 @@ export class AlreadyExistsError extends Error {
  */
 export class NotLandedError extends Error {
   override readonly name = 'NotLandedError';
+}
+
+/** An agent that speaks another version of the contract (FAILED_PRECONDITION: it cannot pass). */
+export class ContractError extends Error {
+  override readonly name = 'ContractError';
+}
+
+/** Work refused because the coordinator is on its way out, --exit-when-done reached (UNAVAILABLE). */
+export class ClosingError extends Error {
+  override readonly name = 'ClosingError';
 }
