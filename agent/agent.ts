@@ -5,7 +5,7 @@ import { version } from '../lib/version.js';
 import { unary, type Connection } from '../proto/client.js';
 import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
 import { RetryStopped, retryWhile } from '../proto/retry.js';
-import { fromWireRef, runRefKey, toWireRef } from '../proto/run_ref.js';
+import { fromWireRef, runRefKey, toWireRef, type WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
@@ -331,7 +331,7 @@ export class Agent {
     this.tasks.set(task, done);
   }
 
-  private async handBack(ref: { run_id: string; attempt: number }): Promise<void> {
+  private async handBack(ref: WireRunRef): Promise<void> {
     try {
       await unary(this.opts.conn, 'Report', { run: ref, agent_id: this.id, status: 'handback', summary_json: '', error: '' });
       this.opts.log(`handed back ${ref.run_id} (leased while draining)`);

@@ -13,6 +13,8 @@
  */
 import { RUN_NAME } from '../lib/config.js';
 import { UsageError } from '../lib/errors.js';
+import { MAX_ERROR_BYTES, MAX_METRIC_LINE_BYTES } from '../lib/run/limits.js';
+import { REPORT_STATUSES } from './store/types.js';
 
 /** At most this many characters of a refused value are quoted in the error. */
 export const ECHO_CHARS = 100;
@@ -28,15 +30,13 @@ export const MAX_RUN_ID = 2 * MAX_NAME + 1;
 /** Attempts, metric seqs, slots and the like are int32 on the wire and stay positive. */
 export const MAX_INT32 = 2 ** 31 - 1;
 /** One metrics.jsonl line; a JSON object (checked in the store, which parses it anyway). Agents clip to it. */
-export { MAX_METRIC_LINE_BYTES } from '../proto/wire.js';
-import { MAX_METRIC_LINE_BYTES } from '../proto/wire.js';
+export { MAX_METRIC_LINE_BYTES } from '../lib/run/limits.js';
 /** Rows of one ReportMetrics (the agent sends at most 2000). */
 export const MAX_METRIC_ROWS = 5000;
 /** A run's seq numbers: int64 on the wire, but a run writing 2^31 lines is not an honest run. */
 export const MAX_SEQ = MAX_INT32;
 export const MAX_SUMMARY_BYTES = 256 * KiB;
-export { MAX_ERROR_BYTES } from '../proto/wire.js';
-import { MAX_ERROR_BYTES } from '../proto/wire.js';
+export { MAX_ERROR_BYTES } from '../lib/run/limits.js';
 export const MAX_SLOTS = 1024;
 export const MAX_GPUS = 64;
 /** An expanded sweep with every run's config (100,000 runs of a small config fit). */
@@ -107,7 +107,7 @@ export const REQUEST_BOUNDS: Readonly<Record<string, Fields>> = {
   Report: {
     run: runRef,
     agent_id: agentId,
-    status: { kind: 'enum', values: ['completed', 'diverged', 'stopped', 'failed', 'handback'] },
+    status: { kind: 'enum', values: REPORT_STATUSES },
     summary_json: { kind: 'json-object', max: MAX_SUMMARY_BYTES },
     error: { kind: 'string', max: MAX_ERROR_BYTES },
   },

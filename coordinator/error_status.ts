@@ -20,8 +20,15 @@ const CODE_OF: Readonly<Record<string, grpc.status>> = {
   ClosingError: grpc.status.UNAVAILABLE,
 };
 
+/** A gRPC status as the coordinator answers it; `diskFull` marks a refusal for want of disk space. */
+export interface CallStatus {
+  code: grpc.status;
+  details: string;
+  diskFull?: true;
+}
+
 /** The status for an error the coordinator raised on purpose; null for anything else. */
-export function domainStatus(err: unknown): { code: grpc.status; details: string } | null {
+export function domainStatus(err: unknown): CallStatus | null {
   const e = err as Error | null;
   const code = e?.name !== undefined ? CODE_OF[e.name] : undefined;
   return code === undefined ? null : { code, details: e!.message };
@@ -31,16 +38,24 @@ export function domainStatus(err: unknown): { code: grpc.status; details: string
  * RESOURCE_EXHAUSTED for a full disk (files: ENOSPC, EDQUOT; SQLite: SQLITE_FULL), a passing
  * condition agents retry through; null for anything else.
  */
-export function diskFullStatus(err: unknown): { code: grpc.status; details: string } | null {
+export function diskFullStatus(err: unknown): CallStatus | null {
   const e = err as { code?: unknown; message?: string } | null;
   if (e?.code !== 'ENOSPC' && e?.code !== 'EDQUOT' && e?.code !== 'SQLITE_FULL') return null;
-  return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full (${e.message ?? String(err)})` };
+  return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the coordinator's disk is full (${e.message ?? String(err)})`, diskFull: true };
 }
 
 /**
  * The most specific status for what a handler threw: its own status when the coordinator raised
  * it on purpose, RESOURCE_EXHAUSTED for a full disk, INTERNAL (with the message) for anything else.
  */
-export function errorStatus(err: unknown): { code: grpc.status; details: string } {
+export function errorStatus(err: unknown): CallStatus {
   return domainStatus(err) ?? diskFullStatus(err) ?? { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
+}
+
+/**
+ * True when a call failed on the coordinator's side (its disk or database could not record it),
+ * not for anything the caller did: the agent is plainly alive and keeps its lease.
+ */
+export function isCoordinatorFault(status: CallStatus): boolean {
+  return status.code === grpc.status.INTERNAL || status.code === grpc.status.RESOURCE_EXHAUSTED;
 }

@@ -11,6 +11,8 @@ export type RunState = (typeof RUN_STATES)[number];
 export const TERMINAL_STATES: readonly RunState[] = ['completed', 'diverged', 'failed', 'cancelled'];
 /** States of a run that is not finished: in the queue or held by an agent. */
 export const ACTIVE_STATES: readonly RunState[] = ['queued', 'leased', 'running'];
+/** The states in which an attempt is held by an agent (its calls about the run are honoured). */
+export const HELD_STATES: readonly RunState[] = ['leased', 'running'];
 
 /** `('queued', 'leased', 'running')`: a state list for an SQL `IN`. */
 export function sqlList(states: readonly RunState[]): string {

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
-import { UsageError } from '../lib/errors.js';
 import type { CoordinatorHandlers } from '../proto/generated/dlphys/Coordinator.js';
 import { serveHealth, type HealthService } from '../proto/health.js';
 import { dlphysProto } from '../proto/load.js';
@@ -10,9 +9,9 @@ import { AGENT_SECRET_KEY, PROTOCOL_VERSION, metadataValue } from '../proto/wire
 import { version } from '../lib/version.js';
 import { checkRequest } from './bounds.js';
 import { ClosingError, ContractError } from './errors.js';
-import { errorStatus } from './error_status.js';
+import { errorStatus, isCoordinatorFault, type CallStatus } from './error_status.js';
 import { statusToWire } from './status_wire.js';
-import { REPORT_STATUSES, type ReportStatus, type Store } from './store/index.js';
+import { type ReportStatus, type Store } from './store/index.js';
 import { parseSweepJson } from './sweep_json.js';
 import { makeUploadHandler } from './sync_receiver.js';
 import { WatchHub, type WatchOptions } from './watch.js';
@@ -148,11 +147,11 @@ export class CoordinatorServer {
     };
   }
 
-  private noteDisk(err: Partial<grpc.StatusObject> | null): void {
+  private noteDisk(err: CallStatus | null): void {
     if (err === null) {
       if (this.diskFull) this.opts.log('the runs dir has room again: uploads land');
       this.diskFull = null;
-    } else if (err.code === grpc.status.RESOURCE_EXHAUSTED && /disk is full|disk full|ENOSPC|SQLITE_FULL/i.test(err.details ?? '')) {
+    } else if (err.diskFull) {
       if (!this.diskFull) this.opts.log(`DISK FULL: ${err.details}; agents keep their run folders and retry; free space in the runs dir`);
       this.diskFull ??= { since: Date.now(), error: err.details ?? '' };
     }
@@ -185,7 +184,7 @@ export class CoordinatorServer {
       } catch (err) {
         const status = errorStatus(err);
         this.noteDisk(status);
-        return callback(status);
+        return callback({ code: status.code, details: status.details });
       }
       callback(null, reply);
     };
@@ -200,8 +199,7 @@ export class CoordinatorServer {
         this.heardWhileFailing.delete(req.agent_id);
         return reply;
       } catch (err) {
-        const { code } = errorStatus(err);
-        if (code === grpc.status.INTERNAL || code === grpc.status.RESOURCE_EXHAUSTED) {
+        if (isCoordinatorFault(errorStatus(err))) {
           this.heardWhileFailing.set(req.agent_id, Date.now());
         }
         throw err;
@@ -265,9 +263,7 @@ export class CoordinatorServer {
       }),
       Upload: upload,
       Report: this.agentCall((req) => {
-        if (!REPORT_STATUSES.includes(req.status as ReportStatus)) {
-          throw new UsageError(`unknown report status "${req.status}"; expected ${REPORT_STATUSES.join(', ')}`);
-        }
+        // The status was checked against REPORT_STATUSES with the rest of the request (bounds.ts).
         const state = store.finishRun(fromWireRef(req.run), req.agent_id, { status: req.status as ReportStatus, summaryJson: req.summary_json, error: req.error });
         log(`${req.run?.run_id} ${state}${req.error ? `: ${req.error.split('\n')[0]}` : ''}`);
         return {};

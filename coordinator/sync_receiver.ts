@@ -14,7 +14,7 @@ import type { UploadChunk__Output } from '../proto/generated/dlphys/UploadChunk.
 import type { UploadReply } from '../proto/generated/dlphys/UploadReply.js';
 import { fromWireRef, type RunRef } from '../proto/run_ref.js';
 import { checkRequest, isValidName } from './bounds.js';
-import { diskFullStatus, domainStatus } from './error_status.js';
+import { errorStatus, type CallStatus } from './error_status.js';
 import { INCOMING, land } from './landing.js';
 
 export interface UploadDeps {
@@ -35,7 +35,7 @@ export interface UploadDeps {
    */
   readonly landed?: (ref: RunRef, agentId: string, files: number, bytes: number) => void;
   /** Told how each upload ended: null when it landed, else the status it was refused with. */
-  readonly outcome?: (err: { code: grpc.status; details: string } | null) => void;
+  readonly outcome?: (err: CallStatus | null) => void;
   /**
    * An upload that sends no message for this long ends with DEADLINE_EXCEEDED, its file closed
    * and its staging folder removed, so a stalled sender holds no descriptor or folder for good.
@@ -126,9 +126,9 @@ export function makeUploadHandler(
         callback(null, reply);
       },
       (err: unknown) => {
-        const { code, details } = toStatus(err);
-        deps.outcome?.({ code, details });
-        callback({ code, details });
+        const status = toStatus(err);
+        deps.outcome?.(status);
+        callback({ code: status.code, details: status.details });
       },
     );
   };
@@ -139,7 +139,7 @@ async function receive(
   runsDir: string,
   call: grpc.ServerReadableStream<UploadChunk__Output, UploadReply>,
 ): Promise<UploadReply> {
-  let header: { runId: string; attempt: number; agentId: string; sweep: string; name: string } | null = null;
+  let header: (RunRef & { agentId: string; sweep: string; name: string }) | null = null;
   let staging: string | null = null;
   let current: IncomingFile | null = null;
   // Paths taken by this upload, to refuse a duplicate or a file where a folder is (or the reverse).
@@ -321,16 +321,17 @@ function parseSize(size: string | number, rel: string): number {
   return n;
 }
 
-function toStatus(err: unknown): { code: grpc.status; details: string } {
+/** errorStatus (error_status.ts), with the upload's own statuses and every message saying it was the upload. */
+function toStatus(err: unknown): CallStatus {
   if (err instanceof UploadError) return { code: err.code, details: err.message };
-  const e = err as { name?: string; message?: string; code?: unknown } | null;
-  const message = e?.message ?? String(err);
-  const domain = domainStatus(err);
-  // The store's refusal of a malformed header (no run id, attempt < 1) says it was the upload.
-  if (domain) return e?.name === 'UsageError' ? { ...domain, details: `upload: ${message}` } : domain;
+  const e = err as { name?: string; code?: unknown } | null;
   // The stream was cancelled or destroyed under us; the client no longer listens, but say so.
   if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.name === 'AbortError') {
-    return { code: grpc.status.CANCELLED, details: `upload: ${message}` };
+    return { code: grpc.status.CANCELLED, details: `upload: ${(err as Error).message}` };
   }
-  return diskFullStatus(err) ?? { code: grpc.status.INTERNAL, details: `upload: ${message}` };
+  const status = errorStatus(err);
+  // A refusal of the coordinator's own (a stale attempt, say) speaks for itself; a malformed
+  // header (UsageError) or an unexpected failure is said to be the upload's.
+  const own = e?.name !== 'UsageError' && status.code !== grpc.status.INTERNAL;
+  return own ? status : { ...status, details: `upload: ${status.details}` };
 }

@@ -24,6 +24,7 @@ import type { Event } from '../proto/generated/dlphys/Event.js';
 import type { WatchRequest__Output } from '../proto/generated/dlphys/WatchRequest.js';
 import { checkRequest } from './bounds.js';
 import type { EventRow } from './events.js';
+import { errorStatus } from './error_status.js';
 
 export type WatchCall = grpc.ServerWritableStream<WatchRequest__Output, Event>;
 
@@ -110,7 +111,8 @@ export class WatchHub {
     try {
       checkRequest('Watch', call.request);
     } catch (err) {
-      return endWith(call, grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      const status = errorStatus(err);
+      return endWith(call, status.code, status.details);
     }
     if (this.watchers.size >= this.options.maxWatchers) {
       return endWith(

@@ -9,12 +9,6 @@ function codeOf(err: unknown): grpc.status | undefined {
   return (err as grpc.ServiceError | null)?.code;
 }
 
-/** True for errors that mean "the coordinator is not reachable right now": retry later. */
-export function isUnavailable(err: unknown): boolean {
-  const code = codeOf(err);
-  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED;
-}
-
 /**
  * True for a refusal that retrying cannot change: a bad token (UNAUTHENTICATED), a call that is
  * not this agent's to make (PERMISSION_DENIED), a stale attempt or another contract version

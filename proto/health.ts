@@ -10,12 +10,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, service as healthDefinition } from 'grpc-health-check';
 import type { Connection } from './client.js';
+import { dlphysProto } from './load.js';
 import { HEALTH_SERVICE } from './wire.js';
 
 export { HEALTH_SERVICE };
 
-/** The name a health check gives to ask about the Coordinator service itself. */
-export const COORDINATOR_SERVICE = 'dlphys.Coordinator';
+/** The name a health check gives to ask about the Coordinator service itself (dlphys.Coordinator), read off the contract. */
+export const COORDINATOR_SERVICE: string = Object.values(dlphysProto.Coordinator.service)[0]!.path.split('/')[1]!;
 
 /** What Check answers; SERVICE_UNKNOWN only comes from Watch, for a name that is not served. */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
@@ -49,13 +50,18 @@ export function serveHealth(server: grpc.Server): HealthService {
       });
     },
   });
+  let closed = false;
   const setServing = (serving: boolean) => {
+    // After close the package still holds the ended Watch calls (ending one emits no
+    // 'cancelled'), so nothing may be written to them any more.
+    if (closed) return;
     for (const name of ['', COORDINATOR_SERVICE]) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
   };
   return {
     setServing,
     close: () => {
       setServing(false);
+      closed = true;
       for (const call of watching) call.end();
       watching.clear();
     },

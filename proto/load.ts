@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../lib/package_dir.js';
 import type { ProtoGrpcType } from './generated/dlphys.js';
 
 /** One set of loader options for every process; the generated types (npm run gen:proto) assume them. */
@@ -12,7 +12,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-const definition = protoLoader.loadSync(fileURLToPath(new URL('./dlphys.proto', import.meta.url)), LOADER_OPTIONS);
+const definition = protoLoader.loadSync(packagePath('proto', 'dlphys.proto'), LOADER_OPTIONS);
 
 export const dlphysProto = (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).dlphys;
 

@@ -4,12 +4,12 @@
  * coordinator's handlers and the agent.
  */
 import { runRefKey, type RunRef } from '../lib/run/run_ref.js';
-import type { RunRef as WireRunRef } from './generated/dlphys/RunRef.js';
+import type { RunRef__Output as WireRunRef } from './generated/dlphys/RunRef.js';
 
-export { runRefKey, type RunRef };
+export { runRefKey, type RunRef, type WireRunRef };
 
 /** The RunRef message for `ref`. */
-export function toWireRef(ref: RunRef): { run_id: string; attempt: number } {
+export function toWireRef(ref: RunRef): WireRunRef {
   return { run_id: ref.runId, attempt: ref.attempt };
 }
 

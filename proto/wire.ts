@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 /** The contract version; an agent speaking another one is refused at Register. */
 export const PROTOCOL_VERSION = 2;
 
-/** Longest metrics.jsonl line the coordinator stores; agents send a stand-in for a longer one. */
-export const MAX_METRIC_LINE_BYTES = 64 * 1024;
+/** The bounds a run's records keep to on the wire (lib/run/limits.ts). */
+export { MAX_ERROR_BYTES, MAX_METRIC_LINE_BYTES } from '../lib/run/limits.js';
 
 /** Metadata key of the secret Register hands an agent (see the proto's header). */
 export const AGENT_SECRET_KEY = 'x-dlphys-agent-secret';
@@ -30,8 +30,6 @@ export function isHealthMethod(path: string): boolean {
   return path.startsWith(`/${HEALTH_SERVICE}/`);
 }
 
-/** Longest `error` of a RunReport the coordinator takes (coordinator/bounds.ts); agents clip to it. */
-export const MAX_ERROR_BYTES = 16 * 1024;
 
 /**
  * A secret an agent proposes at Register (32 characters): kept by the coordinator, so a Register

@@ -4,7 +4,7 @@
  */
 import { NotFoundError } from '../errors.js';
 import { iso, type StoreCore } from './core.js';
-import { ACTIVE_STATES, RUN_STATES } from './states.js';
+import { ACTIVE_STATES, HELD_STATES, RUN_STATES, sqlList } from '../run_states.js';
 import type { AgentRow, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';
 
 /** See Store.status. */
@@ -44,7 +44,7 @@ export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: n
     const running = new Map(
       db
         .prepare<[], { agent_id: string; n: number }>(
-          `SELECT agent_id, count(*) AS n FROM runs WHERE state IN ('leased', 'running') AND agent_id IS NOT NULL GROUP BY agent_id`,
+          `SELECT agent_id, count(*) AS n FROM runs WHERE state IN ${sqlList(HELD_STATES)} AND agent_id IS NOT NULL GROUP BY agent_id`,
         )
         .all()
         .map((r) => [r.agent_id, r.n]),
@@ -75,13 +75,12 @@ export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: n
           lost_runs: a.lost_runs,
         };
       });
-    const active = ACTIVE_STATES.map((s) => `'${s}'`).join(', ');
     const runRows = sweep
       ? core.s.runsOfSweep.all(sweep)
       : db
           .prepare<[], RunRow>(
             `SELECT r.* FROM runs r JOIN sweeps s ON s.name = r.sweep
-             WHERE EXISTS (SELECT 1 FROM runs u WHERE u.sweep = r.sweep AND u.state IN (${active}))
+             WHERE EXISTS (SELECT 1 FROM runs u WHERE u.sweep = r.sweep AND u.state IN ${sqlList(ACTIVE_STATES)})
              ORDER BY s.created_at, s.rowid, r.idx`,
           )
           .all();

@@ -1,7 +1,7 @@
 /** Every prepared statement of the store, made once per open database. */
 import type Database from 'better-sqlite3';
 import type { RunRow } from './types.js';
-import { ACTIVE_STATES, sqlList } from '../run_states.js';
+import { ACTIVE_STATES, HELD_STATES, sqlList } from '../run_states.js';
 
 export function prepareStatements(db: Database.Database) {
   return {
@@ -28,7 +28,7 @@ export function prepareStatements(db: Database.Database) {
       { id: string; secret_hash: string | null; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; quarantine_level: number }
     >('SELECT id, secret_hash, last_heartbeat, left_at, quarantined_until, quarantine_level FROM agents WHERE id = ?'),
     setSecret: db.prepare('UPDATE agents SET secret_hash = ? WHERE id = ?'),
-    heldBy: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE agent_id = ? AND state IN ('leased', 'running')`).pluck(),
+    heldBy: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE agent_id = ? AND state IN ${sqlList(HELD_STATES)}`).pluck(),
     quarantine: db.prepare('UPDATE agents SET quarantined_until = ?, quarantine_level = ? WHERE id = ?'),
     lossTimes: db
       .prepare<[string, number], number>(`SELECT ended_at FROM attempts WHERE agent_id = ? AND outcome = 'lost' AND ended_at > ? ORDER BY ended_at`)
@@ -77,7 +77,7 @@ export function prepareStatements(db: Database.Database) {
     requeue: db.prepare(
       `UPDATE runs SET state = 'queued', agent_id = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = ? WHERE id = ?`,
     ),
-    expired: db.prepare<[number], RunRow>(`SELECT * FROM runs WHERE state IN ('leased', 'running') AND lease_expires_at < ? ORDER BY id`),
+    expired: db.prepare<[number], RunRow>(`SELECT * FROM runs WHERE state IN ${sqlList(HELD_STATES)} AND lease_expires_at < ? ORDER BY id`),
     lostSinceRetry: db
       .prepare<[string, number], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost' AND attempt > ?`)
       .pluck(),

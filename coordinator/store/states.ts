@@ -3,13 +3,10 @@
  * queued -> leased -> running -> completed | diverged | failed | cancelled; lifecycle.ts looks
  * every move up here (nextState) instead of deciding it in place.
  */
-import { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, type RunState } from '../schema.js';
+import { ACTIVE_STATES, HELD_STATES, RUN_STATES, TERMINAL_STATES, type RunState } from '../run_states.js';
 import type { ReportStatus } from './types.js';
 
-export { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, type RunState };
-
-/** The states in which an attempt is held by an agent (its calls about the run are honoured). */
-export const HELD_STATES: readonly RunState[] = ['leased', 'running'];
+export { ACTIVE_STATES, HELD_STATES, RUN_STATES, TERMINAL_STATES, type RunState };
 
 /**
  * What happens to a run: an agent leases or starts it, reports it (by its report status), loses
