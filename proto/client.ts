@@ -6,7 +6,9 @@ import { dlphysProto, type CoordinatorClient } from './load.js';
 import { UsageError } from '../lib/errors.js';
 import { setToken } from './token.js';
 
+/** How to reach a coordinator: its token, and TLS. */
 export interface ConnectOptions {
+  /** The shared token (--token, --token-file), sent as a bearer token on every call. */
   token?: string | undefined;
   /** PEM file of the CA that signed the coordinator's certificate; enables TLS. */
   tlsCa?: string | undefined;

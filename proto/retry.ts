@@ -15,6 +15,7 @@ export class RetryStopped extends Error {
   }
 }
 
+/** How retryWhile retries: what is final, how long it waits, what it says, when it stops. */
 export interface RetryOptions {
   /**
    * True for an error that retrying cannot change: retryWhile rejects with it at once.
