@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runProgram } from '../lib/cli/command.js';
 import { nonNegative, positiveInt } from '../lib/cli/flags.js';
-import { addTokenOptions } from '../lib/cli/token_file.js';
+import { addClientOptions, DEFAULT_COORD, type ClientFlags } from '../lib/cli/client_options.js';
 import { UsageError } from '../lib/errors.js';
 import { logLine as log } from '../lib/log.js';
 import { version } from '../lib/version.js';
@@ -12,13 +12,10 @@ import { Agent, AgentFatalError } from './agent.js';
 import { requireGpuBackend, resolveGpus } from './gpus.js';
 import { lockWorkDir } from './work_dir.js';
 
-interface AgentFlags {
-  coord: string;
+interface AgentFlags extends ClientFlags {
   gpu?: string;
   slots?: number;
   workDir?: string;
-  token?: string;
-  tlsCa?: string;
   exitWhenIdle: boolean;
   uploadEvery: number;
   poll: number;
@@ -32,14 +29,12 @@ const IDLE_CONNECT_TIMEOUT_S = 300;
 
 const agentCommand = new Command('dlphys-agent')
   .description('Leases runs from a dlphys coordinator and trains each in its own child process, one per slot.')
-  .version(version)
-  .option('--coord <host:port>', 'the coordinator', '127.0.0.1:50051')
+  .version(version);
+
+const program = addClientOptions(agentCommand, { description: 'the coordinator', default: DEFAULT_COORD })
   .option('--gpu <ids>', 'GPU ids to pin slots to (0 | 0,1 | all), counted within CUDA_VISIBLE_DEVICES when the scheduler set it; selects the tfjs-node-gpu backend')
   .option('--slots <n>', 'runs at a time (default: one per GPU; on a CPU-only agent one per core); a CPU run gets cores / slots threads', positiveInt('--slots'))
-  .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)');
-
-const program = addTokenOptions(agentCommand, "the coordinator's shared secret")
-  .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS')
+  .option('--work-dir <dir>', 'where runs train before their folders are uploaded (default: a folder under the system temp dir)')
   .option('--exit-when-idle', 'exit when no sweep has a run left to do', false)
   .option('--upload-every <seconds>', 'upload a running run\'s folder this often (0: only at the end)', nonNegative('--upload-every'), 60)
   .option('--poll <ms>', 'wait between lease requests when the queue is empty', positiveInt('--poll'), 1000)

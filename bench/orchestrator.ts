@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scriptArgs } from '../lib/cli/flags.js';
+import { textTable } from '../lib/text_table.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 import { connect, unary } from '../proto/client.js';
 import { uploadFolder } from '../agent/sync_sender.js';
@@ -125,9 +126,11 @@ async function ingestion(): Promise<void> {
 await dispatch();
 await ingestion();
 const [d, m, u] = results;
-console.log(`
-figure                                   measured      aim
-runs dispatched per second (${String(d!.slots).padStart(2)} slots)   ${d!.runs_per_s!.toFixed(2).padStart(10)}
-gap between runs on a slot, median    ${d!.gap_median_ms!.toFixed(1).padStart(10)} ms   < 20 ms   (p90 ${d!.gap_p90_ms!.toFixed(1)} ms)
-metric rows ingested per second       ${m!.rows_per_s!.toFixed(0).padStart(10)}      >= 50000
-upload throughput (loopback)          ${u!.mb_per_s!.toFixed(1).padStart(10)} MB/s >= 100`);
+const table = [
+  ['figure', 'measured', '', 'aim', ''],
+  [`runs dispatched per second (${d!.slots} slots)`, d!.runs_per_s!.toFixed(2), '', '', ''],
+  ['gap between runs on a slot, median', d!.gap_median_ms!.toFixed(1), 'ms', '< 20 ms', `(p90 ${d!.gap_p90_ms!.toFixed(1)} ms)`],
+  ['metric rows ingested per second', m!.rows_per_s!.toFixed(0), '', '>= 50000', ''],
+  ['upload throughput (loopback)', u!.mb_per_s!.toFixed(1), 'MB/s', '>= 100', ''],
+];
+console.log(['', ...textTable(table, { right: [false, true] })].join('\n'));

@@ -26,6 +26,7 @@ import type { Callback } from '../lib/training/callback.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
 import { textTable } from '../lib/text_table.js';
 import { commaList, positiveInt } from '../lib/cli/flags.js';
+import { parseThreads } from '../lib/backend/threads.js';
 
 const WIDTHS = [784, 256, 256, 10];
 const BATCH = 128;
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!;
   const rows: Row[] = [];
   // Each wasm thread count asked for is its own row; other backends ignore the count.
-  const threadCounts = values.threads ? commaList(values.threads).map(positiveInt('--threads')) : [undefined];
+  const threadCounts = values.threads ? commaList(values.threads).map((t) => parseThreads(t, '--threads')) : [undefined];
   const jobs = backends.flatMap((backend) => (backend === 'wasm' ? threadCounts.map((threads) => ({ backend, threads })) : [{ backend, threads: undefined }]));
   for (const { backend, threads } of jobs) {
     const stepsFlag = backend === 'cpu' ? 'cpu-steps' : 'steps';

@@ -13,6 +13,7 @@
  * A metrics event carries what a dashboard needs, not whole lines: {@link compactMetrics}.
  */
 import type Database from 'better-sqlite3';
+import { stamp } from '../lib/log.js';
 
 /** An event, shaped like the proto's Event (time ISO; absent fields ''). */
 export interface EventRow {
@@ -62,10 +63,6 @@ export function compactMetrics(value: unknown): Record<string, number | string> 
   return out;
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** Prepared statements over `events`; the store calls them inside its transactions. */
 export class EventLog {
   private readonly s;
@@ -83,14 +80,14 @@ export class EventLog {
     const info = this.s.insert.run(time, type, f.sweep ?? null, f.runId ?? null, f.agentId ?? null, f.dataJson);
     const id = Number(info.lastInsertRowid);
     if (type === 'metrics' && f.runId) this.s.supersede.run(f.runId, id);
-    return { id, time: iso(time), type, sweep: f.sweep ?? '', run_id: f.runId ?? '', agent_id: f.agentId ?? '', data_json: f.dataJson ?? '' };
+    return { id, time: stamp('iso', time), type, sweep: f.sweep ?? '', run_id: f.runId ?? '', agent_id: f.agentId ?? '', data_json: f.dataJson ?? '' };
   }
 
   /** Events with an id above `id`, oldest first, at most `limit`: one page of a replay. */
   since(id: number, limit: number): EventRow[] {
     return this.s.since.all(id, limit).map((e) => ({
       id: e.id,
-      time: iso(e.time),
+      time: stamp('iso', e.time),
       type: e.type,
       sweep: e.sweep ?? '',
       run_id: e.run_id ?? '',

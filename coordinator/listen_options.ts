@@ -71,16 +71,3 @@ export function serverCredentials(flags: ListenFlags): grpc.ServerCredentials {
   };
   return grpc.ServerCredentials.createSsl(null, [{ cert_chain: read(flags.tlsCert, '--tls-cert'), private_key: read(flags.tlsKey!, '--tls-key') }]);
 }
-
-/** Flags of commands that talk to a running coordinator (status, cancel, retry). */
-export interface ClientFlags {
-  coord: string;
-  token?: string;
-  tlsCa?: string;
-}
-
-/** Adds --coord, the token options and --tls-ca; --token-file is read into `token` before the action. */
-export function addClientOptions(cmd: Command): Command {
-  cmd.option('--coord <host:port>', 'the coordinator to ask', '127.0.0.1:50051');
-  return addTokenOptions(cmd, "the coordinator's shared secret").option('--tls-ca <file>', 'PEM CA certificate: connect with TLS');
-}

@@ -1,5 +1,5 @@
 /**
- * The store's behaviours (test/store.test.ts) again, through a real coordinator's gRPC API on
+ * The store's behaviours (test/store_*.test.ts) again, through a real coordinator's gRPC API on
  * 127.0.0.1: lease, heartbeat, metrics ack, a report after the run folder landed, cancel, retry
  * and the status counts, so the mapping of the store's answers to the wire (status_wire.ts,
  * server.ts) is covered too.
@@ -19,7 +19,7 @@ import type { UploadChunk } from '../proto/generated/dlphys/UploadChunk.js';
 import type { UploadReply__Output } from '../proto/generated/dlphys/UploadReply.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
 
-/** Long enough that no lease expires while a test runs: expiry is store.test.ts's to drive. */
+/** Long enough that no lease expires while a test runs: expiry is store_runs.test.ts's to drive. */
 const TTL = 60_000;
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dlphys-store-grpc-'));

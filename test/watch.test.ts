@@ -1,8 +1,9 @@
 /**
- * Watch streams against a real `dlphys-coord` on 127.0.0.1: a long replay is paged with
- * backpressure (memory stays bounded, Status stays fast), a client that never reads is dropped
- * with RESOURCE_EXHAUSTED saying why, and the number of streams is bounded, a cancelled one
- * giving its slot back.
+ * Watch streams against a real `dlphys-coord` on 127.0.0.1: the replay from since_id 0, then live
+ * events in id order until cancelled, and a later watch from the last id seen; a long replay is
+ * paged with backpressure (memory stays bounded, Status stays fast), a client that never reads is
+ * dropped with RESOURCE_EXHAUSTED saying why, and the number of streams is bounded, a cancelled
+ * one giving its slot back.
  */
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
@@ -15,7 +16,8 @@ import { Store } from '../coordinator/store/index.js';
 import { connect, unary } from '../proto/client.js';
 import type { Event__Output } from '../proto/generated/dlphys/Event.js';
 import { dlphysProto, type CoordinatorClient } from '../proto/load.js';
-import { startCoordinator, tinySweep, within, withCluster, workspace } from './cluster.js';
+import { serveSweep, startCoordinator, tinySweep, waitFor, within, withCluster, workspace } from './cluster.js';
+import { as, keepAlive, register, withClient } from './fake_agent_fixtures.js';
 
 const EVENTS = 20_000;
 const READERS = 5;
@@ -139,5 +141,70 @@ test('watch streams are bounded: one more is refused with RESOURCE_EXHAUSTED, an
     } finally {
       conn.close();
     }
+  });
+});
+
+test('Watch replays the events from since_id 0, then streams new ones as they happen, until cancelled', async (t) => {
+  const ws = workspace(tinySweep({ name: 'watch', runs: 2, steps: 30 }));
+  await withCluster(async (c) => {
+    const coord = await serveSweep(c, ws);
+    await withClient(coord.address, {}, async (conn) => {
+      const events: Event__Output[] = [];
+      const stream = conn.client.Watch({ since_id: '0' }, conn.metadata, { deadline: Date.now() + 60_000 });
+      stream.on('data', (e: Event__Output) => events.push(e));
+      const ended = new Promise<grpc.StatusObject | grpc.ServiceError>((resolve) => {
+        stream.on('error', resolve);
+        stream.on('status', resolve);
+      });
+      const seen = (type: string, runId = '') => events.find((e) => e.type === type && (!runId || e.run_id === runId));
+
+      // The replay: what happened before the stream was opened.
+      const submitted = await waitFor('the replayed sweep_submitted event', () => seen('sweep_submitted'), 15_000, c.logs);
+      assert.equal(submitted.sweep, 'watch');
+      assert.equal(submitted.id, '1');
+      assert.equal(JSON.parse(submitted.data_json).runs, 2);
+
+      // Then live events.
+      await register(conn, 'fake');
+      const [leased] = (await unary(as('fake'), 'Lease', { agent_id: 'fake', max_runs: 1 })).runs;
+      const stopHeartbeats = keepAlive(as('fake'), 'fake', [leased!.run!]);
+      t.after(stopHeartbeats);
+      const registered = await waitFor('a live agent_registered event', () => seen('agent_registered'), 15_000, c.logs);
+      assert.equal(registered.agent_id, 'fake');
+      const leasedEvent = await waitFor('a live run_leased event', () => seen('run_leased', leased!.run!.run_id), 15_000, c.logs);
+      assert.equal(leasedEvent.agent_id, 'fake');
+      assert.equal(JSON.parse(leasedEvent.data_json).attempt, 1);
+      const ids = events.map((e) => Number(e.id));
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in id order');
+      assert.equal(new Set(ids).size, ids.length, 'each event once');
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['sweep_submitted', 'agent_registered', 'run_leased'],
+      );
+
+      stream.cancel();
+      const status = await within('the cancelled stream to end', ended, 10_000, c.logs);
+      assert.equal(status.code, grpc.status.CANCELLED);
+      const count = events.length;
+
+      // A later watch from the last id seen gets only what came after it.
+      await unary(as('fake'), 'StartRun', { run: leased!.run!, agent_id: 'fake' });
+      const later: Event__Output[] = [];
+      const again = conn.client.Watch({ since_id: leasedEvent.id }, conn.metadata, { deadline: Date.now() + 60_000 });
+      again.on('data', (e: Event__Output) => later.push(e));
+      again.on('error', () => undefined);
+      await waitFor('the run_started event on a second watch', () => later.some((e) => e.type === 'run_started'), 15_000, c.logs);
+      assert.deepEqual(
+        later.map((e) => e.type),
+        ['run_started'],
+      );
+      again.cancel();
+      stopHeartbeats();
+      assert.equal(events.length, count, 'the cancelled stream received nothing more');
+    });
+
+    // No watcher is left holding the coordinator: it shuts down promptly on SIGTERM.
+    coord.kill('SIGTERM');
+    assert.equal(await within('the coordinator to shut down', coord.exited, 15_000, c.logs), 0, c.logs());
   });
 });

@@ -4,6 +4,7 @@
  * stopped, and the end-of-run checks. Ctrl-C stops every process, unmounts the tmpfs and removes
  * the temp dir.
  */
+import { stamp } from '../../lib/log.js';
 import { analyse } from './analyse.js';
 import { FaultInjector } from './faults.js';
 import { alive, lastLine, type CoordProc } from './proc.js';
@@ -23,8 +24,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
   const tmpfsMb = options.tmpfsMb ?? 32;
   const drainSeconds = options.drainSeconds ?? 180;
   const t0 = Date.now();
-  const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`;
-  const log = (line: string) => (options.log ?? ((l: string) => process.stderr.write(l + '\n')))(`${stamp()} ${line}`);
+  const log = (line: string) => (options.log ?? ((l: string) => process.stderr.write(l + '\n')))(`${stamp({ since: t0 })} ${line}`);
 
   const ws = new Workspace({ nRuns, steps, leaseTtl, maxAttempts, tmpfsMb, log });
   const procs = new Processes(ws, nAgents, log);

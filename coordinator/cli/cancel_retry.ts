@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { StatusReply__Output } from '../../proto/generated/dlphys/StatusReply.js';
 import { unary } from '../../proto/client.js';
-import { addClientOptions, type ClientFlags } from '../listen_options.js';
+import { addClientOptions, type ClientFlags } from '../../lib/cli/client_options.js';
 import { withCoordinator } from './client_call.js';
 
 /** `dlphys-coord cancel TARGET`: cancel a sweep's runs or one run. */

@@ -1,7 +1,7 @@
 import { UsageError } from '../../lib/errors.js';
 import { connect, type Connection } from '../../proto/client.js';
 import { describeCallError } from '../../proto/errors.js';
-import type { ClientFlags } from '../listen_options.js';
+import type { ClientFlags } from '../../lib/cli/client_options.js';
 
 /** Runs `fn` against the coordinator at --coord; a failed call becomes one usage line naming the address. */
 export async function withCoordinator<T>(flags: ClientFlags, fn: (conn: Connection) => Promise<T>): Promise<T> {

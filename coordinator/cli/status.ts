@@ -3,7 +3,7 @@ import type { StatusReply__Output } from '../../proto/generated/dlphys/StatusRep
 import { textTable } from '../../lib/text_table.js';
 import { RUN_STATES } from '../run_states.js';
 import { unary } from '../../proto/client.js';
-import { addClientOptions, type ClientFlags } from '../listen_options.js';
+import { addClientOptions, type ClientFlags } from '../../lib/cli/client_options.js';
 import { withCoordinator } from './client_call.js';
 
 

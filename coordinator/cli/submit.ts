@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { addTokenOptions } from '../../lib/cli/token_file.js';
+import { addClientOptions, type ClientFlags } from '../../lib/cli/client_options.js';
 import { loadSweep } from '../../lib/sweep/index.js';
 import { unary } from '../../proto/client.js';
-import type { ClientFlags } from '../listen_options.js';
 import { logLine } from '../../lib/log.js';
 import { withCoordinator } from './client_call.js';
 
@@ -22,11 +21,9 @@ export function submitCommand(): Command {
       'Add a sweep to a coordinator that is already running (at --coord). Its database, runs dir and exit policy are that ' +
         "coordinator's own: submit takes no --db, --runs-dir or --exit-when-done.",
     )
-    .argument('<file>', 'sweep file (JSON)')
-    .requiredOption('--coord <host:port>', 'the running coordinator to add the sweep to (required: nothing is sent anywhere else)')
-    .option('--name <name>', "sweep name (default: the file's `name`, else its base name)");
-  return addTokenOptions(cmd, "the coordinator's shared secret")
-    .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS')
+    .argument('<file>', 'sweep file (JSON)');
+  return addClientOptions(cmd, { required: true, description: 'the running coordinator to add the sweep to (required: nothing is sent anywhere else)' })
+    .option('--name <name>', "sweep name (default: the file's `name`, else its base name)")
     .addHelpText(
       'after',
       `

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RUN_NAME } from '../config.js';
 import { UsageError } from '../errors.js';
+import { stamp } from '../log.js';
 import type { FitSink } from '../training/trainer.js';
 
 /** summary.json, as scan and the coordinator read it. */
@@ -85,7 +86,7 @@ export class RunFolder implements FitSink {
   }
 
   print(line: string): void {
-    fs.writeSync(this.logFd, `${new Date().toISOString()} ${line}\n`);
+    fs.writeSync(this.logFd, `${stamp('iso')} ${line}\n`);
   }
 
   writeSummary(summary: RunSummary): void {

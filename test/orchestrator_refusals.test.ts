@@ -1,111 +1,30 @@
 /**
- * Bad and hostile input against a real `dlphys-coord` on 127.0.0.1, driven by a raw gRPC client
- * in the test process (fake agents that send exactly what the test wants): stale attempts,
- * upload paths and sizes, tokens, TLS, and the watch stream.
+ * What a misbehaving or confused agent is refused by a real `dlphys-coord` on 127.0.0.1, driven by
+ * fake agents (fake_agent_fixtures.ts) that send exactly what the test wants: stale attempts,
+ * upload paths and sizes, calls without the agent's secret, and new work once --exit-when-done is
+ * reached. Tokens and TLS are orchestrator_auth.test.ts; the watch stream, watch.test.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { uploadFolder } from '../agent/sync_sender.js';
-import { connect, unary, type Connection } from '../proto/client.js';
-import { COORDINATOR_SERVICE, checkHealth } from '../proto/health.js';
-import { AGENT_SECRET_KEY, PROTOCOL_VERSION } from '../proto/wire.js';
-import type { Event__Output } from '../proto/generated/dlphys/Event.js';
-import type { RunRef } from '../proto/generated/dlphys/RunRef.js';
+import { unary } from '../proto/client.js';
+import { checkHealth } from '../proto/health.js';
 import type { UploadChunk } from '../proto/generated/dlphys/UploadChunk.js';
-import type { UploadReply__Output } from '../proto/generated/dlphys/UploadReply.js';
 import {
   query,
   runStates,
   serveSweep,
   startCoordinator,
-  startOneSlotAgent,
   tinySweep,
   waitFor,
   withCluster,
   within,
   workspace,
-  type Workspace,
 } from './cluster.js';
-import { writeText } from './helpers.js';
-
-/** A raw client, closed when `fn` ends. */
-async function withClient(address: string, options: Parameters<typeof connect>[1], fn: (conn: Connection) => Promise<void>): Promise<void> {
-  const conn = connect(address, options);
-  try {
-    await fn(conn);
-  } finally {
-    conn.close();
-  }
-}
-
-/** Each fake agent's connection: the client's, plus the secret Register gave that agent. */
-const agentConns = new Map<string, Connection>();
-
-function as(agentId: string): Connection {
-  const conn = agentConns.get(agentId);
-  if (!conn) throw new Error(`test bug: ${agentId} has not registered`);
-  return conn;
-}
-
-async function register(conn: Connection, agentId: string) {
-  const reply = await unary(conn, 'Register', { agent_id: agentId, host: 'test', gpus: [], slots: 1, version: 'test', backend: 'cpu', protocol: PROTOCOL_VERSION });
-  const metadata = conn.metadata.clone();
-  metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
-  agentConns.set(agentId, { ...conn, metadata });
-  return reply;
-}
-
-/** Heartbeats for a fake agent every 300 ms (its leases stay alive) until the returned function is called. */
-function keepAlive(conn: Connection, agentId: string, runs: RunRef[]): () => void {
-  const timer = setInterval(() => void unary(conn, 'Heartbeat', { agent_id: agentId, runs }, 1000).catch(() => undefined), 300);
-  return () => clearInterval(timer);
-}
-
-/** Asserts that `call` fails with the gRPC status `code` (and details matching `details`). */
-async function refused(what: string, call: Promise<unknown>, code: grpc.status, details?: RegExp): Promise<void> {
-  await assert.rejects(call, (err: grpc.ServiceError) => {
-    assert.equal(err.code, code, `${what}: expected ${grpc.status[code]}, got ${grpc.status[err.code]} (${err.details})`);
-    if (details) assert.match(err.details, details, what);
-    return true;
-  });
-}
-
-/** Sends exactly `chunks` as one Upload stream; resolves with the reply, rejects with the status. */
-function rawUpload(conn: Connection, chunks: UploadChunk[]): Promise<UploadReply__Output> {
-  return new Promise((resolve, reject) => {
-    const call = conn.client.Upload(conn.metadata, { deadline: Date.now() + 15_000 }, (err, reply) => (err ? reject(err) : resolve(reply!)));
-    call.on('error', () => undefined); // the status arrives through the callback
-    for (const chunk of chunks) call.write(chunk);
-    call.end();
-  });
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** The chunks of one file: start, bytes, end with the checksum of those bytes. */
-function fileChunks(relPath: string, data: Buffer, declaredSize = data.length): UploadChunk[] {
-  return [{ file: { path: relPath, size: declaredSize } }, { data }, { end: { sha256: sha256(data) } }];
-}
-
-/** Every entry under `dir`, relative, sorted (empty when it does not exist). */
-function tree(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
-}
-
-/** A run folder on the fake agent's side, made under `parent`. */
-function runFolder(parent: string, files: Record<string, string | Buffer>): string {
-  const dir = fs.mkdtempSync(path.join(parent, 'upload-'));
-  for (const [rel, content] of Object.entries(files)) writeText(path.join(dir, rel), content as string);
-  return dir;
-}
+import { as, fileChunks, keepAlive, rawUpload, refused, register, runFolder, tree, withClient } from './fake_agent_fixtures.js';
 
 test('a metrics batch, a report and an upload carrying a stale attempt are refused with FAILED_PRECONDITION and change nothing', async () => {
   const ws = workspace(tinySweep({ name: 'stale', runs: 1, steps: 30 }));
@@ -342,160 +261,5 @@ test('once --exit-when-done is reached nothing new is taken: a retry is refused 
     });
     assert.equal(await within('the coordinator to exit', coord.exited, 30_000, coord.log), 0, coord.log());
     assert.deepEqual(runStates(ws.db), { 'bye/r000': 'failed' }, 'the refused retry queued nothing');
-  });
-});
-
-test('with --token, calls without the token or with a wrong one are UNAUTHENTICATED; an agent with a wrong token exits 2 with one line, with the right one it completes the sweep', async () => {
-  const ws = workspace(tinySweep({ name: 'tok', runs: 2, steps: 30 }));
-  await withCluster(async (c) => {
-    const coord = await serveSweep(c, ws, ['--token', 's3cret', '--exit-when-done']);
-    for (const [what, token, details] of [
-      ['no token', undefined, /needs a token/],
-      ['a wrong token', 'guess', /wrong token/],
-    ] as const) {
-      await withClient(coord.address, { token }, async (conn) => {
-        await refused(`Status with ${what}`, unary(conn, 'Status', { sweep: '' }), grpc.status.UNAUTHENTICATED, details);
-        await refused(`Register with ${what}`, register(conn, `intruder-${what}`), grpc.status.UNAUTHENTICATED, details);
-        await refused(`Lease with ${what}`, unary(conn, 'Lease', { agent_id: 'intruder', max_runs: 1 }), grpc.status.UNAUTHENTICATED, details);
-        await refused(`Cancel with ${what}`, unary(conn, 'Cancel', { target: 'tok' }), grpc.status.UNAUTHENTICATED, details);
-        await refused(
-          `Upload with ${what}`,
-          rawUpload(conn, [{ header: { run: { run_id: 'tok/r000', attempt: 1 }, agent_id: 'intruder' } }, ...fileChunks('x.txt', Buffer.from('x'))]),
-          grpc.status.UNAUTHENTICATED,
-          details,
-        );
-        const watch = conn.client.Watch({ since_id: '0' }, conn.metadata, { deadline: Date.now() + 15_000 });
-        watch.on('data', () => assert.fail(`Watch with ${what} delivered an event`));
-        const err = await new Promise<grpc.ServiceError>((resolve) => watch.on('error', resolve));
-        assert.equal(err.code, grpc.status.UNAUTHENTICATED, `Watch with ${what}: ${err.details}`);
-        assert.match(err.details, details);
-      });
-    }
-    assert.deepEqual(query(ws.db, 'SELECT id FROM agents'), [], 'no intruder was recorded');
-    assert.deepEqual(runStates(ws.db), { 'tok/r000': 'queued', 'tok/r001': 'queued' });
-
-    const wrong = c.track('agent with a wrong token', startOneSlotAgent(coord.address, ['--token', 'guess', '--exit-when-idle']));
-    assert.equal(await within('the agent with a wrong token to exit', wrong.exited, 30_000, c.logs), 2, c.logs());
-    const lines = wrong.log().trim().split('\n');
-    assert.equal(lines.length, 1, `one line, got:\n${wrong.log()}`);
-    assert.match(lines[0]!, /^dlphys-agent: the coordinator at 127\.0\.0\.1:\d+ refused the token: wrong token; pass the coordinator's token with --token-file FILE \(or DLPHYS_TOKEN_FILE\)$/);
-
-    const byFlag = c.track('agent with --token', startOneSlotAgent(coord.address, ['--token', 's3cret', '--exit-when-idle']));
-    const byEnv = c.track('agent with DLPHYS_TOKEN', startOneSlotAgent(coord.address, ['--exit-when-idle'], { DLPHYS_TOKEN: 's3cret' }));
-    assert.equal(await within('the agent with --token to exit', byFlag.exited, 90_000, c.logs), 0, c.logs());
-    assert.equal(await within('the agent with DLPHYS_TOKEN to exit', byEnv.exited, 90_000, c.logs), 0, c.logs());
-    assert.equal(await within('the coordinator to exit when done', coord.exited, 30_000, c.logs), 0, c.logs());
-    assert.deepEqual(runStates(ws.db), { 'tok/r000': 'completed', 'tok/r001': 'completed' });
-    assert.equal(query(ws.db, 'SELECT id FROM agents').length, 2, 'both agents with the right token registered');
-  });
-});
-
-test('a coordinator process started with --token answers health checks without it: SERVING, for the server and for its Coordinator service', async () => {
-  const ws = workspace(tinySweep({ name: 'health', runs: 1 }));
-  await withCluster(async (c) => {
-    const coord = await serveSweep(c, ws, ['--token', 's3cret']);
-    await withClient(coord.address, {}, async (conn) => {
-      assert.equal(await checkHealth(conn), 'SERVING');
-      assert.equal(await checkHealth(conn, COORDINATOR_SERVICE), 'SERVING');
-      await refused('Status without the token', unary(conn, 'Status', { sweep: '' }), grpc.status.UNAUTHENTICATED, /needs a token/);
-    });
-  });
-});
-
-test('TLS: an agent with --tls-ca completes the sweep; one without it cannot reach the coordinator', async (t) => {
-  if (spawnSync('openssl', ['version'], { encoding: 'utf8' }).status !== 0) {
-    t.skip('openssl is not on PATH: cannot make a self-signed certificate');
-    return;
-  }
-  const ws = workspace(tinySweep({ name: 'tls', runs: 2, steps: 30 }));
-  const cert = path.join(ws.dir, 'cert.pem');
-  const key = path.join(ws.dir, 'key.pem');
-  const made = spawnSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
-  assert.equal(made.status, 0, made.stderr);
-
-  await withCluster(async (c) => {
-    const coord = await serveSweep(c, ws, ['--tls-cert', cert, '--tls-key', key, '--exit-when-done']);
-    assert.match(coord.log(), /serving on 127\.0\.0\.1:\d+ \(TLS\)/);
-    const plain = c.track('agent without --tls-ca', startOneSlotAgent(coord.address, ['--exit-when-idle']));
-    const secure = c.track('agent with --tls-ca', startOneSlotAgent(coord.address, ['--tls-ca', cert, '--exit-when-idle']));
-
-    await waitFor('the agent without --tls-ca to say the coordinator is unreachable', () => /no coordinator answers at 127\.0\.0\.1:\d+ .*; retrying/.test(plain.log()), 60_000, c.logs);
-    assert.equal(plain.child.exitCode, null, 'it keeps retrying');
-    plain.kill('SIGKILL');
-
-    assert.equal(await within('the agent with --tls-ca to complete the sweep and exit', secure.exited, 90_000, c.logs), 0, c.logs());
-    assert.equal(await within('the coordinator to exit when done', coord.exited, 30_000, c.logs), 0, c.logs());
-    assert.deepEqual(runStates(ws.db), { 'tls/r000': 'completed', 'tls/r001': 'completed' });
-    assert.equal(query(ws.db, 'SELECT id FROM agents').length, 1, 'only the agent with the CA got through');
-    assert.doesNotMatch(plain.log(), /registered as/);
-  });
-});
-
-test('Watch replays the events from since_id 0, then streams new ones as they happen, until cancelled', async (t) => {
-  const ws = workspace(tinySweep({ name: 'watch', runs: 2, steps: 30 }));
-  await withCluster(async (c) => {
-    const coord = await serveSweep(c, ws);
-    await withClient(coord.address, {}, async (conn) => {
-      const events: Event__Output[] = [];
-      const stream = conn.client.Watch({ since_id: '0' }, conn.metadata, { deadline: Date.now() + 60_000 });
-      stream.on('data', (e: Event__Output) => events.push(e));
-      const ended = new Promise<grpc.StatusObject | grpc.ServiceError>((resolve) => {
-        stream.on('error', resolve);
-        stream.on('status', resolve);
-      });
-      const seen = (type: string, runId = '') => events.find((e) => e.type === type && (!runId || e.run_id === runId));
-
-      // The replay: what happened before the stream was opened.
-      const submitted = await waitFor('the replayed sweep_submitted event', () => seen('sweep_submitted'), 15_000, c.logs);
-      assert.equal(submitted.sweep, 'watch');
-      assert.equal(submitted.id, '1');
-      assert.equal(JSON.parse(submitted.data_json).runs, 2);
-
-      // Then live events.
-      await register(conn, 'fake');
-      const [leased] = (await unary(as('fake'), 'Lease', { agent_id: 'fake', max_runs: 1 })).runs;
-      const stopHeartbeats = keepAlive(as('fake'), 'fake', [leased!.run!]);
-      t.after(stopHeartbeats);
-      const registered = await waitFor('a live agent_registered event', () => seen('agent_registered'), 15_000, c.logs);
-      assert.equal(registered.agent_id, 'fake');
-      const leasedEvent = await waitFor('a live run_leased event', () => seen('run_leased', leased!.run!.run_id), 15_000, c.logs);
-      assert.equal(leasedEvent.agent_id, 'fake');
-      assert.equal(JSON.parse(leasedEvent.data_json).attempt, 1);
-      const ids = events.map((e) => Number(e.id));
-      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in id order');
-      assert.equal(new Set(ids).size, ids.length, 'each event once');
-      assert.deepEqual(
-        events.map((e) => e.type),
-        ['sweep_submitted', 'agent_registered', 'run_leased'],
-      );
-
-      stream.cancel();
-      const status = await within('the cancelled stream to end', ended, 10_000, c.logs);
-      assert.equal(status.code, grpc.status.CANCELLED);
-      const count = events.length;
-
-      // A later watch from the last id seen gets only what came after it.
-      await unary(as('fake'), 'StartRun', { run: leased!.run!, agent_id: 'fake' });
-      const later: Event__Output[] = [];
-      const again = conn.client.Watch({ since_id: leasedEvent.id }, conn.metadata, { deadline: Date.now() + 60_000 });
-      again.on('data', (e: Event__Output) => later.push(e));
-      again.on('error', () => undefined);
-      await waitFor('the run_started event on a second watch', () => later.some((e) => e.type === 'run_started'), 15_000, c.logs);
-      assert.deepEqual(
-        later.map((e) => e.type),
-        ['run_started'],
-      );
-      again.cancel();
-      stopHeartbeats();
-      assert.equal(events.length, count, 'the cancelled stream received nothing more');
-    });
-
-    // No watcher is left holding the coordinator: it shuts down promptly on SIGTERM.
-    coord.kill('SIGTERM');
-    assert.equal(await within('the coordinator to shut down', coord.exited, 15_000, c.logs), 0, c.logs());
   });
 });
