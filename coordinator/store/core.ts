@@ -9,6 +9,7 @@ import { EventLog, type EventRow } from '../events.js';
 import { openDatabase } from '../schema.js';
 import { prepareStatements, type Statements } from './statements.js';
 import type { RunRef } from './types.js';
+import { stamp } from '../../lib/log.js';
 
 export type Listener = (events: EventRow[]) => void;
 
@@ -91,8 +92,9 @@ export class StoreCore {
   }
 }
 
+/** A stored time (epoch ms) as status shows it: ISO 8601 UTC, '' for none. */
 export function iso(ms: number | null): string {
-  return ms === null ? '' : new Date(ms).toISOString();
+  return ms === null ? '' : stamp('iso', ms);
 }
 
 export function requireRef(ref: RunRef): void {
