@@ -60,7 +60,7 @@ test('a coordinator killed with SIGKILL mid-ingestion has every acknowledged met
   agent(setup);
   const [r] = setup.lease('a1', 1, 600_000);
   setup.close();
-  const storeUrl = new URL('../coordinator/store.ts', import.meta.url).href;
+  const storeUrl = new URL('../coordinator/store/index.ts', import.meta.url).href;
   const child = path.join(dir, 'writer.mjs');
   fs.writeFileSync(
     child,
