@@ -11,6 +11,7 @@ import { MNIST_FILES } from '../lib/data/mnist.js';
 import { writeIdx } from '../lib/data/idx.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import { Rng } from '../lib/rng.js';
+import type { Callback } from '../lib/training/callback.js';
 import type { FitSink } from '../lib/training/trainer.js';
 import { repoRoot, tempDir, tinyConfig, waitUntil } from './helpers.js';
 
@@ -29,7 +30,9 @@ interface ConvCase {
 
 // Odd sides, stride 2 and mixed strides, valid/same/explicit padding, one input channel and
 // several (not a multiple of 4), batch 1 and more, a 1x1 filter (no patch matrix), a filter
-// larger than the padded image allows in one direction, and the two layers of the bench's net.
+// larger than the padded image allows in one direction, the two layers of the bench's net, and
+// patch matrices of several row blocks (conv.ts multiplies 256 KB of them at a time) with a
+// short last one.
 const CASES: ConvCase[] = [
   { x: [2, 7, 5, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },
   { x: [3, 9, 8, 1], filter: [3, 3, 1, 5], strides: 2, pad: 'same' },
@@ -40,6 +43,8 @@ const CASES: ConvCase[] = [
   { x: [1, 4, 11, 5], filter: [4, 5, 5, 2], strides: [1, 3], pad: 'valid' },
   { x: [4, 28, 28, 1], filter: [3, 3, 1, 16], strides: 1, pad: 'same' },
   { x: [4, 14, 14, 16], filter: [3, 3, 16, 32], strides: 1, pad: 'same' },
+  { x: [5, 30, 30, 2], filter: [3, 3, 2, 40], strides: 1, pad: 'same' },
+  { x: [6, 40, 39, 3], filter: [3, 3, 3, 64], strides: 2, pad: 'same' },
 ];
 
 function randomArray(n: number, seed: number): Float32Array {
@@ -167,6 +172,36 @@ test('wasm MaxPoolGrad and AvgPoolGrad equal the cpu backend, ties and padding i
   });
 });
 
+// --- bias gradient ---------------------------------------------------------------------------------
+
+/** Sums over all axes but the last (keepDims or not, channels below and past a multiple of 4, 100k-row columns), and others. */
+function sums(): { values: Float32Array; shape: number[] }[] {
+  return tf.tidy(() => {
+    const out: tf.Tensor[] = [];
+    for (const [shape, seed] of [[[128, 28, 28, 16], 1], [[3, 5, 7, 6], 2], [[9, 3], 3], [[4, 1, 2, 5], 4]] as const) {
+      const x = tf.tensor(randomArray(size(shape), 600 + seed), [...shape]);
+      const lead = shape.slice(0, -1).map((_, i) => i);
+      out.push(tf.sum(x, lead), tf.sum(x, lead, true), tf.sum(x, [...lead].reverse().map((a) => a - shape.length)));
+      // Not this file's case: the backend's own kernel.
+      out.push(tf.sum(x, shape.length - 1), tf.sum(x));
+      if (shape.length === 4) out.push(tf.sum(x, [1, 2]));
+    }
+    return out.map((t) => ({ values: t.dataSync() as Float32Array, shape: t.shape }));
+  });
+}
+
+test('wasm: a sum over all axes but the last (a conv bias gradient) equals the cpu backend, and other sums still do', async () => {
+  await useBackend('cpu');
+  const want = sums();
+  await useBackend('wasm', { threads: 2 });
+  const got = sums();
+  want.forEach((w, i) => {
+    assert.deepEqual(got[i]!.shape, w.shape, `sum ${i}: shape`);
+    // float32 sums of up to 100352 unit normals, in another order than the cpu backend.
+    assertClose(got[i]!.values, w.values, 100, `sum ${i}`);
+  });
+});
+
 // --- gradients against finite differences --------------------------------------------------------
 
 /** y = conv(x, w) in float64, NHWC, dilation 1, from tfjs's own geometry. */
@@ -276,8 +311,11 @@ test('a cnn trains on wasm through the Trainer: finite losses that fall, max and
     const exp = buildExperiment(config, repoRoot);
     const lines: Record<string, number | string>[] = [];
     const sink: FitSink = { metrics: (r) => lines.push(r), print: () => {} };
+    // Patch matrices kept for the filter gradients must all be used (and freed) within their step.
+    const buffers: string[] = [];
+    const counter: Callback = { onStepEnd: () => void buffers.push(`${tf.memory().numTensors}/${tf.engine().backend.numDataIds()}/${wasmConvStats()!.keptPatches}`) };
     try {
-      const result = await fitExperiment(exp, { runDir: null, sink });
+      const result = await fitExperiment(exp, { runDir: null, sink, extraCallbacks: [{ name: 'counter', callback: counter }] });
       assert.equal(result.status, 'completed', String(result.reason));
     } finally {
       exp.dispose();
@@ -286,7 +324,10 @@ test('a cnn trains on wasm through the Trainer: finite losses that fall, max and
     assert.equal(losses.length, 4, 'a train line every 10 steps');
     assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
     assert.ok(losses.at(-1)! < 0.7 * losses[0]!, `the loss falls: ${losses}`);
+    assert.equal(new Set(buffers.slice(2)).size, 1, `tensors/buffers/kept patches at step ends: ${[...new Set(buffers)].join(', ')}`);
+    assert.ok(buffers.at(-1)!.endsWith('/0'), 'no patch matrix outlives its step');
     const after = wasmConvStats()!;
+    assert.equal(after.reusedPatches - before.reusedPatches, 80, 'every filter gradient took the patch matrix of its forward pass');
     // 40 steps of two conv layers, and the evaluations' forward passes; conv0's input is the data, which needs no gradient.
     assert.ok(after.forward - before.forward >= 80, 'forward convolutions ran here');
     assert.equal(after.backpropFilter - before.backpropFilter, 80, 'both filter gradients at every step');

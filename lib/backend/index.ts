@@ -3,6 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import { UsageError } from '../errors.js';
 import { defaultThreads } from './threads.js';
+import { installWasmBiasGrad } from './wasm/bias_grad.js';
 import { installWasmConv } from './wasm/conv.js';
 import { installWasmGemm } from './wasm/gemm.js';
 import { installWasmKernels } from './wasm/kernels.js';
@@ -58,8 +59,10 @@ export async function useBackend(choice: BackendChoice = 'auto', opts: { threads
       if (tfName === 'wasm') {
         // The fast kernels: wasm's own Identity and row gather do needless work every step.
         installWasmKernels();
-        // wasm's pooling gradients recompute every window's maximum for every pixel.
+        // wasm's pooling gradients recompute every window's maximum for every pixel, and its
+        // sum over all but the channel axis (a conv bias's gradient) transposes first.
         installWasmPoolGrad();
+        installWasmBiasGrad();
         active.threads = wasmThreads();
         if (active.threads > 1) confineThreadsToMatmuls(tf.backend() as BackendWasm);
         installWasmGemm(tf.backend() as BackendWasm, active.threads);

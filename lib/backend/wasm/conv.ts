@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { convNative, type ConvNative } from './conv_native.js';
 import { wasmMatmul, type WasmMatmul } from './gemm.js';
+import { PatchCache } from './patch_cache.js';
 
 /**
  * 2-D convolutions on the wasm backend as one matmul each, on native/gemm.c's kernels (and their
@@ -40,9 +41,12 @@ export function installWasmConv(backend: BackendWasm): void {
 let current: Conv | null = null;
 let registered = false;
 
-/** For tests: convolutions (forward, input gradient, filter gradient) computed here, not by the backend's kernels. */
-export function wasmConvStats(): { forward: number; backpropInput: number; backpropFilter: number } | null {
-  return current ? { ...current.counts } : null;
+/**
+ * For tests: convolutions (forward, input gradient, filter gradient) computed here, not by the
+ * backend's kernels; patch matrices kept now, and handed from a forward pass to its filter gradient so far.
+ */
+export function wasmConvStats(): { forward: number; backpropInput: number; backpropFilter: number; keptPatches: number; reusedPatches: number } | null {
+  return current ? { ...current.counts, keptPatches: current.patches.size, reusedPatches: current.patches.hits } : null;
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -80,12 +84,16 @@ interface ConvAttrs {
 
 class Conv {
   readonly counts = { forward: 0, backpropInput: 0, backpropFilter: 0 };
+  /** Forward patch matrices kept for the filter gradients. */
+  readonly patches: PatchCache;
 
   constructor(
     readonly backend: BackendWasm,
     private readonly matmul: WasmMatmul,
     private readonly native: ConvNative,
-  ) {}
+  ) {
+    this.patches = new PatchCache(backend);
+  }
 
   /** y = conv(x, filter) (+ bias) (relu); anything else goes to the backend's kernel. */
   forward(args: KernelArgs, own: tf.KernelFunc, fused: boolean): KernelResult {
@@ -113,12 +121,23 @@ class Conv {
       return out;
     }
     const cols = this.backend.makeOutput([rows, taps], 'float32');
+    const keep = this.patches.wants(4 * rows * taps);
     try {
-      this.native.im2col(m.address(x), m.address(cols), info);
-      m.multiply('nn', m.address(cols), m.address(filter), biasAt, m.address(out), rows, taps, cOut, relu);
-    } finally {
+      // A block of rows at a time, multiplied while it is still in cache: the nn kernel reads its
+      // left operand once per 8 output channels, which for a whole patch matrix meant RAM.
+      const block = blockRows(taps, cOut);
+      const [colsAt, filterAt, outAt] = [m.address(cols), m.address(filter), m.address(out)];
+      for (let r0 = 0; r0 < rows; r0 += block) {
+        const r1 = Math.min(rows, r0 + block);
+        this.native.im2col(m.address(x), colsAt, info, r0, r1);
+        m.multiply('nn', colsAt + 4 * r0 * taps, filterAt, biasAt, outAt + 4 * r0 * cOut, r1 - r0, taps, cOut, relu);
+      }
+    } catch (err) {
       this.backend.disposeData(cols.dataId);
+      throw err;
     }
+    if (keep) this.patches.put(x, info, cols, 4 * rows * taps);
+    else this.backend.disposeData(cols.dataId);
     return out;
   }
 
@@ -145,10 +164,19 @@ class Conv {
         m.multiply('nn', m.address(dy!), m.address(wt), 0, m.address(dx), rows, cOut, taps, false);
         return dx;
       }
-      const cols = this.backend.makeOutput([rows, taps], 'float32');
+      // dy·Wᵀ a block of rows at a time, each folded back onto dx while it is in cache: the
+      // whole product would be K/cOut times the size of dy, and the nn kernel reads dy once per
+      // 8 of its columns.
+      const block = blockRows(taps, cOut);
+      const cols = this.backend.makeOutput([Math.min(block, rows), taps], 'float32');
       try {
-        m.multiply('nn', m.address(dy!), m.address(wt), 0, m.address(cols), rows, cOut, taps, false);
-        this.native.col2im(m.address(cols), m.address(dx), info);
+        const [dyAt, wtAt, colsAt, dxAt] = [m.address(dy!), m.address(wt), m.address(cols), m.address(dx)];
+        this.native.zero(dxAt, tf.util.sizeFromShape(info.inShape));
+        for (let r0 = 0; r0 < rows; r0 += block) {
+          const r1 = Math.min(rows, r0 + block);
+          m.multiply('nn', dyAt + 4 * r0 * cOut, wtAt, 0, colsAt, r1 - r0, cOut, taps, false);
+          this.native.col2im(colsAt, dxAt, info, r0, r1);
+        }
       } finally {
         this.backend.disposeData(cols.dataId);
       }
@@ -181,9 +209,13 @@ class Conv {
       m.multiply('tn', m.address(x!), m.address(dy!), 0, m.address(dw), taps, rows, cOut, false);
       return dw;
     }
-    const cols = this.backend.makeOutput([rows, taps], 'float32');
+    // The forward pass's patch matrix when it kept it, else built anew.
+    let cols = this.patches.take(x!, info);
+    if (!cols) {
+      cols = this.backend.makeOutput([rows, taps], 'float32');
+      this.native.im2col(m.address(x!), m.address(cols), info, 0, rows);
+    }
     try {
-      this.native.im2col(m.address(x!), m.address(cols), info);
       m.multiply('tn', m.address(cols), m.address(dy!), 0, m.address(dw), taps, rows, cOut, false);
     } finally {
       this.backend.disposeData(cols.dataId);
@@ -217,6 +249,21 @@ class Conv {
     return t;
   }
 }
+
+/**
+ * Rows of the patch matrix per block of a forward pass or an input gradient: as many as make
+ * BLOCK_BYTES of it, whole multiples of 8 (the pool shares rows by 4s per thread).
+ */
+function blockRows(taps: number, cOut: number): number {
+  return Math.max(8, Math.floor(BLOCK_BYTES / (4 * Math.max(taps, cOut)) / 8) * 8);
+}
+
+/**
+ * A block of the patch matrix that stays in a core's L2 cache while it is multiplied, and big
+ * enough (2M multiply-adds for the bench's second layer) that the product is shared with the
+ * pool. Whole matrices took twice as long for that layer: 12 ms against 6 ms on a loaded machine.
+ */
+const BLOCK_BYTES = 256 * 1024;
 
 /** Rows of the patch matrix: one per output pixel. */
 function patchRows(g: tf.backend_util.Conv2DInfo): number {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { convNative } from './conv_native.js';
+import { convNative, heapAddress } from './conv_native.js';
 import { override } from './kernels.js';
 
 /**
@@ -44,12 +44,8 @@ function poolGrad(args: KernelArgs, own: tf.KernelFunc, kind: 'max' | 'avg'): Ke
   const backend = args.backend as BackendWasm;
   const native = convNative(backend);
   const dx = backend.makeOutput(input.shape, 'float32');
-  const at = (t: tf.TensorInfo) => (backend as unknown as WasmInternals).dataIdMap.get(t.dataId).memoryOffset;
+  const at = (t: tf.TensorInfo) => heapAddress(backend, t);
   if (kind === 'max') native.maxPoolGrad(at(input), at(dy), at(dx), info);
   else native.avgPoolGrad(at(dy), at(dx), info);
   return dx;
-}
-
-interface WasmInternals {
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
 }
