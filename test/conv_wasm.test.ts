@@ -13,7 +13,7 @@ import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment
 import { Rng } from '../lib/rng.js';
 import type { Callback } from '../lib/training/callback.js';
 import type { FitSink } from '../lib/training/trainer.js';
-import { repoRoot, tempDir, tinyConfig, waitUntil } from './helpers.js';
+import { readJsonl, repoRoot, runCli, tempDir, tinyConfig, waitUntil, writeJson } from './helpers.js';
 
 // The wasm backend's convolutions (lib/backend/wasm/conv.ts: patch matrix + native/gemm.c) and
 // pooling gradients (lib/backend/wasm/pool_grad.ts), on two threads: every kernel against the cpu
@@ -118,6 +118,10 @@ test('wasm: a dilated convolution goes to the backend kernel, and a filter gradi
     assert.throws(
       () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] }),
       /Conv2DBackpropFilter on wasm .*NHWC only/,
+    );
+    assert.throws(
+      () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 3] }),
+      /Conv2DBackpropFilter on wasm .*takes 4 input channels, x has 2/,
     );
   });
 });
@@ -271,6 +275,7 @@ test('wasm: the gradients of a conv (stride 1 same, stride 2 valid) match float6
 
 /** MNIST-format IDX files of 12x12 images whose class is where a bright 3x3 block sits, plus noise. */
 function writeBlockImages(dir: string, nTrain: number, nVal: number): void {
+  fs.mkdirSync(dir, { recursive: true });
   const rng = new Rng(7, 'conv-wasm-images');
   const side = 12;
   for (const [images, labels, n] of [
@@ -333,6 +338,28 @@ test('a cnn trains on wasm through the Trainer: finite losses that fall, max and
     assert.equal(after.backpropFilter - before.backpropFilter, 80, 'both filter gradients at every step');
     assert.equal(after.backpropInput - before.backpropInput, 40, "only conv1's input gradient");
   }
+});
+
+test('a cnn run gives the same metrics on one wasm thread (native/conv.wasm on a plain heap) and on two', () => {
+  const dir = tempDir();
+  writeBlockImages(path.join(dir, 'data'), 256, 64);
+  const config = writeJson(
+    path.join(dir, 'c.json'),
+    tinyConfig({
+      model: { name: 'cnn', kwargs: { channels: [4, 8], hidden: [16] } },
+      data: { name: 'mnist', kwargs: { root: 'data' } },
+      train: { steps: 12, batch_size: 32, eval_every: 6, log_every: 1 },
+    }),
+  );
+  const lines = (threads: number) => {
+    const run = runCli(['train', config, '--backend', 'wasm', '--threads', String(threads), '--runs-dir', dir, '--name', `t${threads}`, '-q']);
+    assert.equal(run.status, 0, run.stderr);
+    // Timings differ; everything computed must not.
+    return readJsonl(path.join(dir, `t${threads}`, 'metrics.jsonl')).map(({ time: _t, elapsed_s: _e, steps_per_sec: _s, ...rest }) => rest);
+  };
+  const one = lines(1);
+  assert.ok(one.length >= 14, 'train lines and evaluations');
+  assert.deepEqual(lines(2), one);
 });
 
 // --- the committed build -------------------------------------------------------------------------

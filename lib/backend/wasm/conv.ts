@@ -7,12 +7,13 @@ import { PatchCache } from './patch_cache.js';
 /**
  * 2-D convolutions on the wasm backend as one matmul each, on native/gemm.c's kernels (and their
  * thread pool) through lib/backend/wasm/gemm.ts, with the patch matrix built and folded back by
- * native/conv.c (lib/backend/wasm/conv_native.ts). With P = batch·outHeight·outWidth output pixels, K = kh·kw·cIn
- * taps and the filter read as W[K, cOut]:
+ * native/conv.c (lib/backend/wasm/conv_native.ts). With P = batch·outHeight·outWidth output
+ * pixels, K = kh·kw·cIn taps and the filter read as W[K, cOut]:
  *   Conv2D / FusedConv2D    y[P, cOut]  = cols[P, K] · W            (nn; + bias, relu fused)
  *   Conv2DBackpropInput     dx          = col2im(dy[P, cOut] · Wᵀ)  (nn on W transposed)
  *   Conv2DBackpropFilter    dW[K, cOut] = cols[P, K]ᵀ · dy          (tn)
- * A 1x1 filter at stride 1 without padding needs no patch matrix: x itself is cols.
+ * A 1x1 filter at stride 1 without padding needs no patch matrix: x itself is cols. Under a
+ * gradient tape the forward pass keeps its patch matrix for the filter gradient (patch_cache.ts).
  *
  * Why: tfjs-backend-wasm 4.22 registers no Conv2DBackpropFilter at all, so no conv net could
  * train on wasm, and its Conv2DBackpropInput is a scalar loop.
@@ -194,6 +195,7 @@ class Conv {
     if (x!.dtype !== 'float32' || dy!.dtype !== 'float32') throw new Error(`${what}: float32 only, got x ${x!.dtype} and dy ${dy!.dtype}`);
     if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') throw new Error(`${what}: NHWC only, got dataFormat ${attrs.dataFormat}`);
     if (!attrs.filterShape || x!.shape.length !== 4) throw new Error(`${what}: needs a 4-D x and a filterShape, got x [${x!.shape.join(', ')}]`);
+    if (attrs.filterShape[2] !== x!.shape[3]) throw new Error(`${what}: filterShape [${attrs.filterShape.join(', ')}] takes ${attrs.filterShape[2]} input channels, x has ${x!.shape[3]}`);
     const info = this.geometry(x!.shape, attrs.filterShape, attrs, 1);
     if (!info) throw new Error(`${what}: unsupported attributes ${JSON.stringify(attrs)}`);
     if (!sameShape(dy!.shape, info.outShape)) throw new Error(`${what}: dy has shape [${dy!.shape.join(', ')}], the convolution's output [${info.outShape.join(', ')}]`);
@@ -223,9 +225,11 @@ class Conv {
     return dw;
   }
 
-  /** The convolution's geometry if this file handles it (NHWC, dilation 1), else null. */
+  /** The convolution's geometry if this file handles it (NHWC, dilation 1, matching channels), else null. */
   private geometry(inShape: readonly number[], filterShape: readonly number[], attrs: ConvAttrs, dilations: [number, number] | number): tf.backend_util.Conv2DInfo | null {
     if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
+    // The ops check this; a kernel run directly must not read the filter past its end.
+    if (inShape.length !== 4 || filterShape.length !== 4 || filterShape[2] !== inShape[3]) return null;
     const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations;
     if (dh !== 1 || dw !== 1) return null;
     return tf.backend_util.computeConv2DInfo(
