@@ -126,6 +126,26 @@ test('wasm: a dilated convolution goes to the backend kernel, and a filter gradi
   });
 });
 
+test('wasm: patch matrices are kept only under a gradient tape, once per input, and freed with their input', async () => {
+  await useBackend('wasm', { threads: 2 });
+  const x = tf.tensor4d(randomArray(2 * 9 * 9 * 3, 40), [2, 9, 9, 3]);
+  const filter = tf.tensor4d(randomArray(3 * 3 * 3 * 4, 41), [3, 3, 3, 4]);
+  const kept = () => wasmConvStats()!.keptPatches;
+  const before = kept();
+  tf.conv2d(x, filter, 1, 'same').dispose();
+  assert.equal(kept(), before, 'no tape, nothing kept');
+  // The gradient for x only: the forward keeps x's patch matrix, and no filter gradient takes it.
+  const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.conv2d(t as tf.Tensor4D, filter, 1, 'same')));
+  dx(x).dispose();
+  dx(x).dispose();
+  assert.equal(kept(), before + 1, 'one matrix for the same input and geometry');
+  x.dispose();
+  // The next convolution notices the input is gone.
+  tf.tidy(() => tf.conv2d(tf.ones([1, 5, 5, 3]) as tf.Tensor4D, filter, 1, 'same'));
+  assert.equal(kept(), before, 'freed once its input was disposed');
+  filter.dispose();
+});
+
 // --- pooling gradients ---------------------------------------------------------------------------
 
 interface PoolCase {

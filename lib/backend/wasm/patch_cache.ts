@@ -27,8 +27,12 @@ export class PatchCache {
 
   /** Keeps `cols` (which the cache now owns) as the patch matrix of `x` under `geometry`. */
   put(x: tf.TensorInfo, geometry: tf.backend_util.Conv2DInfo, cols: tf.TensorInfo, bytes: number): void {
+    const key = keyOf(geometry);
+    // The same input convolved again (a filter nobody differentiates, an input kept across steps): one copy is enough.
+    const same = this.entries.findIndex((e) => e.x === x.dataId && e.key === key);
+    if (same >= 0) this.drop(same);
     while (this.entries.length && this.bytes + bytes > MAX_BYTES) this.drop(0);
-    this.entries.push({ x: x.dataId, key: keyOf(geometry), cols, bytes });
+    this.entries.push({ x: x.dataId, key, cols, bytes });
     this.bytes += bytes;
   }
 
