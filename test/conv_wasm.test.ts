@@ -382,6 +382,25 @@ test('a cnn run gives the same metrics on one wasm thread (native/conv.wasm on a
   assert.deepEqual(lines(2), one);
 });
 
+test('the trainer bench has a cnn row on wasm, trained on MNIST-shaped files it writes', () => {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'bench', 'trainer.ts'), '--models', 'cnn', '--backends', 'wasm', '--cnn-steps', '2', '--warmup', '1', '--no-reference'],
+    { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { model: string; backend: string; steps_per_s: number; steps: number });
+  assert.deepEqual(
+    rows.map((row) => [row.model, row.backend, row.steps]),
+    [['cnn', 'wasm', 2]],
+  );
+  assert.ok(rows[0]!.steps_per_s > 0);
+  assert.match(r.stdout, /^CNN on 28x28x1 images/m);
+});
+
 // --- the committed build -------------------------------------------------------------------------
 
 test('the committed native/conv*.wasm are what native/build.sh makes of native/conv.c', { skip: !hasClang() && 'clang-14 with wasm-ld is not installed' }, () => {

@@ -49,6 +49,7 @@ export interface WasmMatmul {
   /**
    * C[m,n] = op(A)·op(B) (+ bias[n]) (relu): nn A[m,k]·B[k,n], tn A[k,m]ᵀ·B[k,n], nt A[m,k]·B[n,k]ᵀ.
    * `a`, `b`, `bias` (0: none) and `c` are byte addresses of float32 arrays in the backend's heap.
+   * k must be at least 1 (with k = 0 nothing is written to C).
    */
   multiply(layout: GemmLayout, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: boolean): void;
   /** dst[cols, rows] = src[rows, cols]ᵀ, byte addresses in the heap. */
