@@ -46,7 +46,11 @@ async function dispatch(): Promise<void> {
     ws.db,
     "SELECT a.run_id, a.agent_id, a.leased_at, a.ended_at, r.summary_json FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.outcome = 'completed'",
   );
-  if (attempts.length !== nRuns) throw new Error(`dispatch bench: ${attempts.length} of ${nRuns} runs completed`);
+  if (attempts.length !== nRuns) {
+    const others = query<{ id: string; state: string; error: string | null }>(ws.db, "SELECT id, state, error FROM runs WHERE state != 'completed'");
+    const lost = query<{ run_id: string; attempt: number; outcome: string; error: string | null }>(ws.db, "SELECT run_id, attempt, outcome, error FROM attempts WHERE outcome != 'completed'");
+    throw new Error(`dispatch bench: ${attempts.length} of ${nRuns} runs completed\n${JSON.stringify({ others, lost }, null, 1)}\n${coord.log()}`);
+  }
   const first = Math.min(...attempts.map((a) => a.leased_at));
   const last = Math.max(...attempts.map((a) => a.ended_at));
   // Training start/end of each run as its own process recorded them (summary.json).

@@ -1,6 +1,6 @@
 /**
- * The PyTorch reference the benches time in the same run as our figures: the same MLP, batch,
- * SGD and softmax cross-entropy on random data, in a python3 that can import torch.
+ * The PyTorch reference the benches time in the same run as our figures: the same MLP (or conv
+ * net), batch, SGD and softmax cross-entropy on random data, in a python3 that can import torch.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +29,12 @@ export interface TorchJob {
   logEvery: number;
   threads: number;
   widths: number[];
+  /**
+   * Instead of the MLP (`widths` then gives only the input size, as height·width·channels, and the
+   * classes): lib/models/cnn.ts's net, conv3x3 'same' + relu + maxpool2 per entry of `channels`,
+   * then dense `hidden` + relu and the linear readout, on [height, width, channels] images.
+   */
+  cnn?: { image: [number, number, number]; channels: number[]; hidden: number[] };
 }
 
 export interface TorchResult {
@@ -47,19 +53,41 @@ job = json.loads(sys.argv[1])
 torch.set_num_threads(job["threads"])
 torch.manual_seed(0)
 widths, batch, n = job["widths"], job["batch"], job["n"]
-x = torch.randn(n, widths[0])
+cnn = job.get("cnn")
+if cnn:
+    h, w, c = cnn["image"]
+    # NCHW, torch's own layout (and its fast one); pixels in [0, 1) like normalised MNIST.
+    x = torch.rand(n, c, h, w)
+else:
+    x = torch.randn(n, widths[0])
 y = torch.randint(0, widths[-1], (n,))
+
+def build():
+    if not cnn:
+        layers = []
+        for i in range(len(widths) - 1):
+            layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+            if i < len(widths) - 2:
+                layers.append(torch.nn.ReLU())
+        return torch.nn.Sequential(*layers)
+    layers, ch, side_h, side_w = [], c, h, w
+    for cout in cnn["channels"]:
+        layers += [torch.nn.Conv2d(ch, cout, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+        ch, side_h, side_w = cout, side_h // 2, side_w // 2
+    layers.append(torch.nn.Flatten())
+    dims = [ch * side_h * side_w] + cnn["hidden"] + [widths[-1]]
+    for i in range(len(dims) - 1):
+        layers.append(torch.nn.Linear(dims[i], dims[i + 1]))
+        if i < len(dims) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
 per_epoch = n // batch
 timed = 0.0
 last = float("nan")
 wall0 = time.perf_counter()
 for run in range(job["runs"]):
-    layers = []
-    for i in range(len(widths) - 1):
-        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
-        if i < len(widths) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = build()
     opt = torch.optim.SGD(model.parameters(), lr=job["lr"])
     loss_fn = torch.nn.CrossEntropyLoss()
     state = {"perm": torch.randperm(n), "cursor": 0}

@@ -34,7 +34,7 @@ test('auto falls back to wasm when no native backend is installed', (t) => {
 });
 
 test('the trainer bench reports an installed native backend as its own row', () => {
-  const r = node([...withFakeNode, path.join(repoRoot, 'bench', 'trainer.ts'), '--steps', '2', '--cpu-steps', '1', '--warmup', '1', '--no-reference']);
+  const r = node([...withFakeNode, path.join(repoRoot, 'bench', 'trainer.ts'), '--models', 'mlp', '--steps', '2', '--cpu-steps', '1', '--warmup', '1', '--no-reference']);
   assert.equal(r.status, 0, r.stderr);
   const rows = r.stdout
     .split('\n')

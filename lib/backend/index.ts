@@ -3,8 +3,11 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import { UsageError } from '../errors.js';
 import { defaultThreads } from './threads.js';
+import { installWasmBiasGrad } from './wasm/bias_grad.js';
+import { installWasmConv } from './wasm/conv.js';
 import { installWasmGemm } from './wasm/gemm.js';
 import { installWasmKernels } from './wasm/kernels.js';
+import { installWasmPoolGrad } from './wasm/pool_grad.js';
 import { confineThreadsToMatmuls, registerThreadedWasm, wasmThreads } from './wasm/threads.js';
 
 export { backendCapabilities, fastTransposedMatmul, fusedDense, type BackendCapabilities } from './capabilities.js';
@@ -56,9 +59,15 @@ export async function useBackend(choice: BackendChoice = 'auto', opts: { threads
       if (tfName === 'wasm') {
         // The fast kernels: wasm's own Identity and row gather do needless work every step.
         installWasmKernels();
+        // wasm's pooling gradients recompute every window's maximum for every pixel, and its
+        // sum over all but the channel axis (a conv bias's gradient) transposes first.
+        installWasmPoolGrad();
+        installWasmBiasGrad();
         active.threads = wasmThreads();
         if (active.threads > 1) confineThreadsToMatmuls(tf.backend() as BackendWasm);
         installWasmGemm(tf.backend() as BackendWasm, active.threads);
+        // Convolutions as matmuls on those kernels: the backend has no filter gradient of its own.
+        installWasmConv(tf.backend() as BackendWasm);
       }
       return active;
     }

@@ -38,6 +38,31 @@ export function wasmGemmInstalled(): boolean {
   return installed !== null;
 }
 
+/** Operand layouts of a product: nn C = A·B, tn C = Aᵀ·B, nt C = A·Bᵀ (A, B row-major as stored). */
+export type GemmLayout = 'nn' | 'tn' | 'nt';
+
+/**
+ * The matmuls as other kernels on the same heap call them (lib/backend/wasm/conv.ts), on heap
+ * addresses and without a tensor per operand, shared with the pool like the dense layers' products.
+ */
+export interface WasmMatmul {
+  /**
+   * C[m,n] = op(A)·op(B) (+ bias[n]) (relu): nn A[m,k]·B[k,n], tn A[k,m]ᵀ·B[k,n], nt A[m,k]·B[n,k]ᵀ.
+   * `a`, `b`, `bias` (0: none) and `c` are byte addresses of float32 arrays in the backend's heap.
+   * k must be at least 1 (with k = 0 nothing is written to C).
+   */
+  multiply(layout: GemmLayout, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: boolean): void;
+  /** dst[cols, rows] = src[rows, cols]ᵀ, byte addresses in the heap. */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
+  /** The byte address of a tensor's data in the heap. */
+  address(t: tf.TensorInfo): number;
+}
+
+/** The matmuls installed on `backend`, or null (not installed, or installed on another backend). */
+export function wasmMatmul(backend: BackendWasm): WasmMatmul | null {
+  return installed?.backend === backend ? installed : null;
+}
+
 /** For tests: products computed here (not by the backend's kernel), and the pool's state. */
 export function wasmGemmStats(): { products: number; pool: { ready: boolean; shared: number } | null } | null {
   if (!installed) return null;
@@ -63,7 +88,7 @@ const POOL_MIN_MACS = 1 << 19;
 /** nt products with a shared dimension shorter than this run as nn on B transposed. */
 const NT_MIN_K = 32;
 
-class Gemm {
+class Gemm implements WasmMatmul {
   constructor(
     readonly backend: BackendWasm,
     private readonly kernels: GemmExports,
@@ -109,6 +134,19 @@ class Gemm {
     }
     this.product(tA ? TN : tB ? NT : NN, this.ptr(a), this.ptr(b), biasPtr, this.ptr(out), m, k, n, relu);
     return out;
+  }
+
+  multiply(layout: GemmLayout, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: boolean): void {
+    if (m * n === 0) return;
+    this.product(layout === 'nn' ? NN : layout === 'tn' ? TN : NT, a, b, bias, c, m, k, n, relu ? 1 : 0);
+  }
+
+  transpose(src: number, dst: number, rows: number, cols: number): void {
+    this.kernels.transpose(src, dst, rows, cols);
+  }
+
+  address(t: tf.TensorInfo): number {
+    return this.ptr(t);
   }
 
   private product(kind: number, a: number, b: number, bias: number, c: number, m: number, k: number, n: number, relu: number): void {
@@ -238,7 +276,8 @@ export function wasmGemmFma(): boolean {
   return fmaUsed;
 }
 
-function heapMemory(backend: BackendWasm): WebAssembly.Memory {
+/** The wasm heap of `backend` (shared on the threaded build), for other modules to import. */
+export function heapMemory(backend: BackendWasm): WebAssembly.Memory {
   const wasm = backend.wasm as unknown as { wasmMemory?: WebAssembly.Memory; asm?: Record<string, unknown> };
   // The threaded build keeps its (shared) memory on the module; the plain one only exports it.
   const memory = wasm.wasmMemory ?? Object.values(wasm.asm ?? {}).find((v) => v instanceof WebAssembly.Memory);
