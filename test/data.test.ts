@@ -309,6 +309,18 @@ test('mnist takes the first n_train and n_val examples and can keep raw 0..255 p
   });
 });
 
+test('mnist without a root reads the real MNIST that every install has (60k train, 10k val)', () => {
+  withData('mnist', { n_train: 1000, n_val: 1000 }, (ds) => {
+    assert.deepEqual([ds.inputShape, ds.train.size, ds.val.size], [[28, 28, 1], 1000, 1000]);
+    // The published files: the first training digits are 5, 0, 4, 1, 9 and the first test digits 7, 2, 1, 0, 4.
+    assert.deepEqual([...ds.train.y.dataSync().slice(0, 5)], [5, 0, 4, 1, 9]);
+    assert.deepEqual([...ds.val.y.dataSync().slice(0, 5)], [7, 2, 1, 0, 4]);
+    const counts = new Array(10).fill(0);
+    for (const y of ds.train.y.dataSync()) counts[y]++;
+    assert.ok(counts.every((c) => c > 60), `every digit appears: ${counts}`);
+  });
+});
+
 test('mnist asking for more examples than the file holds is a UsageError', () => {
   assert.throws(() => build('mnist', { root: 'plain', n_train: 21 }), usageErrorMentioning('train-images-idx3-ubyte', '21'));
 });
