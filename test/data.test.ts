@@ -91,6 +91,17 @@ test('synthetic builds float32 inputs and int32 labels of the requested shapes',
   });
 });
 
+test('synthetic with a shape lays the same draws out as images, and a shape that does not hold dim is refused', () => {
+  withData('synthetic', { n_train: 10, n_val: 5, dim: 12, seed: 3 }, (flat) =>
+    withData('synthetic', { n_train: 10, n_val: 5, dim: 12, shape: [2, 3, 2], seed: 3 }, (image) => {
+      assert.deepEqual([image.inputShape, image.train.x.shape, image.val.x.shape], [[2, 3, 2], [10, 2, 3, 2], [5, 2, 3, 2]]);
+      assert.deepEqual(image.train.x.dataSync(), flat.train.x.dataSync());
+      assert.deepEqual(image.val.y.dataSync(), flat.val.y.dataSync());
+    }),
+  );
+  assert.throws(() => build('synthetic', { dim: 32, shape: [8, 8, 1] }), usageErrorMentioning('[8, 8, 1]', 'set data.kwargs.dim to 64'));
+});
+
 test('synthetic defaults give 4096 train and 1024 val examples of dimension 32 in 4 classes', () => {
   withData('synthetic', {}, (ds) => {
     assert.deepEqual([ds.train.x.shape, ds.val.x.shape, ds.outputDim], [[4096, 32], [1024, 32], 4]);
