@@ -43,11 +43,12 @@ function isPathSchema(schema: z.ZodType | undefined): boolean {
   return false;
 }
 
-interface Entry<T, C> {
+interface Entry<T, C, X> {
   name: string;
   description: string;
   schema: z.ZodObject;
   build: (kwargs: never, ctx: C) => T;
+  example: X | undefined;
 }
 
 /**
@@ -55,19 +56,28 @@ interface Entry<T, C> {
  * zod schema for its kwargs; `resolve` checks a spec against it before anything is built, so a
  * typo fails in milliseconds with a message that lists what exists, not after a model is built.
  */
-export class Registry<T, C = void> {
-  private readonly entries = new Map<string, Entry<T, C>>();
+export class Registry<T, C = void, X = never> {
+  private readonly entries = new Map<string, Entry<T, C, X>>();
 
   constructor(readonly kind: string) {}
 
   register<S extends z.ZodObject>(
     name: string,
-    component: { description: string; kwargs: S; build: (kwargs: z.output<S>, ctx: C) => T },
+    component: { description: string; kwargs: S; build: (kwargs: z.output<S>, ctx: C) => T; example?: X },
   ): void {
     if (this.entries.has(name)) throw new Error(`${this.kind} registry: "${name}" is registered twice`);
     // Strict: an unknown kwarg is a typo, never something to ignore silently.
     const schema = component.kwargs.strict();
-    this.entries.set(name, { name, description: component.description, schema, build: component.build as Entry<T, C>['build'] });
+    const build = component.build as Entry<T, C, X>['build'];
+    this.entries.set(name, { name, description: component.description, schema, build, example: component.example });
+  }
+
+  /**
+   * The small working example a component was registered with (for models: kwargs and an input
+   * shape), which tests build and train for every registered name; undefined when it gave none.
+   */
+  example(name: string): X | undefined {
+    return this.entries.get(name)?.example;
   }
 
   has(name: string): boolean {

@@ -91,6 +91,17 @@ test('synthetic builds float32 inputs and int32 labels of the requested shapes',
   });
 });
 
+test('synthetic with a shape lays the same draws out as images, and a shape that does not hold dim is refused', () => {
+  withData('synthetic', { n_train: 10, n_val: 5, dim: 12, seed: 3 }, (flat) =>
+    withData('synthetic', { n_train: 10, n_val: 5, dim: 12, shape: [2, 3, 2], seed: 3 }, (image) => {
+      assert.deepEqual([image.inputShape, image.train.x.shape, image.val.x.shape], [[2, 3, 2], [10, 2, 3, 2], [5, 2, 3, 2]]);
+      assert.deepEqual(image.train.x.dataSync(), flat.train.x.dataSync());
+      assert.deepEqual(image.val.y.dataSync(), flat.val.y.dataSync());
+    }),
+  );
+  assert.throws(() => build('synthetic', { dim: 32, shape: [8, 8, 1] }), usageErrorMentioning('[8, 8, 1]', 'set data.kwargs.dim to 64'));
+});
+
 test('synthetic defaults give 4096 train and 1024 val examples of dimension 32 in 4 classes', () => {
   withData('synthetic', {}, (ds) => {
     assert.deepEqual([ds.train.x.shape, ds.val.x.shape, ds.outputDim], [[4096, 32], [1024, 32], 4]);
@@ -306,6 +317,18 @@ test('mnist takes the first n_train and n_val examples and can keep raw 0..255 p
     assert.deepEqual([ds.train.x.shape[0], ds.val.x.shape[0], ds.train.size, ds.val.size], [5, 3, 5, 3]);
     assert.equal(ds.train.x.dataSync()[4 * 784 + 10], pixel(4, 10));
     assert.deepEqual([...ds.val.y.dataSync()], [0, 1, 2].map(label));
+  });
+});
+
+test('mnist without a root reads the real MNIST that every install has (60k train, 10k val)', () => {
+  withData('mnist', { n_train: 1000, n_val: 1000 }, (ds) => {
+    assert.deepEqual([ds.inputShape, ds.train.size, ds.val.size], [[28, 28, 1], 1000, 1000]);
+    // The published files: the first training digits are 5, 0, 4, 1, 9 and the first test digits 7, 2, 1, 0, 4.
+    assert.deepEqual([...ds.train.y.dataSync().slice(0, 5)], [5, 0, 4, 1, 9]);
+    assert.deepEqual([...ds.val.y.dataSync().slice(0, 5)], [7, 2, 1, 0, 4]);
+    const counts = new Array(10).fill(0);
+    for (const y of ds.train.y.dataSync()) counts[y]++;
+    assert.ok(counts.every((c) => c > 60), `every digit appears: ${counts}`);
   });
 });
 

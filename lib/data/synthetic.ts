@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { cachedArrays } from './cache.js';
 import { datasets, type Dataset } from './dataset.js';
@@ -8,6 +9,11 @@ const kwargs = z.object({
   n_train: z.int().positive().default(4096).describe('training examples'),
   n_val: z.int().positive().default(1024).describe('validation examples'),
   dim: z.int().positive().default(32).describe('input dimension'),
+  shape: z
+    .array(z.int().positive())
+    .min(1)
+    .optional()
+    .describe('shape of one example, e.g. [8, 8, 1] for image models (its product must equal dim; default [dim])'),
   classes: z.int().min(2).default(4).describe('number of classes'),
   noise: z.number().nonnegative().default(1.0).describe('std of the isotropic Gaussian around each centre'),
   separation: z.number().nonnegative().default(3.0).describe('norm of each cluster centre'),
@@ -24,25 +30,33 @@ type Kwargs = z.output<typeof kwargs>;
 datasets.register('synthetic', {
   description: 'Gaussian-mixture classification: each class is a mixture of isotropic Gaussians around random centres',
   kwargs,
-  build: (k, ctx) => buildSynthetic(k, k.seed ?? ctx.seed),
+  build: (k, ctx) => {
+    const size = k.shape?.reduce((a, b) => a * b, 1);
+    if (size !== undefined && size !== k.dim) {
+      throw new UsageError(`shape [${k.shape!.join(', ')}] holds ${size} values but dim is ${k.dim}; set data.kwargs.dim to ${size}`);
+    }
+    return buildSynthetic(k, k.seed ?? ctx.seed);
+  },
 });
 
 function buildSynthetic(k: Kwargs, seed: number): Dataset {
   // The key names the generator's version: bump it whenever the drawn values would change.
-  const drawn = cachedArrays({ dataset: 'synthetic', version: 1, kwargs: { ...k, seed } }, () => {
+  const drawn = cachedArrays({ dataset: 'synthetic', version: 1, kwargs: { ...k, shape: undefined, seed } }, () => {
     const centres = drawCentres(k, new Rng(seed, 'synthetic:centres'));
     // Separate streams per split, so changing n_train leaves the validation set as it was.
     const train = drawSplit(k, centres, k.n_train, new Rng(seed, 'synthetic:train'));
     const val = drawSplit(k, centres, k.n_val, new Rng(seed, 'synthetic:val'));
     return { trainX: train.x, trainY: train.y, valX: val.x, valY: val.y };
   });
+  // The draws depend on dim alone; shape only lays each example out (as an image, say).
+  const shape = k.shape ?? [k.dim];
   const splits = {
-    train: { x: tf.tensor2d(drawn.trainX, [k.n_train, k.dim]), y: tf.tensor1d(drawn.trainY, 'int32'), size: k.n_train },
-    val: { x: tf.tensor2d(drawn.valX, [k.n_val, k.dim]), y: tf.tensor1d(drawn.valY, 'int32'), size: k.n_val },
+    train: { x: tf.tensor(drawn.trainX, [k.n_train, ...shape]), y: tf.tensor1d(drawn.trainY, 'int32'), size: k.n_train },
+    val: { x: tf.tensor(drawn.valX, [k.n_val, ...shape]), y: tf.tensor1d(drawn.valY, 'int32'), size: k.n_val },
   };
   return {
     task: 'classification',
-    inputShape: [k.dim],
+    inputShape: shape,
     outputDim: k.classes,
     ...splits,
     dispose() {

@@ -3,7 +3,7 @@ import { inits } from './init.js';
 import { assignValues } from './variance_scaling.js';
 
 inits.register('gaussian', {
-  description: 'mean-field Gaussian: W ~ N(0, sigma_w2/fan_in), b ~ N(0, sigma_b2)',
+  description: 'mean-field Gaussian: W ~ N(0, sigma_w2/fan_in), b ~ N(0, sigma_b2); fan_in = k*k*cin for a conv layer',
   kwargs: z.object({
     sigma_w2: z.number().nonnegative().default(1).describe('weight variance times fan_in'),
     sigma_b2: z.number().nonnegative().default(0).describe('bias variance'),

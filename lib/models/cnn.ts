@@ -16,6 +16,7 @@ const kwargs = z.object({
 models.register('cnn', {
   description: 'small conv net on NHWC images: conv (+pool) blocks, dense layers, linear readout',
   kwargs,
+  example: { kwargs: { channels: [4, 8], hidden: [16], activation: 'relu' }, inputShape: [9, 8, 2], outputDim: 3 },
   build({ channels, kernel_size: k, pool, hidden, activation, bias }, { inputShape, outputDim }): Model {
     if (inputShape.length !== 3) {
       throw new UsageError(

@@ -15,6 +15,7 @@ const kwargs = z.object({
 models.register('mlp', {
   description: 'fully connected network; flattens its input, linear readout',
   kwargs,
+  example: { kwargs: { widths: [12, 16, 16, 3], activation: 'tanh' }, inputShape: [12], outputDim: 3 },
   build({ widths, activation, bias }, { inputShape, outputDim }): Model {
     const features = inputShape.reduce((a, b) => a * b, 1);
     const last = widths.length - 1;

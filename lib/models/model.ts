@@ -46,4 +46,15 @@ export interface ModelContext {
   outputDim: number;
 }
 
-export const models = new Registry<Model, ModelContext>('model');
+/**
+ * A small configuration of a model that trains in a few steps: its kwargs and the shape of one
+ * example it takes. Every model registers one; test/model_backends.test.ts trains each on every
+ * backend present, so a model that cannot train somewhere fails the suite.
+ */
+export interface ModelExample {
+  kwargs: Record<string, unknown>;
+  inputShape: number[];
+  outputDim: number;
+}
+
+export const models = new Registry<Model, ModelContext, ModelExample>('model');
