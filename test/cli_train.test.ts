@@ -230,7 +230,7 @@ describe('dlphys list and --help', () => {
     assert.equal(entry.kind, 'init');
     assert.deepEqual(
       entry.components.map((c: { name: string }) => c.name),
-      ['gaussian', 'he', 'lecun', 'orthogonal', 'xavier'],
+      ['delta_orthogonal', 'gaussian', 'he', 'lecun', 'orthogonal', 'xavier'],
     );
   });
 
