@@ -181,13 +181,17 @@ export function setPath(raw: RawConfig, dotted: string, value: unknown, what = '
 
 /**
  * A top-level key the config leaves to its default (optimizer, init, schedule, callbacks), filled
- * in so `--set optimizer.kwargs.lr=0.1` works on a config that never named an optimizer.
+ * in so `--set optimizer.kwargs.lr=0.1` works on a config that never named an optimizer. A key
+ * whose default depends on the rest of the config (loss: by the data's task) starts as an empty
+ * object when the path goes into it, so `--set loss.name=mse` works too.
  */
-function fillTopLevelDefault(raw: RawConfig, key: string): void {
+function fillTopLevelDefault(raw: RawConfig, dotted: string): void {
+  const key = dotted.split('.')[0]!;
   if (Object.hasOwn(raw, key) || !Object.hasOwn(experimentConfigSchema.shape, key)) return;
   const field = experimentConfigSchema.shape[key as keyof typeof experimentConfigSchema.shape];
   const parsed = field.safeParse(undefined);
   if (parsed.success && parsed.data !== undefined) raw[key] = structuredClone(parsed.data);
+  else if (dotted.includes('.') && unwrapSchema(field) instanceof z.ZodObject) raw[key] = {};
 }
 
 /** A config never has these keys; a W&B-style sweep file always has both. */
@@ -208,7 +212,7 @@ export function loadRawConfig(file: string, sets: readonly string[] = []): { raw
     const eq = assignment.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${assignment}: expected path=value, e.g. --set optimizer.kwargs.lr=0.1`);
     const dotted = assignment.slice(0, eq);
-    fillTopLevelDefault(raw as RawConfig, dotted.split('.')[0]!);
+    fillTopLevelDefault(raw as RawConfig, dotted);
     // null removes a key: --set train.epochs=null --set train.steps=500 switches to steps.
     const value = parseSetValue(assignment.slice(eq + 1));
     setPath(raw as RawConfig, dotted, value === null ? undefined : value);

@@ -92,6 +92,15 @@ describe('dlphys train', () => {
     // The sandbox itself was never touched: deleting with --name .. above would have taken it.
   });
 
+  test('--set reaches the loss, whose default depends on the data, on a config that names none', () => {
+    const runs = tempDir();
+    const cfg = writeJson(path.join(tempDir(), 'tiny.json'), tinyConfig({ train: { steps: 4, batch_size: 32, log_every: 2 } }));
+    const r = runCli(['train', cfg, '--runs-dir', runs, '--backend', 'cpu', '-q', '--set', 'loss.name=mse']);
+    assert.equal(r.status, 0, r.stderr);
+    const config = JSON.parse(fs.readFileSync(path.join(runs, 'tiny', 'config.json'), 'utf8'));
+    assert.equal(config.loss.name, 'mse');
+  });
+
   test('Ctrl-C stops a long run cleanly: status stopped and a summary', async () => {
     const runs = tempDir();
     const cfg = writeJson(path.join(tempDir(), 'long.json'), tinyConfig({ name: 'long', train: { steps: 1_000_000, batch_size: 32, log_every: 10 } }));
