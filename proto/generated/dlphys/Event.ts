@@ -7,7 +7,7 @@ export interface Event {
   'time'?: (string);
   /**
    * sweep_submitted | run_leased | run_started | run_finished | run_requeued | run_cancelled |
-   * agent_registered | agent_lost | metrics
+   * agent_registered | agent_lost | agent_health (data: a HostHealth as JSON) | metrics
    */
   'type'?: (string);
   'sweep'?: (string);
@@ -21,7 +21,7 @@ export interface Event__Output {
   'time': (string);
   /**
    * sweep_submitted | run_leased | run_started | run_finished | run_requeued | run_cancelled |
-   * agent_registered | agent_lost | metrics
+   * agent_registered | agent_lost | agent_health (data: a HostHealth as JSON) | metrics
    */
   'type': (string);
   'sweep': (string);
