@@ -9,11 +9,13 @@ export interface RunDetailReply {
    */
   'config_json'?: (string);
   /**
-   * Its metrics.jsonl lines as stored, in order (the current attempt's).
+   * Its metrics.jsonl lines as stored, in order (the current attempt's): the last 100,000 of a
+   * longer run, fewer when those pass 32 MiB together.
    */
   'metric_lines'?: (string)[];
   /**
-   * The last log_lines lines of its train.log (from the landed run folder; empty before it lands).
+   * The last log_lines lines of its train.log (from the landed run folder; empty before it lands;
+   * at most 1 MiB from the file's end).
    */
   'log_tail'?: (string)[];
 }
@@ -25,11 +27,13 @@ export interface RunDetailReply__Output {
    */
   'config_json': (string);
   /**
-   * Its metrics.jsonl lines as stored, in order (the current attempt's).
+   * Its metrics.jsonl lines as stored, in order (the current attempt's): the last 100,000 of a
+   * longer run, fewer when those pass 32 MiB together.
    */
   'metric_lines': (string)[];
   /**
-   * The last log_lines lines of its train.log (from the landed run folder; empty before it lands).
+   * The last log_lines lines of its train.log (from the landed run folder; empty before it lands;
+   * at most 1 MiB from the file's end).
    */
   'log_tail': (string)[];
 }

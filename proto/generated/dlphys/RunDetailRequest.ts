@@ -7,7 +7,7 @@ export interface RunDetailRequest {
    */
   'run_id'?: (string);
   /**
-   * Lines of train.log to return from its end (0: none).
+   * Lines of train.log to return from its end (0: none; at most 1000).
    */
   'log_lines'?: (number);
 }
@@ -18,7 +18,7 @@ export interface RunDetailRequest__Output {
    */
   'run_id': (string);
   /**
-   * Lines of train.log to return from its end (0: none).
+   * Lines of train.log to return from its end (0: none; at most 1000).
    */
   'log_lines': (number);
 }
