@@ -7,6 +7,7 @@ import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/error
 import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { fromWireRef, runRefKey, toWireRef, type WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
+import { HostHealthMonitor } from './host_health.js';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
 import { RunTask, type TaskContext } from './run_task.js';
@@ -85,8 +86,11 @@ export class Agent {
   private wake: (() => void) | null = null;
   private readonly ctx: TaskContext;
   private stoppedBeforeRegistering = false;
+  /** The host's load, sent with every heartbeat. */
+  private readonly health: HostHealthMonitor;
 
   constructor(private readonly opts: AgentOptions) {
+    this.health = new HostHealthMonitor({ log: opts.log });
     this.ctx = {
       conn: opts.conn,
       agentId: this.id,
@@ -110,6 +114,8 @@ export class Agent {
   async run(): Promise<void> {
     // Compiled while the coordinator answers; until then (or if it fails) runners start through tsx.
     const bundle = buildRunnerBundle();
+    // The CPU baseline the first heartbeat's reading is measured from; nvidia-smi asked once.
+    await this.health.start();
     try {
       await this.register();
     } catch (err) {
@@ -350,7 +356,9 @@ export class Agent {
     try {
       // A heartbeat is worth waiting for until the leases it renews would expire (3 periods): on
       // a loaded machine a deadline of one period would let leases lapse that were never in danger.
-      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => toWireRef(t.ref)) }, 3 * this.heartbeatMs);
+      // Never waits on nvidia-smi and never fails (host_health.ts): the leases come first.
+      const health = await this.health.read();
+      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => toWireRef(t.ref)), health }, 3 * this.heartbeatMs);
       const byKey = new Map(tasks.map((t) => [runRefKey(t.ref), t]));
       for (const ref of reply.cancel) byKey.get(runRefKey(fromWireRef(ref)))?.cancel();
       for (const ref of reply.lost) byKey.get(runRefKey(fromWireRef(ref)))?.markLost();

@@ -14,6 +14,7 @@
 import { RUN_NAME } from '../lib/config.js';
 import { UsageError } from '../lib/errors.js';
 import { MAX_ERROR_BYTES, MAX_METRIC_LINE_BYTES } from '../lib/run/limits.js';
+import { MAX_COLLECTED_AT_BYTES, MAX_GPU_NAME_BYTES, MAX_HEALTH_GPUS } from '../proto/host_health.js';
 import { REPORT_STATUSES } from './store/types.js';
 
 /** At most this many characters of a refused value are quoted in the error. */
@@ -41,6 +42,8 @@ export const MAX_SLOTS = 1024;
 export const MAX_GPUS = 64;
 /** An expanded sweep with every run's config (100,000 runs of a small config fit). */
 export const MAX_SWEEP_JSON_BYTES = 48 * MiB;
+/** Lines of a run's train.log one RunDetail may ask for. */
+export const MAX_LOG_TAIL_LINES = 1000;
 /** One data message of an upload (the agent sends 1 MiB, at most 4 MiB). */
 export const MAX_UPLOAD_CHUNK_BYTES = 4 * MiB;
 
@@ -55,6 +58,8 @@ export type Rule =
   | { kind: 'string'; max: number; pattern?: RegExp; what?: string; required?: boolean }
   | { kind: 'name'; required?: boolean }
   | { kind: 'int'; min: number; max: number }
+  /** A double: finite (no NaN, no infinity), within [min, max]. */
+  | { kind: 'number'; min: number; max: number }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'json-object'; max: number }
   | { kind: 'bytes'; max: number }
@@ -72,6 +77,32 @@ const runRef: Rule = {
 };
 const text = (max: number): Rule => ({ kind: 'string', max, pattern: TEXT, what: 'no control characters' });
 const target: Rule = { kind: 'string', max: MAX_RUN_ID, pattern: TEXT, required: true };
+const percent: Rule = { kind: 'number', min: 0, max: 100 };
+const byteCount: Rule = { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER };
+/** HostHealth (proto/host_health.ts): the agent keeps to these before sending (boundHealth). */
+const hostHealth: Rule = {
+  kind: 'message',
+  fields: {
+    cpu_percent: percent,
+    ram_used_bytes: byteCount,
+    ram_total_bytes: byteCount,
+    gpus: {
+      kind: 'list',
+      max: MAX_HEALTH_GPUS,
+      of: {
+        kind: 'message',
+        fields: {
+          index: { kind: 'int', min: 0, max: MAX_INT32 },
+          name: text(MAX_GPU_NAME_BYTES),
+          util_percent: percent,
+          mem_used_bytes: byteCount,
+          mem_total_bytes: byteCount,
+        },
+      },
+    },
+    collected_at: text(MAX_COLLECTED_AT_BYTES),
+  },
+};
 
 /**
  * Every request message, by the name of the call (Upload: one UploadChunk), field by field, with
@@ -88,7 +119,7 @@ export const REQUEST_BOUNDS: Readonly<Record<string, Fields>> = {
     backend: text(64),
     protocol: { kind: 'int', min: 0, max: MAX_INT32 },
   },
-  Heartbeat: { agent_id: agentId, runs: { kind: 'list', max: 4 * MAX_SLOTS, of: runRef } },
+  Heartbeat: { agent_id: agentId, runs: { kind: 'list', max: 4 * MAX_SLOTS, of: runRef }, health: hostHealth },
   Lease: {
     agent_id: agentId,
     max_runs: { kind: 'int', min: 0, max: MAX_SLOTS },
@@ -118,6 +149,7 @@ export const REQUEST_BOUNDS: Readonly<Record<string, Fields>> = {
   Cancel: { target },
   Retry: { target },
   Watch: { since_id: { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER } },
+  RunDetail: { run_id: target, log_lines: { kind: 'int', min: 0, max: MAX_LOG_TAIL_LINES } },
   Upload: {
     kind: {
       kind: 'oneof',
@@ -194,6 +226,13 @@ function checkRule(rule: Rule, v: unknown, field: string, parent: Record<string,
       const n = typeof v === 'string' && /^-?\d{1,20}$/.test(v) ? Number(v) : v ?? 0;
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < rule.min || n > rule.max) {
         return `${field} must be an integer from ${rule.min} to ${rule.max}, got ${quote(v)}`;
+      }
+      return null;
+    }
+    case 'number': {
+      const n = v ?? 0;
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < rule.min || n > rule.max) {
+        return `${field} must be a finite number from ${rule.min} to ${rule.max}, got ${quote(v)}`;
       }
       return null;
     }

@@ -2,15 +2,17 @@
  * The event log (table `events`): what Watch replays and streams. It is compacted as it grows,
  * by one rule:
  *
- *   A `metrics` event supersedes every earlier `metrics` event of the same run (of any attempt);
- *   a superseded event is deleted in the transaction that inserts its successor. Every other
- *   event is kept.
+ *   An event of a superseding type ({@link SUPERSEDING}: `metrics` keyed by run, `agent_health`
+ *   keyed by agent) supersedes every earlier event of the same type and key (a run's metrics of
+ *   any attempt; an agent's health); a superseded event is deleted in the transaction that
+ *   inserts its successor. Every other event is kept.
  *
- * So the log holds every lifecycle event plus at most one metrics event per run, and a watcher
- * replaying from any since_id gets a consistent picture: every non-metrics event after it, and
- * the latest metrics event of each run (when that is after it). Each insert deletes at most the
- * one event it supersedes (found through a partial index), so compaction costs O(1) per insert.
- * A metrics event carries what a dashboard needs, not whole lines: {@link compactMetrics}.
+ * So the log holds every lifecycle event plus at most one metrics event per run and one health
+ * event per agent, and a watcher replaying from any since_id gets a consistent picture: every
+ * lifecycle event after it, and the latest metrics of each run and health of each agent (when
+ * that is after it). Each insert deletes at most the one event it supersedes (found through a
+ * partial index), so compaction costs O(1) per insert. A metrics event carries what a dashboard
+ * needs, not whole lines: {@link compactMetrics}.
  */
 import type Database from 'better-sqlite3';
 import { stamp } from '../lib/log.js';
@@ -63,6 +65,13 @@ export function compactMetrics(value: unknown): Record<string, number | string> 
   return out;
 }
 
+/**
+ * Event types of which only the latest per key is kept, and the column that is their key. Both
+ * are frequent (a metrics event per batch of lines, a health event per agent every few seconds)
+ * and only their latest value matters to a watcher; each has a partial index (schema.ts).
+ */
+export const SUPERSEDING: Readonly<Record<string, 'run_id' | 'agent_id'>> = { metrics: 'run_id', agent_health: 'agent_id' };
+
 /** Prepared statements over `events`; the store calls them inside its transactions. */
 export class EventLog {
   private readonly s;
@@ -70,7 +79,17 @@ export class EventLog {
   constructor(db: Database.Database) {
     this.s = {
       insert: db.prepare('INSERT INTO events (time, type, sweep, run_id, agent_id, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
-      supersede: db.prepare(`DELETE FROM events WHERE type = 'metrics' AND run_id = ? AND id < ?`),
+      // One pair of statements per type, the type written into the SQL: a partial index
+      // (WHERE type = 'metrics') is used only when the query names the type literally.
+      supersede: new Map(
+        Object.entries(SUPERSEDING).map(([type, column]) => [type, db.prepare<[string, number]>(`DELETE FROM events WHERE type = '${type}' AND ${column} = ? AND id < ?`)]),
+      ),
+      latestOf: new Map(
+        Object.entries(SUPERSEDING).map(([type, column]) => [
+          type,
+          db.prepare<[string], RawEvent>(`SELECT * FROM events WHERE type = '${type}' AND ${column} = ? ORDER BY id DESC LIMIT 1`),
+        ]),
+      ),
       since: db.prepare<[number, number], RawEvent>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
     };
   }
@@ -79,8 +98,21 @@ export class EventLog {
   append(time: number, type: string, f: { sweep?: string | null; runId?: string | null; agentId?: string | null; dataJson: string | null }): EventRow {
     const info = this.s.insert.run(time, type, f.sweep ?? null, f.runId ?? null, f.agentId ?? null, f.dataJson);
     const id = Number(info.lastInsertRowid);
-    if (type === 'metrics' && f.runId) this.s.supersede.run(f.runId, id);
+    const keyColumn = SUPERSEDING[type];
+    const key = keyColumn === 'run_id' ? f.runId : keyColumn === 'agent_id' ? f.agentId : null;
+    if (key) this.s.supersede.get(type)!.run(key, id);
     return { id, time: stamp('iso', time), type, sweep: f.sweep ?? '', run_id: f.runId ?? '', agent_id: f.agentId ?? '', data_json: f.dataJson ?? '' };
+  }
+
+  /**
+   * The one event kept of a superseding type for a key (a run's metrics, an agent's health), with
+   * its time in ms; undefined when there is none.
+   */
+  latest(type: string, key: string): { id: number; timeMs: number; dataJson: string } | undefined {
+    const statement = this.s.latestOf.get(type);
+    if (!statement) throw new Error(`events: ${type} is not a superseding type`);
+    const e = statement.get(key);
+    return e ? { id: e.id, timeMs: e.time, dataJson: e.data_json ?? '' } : undefined;
   }
 
   /** Events with an id above `id`, oldest first, at most `limit`: one page of a replay. */

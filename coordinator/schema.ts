@@ -146,6 +146,17 @@ export const MIGRATIONS: readonly Migration[] = [
         AND id NOT IN (SELECT max(id) FROM events WHERE type = 'metrics' GROUP BY run_id);
     `,
   },
+  {
+    version: 4,
+    description: "agents' latest host health; one agent_health event per agent (coordinator/events.ts)",
+    sql: `
+      -- health_json: the latest HostHealth a heartbeat of the agent carried, as JSON with plain
+      -- numbers (proto/host_health.ts); NULL until one did. Only the latest is kept, no history.
+      ALTER TABLE agents ADD COLUMN health_json TEXT;
+      -- Finds the agent_health event a new one supersedes, and the one a heartbeat compares with.
+      CREATE INDEX events_agent_health ON events (agent_id, id) WHERE type = 'agent_health';
+    `,
+  },
 ];
 
 /** The version this code writes and understands. */

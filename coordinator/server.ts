@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { CoordinatorHandlers } from '../proto/generated/dlphys/Coordinator.js';
 import { serveHealth, type HealthService } from '../proto/health.js';
 import { dlphysProto } from '../proto/load.js';
+import { healthFromWire } from '../proto/host_health.js';
 import { fromWireRef, toWireRef } from '../proto/run_ref.js';
 import { tokenInterceptor } from '../proto/token.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, metadataValue } from '../proto/wire.js';
@@ -12,6 +13,7 @@ import { ClosingError, ContractError } from './errors.js';
 import { errorStatus, isCoordinatorFault, type CallStatus } from './error_status.js';
 import { statusToWire } from './status_wire.js';
 import { type ReportStatus, type Store } from './store/index.js';
+import { runDetail } from './run_detail.js';
 import { parseSweepJson } from './sweep_json.js';
 import { makeUploadHandler } from './sync_receiver.js';
 import { WatchHub, type WatchOptions } from './watch.js';
@@ -190,6 +192,22 @@ export class CoordinatorServer {
     };
   }
 
+  /** Like unary, for a body that resolves later (it reads files): the bounds first, then its value or its error as a status. */
+  private unaryAsync<Req, Res>(body: (req: Req) => Promise<Res>): UnaryHandler<Req, Res> {
+    return (call, callback) => {
+      const fail = (err: unknown) => {
+        const status = errorStatus(err);
+        callback({ code: status.code, details: status.details });
+      };
+      try {
+        checkRequest(call.getPath(), call.request);
+        body(call.request).then((reply) => callback(null, reply), fail);
+      } catch (err) {
+        fail(err);
+      }
+    };
+  }
+
   /** Like unary, for the calls of a registered agent: the request's agent_id must come with that agent's secret. */
   private agentCall<Req extends { agent_id: string }, Res>(body: (req: Req) => Res): UnaryHandler<Req, Res> {
     return this.unary((req: Req, metadata) => {
@@ -236,7 +254,8 @@ export class CoordinatorServer {
         return { lease_ttl_ms: leaseTtlMs, heartbeat_ms: Math.max(50, Math.floor(leaseTtlMs / 3)), agent_secret: secret };
       }),
       Heartbeat: this.agentCall((req) => {
-        const { cancel, lost } = store.heartbeat(req.agent_id, req.runs.map(fromWireRef), leaseTtlMs);
+        const health = req.health ? healthFromWire(req.health) : null;
+        const { cancel, lost } = store.heartbeat(req.agent_id, req.runs.map(fromWireRef), leaseTtlMs, health);
         return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef) };
       }),
       Lease: this.agentCall((req) => {
@@ -286,6 +305,7 @@ export class CoordinatorServer {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again (dlphys-coord serve) to retry');
         return { affected: store.retry(req.target) };
       }),
+      RunDetail: this.unaryAsync((req) => runDetail(store, this.opts.runsDir, req)),
       Watch: (call) => this.watch.handle(call),
     };
   }

@@ -5,10 +5,12 @@
  */
 import type { AgentStatus } from '../proto/generated/dlphys/AgentStatus.js';
 import type { CoordinatorHealth } from '../proto/generated/dlphys/CoordinatorHealth.js';
+import type { GpuHealth } from '../proto/generated/dlphys/GpuHealth.js';
+import type { HostHealth } from '../proto/generated/dlphys/HostHealth.js';
 import type { RunStatus } from '../proto/generated/dlphys/RunStatus.js';
 import type { StatusReply } from '../proto/generated/dlphys/StatusReply.js';
 import type { SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
-import type { AgentRow, RunStatusRow, StatusReport, SweepRow } from './store/index.js';
+import type { AgentRow, HostHealthData, RunStatusRow, StatusReport, SweepRow } from './store/index.js';
 
 export function sweepToWire(s: SweepRow): Required<SweepStatus> {
   return { name: s.name, created_at: s.created_at, total: s.total, states: { ...s.states }, metric: s.metric, goal: s.goal };
@@ -26,6 +28,26 @@ export function agentToWire(a: AgentRow): Required<AgentStatus> {
     state: a.state,
     quarantined_until: a.quarantined_until,
     lost_runs: a.lost_runs,
+    health: a.health ? healthToWire(a.health) : null,
+  };
+}
+
+/** An agent's latest health as the proto's HostHealth (byte counts go out as int64). */
+export function healthToWire(h: HostHealthData): Required<HostHealth> {
+  return {
+    cpu_percent: h.cpu_percent,
+    ram_used_bytes: h.ram_used_bytes,
+    ram_total_bytes: h.ram_total_bytes,
+    gpus: h.gpus.map(
+      (g): Required<GpuHealth> => ({
+        index: g.index,
+        name: g.name,
+        util_percent: g.util_percent,
+        mem_used_bytes: g.mem_used_bytes,
+        mem_total_bytes: g.mem_total_bytes,
+      }),
+    ),
+    collected_at: h.collected_at,
   };
 }
 

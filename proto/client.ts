@@ -61,7 +61,19 @@ export function connect(address: string, options: ConnectOptions = {}): Connecti
   return { address, client, metadata, close: () => client.close() };
 }
 
-type UnaryName = 'Register' | 'Heartbeat' | 'Lease' | 'StartRun' | 'ReportMetrics' | 'Report' | 'Goodbye' | 'SubmitSweep' | 'Status' | 'Cancel' | 'Retry';
+type UnaryName =
+  | 'Register'
+  | 'Heartbeat'
+  | 'Lease'
+  | 'StartRun'
+  | 'ReportMetrics'
+  | 'Report'
+  | 'Goodbye'
+  | 'SubmitSweep'
+  | 'Status'
+  | 'Cancel'
+  | 'Retry'
+  | 'RunDetail';
 /* eslint-disable @typescript-eslint/no-explicit-any -- `any` is what lets `infer` match MethodDefinition's other parameters */
 type RequestOf<K extends UnaryName> = CoordinatorDefinition[K] extends MethodDefinition<infer Req, any, any, any> ? Req : never;
 type ReplyOf<K extends UnaryName> = CoordinatorDefinition[K] extends MethodDefinition<any, any, any, infer Res> ? Res : never;

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import type { HostHealth__Output } from '../../proto/generated/dlphys/HostHealth.js';
 import type { StatusReply__Output } from '../../proto/generated/dlphys/StatusReply.js';
 import { textTable } from '../../lib/text_table.js';
 import { RUN_STATES } from '../run_states.js';
@@ -48,6 +49,15 @@ function parseOrNull(text: string): unknown {
   }
 }
 
+const GiB = 1024 ** 3;
+
+/** cpu, ram and gpu util cells of an agent's latest health: `37%`, `3.1/23.5G`, `96%,0%` ('-' before any). */
+function healthCells(h: HostHealth__Output | null): string[] {
+  if (!h) return ['-', '-', '-'];
+  const ram = `${(Number(h.ram_used_bytes) / GiB).toFixed(1)}/${(Number(h.ram_total_bytes) / GiB).toFixed(1)}G`;
+  return [`${Math.round(h.cpu_percent)}%`, ram, h.gpus.map((g) => `${Math.round(g.util_percent)}%`).join(',') || '-'];
+}
+
 function table(header: string[], rows: string[][]): string[] {
   return textTable([header, ...rows]);
 }
@@ -67,12 +77,13 @@ function render(s: StatusReply__Output): string {
   );
   out.push(
     ...table(
-      ['agent', 'host', 'slots', 'gpus', 'running', 'last heartbeat', 'state', 'lost runs'],
+      ['agent', 'host', 'slots', 'gpus', 'cpu', 'ram', 'gpu util', 'running', 'last heartbeat', 'state', 'lost runs'],
       s.agents.map((a) => [
         a.id,
         a.host,
         String(a.slots),
         a.gpus.join(',') || '-',
+        ...healthCells(a.health),
         String(a.running),
         a.last_heartbeat,
         a.state === 'quarantined' ? `quarantined until ${a.quarantined_until}` : a.state,

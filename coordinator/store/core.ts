@@ -82,6 +82,11 @@ export class StoreCore {
     };
   }
 
+  /** The one event kept of a superseding type for a key (events.ts): what a new one would supersede. */
+  latestEvent(type: string, key: string): { id: number; timeMs: number; dataJson: string } | undefined {
+    return this.events.latest(type, key);
+  }
+
   eventsSince(id: number, limit: number): EventRow[] {
     return this.events.since(id, limit);
   }

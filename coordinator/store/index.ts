@@ -15,6 +15,7 @@
  * when its lease expired and another agent took it over.
  */
 import { UsageError } from '../../lib/errors.js';
+import type { HostHealthData } from '../../proto/host_health.js';
 import type { EventRow } from '../events.js';
 import { schemaVersion } from '../schema.js';
 import * as agents from './agents.js';
@@ -35,6 +36,7 @@ import {
   type MetricBatchResult,
   type MetricRowIn,
   type RunRef,
+  type RunDetail,
   type RunReportIn,
   type RunRow,
   type RunState,
@@ -157,9 +159,11 @@ export class Store {
   /**
    * Records the agent's heartbeat and renews the leases of the attempts it names that it still
    * holds; `cancel` lists those a user asked to stop, `lost` the ones it no longer holds.
+   * `health`, when given, becomes the agent's latest (status shows it), with an agent_health
+   * event when it moved meaningfully (store/health.ts says when).
    */
-  heartbeat(agentId: string, refs: RunRef[], leaseTtlMs: number): { cancel: RunRef[]; lost: RunRef[] } {
-    return lifecycle.heartbeat(this.core, agentId, refs, leaseTtlMs);
+  heartbeat(agentId: string, refs: RunRef[], leaseTtlMs: number, health: HostHealthData | null = null): { cancel: RunRef[]; lost: RunRef[] } {
+    return lifecycle.heartbeat(this.core, agentId, refs, leaseTtlMs, health);
   }
 
   /**
@@ -261,6 +265,15 @@ export class Store {
   /** The stored metrics.jsonl lines of the run's current attempt, in seq order. */
   metricsOf(runId: string): string[] {
     return queries.metricsOf(this.core, runId);
+  }
+
+  /**
+   * One run in full for RunDetail: its status row, its resolved config (JSON), and the stored
+   * metrics.jsonl lines of its current attempt in seq order — the last `maxLines` of them, fewer
+   * when those would pass `maxBytes` (UTF-8) together. NotFoundError for an unknown run.
+   */
+  runDetail(runId: string, maxLines: number, maxBytes: number): RunDetail {
+    return queries.runDetail(this.core, runId, maxLines, maxBytes);
   }
 
   /** The schema version recorded in the file (PRAGMA user_version). */

@@ -6,7 +6,9 @@
  */
 import { UsageError } from '../../lib/errors.js';
 import { NotFoundError, NotLandedError, StaleAttemptError } from '../errors.js';
+import type { HostHealthData } from '../../proto/host_health.js';
 import { touchAgent } from './agents.js';
+import { recordHealth } from './health.js';
 import { iso, requireRef, requireTtl, type StoreCore } from './core.js';
 import { isHeld, nextState } from './states.js';
 import {
@@ -123,10 +125,17 @@ export function markStarted(core: StoreCore, ref: RunRef, agentId: string): void
 }
 
 /** See Store.heartbeat. */
-export function heartbeat(core: StoreCore, agentId: string, refs: RunRef[], leaseTtlMs: number): { cancel: RunRef[]; lost: RunRef[] } {
+export function heartbeat(
+  core: StoreCore,
+  agentId: string,
+  refs: RunRef[],
+  leaseTtlMs: number,
+  health: HostHealthData | null,
+): { cancel: RunRef[]; lost: RunRef[] } {
   requireTtl(leaseTtlMs);
   return core.tx(() => {
     touchAgent(core, agentId);
+    if (health) recordHealth(core, agentId, health);
     const now = core.now();
     const cancel: RunRef[] = [];
     const lost: RunRef[] = [];

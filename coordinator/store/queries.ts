@@ -5,7 +5,34 @@
 import { NotFoundError } from '../errors.js';
 import { iso, type StoreCore } from './core.js';
 import { ACTIVE_STATES, HELD_STATES, RUN_STATES, sqlList } from '../run_states.js';
-import type { AgentRow, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';
+import type { AgentRow, HostHealthData, RunDetail, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';
+
+/** A run's row as status shows it; `lostAttempts` counted by the caller. */
+function statusRow(r: RunRow, lostAttempts: number): RunStatusRow {
+  return {
+    id: r.id,
+    sweep: r.sweep,
+    name: r.name,
+    state: r.state,
+    attempt: r.attempt,
+    agent_id: r.agent_id ?? '',
+    params_json: r.params_json,
+    summary_json: r.summary_json ?? '',
+    error: r.error ?? '',
+    updated_at: iso(r.updated_at),
+    lost_attempts: lostAttempts,
+  };
+}
+
+/** A stored health_json; null for none, or for one that does not parse (never stored so, but status must not fail on it). */
+function parseHealth(json: string | null): HostHealthData | null {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as HostHealthData;
+  } catch {
+    return null;
+  }
+}
 
 /** See Store.status. */
 export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: number): StatusReport {
@@ -52,9 +79,19 @@ export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: n
     const agents: AgentRow[] = db
       .prepare<
         [],
-        { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; lost_runs: number }
+        {
+          id: string;
+          host: string;
+          gpus_json: string;
+          slots: number;
+          last_heartbeat: number;
+          left_at: number | null;
+          quarantined_until: number | null;
+          lost_runs: number;
+          health_json: string | null;
+        }
       >(
-        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until,
+        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until, a.health_json,
            (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
          FROM agents a ORDER BY a.registered_at, a.id`,
       )
@@ -73,6 +110,7 @@ export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: n
           state: a.left_at !== null ? 'left' : !alive ? 'lost' : quarantined ? 'quarantined' : 'alive',
           quarantined_until: quarantined ? iso(a.quarantined_until) : '',
           lost_runs: a.lost_runs,
+          health: parseHealth(a.health_json),
         };
       });
     const runRows = sweep
@@ -84,20 +122,7 @@ export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: n
              ORDER BY s.created_at, s.rowid, r.idx`,
           )
           .all();
-    const lostOf = db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck();
-    const runs: RunStatusRow[] = runRows.map((r) => ({
-      id: r.id,
-      sweep: r.sweep,
-      name: r.name,
-      state: r.state,
-      attempt: r.attempt,
-      agent_id: r.agent_id ?? '',
-      params_json: r.params_json,
-      summary_json: r.summary_json ?? '',
-      error: r.error ?? '',
-      updated_at: iso(r.updated_at),
-      lost_attempts: lostOf.get(r.id)!,
-    }));
+    const runs: RunStatusRow[] = runRows.map((r) => statusRow(r, core.s.lostAttemptsOf.get(r.id)!));
     return { sweeps, agents, runs };
   });
   return read.deferred();
@@ -125,4 +150,22 @@ export function runRow(core: StoreCore, runId: string): RunRow {
 export function metricsOf(core: StoreCore, runId: string): string[] {
   const row = runRow(core, runId);
   return core.s.metricLines.all(row.id, row.attempt);
+}
+
+/** See Store.runDetail. */
+export function runDetail(core: StoreCore, runId: string, maxLines: number, maxBytes: number): RunDetail {
+  const read = core.db.transaction((): RunDetail => {
+    const row = runRow(core, runId);
+    // Newest first, so a cap keeps the end of a long run (what its chart shows last).
+    const lines: string[] = [];
+    let bytes = 0;
+    for (const line of core.s.metricLinesNewestFirst.iterate(row.id, row.attempt, Math.max(0, maxLines))) {
+      bytes += Buffer.byteLength(line);
+      if (bytes > maxBytes) break;
+      lines.push(line);
+    }
+    return { run: statusRow(row, core.s.lostAttemptsOf.get(row.id)!), configJson: row.config_json, metricLines: lines.reverse() };
+  });
+  // Deferred: a read, consistent across its statements, taking no write lock.
+  return read.deferred();
 }

@@ -47,6 +47,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     setLanded: db.prepare('UPDATE attempts SET landed_at = ?, landed_files = ?, landed_bytes = ? WHERE run_id = ? AND attempt = ?'),
     touchAgent: db.prepare('UPDATE agents SET last_heartbeat = ?, lost_at = NULL WHERE id = ?'),
+    setHealth: db.prepare('UPDATE agents SET health_json = ? WHERE id = ?'),
     sweepsWithQueued: db
       .prepare<[], string>(
         `SELECT s.name FROM sweeps s WHERE EXISTS (SELECT 1 FROM runs r WHERE r.state = 'queued' AND r.sweep = s.name)
@@ -95,6 +96,10 @@ export function prepareStatements(db: Database.Database) {
     unfinished: db.prepare<[], number>(`SELECT count(*) FROM runs WHERE state IN ${sqlList(ACTIVE_STATES)}`).pluck(),
     unfinishedOf: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE sweep = ? AND state IN ${sqlList(ACTIVE_STATES)}`).pluck(),
     metricLines: db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq').pluck(),
+    metricLinesNewestFirst: db
+      .prepare<[string, number, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq DESC LIMIT ?')
+      .pluck(),
+    lostAttemptsOf: db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck(),
   };
 }
 

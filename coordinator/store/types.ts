@@ -3,9 +3,10 @@
  * status rows to its proto messages (coordinator/status_wire.ts).
  */
 import type { RunRef } from '../../lib/run/run_ref.js';
+import type { GpuHealthData, HostHealthData } from '../../proto/host_health.js';
 import type { RunState } from '../schema.js';
 
-export type { RunRef, RunState };
+export type { GpuHealthData, HostHealthData, RunRef, RunState };
 
 export interface LeasedRun extends RunRef {
   sweep: string;
@@ -100,6 +101,8 @@ export interface AgentRow {
   quarantined_until: string;
   /** Attempts of this agent whose lease expired. */
   lost_runs: number;
+  /** The latest host health its heartbeats carried; null until one did. */
+  health: HostHealthData | null;
 }
 
 /** A run as status shows it. */
@@ -116,6 +119,15 @@ export interface RunStatusRow {
   updated_at: string;
   /** Attempts of this run whose agent vanished (lease expired), since the run was created. */
   lost_attempts: number;
+}
+
+/** One run in full (Store.runDetail). */
+export interface RunDetail {
+  run: RunStatusRow;
+  /** The run's full resolved ExperimentConfig, as JSON (what its config.json holds). */
+  configJson: string;
+  /** The current attempt's stored metrics.jsonl lines, oldest first (the newest ones when capped). */
+  metricLines: string[];
 }
 
 export interface StatusReport {

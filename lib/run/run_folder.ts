@@ -69,11 +69,17 @@ export class RunFolder implements FitSink {
    */
   static create(dir: string, options: { overwrite: boolean; config: object; onMetricsLine?: (line: string) => void }): RunFolder {
     if (options.overwrite) fs.rmSync(dir, { recursive: true, force: true });
-    try {
-      fs.mkdirSync(path.dirname(dir), { recursive: true });
-      fs.mkdirSync(dir);
-    } catch (err) {
-      throw new UsageError(`cannot create run folder ${dir}: ${(err as Error).message}`);
+    for (let tries = 1; ; tries++) {
+      try {
+        fs.mkdirSync(path.dirname(dir), { recursive: true });
+        fs.mkdirSync(dir);
+        break;
+      } catch (err) {
+        // An agent removes the folders a finished run leaves empty (agent/run_task.ts): its
+        // parent can vanish between the two calls when another run of the same sweep ends then.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tries < 5) continue;
+        throw new UsageError(`cannot create run folder ${dir}: ${(err as Error).message}`);
+      }
     }
     writeJsonAtomic(path.join(dir, 'config.json'), options.config);
     return new RunFolder(dir, options.onMetricsLine);

@@ -9,8 +9,10 @@ import type { Event as _dlphys_Event, Event__Output as _dlphys_Event__Output } f
 import type { FileEnd as _dlphys_FileEnd, FileEnd__Output as _dlphys_FileEnd__Output } from './dlphys/FileEnd.js';
 import type { FileStart as _dlphys_FileStart, FileStart__Output as _dlphys_FileStart__Output } from './dlphys/FileStart.js';
 import type { GoodbyeRequest as _dlphys_GoodbyeRequest, GoodbyeRequest__Output as _dlphys_GoodbyeRequest__Output } from './dlphys/GoodbyeRequest.js';
+import type { GpuHealth as _dlphys_GpuHealth, GpuHealth__Output as _dlphys_GpuHealth__Output } from './dlphys/GpuHealth.js';
 import type { HeartbeatReply as _dlphys_HeartbeatReply, HeartbeatReply__Output as _dlphys_HeartbeatReply__Output } from './dlphys/HeartbeatReply.js';
 import type { HeartbeatRequest as _dlphys_HeartbeatRequest, HeartbeatRequest__Output as _dlphys_HeartbeatRequest__Output } from './dlphys/HeartbeatRequest.js';
+import type { HostHealth as _dlphys_HostHealth, HostHealth__Output as _dlphys_HostHealth__Output } from './dlphys/HostHealth.js';
 import type { LeaseReply as _dlphys_LeaseReply, LeaseReply__Output as _dlphys_LeaseReply__Output } from './dlphys/LeaseReply.js';
 import type { LeaseRequest as _dlphys_LeaseRequest, LeaseRequest__Output as _dlphys_LeaseRequest__Output } from './dlphys/LeaseRequest.js';
 import type { LeasedRun as _dlphys_LeasedRun, LeasedRun__Output as _dlphys_LeasedRun__Output } from './dlphys/LeasedRun.js';
@@ -19,6 +21,8 @@ import type { MetricBatch as _dlphys_MetricBatch, MetricBatch__Output as _dlphys
 import type { MetricRow as _dlphys_MetricRow, MetricRow__Output as _dlphys_MetricRow__Output } from './dlphys/MetricRow.js';
 import type { RegisterReply as _dlphys_RegisterReply, RegisterReply__Output as _dlphys_RegisterReply__Output } from './dlphys/RegisterReply.js';
 import type { RegisterRequest as _dlphys_RegisterRequest, RegisterRequest__Output as _dlphys_RegisterRequest__Output } from './dlphys/RegisterRequest.js';
+import type { RunDetailReply as _dlphys_RunDetailReply, RunDetailReply__Output as _dlphys_RunDetailReply__Output } from './dlphys/RunDetailReply.js';
+import type { RunDetailRequest as _dlphys_RunDetailRequest, RunDetailRequest__Output as _dlphys_RunDetailRequest__Output } from './dlphys/RunDetailRequest.js';
 import type { RunEvent as _dlphys_RunEvent, RunEvent__Output as _dlphys_RunEvent__Output } from './dlphys/RunEvent.js';
 import type { RunRef as _dlphys_RunRef, RunRef__Output as _dlphys_RunRef__Output } from './dlphys/RunRef.js';
 import type { RunReport as _dlphys_RunReport, RunReport__Output as _dlphys_RunReport__Output } from './dlphys/RunReport.js';
@@ -49,8 +53,10 @@ export interface ProtoGrpcType {
     FileEnd: MessageTypeDefinition<_dlphys_FileEnd, _dlphys_FileEnd__Output>
     FileStart: MessageTypeDefinition<_dlphys_FileStart, _dlphys_FileStart__Output>
     GoodbyeRequest: MessageTypeDefinition<_dlphys_GoodbyeRequest, _dlphys_GoodbyeRequest__Output>
+    GpuHealth: MessageTypeDefinition<_dlphys_GpuHealth, _dlphys_GpuHealth__Output>
     HeartbeatReply: MessageTypeDefinition<_dlphys_HeartbeatReply, _dlphys_HeartbeatReply__Output>
     HeartbeatRequest: MessageTypeDefinition<_dlphys_HeartbeatRequest, _dlphys_HeartbeatRequest__Output>
+    HostHealth: MessageTypeDefinition<_dlphys_HostHealth, _dlphys_HostHealth__Output>
     LeaseReply: MessageTypeDefinition<_dlphys_LeaseReply, _dlphys_LeaseReply__Output>
     LeaseRequest: MessageTypeDefinition<_dlphys_LeaseRequest, _dlphys_LeaseRequest__Output>
     LeasedRun: MessageTypeDefinition<_dlphys_LeasedRun, _dlphys_LeasedRun__Output>
@@ -59,6 +65,8 @@ export interface ProtoGrpcType {
     MetricRow: MessageTypeDefinition<_dlphys_MetricRow, _dlphys_MetricRow__Output>
     RegisterReply: MessageTypeDefinition<_dlphys_RegisterReply, _dlphys_RegisterReply__Output>
     RegisterRequest: MessageTypeDefinition<_dlphys_RegisterRequest, _dlphys_RegisterRequest__Output>
+    RunDetailReply: MessageTypeDefinition<_dlphys_RunDetailReply, _dlphys_RunDetailReply__Output>
+    RunDetailRequest: MessageTypeDefinition<_dlphys_RunDetailRequest, _dlphys_RunDetailRequest__Output>
     RunEvent: MessageTypeDefinition<_dlphys_RunEvent, _dlphys_RunEvent__Output>
     RunRef: MessageTypeDefinition<_dlphys_RunRef, _dlphys_RunRef__Output>
     RunReport: MessageTypeDefinition<_dlphys_RunReport, _dlphys_RunReport__Output>

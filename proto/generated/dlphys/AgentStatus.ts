@@ -1,5 +1,6 @@
 // Original file: proto/dlphys.proto
 
+import type { HostHealth as _dlphys_HostHealth, HostHealth__Output as _dlphys_HostHealth__Output } from '../dlphys/HostHealth.js';
 
 export interface AgentStatus {
   'id'?: (string);
@@ -19,6 +20,10 @@ export interface AgentStatus {
    * Attempts of this agent whose lease expired.
    */
   'lost_runs'?: (number);
+  /**
+   * The latest health its heartbeats carried (absent until one did).
+   */
+  'health'?: (_dlphys_HostHealth | null);
 }
 
 export interface AgentStatus__Output {
@@ -39,4 +44,8 @@ export interface AgentStatus__Output {
    * Attempts of this agent whose lease expired.
    */
   'lost_runs': (number);
+  /**
+   * The latest health its heartbeats carried (absent until one did).
+   */
+  'health': (_dlphys_HostHealth__Output | null);
 }

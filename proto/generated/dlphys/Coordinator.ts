@@ -13,6 +13,8 @@ import type { MetricAck as _dlphys_MetricAck, MetricAck__Output as _dlphys_Metri
 import type { MetricBatch as _dlphys_MetricBatch, MetricBatch__Output as _dlphys_MetricBatch__Output } from '../dlphys/MetricBatch.js';
 import type { RegisterReply as _dlphys_RegisterReply, RegisterReply__Output as _dlphys_RegisterReply__Output } from '../dlphys/RegisterReply.js';
 import type { RegisterRequest as _dlphys_RegisterRequest, RegisterRequest__Output as _dlphys_RegisterRequest__Output } from '../dlphys/RegisterRequest.js';
+import type { RunDetailReply as _dlphys_RunDetailReply, RunDetailReply__Output as _dlphys_RunDetailReply__Output } from '../dlphys/RunDetailReply.js';
+import type { RunDetailRequest as _dlphys_RunDetailRequest, RunDetailRequest__Output as _dlphys_RunDetailRequest__Output } from '../dlphys/RunDetailRequest.js';
 import type { RunEvent as _dlphys_RunEvent, RunEvent__Output as _dlphys_RunEvent__Output } from '../dlphys/RunEvent.js';
 import type { RunReport as _dlphys_RunReport, RunReport__Output as _dlphys_RunReport__Output } from '../dlphys/RunReport.js';
 import type { StatusReply as _dlphys_StatusReply, StatusReply__Output as _dlphys_StatusReply__Output } from '../dlphys/StatusReply.js';
@@ -110,6 +112,21 @@ export interface CoordinatorClient extends grpc.Client {
   retry(argument: _dlphys_TargetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
   retry(argument: _dlphys_TargetRequest, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * One run in full for the dashboard's detail view: its config, metric lines, log tail.
+   */
+  RunDetail(argument: _dlphys_RunDetailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  RunDetail(argument: _dlphys_RunDetailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  RunDetail(argument: _dlphys_RunDetailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  RunDetail(argument: _dlphys_RunDetailRequest, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * One run in full for the dashboard's detail view: its config, metric lines, log tail.
+   */
+  runDetail(argument: _dlphys_RunDetailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  runDetail(argument: _dlphys_RunDetailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  runDetail(argument: _dlphys_RunDetailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  runDetail(argument: _dlphys_RunDetailRequest, callback: grpc.requestCallback<_dlphys_RunDetailReply__Output>): grpc.ClientUnaryCall;
+  
   StartRun(argument: _dlphys_RunEvent, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
   StartRun(argument: _dlphys_RunEvent, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
   StartRun(argument: _dlphys_RunEvent, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_Ack__Output>): grpc.ClientUnaryCall;
@@ -182,6 +199,11 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   
   Retry: grpc.handleUnaryCall<_dlphys_TargetRequest__Output, _dlphys_TargetReply>;
   
+  /**
+   * One run in full for the dashboard's detail view: its config, metric lines, log tail.
+   */
+  RunDetail: grpc.handleUnaryCall<_dlphys_RunDetailRequest__Output, _dlphys_RunDetailReply>;
+  
   StartRun: grpc.handleUnaryCall<_dlphys_RunEvent__Output, _dlphys_Ack>;
   
   Status: grpc.handleUnaryCall<_dlphys_StatusRequest__Output, _dlphys_StatusReply>;
@@ -206,6 +228,7 @@ export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   Report: MethodDefinition<_dlphys_RunReport, _dlphys_Ack, _dlphys_RunReport__Output, _dlphys_Ack__Output>
   ReportMetrics: MethodDefinition<_dlphys_MetricBatch, _dlphys_MetricAck, _dlphys_MetricBatch__Output, _dlphys_MetricAck__Output>
   Retry: MethodDefinition<_dlphys_TargetRequest, _dlphys_TargetReply, _dlphys_TargetRequest__Output, _dlphys_TargetReply__Output>
+  RunDetail: MethodDefinition<_dlphys_RunDetailRequest, _dlphys_RunDetailReply, _dlphys_RunDetailRequest__Output, _dlphys_RunDetailReply__Output>
   StartRun: MethodDefinition<_dlphys_RunEvent, _dlphys_Ack, _dlphys_RunEvent__Output, _dlphys_Ack__Output>
   Status: MethodDefinition<_dlphys_StatusRequest, _dlphys_StatusReply, _dlphys_StatusRequest__Output, _dlphys_StatusReply__Output>
   SubmitSweep: MethodDefinition<_dlphys_SubmitSweepRequest, _dlphys_SubmitSweepReply, _dlphys_SubmitSweepRequest__Output, _dlphys_SubmitSweepReply__Output>

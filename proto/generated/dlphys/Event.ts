@@ -7,7 +7,8 @@ export interface Event {
   'time'?: (string);
   /**
    * sweep_submitted | run_leased | run_started | run_finished | run_requeued | run_cancelled |
-   * agent_registered | agent_lost | metrics
+   * agent_registered | agent_lost | agent_health (data: a HostHealth as JSON, byte counts as
+   * numbers; the log keeps each agent's latest only, recorded when it moved) | metrics
    */
   'type'?: (string);
   'sweep'?: (string);
@@ -21,7 +22,8 @@ export interface Event__Output {
   'time': (string);
   /**
    * sweep_submitted | run_leased | run_started | run_finished | run_requeued | run_cancelled |
-   * agent_registered | agent_lost | metrics
+   * agent_registered | agent_lost | agent_health (data: a HostHealth as JSON, byte counts as
+   * numbers; the log keeps each agent's latest only, recorded when it moved) | metrics
    */
   'type': (string);
   'sweep': (string);
