@@ -69,18 +69,17 @@ export class RunFolder implements FitSink {
    */
   static create(dir: string, options: { overwrite: boolean; config: object; onMetricsLine?: (line: string) => void }): RunFolder {
     if (options.overwrite) fs.rmSync(dir, { recursive: true, force: true });
-    for (let tries = 1; ; tries++) {
-      try {
-        fs.mkdirSync(path.dirname(dir), { recursive: true });
-        fs.mkdirSync(dir);
-        break;
-      } catch (err) {
-        // An agent removes the folders a finished run leaves empty (agent/run_task.ts): its
-        // parent can vanish between the two calls when another run of the same sweep ends then.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tries < 5) continue;
-        throw new UsageError(`cannot create run folder ${dir}: ${(err as Error).message}`);
-      }
+    // One recursive mkdir, not "parent, then the folder": an agent removes the attempt folder a
+    // finished run leaves empty (agent/run_task.ts), so the parent can vanish in between when
+    // another run of the same sweep ends then; Node's recursive mkdir makes it again on ENOENT.
+    let made: string | undefined;
+    try {
+      made = fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new UsageError(`cannot create run folder ${dir}: ${(err as Error).message}`);
     }
+    // It returns the first folder it made: none means the run folder was there already.
+    if (made === undefined) throw new UsageError(`cannot create run folder ${dir}: it exists already`);
     writeJsonAtomic(path.join(dir, 'config.json'), options.config);
     return new RunFolder(dir, options.onMetricsLine);
   }
