@@ -3,4 +3,8 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../lib/cli/main.ts');
+const { dlphysProgram } = await import('../lib/cli/main.ts');
+const { runProgram } = await import('../lib/cli/command.ts');
+// The dashboard's command lives in tui/, which lib/ never imports: it joins the program here.
+const { dashDirCommand } = await import('../tui/cli/dash_dir.ts');
+await runProgram(dlphysProgram().addCommand(dashDirCommand()), process.argv.slice(2));

@@ -17,6 +17,10 @@ export interface RunCoordinatorOptions {
   log?: (line: string) => void;
   /** The fix to print when the port is taken (default: choose another --port or --host). */
   portTakenFix?: (address: string) => string;
+  /** Called once the server listens, with the port it got (--port 0 picks one). */
+  onListening?: (port: number) => void;
+  /** Shuts the coordinator down as SIGINT would (a dashboard in the same process was closed). */
+  stop?: AbortSignal;
 }
 
 
@@ -74,6 +78,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     }
     // Tests and scripts wait for this exact line to learn the port.
     log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token-file FILE' : ''}`);
+    opts.onListening?.(port);
     const progress = new SweepProgress(store, log);
     // Checked right after each commit, in the same tick: once every run has finished, nothing
     // new is taken (no lease, sweep or retry), so what it says it exits with is what it has.
@@ -87,6 +92,12 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
       const onSignal = (signal: NodeJS.Signals) => resolve(`${signal}: shutting down (the database keeps everything; start again to continue)`);
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const onStop = () => {
+        const reason: unknown = opts.stop?.reason;
+        resolve(`${typeof reason === 'string' ? reason : 'stopped'}: shutting down (the database keeps everything; start again to continue)`);
+      };
+      opts.stop?.addEventListener('abort', onStop);
+      if (opts.stop?.aborted) onStop();
       const unsubscribe = store.onEvent(() => {
         progress.schedule();
         if (finished()) resolve('every run has finished: exiting (--exit-when-done)');
@@ -95,6 +106,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
         unsubscribe();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        opts.stop?.removeEventListener('abort', onStop);
       };
       progress.schedule();
       if (finished()) resolve('every run has finished: exiting (--exit-when-done)');

@@ -22,16 +22,25 @@ export class SweepProgress {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const s of this.store.status().sweeps) {
-      const n = (state: string) => s.states[state] ?? 0;
-      const finished = n('completed') + n('diverged') + n('failed') + n('cancelled');
-      const line =
-        `sweep ${s.name}: ${finished}/${s.total} finished (${n('completed')} completed` +
-        `${n('diverged') ? `, ${n('diverged')} diverged` : ''}${n('failed') ? `, ${n('failed')} failed` : ''}${n('cancelled') ? `, ${n('cancelled')} cancelled` : ''})` +
-        `, ${n('leased') + n('running')} running, ${n('queued')} queued`;
+      const line = sweepProgressLine(s);
       if (this.last.get(s.name) !== line) {
         this.last.set(s.name, line);
         this.log(line);
       }
     }
   }
+}
+
+/**
+ * `sweep NAME: 3/12 finished (2 completed, 1 failed), 2 running, 7 queued`: a sweep's counts in
+ * one line, as the coordinator logs them and as the dashboard's plain-lines mode prints them.
+ */
+export function sweepProgressLine(s: { name: string; total: number; states: Record<string, number> }): string {
+  const n = (state: string) => s.states[state] ?? 0;
+  const finished = n('completed') + n('diverged') + n('failed') + n('cancelled');
+  return (
+    `sweep ${s.name}: ${finished}/${s.total} finished (${n('completed')} completed` +
+    `${n('diverged') ? `, ${n('diverged')} diverged` : ''}${n('failed') ? `, ${n('failed')} failed` : ''}${n('cancelled') ? `, ${n('cancelled')} cancelled` : ''})` +
+    `, ${n('leased') + n('running')} running, ${n('queued')} queued`
+  );
 }

@@ -4,11 +4,14 @@ import { addListenOptions, type ListenFlags } from '../listen_options.js';
 import { logLine } from '../../lib/log.js';
 import { textTable } from '../../lib/text_table.js';
 import { runCoordinator } from '../run_coordinator.js';
+import { loadDashboard } from '../../tui/cli/load_dashboard.js';
+import { runCoordinatorWithDashboard } from './sweep_dash.js';
 
 interface SweepFlags extends ListenFlags {
   name?: string;
   dryRun: boolean;
   json: boolean;
+  dash: boolean;
 }
 
 /** `dlphys-coord sweep FILE`: record a sweep in --db and serve it; --dry-run only prints its runs. */
@@ -22,11 +25,13 @@ export function sweepCommand(): Command {
     .option('--name <name>', "sweep name (default: the file's `name`, else its base name); runs land in <runs-dir>/<name>/")
     .option('--dry-run', 'print the runs the file expands to and record nothing', false)
     .option('--json', 'with --dry-run: one JSON object a line (index, name, params, config)', false)
+    .option('--no-dash', 'progress lines on stderr even on a terminal (without a terminal, as in a pipe, CI or nohup, they are what it prints)')
     .addHelpText(
       'after',
       `
 Examples:
   $ dlphys-coord sweep examples/grid.json                  # record and serve; agents connect to 127.0.0.1:50051
+  $ dlphys-coord sweep examples/grid.json --no-dash        # progress lines instead of the dashboard
   $ dlphys-coord sweep examples/grid.json --dry-run        # what would run
   $ dlphys-coord sweep examples/random.json --dry-run --json | jq .params
   $ dlphys-coord sweep examples/grid.json --exit-when-done # serve until every run has finished
@@ -36,12 +41,19 @@ Examples:
       const sweep = loadSweep(file, flags.name !== undefined ? { name: flags.name } : {});
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
       if (flags.dryRun) return printDryRun(sweep, flags.json);
-      // Whatever holds the port is not asked anything: it may not be a coordinator at all.
-      await runCoordinator({
+      const opts = {
         flags,
         sweep,
-        portTakenFix: (address) => `to add this sweep to a coordinator there, run dlphys-coord submit ${file} --coord ${address}; else choose another --port`,
-      });
+        // Whatever holds the port is not asked anything: it may not be a coordinator at all.
+        portTakenFix: (address: string) => `to add this sweep to a coordinator there, run dlphys-coord submit ${file} --coord ${address}; else choose another --port`,
+      };
+      // The dashboard only on a terminal: a pipe, CI or nohup gets the progress lines.
+      if (flags.dash && process.stdout.isTTY) {
+        const loaded = await loadDashboard();
+        if (loaded.ok) return runCoordinatorWithDashboard(opts, loaded.dashboard);
+        logLine(`${loaded.why}; printing progress lines instead`);
+      }
+      await runCoordinator(opts);
     });
 }
 

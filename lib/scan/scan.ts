@@ -121,9 +121,10 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
 
 /**
  * Run folders under `root`, in natural name order. A run folder is not searched further;
- * node_modules and dot-directories (temp folders of an upload in progress) are skipped.
+ * node_modules and dot-directories (temp folders of an upload in progress) are skipped. A folder
+ * that cannot be listed is added to `errors` (named by `label`) and skipped.
  */
-function findRunFolders(root: string, label: (dir: string) => string, errors: ScanError[]): string[] {
+export function findRunFolders(root: string, label: (dir: string) => string, errors: ScanError[]): string[] {
   const found: string[] = [];
   const seen = new Set<string>();
   const visit = (dir: string): void => {
