@@ -8,7 +8,7 @@
  * the last id delivered: exactly what Watch would stream. Snapshots are built from the tables as
  * Status builds them (coordinator/store/queries.ts), with one difference: every sweep's runs are
  * listed, finished sweeps too, since a file is usually opened to look at results. Agents' host
- * health is not stored in the database, so it is absent (null) here.
+ * health is the latest each agent's heartbeats carried (agents.health_json).
  */
 import Database from 'better-sqlite3';
 import path from 'node:path';
@@ -18,7 +18,9 @@ import { RUN_STATES, HELD_STATES, sqlList } from '../../coordinator/run_states.j
 import { SCHEMA_VERSION } from '../../coordinator/schema.js';
 import { stamp } from '../../lib/log.js';
 import type { DashEvent, DashSink, DashSource, RunDetail, StatusSnapshot } from '../source.js';
-import { tailLines } from './log_tail.js';
+import { tailLines } from '../../lib/run/log_tail.js';
+import type { HostHealth__Output } from '../../proto/generated/dlphys/HostHealth.js';
+import type { HostHealthData } from '../../proto/host_health.js';
 
 export interface DatabaseSourceOptions {
   /** Between reads of the event log. @default 1000 */
@@ -82,8 +84,9 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
             .map((r) => [r.agent_id, r.n]),
         );
         const agents: AgentStatus__Output[] = db
-          .prepare<[], { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; lost_runs: number }>(
-            `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until,
+          .prepare<[], { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; lost_runs: number; health_json?: string | null }>(
+            // a.*: health_json is there from schema v4 on; an older database has none to show.
+            `SELECT a.*,
                (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
              FROM agents a ORDER BY a.registered_at, a.id`,
           )
@@ -103,7 +106,7 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
               state: a.left_at !== null ? 'left' : !alive ? 'lost' : quarantined ? 'quarantined' : 'alive',
               quarantined_until: quarantined ? iso(a.quarantined_until) : '',
               lost_runs: a.lost_runs,
-              health: null,
+              health: a.health_json ? healthOutput(JSON.parse(a.health_json) as HostHealthData) : null,
             };
           });
         const runs = db
@@ -185,14 +188,17 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
   async function runDetail(runId: string, logLines: number): Promise<RunDetail> {
     // Its own short-lived connection: a detail may be asked for while no start() is watching.
     const db = openReadOnly(file);
+    let detail: Omit<RunDetail, 'log_tail'>;
     try {
-      return detailOf(db, runId, logLines);
+      detail = detailOf(db, runId);
     } finally {
       db.close();
     }
+    // The run id is `<sweep>/<name>`, the landed folder's path under the runs dir.
+    return { ...detail, log_tail: await tailLines(path.join(runsDir, ...runId.split('/'), 'train.log'), logLines) };
   }
 
-  function detailOf(db: Database.Database, runId: string, logLines: number): RunDetail {
+  function detailOf(db: Database.Database, runId: string): Omit<RunDetail, 'log_tail'> {
     const row = db
       .prepare<[string], { id: string; sweep: string; name: string; state: string; attempt: number; agent_id: string | null; params_json: string; summary_json: string | null; error: string | null; updated_at: number; config_json: string; lost: number }>(
         `SELECT r.*, (SELECT count(*) FROM attempts t WHERE t.run_id = r.id AND t.outcome = 'lost') AS lost FROM runs r WHERE r.id = ?`,
@@ -200,8 +206,7 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
       .get(runId);
     if (!row) throw new Error(`no run ${runId} in ${file}`);
     const lines = db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq').pluck().all(row.id, row.attempt);
-    // The run id is `<sweep>/<name>`, the landed folder's path under the runs dir.
-    return { run: toWireRun(row), config_json: row.config_json, metric_lines: lines, log_tail: tailLines(path.join(runsDir, ...runId.split('/'), 'train.log'), logLines) };
+    return { run: toWireRun(row), config_json: row.config_json, metric_lines: lines };
   }
 
   return { label: file, start, runDetail };
@@ -225,4 +230,14 @@ function toWireRun(r: { id: string; sweep: string; name: string; state: string; 
 
 function toWireEvent(e: RawEvent): DashEvent {
   return { id: String(e.id), time: iso(e.time), type: e.type, sweep: e.sweep ?? '', run_id: e.run_id ?? '', agent_id: e.agent_id ?? '', data_json: e.data_json ?? '' };
+}
+
+/** A stored health as a client gets it off the wire: int64 byte counts as decimal strings (proto/load.ts: longs as String). */
+function healthOutput(h: HostHealthData): HostHealth__Output {
+  return {
+    ...h,
+    ram_used_bytes: String(h.ram_used_bytes),
+    ram_total_bytes: String(h.ram_total_bytes),
+    gpus: h.gpus.map((g) => ({ ...g, mem_used_bytes: String(g.mem_used_bytes), mem_total_bytes: String(g.mem_total_bytes) })),
+  };
 }

@@ -26,7 +26,7 @@ import { stamp } from '../../lib/log.js';
 import { localLiveness, type Liveness } from '../../lib/scan/read_run.js';
 import { findRunFolders, flattenConfig, type ScanError } from '../../lib/scan/scan.js';
 import type { DashEvent, DashSink, DashSource, RunDetail, StatusSnapshot } from '../source.js';
-import { tailLines } from './log_tail.js';
+import { tailLines } from '../../lib/run/log_tail.js';
 import { RunFolder, type MetricLine } from './run_folder.js';
 
 export interface FolderSourceOptions {
@@ -237,7 +237,7 @@ export function folderSource(dir: string, options: FolderSourceOptions = {}): Da
     } catch {
       // Not written yet: the detail shows no config.
     }
-    return { run: wire, config_json: configJson, metric_lines: run.metricLines(), log_tail: tailLines(path.join(run.dir, 'train.log'), logLines) };
+    return { run: wire, config_json: configJson, metric_lines: run.metricLines(), log_tail: await tailLines(path.join(run.dir, 'train.log'), logLines) };
   }
 
   return { label: dir, start, runDetail };
