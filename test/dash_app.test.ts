@@ -8,7 +8,7 @@ import { afterEach, test } from 'node:test';
 import { cleanup } from 'ink-testing-library';
 import { colorEnabled } from '../tui/color.js';
 import type { RunDetail } from '../tui/source.js';
-import { gridEvents, gridStatus, KEY, local, renderDash, ScriptedSource } from './dash_fixtures.js';
+import { agent, at, gridEvents, gridStatus, health, KEY, local, renderDash, run, ScriptedSource, snapshot, sweep } from './dash_fixtures.js';
 
 afterEach(cleanup);
 
@@ -85,6 +85,24 @@ test('80x24: nothing wider than 80 columns, fewer lines than the terminal, panes
   assert.ok(rowOf(dash.frame(), 'r5'), 'every run fits');
 });
 
+test('200 runs and 8 agents in 80x24: the table scrolls with the cursor, the frame stays inside the terminal', async () => {
+  const source = new ScriptedSource();
+  const dash = renderDash(source, { columns: 80, rows: 24, clock: () => local(150) });
+  await dash.waitFor('the source to start', () => source.started === 1);
+  const runs = Array.from({ length: 200 }, (_, i) => run('big', `r${String(i).padStart(3, '0')}`, i < 20 ? 'completed' : 'queued', { lr: i % 7, seed: i }));
+  const agents = Array.from({ length: 8 }, (_, i) => agent(`gpu-${i}`, { last_heartbeat: at(150), health: health(10 * i, 4, 16, [[50, 1, 8], [60, 2, 8]]) }));
+  source.status(snapshot([sweep('big', { completed: 20, queued: 180 })], agents, runs));
+  await dash.waitFor('the table', (f) => f.includes('r000'));
+  await dash.press(...Array.from({ length: 30 }, () => 'j'));
+  const f = dash.frame();
+  assert.match(rowOf(f, 'r030'), /^›/, 'the cursor row is shown');
+  assert.equal(rowOf(f, 'r000'), '', 'the top scrolled away');
+  const lines = f.split('\n');
+  assert.ok(lines.length < 24, `${lines.length} lines`);
+  for (const l of lines) assert.ok([...l].length <= 80, `too wide: ${l}`);
+  assert.match(f, /agents +8 alive of 8/);
+});
+
 test('a wide terminal puts the sweeps and agents beside the runs', async () => {
   const { dash } = await dashboard({ columns: 180, rows: 30 });
   const lines = dash.frame().split('\n');
@@ -148,6 +166,17 @@ test('enter opens the run detail with its config, braille charts and log tail; j
 
   await dash.press(KEY.escape);
   await dash.waitFor('the main view', (x) => x.includes('▸ runs of grid'));
+});
+
+test('without RunDetail the detail says why and draws the curves the events carried', async () => {
+  const { source, dash } = await dashboard({ columns: 100, rows: 40 });
+  source.details.clear();
+  await dash.press(KEY.enter);
+  const f = await dash.waitFor('the detail', (x) => /detail unavailable/.test(x));
+  assert.match(f, /detail unavailable: no run grid\/r0/);
+  assert.match(f, /curves sampled from the live feed/);
+  assert.match(f, /val_acc\n\[1\] val_acc/);
+  assert.match(f, /[\u2801-\u28ff]/);
 });
 
 test('/ filters as it is typed, enter keeps the filter, esc clears it', async () => {

@@ -20,7 +20,8 @@ export const local = (s: number) => T0 + s * 1000;
 
 const STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed', 'cancelled'];
 
-export function sweep(name: string, states: Record<string, number>, metric = 'val_acc', goal = 'maximize'): SweepStatus__Output {
+/** A sweep's status; `goal` as the store keeps it ('max' | 'min'). */
+export function sweep(name: string, states: Record<string, number>, metric = 'val_acc', goal = 'max'): SweepStatus__Output {
   const all = Object.fromEntries(STATES.map((s) => [s, states[s] ?? 0]));
   return { name, created_at: at(0), total: Object.values(all).reduce((a, b) => a + b, 0), states: all, metric, goal };
 }

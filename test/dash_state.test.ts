@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { agentViews, DEFAULT_HEARTBEAT_MS } from '../tui/state/agents.js';
 import { INITIAL_DATA, reduce, type DashAction, type DashData } from '../tui/state/dash_data.js';
 import { filterRows, sortRows } from '../tui/state/run_table.js';
+import { sweepMetric } from '../tui/state/run_facts.js';
 import { runsView, varyingParams } from '../tui/state/runs.js';
 import { stepsFromConfig, stepsFromSummaries } from '../tui/state/steps.js';
 import { sweepViews } from '../tui/state/sweeps.js';
@@ -40,7 +41,7 @@ test('a sweep minimising its metric holds the lowest value as best; a finished s
   const data = apply(INITIAL_DATA, {
     type: 'status',
     snapshot: snapshot(
-      [sweep('min', { completed: 2 }, 'val_loss', 'minimize')],
+      [sweep('min', { completed: 2 }, 'val_loss', 'min')],
       [],
       [
         run('min', 'a', 'completed', { lr: 1 }, { summary_json: JSON.stringify({ status: 'completed', best: { val_loss: 0.3 } }) }),
@@ -51,6 +52,9 @@ test('a sweep minimising its metric holds the lowest value as best; a finished s
   });
   const [s] = sweepViews(data, local(0));
   assert.equal(s!.best!.name, 'b');
+  assert.deepEqual(sweepMetric({ metric: 'val_loss', goal: 'minimize' }), { name: 'val_loss', maximize: false }, 'a sweep file\'s spelling too');
+  assert.deepEqual(sweepMetric({ metric: 'val_acc', goal: 'maximize' }), { name: 'val_acc', maximize: true });
+  assert.deepEqual(sweepMetric({ metric: '', goal: '' }), { name: 'loss', maximize: false }, 'no metric: the loss, minimised');
   assert.equal(s!.etaMs, 0);
   assert.equal(s!.done, true);
 });

@@ -8,6 +8,7 @@ import { colorEnabled } from './color.js';
 import { App } from './components/App.js';
 import type { DashSource } from './source.js';
 
+/** Where the dashboard draws and reads keys, and whether in colour. */
 export interface DashboardOptions {
   /** @default process.stdout */
   readonly stdout?: NodeJS.WriteStream;

@@ -10,6 +10,7 @@ import { windowAround } from './layout.js';
 import { PaneTitle } from './PaneTitle.js';
 import { useColor } from './theme.js';
 
+/** Props of AgentsPane: the agents, the cursor, and the box it draws in. */
 export interface AgentsPaneProps {
   readonly agents: readonly AgentView[];
   readonly cursor: number;
@@ -53,6 +54,7 @@ function AgentLines({ a, selected, width }: { readonly a: AgentView; readonly se
   );
 }
 
+/** The agents pane, as many agents as fit around the cursor. */
 export function AgentsPane({ agents, cursor, focused, width, height }: AgentsPaneProps) {
   // Fit whole agents around the cursor: count lines, not agents.
   const room = Math.max(1, height - 1);
@@ -64,9 +66,10 @@ export function AgentsPane({ agents, cursor, focused, width, height }: AgentsPan
     lines = agents.slice(start, end).reduce((n, a) => n + agentLines(a), 0);
   }
   const alive = agents.filter((a) => a.state === 'alive' || a.state === 'quarantined').length;
+  const shown = end - start < agents.length ? `  ${start + 1}-${end} shown` : '';
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
-      <PaneTitle title="agents" detail={`${alive} alive of ${agents.length}`} focused={focused} width={width} />
+      <PaneTitle title="agents" detail={`${alive} alive of ${agents.length}${shown}`} focused={focused} width={width} />
       {agents.length === 0 ? <Text dimColor>   no agent yet</Text> : null}
       {agents.slice(start, end).map((a, i) => (
         <AgentLines key={a.id} a={a} selected={focused && start + i === cursor} width={width} />

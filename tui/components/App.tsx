@@ -7,6 +7,7 @@ import { Box, useApp } from 'ink';
 import { useMemo, useRef } from 'react';
 import type { DashSource } from '../source.js';
 import { agentViews } from '../state/agents.js';
+import { sampledCurves } from '../state/curves.js';
 import { ACTIVE_STATES } from '../state/run_facts.js';
 import { filterRows, sortKeys, sortRows } from '../state/run_table.js';
 import { runsView } from '../state/runs.js';
@@ -30,6 +31,7 @@ import { RunsPane } from './RunsPane.js';
 import { SweepsPane } from './SweepsPane.js';
 import { ColorContext } from './theme.js';
 
+/** Props of App: the source, and what tests and front doors may set. */
 export interface AppProps {
   readonly source: DashSource;
   /** Draw in colour (runDashboard decides: tui/color.ts). @default true */
@@ -44,6 +46,7 @@ export interface AppProps {
 
 const NO_CONTEXT: KeyContext = { sweeps: [], sweep: null, runs: [], agents: [], varying: [], compareMetrics: [] };
 
+/** The whole dashboard of `source`; it ends (useApp().exit) when the user quits. */
 export function App({ source, color = true, clock = Date.now, frameMs, initialUi }: AppProps) {
   const { exit } = useApp();
   const context = useRef<KeyContext>(NO_CONTEXT);
@@ -93,6 +96,7 @@ export function App({ source, color = true, clock = Date.now, frameMs, initialUi
         varying={runs.varying}
         detail={detail.detail}
         error={detail.error}
+        sampled={sampledCurves(data, ui.detailRun)}
         width={columns}
         height={lay.body}
         scroll={ui.scroll}

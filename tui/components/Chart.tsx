@@ -9,6 +9,7 @@ import { brailleChart, type ChartSeries } from '../chart/braille.js';
 import { cut } from '../format.js';
 import { SERIES_COLORS } from './theme.js';
 
+/** What chartLines draws: the curves, the size, and whether in colour. */
 export interface ChartProps {
   readonly series: readonly ChartSeries[];
   readonly width: number;

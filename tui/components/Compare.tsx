@@ -8,6 +8,7 @@ import { chartLines } from './Chart.js';
 import { PaneTitle } from './PaneTitle.js';
 import { useColorOn } from './theme.js';
 
+/** One compared run: its name and the chosen metric's curve. */
 export interface CompareRun {
   readonly id: string;
   readonly name: string;
@@ -15,6 +16,7 @@ export interface CompareRun {
   readonly points: Points;
 }
 
+/** Props of Compare: the runs, the metric shown and those it can switch to, the box. */
 export interface CompareProps {
   readonly runs: readonly CompareRun[];
   readonly metric: string;
@@ -26,6 +28,7 @@ export interface CompareProps {
   readonly height: number;
 }
 
+/** The compare view: one chart, every marked run on it. */
 export function Compare({ runs, metric, metrics, loading, width, height }: CompareProps) {
   const colorOn = useColorOn();
   const i = metrics.indexOf(metric);

@@ -3,6 +3,7 @@ import { Text } from 'ink';
 import type { View } from '../state/ui.js';
 import { cut } from '../format.js';
 
+/** Props of Footer: the view whose keys it hints at. */
 export interface FooterProps {
   readonly view: View;
   readonly editing: boolean;

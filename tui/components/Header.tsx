@@ -4,6 +4,7 @@ import type { ConnectionState } from '../source.js';
 import { cut } from '../format.js';
 import { useColor } from './theme.js';
 
+/** Props of Header: the source's label, the connection, the coordinator's trouble. */
 export interface HeaderProps {
   /** The source's label ("coordinator 127.0.0.1:50051"). */
   readonly label: string;

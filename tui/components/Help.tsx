@@ -3,11 +3,13 @@ import { Box, Text } from 'ink';
 import { KEY_HELP } from '../state/ui.js';
 import { PaneTitle } from './PaneTitle.js';
 
+/** Props of Help: its box. */
 export interface HelpProps {
   readonly width: number;
   readonly height: number;
 }
 
+/** The key list (KEY_HELP) with a line on colour. */
 export function Help({ width, height }: HelpProps) {
   const keyWidth = Math.max(...KEY_HELP.map(([k]) => k.length)) + 2;
   return (

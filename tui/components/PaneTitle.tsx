@@ -2,6 +2,7 @@
 import { Text } from 'ink';
 import { cut } from '../format.js';
 
+/** Props of PaneTitle. */
 export interface PaneTitleProps {
   readonly title: string;
   /** Right of the title: counts, sort, filter. */
@@ -10,6 +11,7 @@ export interface PaneTitleProps {
   readonly width: number;
 }
 
+/** One line: the pane's name (inverse and marked ▸ when focused), then its detail dimmed. */
 export function PaneTitle({ title, detail, focused, width }: PaneTitleProps) {
   const head = `${focused ? '▸' : ' '} ${title}`;
   return (

@@ -3,6 +3,7 @@ import { Text } from 'ink';
 import { BAR_GLYPH, BAR_STATES, barCells } from './bar.js';
 import { STATE_COLOR, useColor, useColorOn } from './theme.js';
 
+/** Props of ProgressBar. */
 export interface ProgressBarProps {
   /** Runs per state (Status's SweepStatus.states). */
   readonly counts: Readonly<Record<string, number>>;

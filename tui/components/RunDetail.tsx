@@ -5,9 +5,9 @@
  * Taller than the terminal as often as not: it scrolls (j/k), so it is built as a list of lines.
  */
 import { Box, Text } from 'ink';
-import type { ReactElement } from 'react';
+import { useMemo, type ReactElement } from 'react';
 import type { RunDetail as Detail } from '../source.js';
-import { chartGroups, curvesFromLines } from '../state/curves.js';
+import { chartGroups, curvesFromLines, type Curves } from '../state/curves.js';
 import { parseObject, parseSummary, showValue } from '../state/parse.js';
 import type { SweepMetric } from '../state/run_facts.js';
 import type { RunView } from '../state/runs.js';
@@ -16,6 +16,7 @@ import { chartLines } from './Chart.js';
 import { PaneTitle } from './PaneTitle.js';
 import { STATE_COLOR, useColor, useColorOn } from './theme.js';
 
+/** Props of RunDetail: the run as the table has it, its fetched detail, the sweep's context, the box and scroll. */
 export interface RunDetailProps {
   readonly runId: string;
   /** The run's row, as the table has it (absent when the run left the snapshot). */
@@ -25,6 +26,8 @@ export interface RunDetailProps {
   readonly varying: readonly string[];
   readonly detail: Detail | null;
   readonly error: string | null;
+  /** The curves the events carried (sampled), drawn while the detail's own lines are not there. */
+  readonly sampled: Curves;
   readonly width: number;
   readonly height: number;
   /** Lines scrolled past. */
@@ -60,6 +63,7 @@ function atPath(config: Record<string, unknown>, path: string): unknown {
   return v;
 }
 
+/** The detail view: every line built, then the window `scroll` lines down shown. */
 export function RunDetail(props: RunDetailProps) {
   const { runId, run, detail, error, width, height, scroll } = props;
   const color = useColor();
@@ -111,7 +115,9 @@ export function RunDetail(props: RunDetailProps) {
     err.split('\n').slice(0, 8).forEach((l, i) => lines.push(plain(`  ${l}`, `error-${i}`)));
   }
 
-  const curves = curvesFromLines(detail?.metric_lines ?? []);
+  const lineCurves = useMemo(() => curvesFromLines(detail?.metric_lines ?? []), [detail]);
+  const curves = lineCurves.size > 0 ? lineCurves : props.sampled;
+  if (curves !== lineCurves && curves.size > 0) lines.push(plain('curves sampled from the live feed (the full lines come with RunDetail)', 'sampled'));
   for (const group of chartGroups(curves.keys())) {
     const key = group.join('+');
     lines.push(heading(group.join(' · '), `h-${key}`));

@@ -11,6 +11,7 @@ import { PaneTitle } from './PaneTitle.js';
 import { runColumns, type Column } from './run_columns.js';
 import { STATE_COLOR, useColor } from './theme.js';
 
+/** Props of RunsPane: the runs (as shown), the cursor and marks, the sort and filter, the box. */
 export interface RunsPaneProps {
   readonly view: RunsView;
   /** The rows to show, sorted and filtered. */
@@ -55,6 +56,7 @@ function Row({ row, cols, cursor, marked }: { readonly row: RunView; readonly co
   );
 }
 
+/** The runs pane: a title with counts, sort and filter, the header, the rows around the cursor. */
 export function RunsPane(props: RunsPaneProps) {
   const { view, rows, cursor, marked, sort, focused, width, height } = props;
   const cols = runColumns(view, rows, width);

@@ -10,6 +10,7 @@ import { PaneTitle } from './PaneTitle.js';
 import { ProgressBar } from './ProgressBar.js';
 import { STATE_COLOR, useColor } from './theme.js';
 
+/** Props of SweepsPane: the sweeps, the selected one, the box. */
 export interface SweepsPaneProps {
   readonly sweeps: readonly SweepView[];
   /** The sweep whose runs are shown. */
@@ -58,6 +59,7 @@ function SweepLines({ s, selected, width }: { readonly s: SweepView; readonly se
   );
 }
 
+/** The sweeps pane, as many sweeps as fit around the selected one. */
 export function SweepsPane({ sweeps, selected, focused, width, height }: SweepsPaneProps) {
   const per = 2;
   const fits = Math.max(1, Math.floor((height - 1) / per));

@@ -6,6 +6,7 @@
 
 /** The bar's order; `running` includes leased runs (held by an agent, about to start). */
 export const BAR_STATES = ['completed', 'diverged', 'failed', 'cancelled', 'running', 'queued'] as const;
+/** A state the bar has a segment for. */
 export type BarState = (typeof BAR_STATES)[number];
 
 /** Each state's glyph without colour; with colour every finished or running cell is a full block. */

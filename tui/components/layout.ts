@@ -8,11 +8,13 @@
 /** Columns from which the panes stand side by side. */
 export const WIDE_COLUMNS = 140;
 
+/** A pane's size in cells. */
 export interface Box {
   readonly width: number;
   readonly height: number;
 }
 
+/** Where the panes go: side by side or stacked, and each one's box. */
 export interface Layout {
   readonly wide: boolean;
   readonly sweeps: Box;

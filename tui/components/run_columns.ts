@@ -9,6 +9,7 @@ import type { RunView, RunsView } from '../state/runs.js';
 import { sparkline } from '../chart/sparkline.js';
 import { duration, value } from '../format.js';
 
+/** A column of the runs table: its sort key, title, width, alignment and cell text. */
 export interface Column {
   readonly key: SortKey | 'curve';
   readonly title: string;

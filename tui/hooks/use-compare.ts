@@ -5,10 +5,11 @@
  */
 import { useMemo } from 'react';
 import type { DashSource } from '../source.js';
-import { curvesFromLines, type Curves, type Points } from '../state/curves.js';
+import { curvesFromLines, sampledCurves, type Curves } from '../state/curves.js';
 import type { DashData } from '../state/dash_data.js';
 import { useRunDetails } from './use-run-details.js';
 
+/** What the compare view draws from. */
 export interface CompareData {
   /** Every metric any of the runs logged, the preferred one first. */
   readonly metrics: readonly string[];
@@ -27,10 +28,7 @@ export function useCompare(source: DashSource, runIds: readonly string[], data: 
       const d = details.get(id);
       if (!d) loading++;
       if (d?.detail) curves.set(id, curvesFromLines(d.detail.metric_lines));
-      else {
-        const series = data.runs.get(id)?.series ?? {};
-        curves.set(id, new Map(Object.entries(series).map(([k, s]): [string, Points] => [k, s.points])));
-      }
+      else curves.set(id, sampledCurves(data, id));
     }
     const names = new Set<string>();
     for (const c of curves.values()) for (const k of c.keys()) names.add(k);

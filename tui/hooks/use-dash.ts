@@ -11,6 +11,7 @@ import { INITIAL_DATA, reduce, type DashAction, type DashData } from '../state/d
 /** Least time between two state updates, in ms (10 fps). */
 export const FRAME_MS = 100;
 
+/** How useDash batches and stamps what arrives. */
 export interface UseDashOptions {
   /** @default FRAME_MS */
   readonly frameMs?: number;

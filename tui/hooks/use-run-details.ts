@@ -13,6 +13,7 @@ export interface DetailState {
   readonly error: string | null;
 }
 
+/** How much of a run to fetch, and how often to fetch it again. */
 export interface RunDetailOptions {
   /** Lines of train.log to ask for. @default 200 */
   readonly logLines?: number;

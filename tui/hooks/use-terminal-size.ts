@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 /** What is assumed of a stream that does not say (a pipe, a test's stream without rows). */
 export const DEFAULT_SIZE = { columns: 80, rows: 24 } as const;
 
+/** A terminal's size in cells. */
 export interface TerminalSize {
   readonly columns: number;
   readonly rows: number;

@@ -11,6 +11,7 @@ import { timeMs } from './parse.js';
 /** The heartbeat period assumed until two heartbeats have been seen (the coordinator's default lease TTL / 3). */
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 
+/** An agent as the agents pane shows it. */
 export interface AgentView {
   readonly id: string;
   readonly host: string;

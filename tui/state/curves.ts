@@ -3,8 +3,10 @@
  * share a chart: a metric and its validation twin (loss and val_loss) are drawn together.
  */
 import { BOOKKEEPING_KEYS } from '../../lib/metric_goal.js';
+import type { DashData } from './dash_data.js';
 import { parseObject } from './parse.js';
 
+/** A curve: [step, value] pairs, in the order logged. */
 export type Points = readonly (readonly [number, number])[];
 /** Metric name → [step, value] in the order logged. */
 export type Curves = ReadonlyMap<string, Points>;
@@ -40,4 +42,10 @@ export function chartGroups(metrics: Iterable<string>): string[][] {
     groups.set(base, g);
   }
   return [...groups.values()].map((g) => g.sort((a, b) => Number(a.startsWith('val_')) - Number(b.startsWith('val_'))));
+}
+
+/** A run's curves as the events carried them (bounded samples, tui/state/series.ts), for when its lines are not at hand. */
+export function sampledCurves(data: DashData, runId: string): Curves {
+  const series = data.runs.get(runId)?.series ?? {};
+  return new Map(Object.entries(series).map(([k, s]): [string, Points] => [k, s.points]));
 }

@@ -47,6 +47,7 @@ export interface Finish {
   readonly state: string;
 }
 
+/** Everything the source has said, as the reducer keeps it (immutable: each action makes a new one). */
 export interface DashData {
   readonly connection: ConnectionState;
   readonly status: StatusSnapshot | null;
@@ -67,6 +68,7 @@ export type DashAction =
   | { readonly type: 'events'; readonly events: readonly DashEvent[]; readonly at: number }
   | { readonly type: 'connection'; readonly state: ConnectionState };
 
+/** Before the source has said anything. */
 export const INITIAL_DATA: DashData = {
   connection: { state: 'connecting' },
   status: null,

@@ -17,6 +17,26 @@ export function parseObject(text: string | undefined | null): Record<string, unk
   }
 }
 
+/**
+ * The same params_json and summary_json strings are read at every redraw (10 a second, a thousand
+ * runs): each is parsed once. Bounded, and cleared whole when full. Only for strings that repeat
+ * (an event's data is read once: parseObject).
+ */
+const parsed = new Map<string, Readonly<Record<string, unknown>>>();
+const MAX_PARSED = 20_000;
+
+/** parseObject, remembered by text. Shared between callers: never modify what it returns. */
+export function parseCached(text: string | undefined | null): Readonly<Record<string, unknown>> {
+  if (!text) return {};
+  let o = parsed.get(text);
+  if (o === undefined) {
+    o = parseObject(text);
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    parsed.set(text, o);
+  }
+  return o;
+}
+
 /** A finite number, from a number or a numeric string (int64 fields arrive as strings); else null. */
 export function num(v: unknown): number | null {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
@@ -50,7 +70,7 @@ function numbers(v: unknown): Record<string, number> {
 
 /** A run's summary_json, or null before the run has one. */
 export function parseSummary(text: string | undefined): SummaryView | null {
-  const o = parseObject(text);
+  const o = parseCached(text);
   if (Object.keys(o).length === 0) return null;
   return {
     status: typeof o.status === 'string' ? o.status : '',

@@ -7,7 +7,7 @@ import { higherIsBetter } from '../../lib/metric_goal.js';
 import type { RunStatus__Output } from '../../proto/generated/dlphys/RunStatus.js';
 import type { SweepStatus__Output } from '../../proto/generated/dlphys/SweepStatus.js';
 import type { RunTrack } from './dash_data.js';
-import { num, parseObject, type SummaryView } from './parse.js';
+import { num, parseCached, type SummaryView } from './parse.js';
 
 /** States of a run that has ended by itself (a cancelled run says nothing about how long runs take). */
 export const ENDED_STATES: ReadonlySet<string> = new Set(['completed', 'diverged', 'failed']);
@@ -20,9 +20,10 @@ export interface SweepMetric {
   readonly maximize: boolean;
 }
 
+/** The sweep's metric; its goal as the store keeps it ('max' | 'min') or as a sweep file says it ('maximize' | 'minimize'). */
 export function sweepMetric(s: Pick<SweepStatus__Output, 'metric' | 'goal'> | undefined): SweepMetric {
   const name = s?.metric || 'loss';
-  return { name, maximize: s?.goal ? s.goal === 'maximize' : higherIsBetter(name) };
+  return { name, maximize: s?.goal ? s.goal === 'max' || s.goal === 'maximize' : higherIsBetter(name) };
 }
 
 /** The better of two values (null loses; NaN loses to any number). */
@@ -63,5 +64,5 @@ export type SweepSteps = Readonly<Record<string, number>>;
  * summary says it ran (a finished run); null when nothing says (a program run logs no total).
  */
 export function runTotalSteps(run: RunStatus__Output, summary: SummaryView | null, sweepSteps: number | undefined): number | null {
-  return num(parseObject(run.params_json)['train.steps']) ?? sweepSteps ?? (run.state === 'completed' ? summary?.steps ?? null : null);
+  return num(parseCached(run.params_json)['train.steps']) ?? sweepSteps ?? (run.state === 'completed' ? summary?.steps ?? null : null);
 }

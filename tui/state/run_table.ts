@@ -10,6 +10,7 @@ import type { RunView } from './runs.js';
 /** A column to sort by: `run` (the sweep's order), a parameter (`param:<path>`), or a value column. */
 export type SortKey = 'run' | 'state' | 'step' | 'latest' | 'best' | 'time' | 'agent' | `param:${string}`;
 
+/** How the runs table is sorted. */
 export interface Sort {
   readonly key: SortKey;
   readonly reverse: boolean;

@@ -5,10 +5,11 @@
  * has trained and where.
  */
 import { coordinatorNow, type DashData, type RunTrack } from './dash_data.js';
-import { parseObject, parseSummary, showValue } from './parse.js';
+import { parseCached, parseSummary, showValue } from './parse.js';
 import { seriesValues } from './series.js';
 import { runBest, runDurationMs, runLatest, runTotalSteps, sweepMetric, type SweepMetric, type SweepSteps } from './run_facts.js';
 
+/** A run as the runs table and the detail view show it. */
 export interface RunView {
   readonly id: string;
   readonly name: string;
@@ -30,6 +31,7 @@ export interface RunView {
   readonly lostAttempts: number;
 }
 
+/** The runs of one sweep, with what the table needs to lay them out. */
 export interface RunsView {
   readonly sweep: string | null;
   readonly metric: SweepMetric;
@@ -62,7 +64,7 @@ export function runsView(data: DashData, sweep: string | null, now: number, step
   const status = data.status;
   const metric = sweepMetric(status?.sweeps.find((s) => s.name === sweep));
   const runs = (status?.runs ?? []).filter((r) => sweep === null || r.sweep === sweep);
-  const params = runs.map((r) => parseObject(r.params_json));
+  const params = runs.map((r) => parseCached(r.params_json));
   const rows = runs.map((r, index): RunView => {
     const track = data.runs.get(r.id);
     const summary = parseSummary(r.summary_json);

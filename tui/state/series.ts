@@ -9,6 +9,7 @@
 /** Points kept per series: a sparkline needs a few dozen, a bounded series keeps memory flat. */
 export const SERIES_MAX = 64;
 
+/** A bounded, evenly sampled curve. */
 export interface Series {
   /** [step, value], oldest first. */
   readonly points: readonly (readonly [number, number])[];
@@ -18,6 +19,7 @@ export interface Series {
   readonly fill: number;
 }
 
+/** A series with no point yet. */
 export const EMPTY_SERIES: Series = { points: [], stride: 1, fill: 0 };
 
 /** Merges neighbouring points, keeping the later of each pair (a sample of the curve, not a mean). */

@@ -4,7 +4,7 @@
  * from a completed run's summary when no run's config has been read.
  */
 import type { StatusSnapshot } from '../source.js';
-import { num, parseObject, parseSummary } from './parse.js';
+import { num, parseCached, parseObject, parseSummary } from './parse.js';
 
 /** `train.steps` of a resolved ExperimentConfig (JSON); null for a program run's config or a malformed one. */
 export function stepsFromConfig(configJson: string): number | null {
@@ -19,7 +19,7 @@ export function stepsFromConfig(configJson: string): number | null {
 export function stepsFromSummaries(status: StatusSnapshot | null): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of status?.runs ?? []) {
-    if (r.sweep in out || r.state !== 'completed' || 'train.steps' in parseObject(r.params_json)) continue;
+    if (r.sweep in out || r.state !== 'completed' || 'train.steps' in parseCached(r.params_json)) continue;
     const summary = parseSummary(r.summary_json);
     // An early-stopped run ran fewer steps than the sweep asked for.
     if (summary?.status === 'completed' && summary.steps) out[r.sweep] = summary.steps;

@@ -11,6 +11,7 @@ export const RATE_WINDOW_MS = 5 * 60_000;
 /** A rate over less time than this would jump about (the first run to finish would read as 60/min). */
 const MIN_RATE_SPAN_MS = 30_000;
 
+/** A sweep as the sweeps pane shows it. */
 export interface SweepView {
   readonly name: string;
   readonly total: number;

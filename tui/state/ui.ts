@@ -6,9 +6,12 @@
  */
 import { nextSortKey, type Sort } from './run_table.js';
 
+/** The panes of the main view, in tab order. */
 export type Pane = 'sweeps' | 'runs' | 'agents';
+/** What fills the screen: the panes, one run in detail, or marked runs compared. */
 export type View = 'main' | 'detail' | 'compare';
 
+/** The user's choices. */
 export interface UiState {
   readonly view: View;
   readonly help: boolean;
@@ -31,6 +34,7 @@ export interface UiState {
   readonly compareMetric: string | null;
 }
 
+/** Where a dashboard starts: the runs pane, sorted by the sweep's order, nothing filtered or marked. */
 export const INITIAL_UI: UiState = {
   view: 'main',
   help: false,
