@@ -61,14 +61,14 @@ test('the frame shows agents with slots, heartbeat age, CPU, RAM and GPUs, the s
   const f = dash.frame();
   assert.match(f, / a +slots 1\/2 +hb 0s +cpu 40% +ram 8\.0G\/32G +runs r2/);
   assert.match(f, /gpu0 A100 90% 10G\/40G/);
-  assert.match(f, / b +slots 1\/2 +hb 30s +STALE/);
+  assert.match(f, / b +slots 1\/2 +hb 30s +STALE +GPUs: none/, 'no health yet: the GPUs it registered (none)');
   assert.match(f, / c +slots 0\/2 +hb 2m20s +LOST/);
 });
 
 test('the frame shows the runs with varying params, step, metric, curve, time and agent', async () => {
   const { dash } = await dashboard({ columns: 120 });
   const f = dash.frame();
-  assert.match(f, /run▲ +state +lr +seed +step +val_acc +best +curve +time +agent/);
+  assert.match(f, /run▲ +state +lr +seed +step +val_acc +best +curve val_acc +time +agent/);
   assert.match(rowOf(f, 'r0'), /r0 +completed +0\.1 +0 +100\/100 +0\.8 +0\.8 +▁▃▅▆█ +1m00s +-/);
   assert.match(rowOf(f, 'r2'), /r2 +running +0\.1 +1 +50\/100 +0\.95 +0\.95 +▄ +20s +a/);
   assert.match(rowOf(f, 'r4'), /r4 +queued +0\.001 +0 +-\/100 +- +- +- +-/);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { cleanup } from 'ink-testing-library';
 import { coordinatorSource } from '../tui/sources/coordinator.js';
-import { serveSweep, startCoordinator, startOneSlotAgent, tinySweep, withCluster, workspace } from './cluster.js';
+import { coordCommand, serveSweep, startCoordinator, startOneSlotAgent, tinySweep, withCluster, workspace } from './cluster.js';
 import { KEY, renderDash } from './dash_fixtures.js';
 
 afterEach(cleanup);
@@ -69,4 +69,11 @@ test('a coordinator killed and restarted: reconnecting, then live, each run coun
     assert.match(f, /completed 2 +best/);
     await dash.press('q');
   });
+});
+
+test('dlphys-coord dash with nobody at --coord: one line naming the address and the fix, exit code 2, nothing drawn', async () => {
+  const r = await coordCommand(['dash', '--coord', '127.0.0.1:1']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^dlphys-coord: no coordinator answers at 127\.0\.0\.1:1 \(.*\); start one with dlphys-coord serve, or check --coord\n$/);
 });

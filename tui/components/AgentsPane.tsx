@@ -38,9 +38,12 @@ function AgentLines({ a, selected, width }: { readonly a: AgentView; readonly se
   const m = mark(a);
   const h = a.health;
   const who = a.host && a.host !== a.id ? `${a.id}@${a.host}` : a.id;
-  const load = h ? `cpu ${Math.round(h.cpu_percent)}%  ram ${bytes(h.ram_used_bytes)}/${bytes(h.ram_total_bytes)}${h.gpus.length ? '' : '  GPUs: none'}` : '';
+  // Without a health report, the GPUs it registered with; with one, each GPU's load on its own line.
+  const load = h
+    ? `cpu ${Math.round(h.cpu_percent)}%  ram ${bytes(h.ram_used_bytes)}/${bytes(h.ram_total_bytes)}${h.gpus.length ? '' : '  GPUs: none'}`
+    : `GPUs: ${a.gpus.length ? a.gpus.join(',') : 'none'}`;
   const line = `${selected ? '›' : ' '} ${who}  slots ${a.runs.length}/${a.slots}  hb ${duration(a.heartbeatAgeMs)}`;
-  const tail = `${load ? `  ${load}` : ''}${a.runs.length ? `  runs ${a.runs.join(',')}` : ''}`;
+  const tail = `  ${load}${a.runs.length ? `  runs ${a.runs.join(',')}` : ''}`;
   const gpus = (h?.gpus ?? []).map((g) => `gpu${g.index}${width >= 100 && g.name ? ` ${g.name}` : ''} ${Math.round(g.util_percent)}% ${bytes(g.mem_used_bytes)}/${bytes(g.mem_total_bytes)}`);
   return (
     <Box flexDirection="column">

@@ -5,9 +5,9 @@
  * Taller than the terminal as often as not: it scrolls (j/k), so it is built as a list of lines.
  */
 import { Box, Text } from 'ink';
-import { useMemo, type ReactElement } from 'react';
+import type { ReactElement } from 'react';
 import type { RunDetail as Detail } from '../source.js';
-import { chartGroups, curvesFromLines, type Curves } from '../state/curves.js';
+import { chartGroups, detailCurves, type Curves } from '../state/curves.js';
 import { parseObject, parseSummary, showValue } from '../state/parse.js';
 import type { SweepMetric } from '../state/run_facts.js';
 import type { RunView } from '../state/runs.js';
@@ -115,7 +115,7 @@ export function RunDetail(props: RunDetailProps) {
     err.split('\n').slice(0, 8).forEach((l, i) => lines.push(plain(`  ${l}`, `error-${i}`)));
   }
 
-  const lineCurves = useMemo(() => curvesFromLines(detail?.metric_lines ?? []), [detail]);
+  const lineCurves: Curves = detail ? detailCurves(detail) : new Map();
   const curves = lineCurves.size > 0 ? lineCurves : props.sampled;
   if (curves !== lineCurves && curves.size > 0) lines.push(plain('curves sampled from the live feed (the full lines come with RunDetail)', 'sampled'));
   for (const group of chartGroups(curves.keys())) {

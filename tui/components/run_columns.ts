@@ -7,7 +7,7 @@
 import type { SortKey } from '../state/run_table.js';
 import type { RunView, RunsView } from '../state/runs.js';
 import { sparkline } from '../chart/sparkline.js';
-import { duration, value } from '../format.js';
+import { cut, duration, value } from '../format.js';
 
 /** A column of the runs table: its sort key, title, width, alignment and cell text. */
 export interface Column {
@@ -20,6 +20,7 @@ export interface Column {
 
 /** Columns before the first one: the cursor mark and the compare mark. */
 export const MARK_WIDTH = 2;
+/** The sparkline's least width (a longer metric name widens it a little). */
 const CURVE_WIDTH = 12;
 
 function widthOf(title: string, cells: readonly string[], cap: number, min = 3): number {
@@ -59,6 +60,8 @@ export function runColumns(view: RunsView, rows: readonly RunView[], width: numb
     width: widthOf(title, rows.map(cell), cap, min),
   });
   const titles = paramTitles(view.varying);
+  const curveTitle = `curve ${view.curveMetric}`;
+  const curveWidth = Math.max(CURVE_WIDTH, Math.min(16, curveTitle.length));
   const params = view.varying.map((p, i) => make(`param:${p}`, titles[i]!, (r) => r.params[p] ?? '', 12, true));
   let cols: Column[] = [
     make('run', 'run', (r) => r.name, 24, false, 6),
@@ -67,7 +70,7 @@ export function runColumns(view: RunsView, rows: readonly RunView[], width: numb
     make('step', 'step', stepCell, 13, true),
     make('latest', view.metric.name, (r) => value(r.latest), 9, true),
     make('best', 'best', (r) => value(r.best), 9, true),
-    { key: 'curve', title: 'curve', width: CURVE_WIDTH, right: false, cell: (r) => sparkline(r.curve, CURVE_WIDTH) },
+    { key: 'curve', title: cut(curveTitle, curveWidth), width: curveWidth, right: false, cell: (r) => sparkline(r.curve, curveWidth) },
     make('time', 'time', (r) => duration(r.durationMs), 7, true),
     make('agent', 'agent', (r) => r.agent || '-', 14),
   ];

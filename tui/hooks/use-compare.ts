@@ -5,7 +5,7 @@
  */
 import { useMemo } from 'react';
 import type { DashSource } from '../source.js';
-import { curvesFromLines, sampledCurves, type Curves } from '../state/curves.js';
+import { detailCurves, sampledCurves, type Curves } from '../state/curves.js';
 import type { DashData } from '../state/dash_data.js';
 import { useRunDetails } from './use-run-details.js';
 
@@ -27,7 +27,7 @@ export function useCompare(source: DashSource, runIds: readonly string[], data: 
     for (const id of runIds) {
       const d = details.get(id);
       if (!d) loading++;
-      if (d?.detail) curves.set(id, curvesFromLines(d.detail.metric_lines));
+      if (d?.detail) curves.set(id, detailCurves(d.detail));
       else curves.set(id, sampledCurves(data, id));
     }
     const names = new Set<string>();

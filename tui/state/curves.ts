@@ -3,6 +3,7 @@
  * share a chart: a metric and its validation twin (loss and val_loss) are drawn together.
  */
 import { BOOKKEEPING_KEYS } from '../../lib/metric_goal.js';
+import type { RunDetail } from '../source.js';
 import type { DashData } from './dash_data.js';
 import { parseObject } from './parse.js';
 
@@ -48,4 +49,17 @@ export function chartGroups(metrics: Iterable<string>): string[][] {
 export function sampledCurves(data: DashData, runId: string): Curves {
   const series = data.runs.get(runId)?.series ?? {};
   return new Map(Object.entries(series).map(([k, s]): [string, Points] => [k, s.points]));
+}
+
+/**
+ * A detail's curves, parsed once per reply: the views redraw many times a second, and a long
+ * run has tens of thousands of lines.
+ */
+const ofDetail = new WeakMap<RunDetail, Curves>();
+
+/** curvesFromLines of the detail's metric lines, remembered for that reply. */
+export function detailCurves(detail: RunDetail): Curves {
+  let c = ofDetail.get(detail);
+  if (!c) ofDetail.set(detail, (c = curvesFromLines(detail.metric_lines)));
+  return c;
 }

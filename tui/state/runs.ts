@@ -24,7 +24,7 @@ export interface RunView {
   readonly totalSteps: number | null;
   readonly latest: number | null;
   readonly best: number | null;
-  /** The sweep's metric over steps (else the training loss, when the metric has not been seen yet). */
+  /** RunsView.curveMetric over steps, as the events sampled it. */
   readonly curve: readonly number[];
   readonly durationMs: number | null;
   readonly error: string;
@@ -37,6 +37,12 @@ export interface RunsView {
   readonly metric: SweepMetric;
   /** Parameter paths whose values differ across the sweep's runs, in the order they first appear. */
   readonly varying: readonly string[];
+  /**
+   * The metric the curves show: the sweep's, once some run has two values of it, else the loss.
+   * A validation metric comes only with eval lines, and an event carries the last line of a batch,
+   * which is most often a training line: early on, the loss is the curve that has a shape.
+   */
+  readonly curveMetric: string;
   readonly rows: readonly RunView[];
 }
 
@@ -51,11 +57,8 @@ export function varyingParams(params: readonly Readonly<Record<string, unknown>>
   });
 }
 
-function curveOf(track: RunTrack | undefined, metric: string): number[] {
-  const s = track?.series[metric];
-  if (s && s.points.length > 0) return seriesValues(s);
-  const loss = track?.series.loss;
-  return loss ? seriesValues(loss) : [];
+function curveMetricOf(tracks: readonly (RunTrack | undefined)[], metric: string): string {
+  return tracks.some((t) => (t?.series[metric]?.points.length ?? 0) >= 2) || !tracks.some((t) => t?.series.loss) ? metric : 'loss';
 }
 
 /** The runs of `sweep` (null: of every sweep in the snapshot); `now` is local epoch ms. */
@@ -65,12 +68,17 @@ export function runsView(data: DashData, sweep: string | null, now: number, step
   const metric = sweepMetric(status?.sweeps.find((s) => s.name === sweep));
   const runs = (status?.runs ?? []).filter((r) => sweep === null || r.sweep === sweep);
   const params = runs.map((r) => parseCached(r.params_json));
+  // A track of an attempt the snapshot has moved past says nothing about the run now.
+  const tracks = runs.map((r) => {
+    const t = data.runs.get(r.id);
+    return t && t.attempt === r.attempt ? t : undefined;
+  });
+  const curveMetric = curveMetricOf(tracks, metric.name);
   const rows = runs.map((r, index): RunView => {
-    const track = data.runs.get(r.id);
+    const fresh = tracks[index];
     const summary = parseSummary(r.summary_json);
     const shown: Record<string, string> = {};
     for (const [k, v] of Object.entries(params[index]!)) shown[k] = showValue(v);
-    const fresh = track && track.attempt === r.attempt ? track : undefined;
     return {
       id: r.id,
       name: r.name,
@@ -83,11 +91,11 @@ export function runsView(data: DashData, sweep: string | null, now: number, step
       totalSteps: runTotalSteps(r, summary, steps[r.sweep]),
       latest: runLatest(fresh, summary, metric.name),
       best: runBest(fresh, summary, metric),
-      curve: curveOf(fresh, metric.name),
+      curve: fresh?.series[curveMetric] ? seriesValues(fresh.series[curveMetric]) : [],
       durationMs: runDurationMs(r, fresh, summary, coordNow),
       error: r.error || summary?.error || '',
       lostAttempts: r.lost_attempts,
     };
   });
-  return { sweep, metric, varying: varyingParams(params), rows };
+  return { sweep, metric, varying: varyingParams(params), curveMetric, rows };
 }
