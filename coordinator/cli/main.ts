@@ -7,6 +7,7 @@ import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { submitCommand } from './submit.js';
 import { sweepCommand } from './sweep.js';
+import { dashCommand } from '../../tui/cli/dash.js';
 
 const program = new Command('dlphys-coord')
   .description('The head node: records sweeps in SQLite and serves their runs to dlphys-agent processes over gRPC.')
@@ -18,6 +19,7 @@ const program = new Command('dlphys-coord')
   .addCommand(statusCommand())
   .addCommand(cancelCommand())
   .addCommand(retryCommand())
+  .addCommand(dashCommand())
   .addHelpText(
     'after',
     `

@@ -1,0 +1,74 @@
+/**
+ * The agents pane's rows, derived from DashData at a given time: each agent with the runs it
+ * holds, its latest health, and how long since it was last heard from. An agent is stale once
+ * two of its heartbeats are overdue (the coordinator calls it lost only after two lease TTLs, so
+ * a stale mark is the early warning); its period is learnt from the heartbeats seen.
+ */
+import type { HostHealth__Output } from '../../proto/generated/dlphys/HostHealth.js';
+import { coordinatorNow, type AgentTrack, type DashData } from './dash_data.js';
+import { timeMs } from './parse.js';
+
+/** The heartbeat period assumed until two heartbeats have been seen (the coordinator's default lease TTL / 3). */
+export const DEFAULT_HEARTBEAT_MS = 10_000;
+
+/** An agent as the agents pane shows it. */
+export interface AgentView {
+  readonly id: string;
+  readonly host: string;
+  readonly gpus: readonly string[];
+  readonly slots: number;
+  /** Runs it holds (leased or running), by run name. */
+  readonly runs: readonly string[];
+  /** alive | lost | left | quarantined, as the coordinator says. */
+  readonly state: string;
+  readonly quarantinedUntil: string;
+  readonly lostRuns: number;
+  /** Since its last heartbeat (ms); null when it never sent one. */
+  readonly heartbeatAgeMs: number | null;
+  /** Alive by the coordinator's word, but more than two heartbeats overdue. */
+  readonly stale: boolean;
+  readonly health: HostHealth__Output | null;
+}
+
+/** The period between an agent's heartbeats: the shortest gap seen (a missed beat makes a long one). */
+export function heartbeatPeriod(track: AgentTrack | undefined): number {
+  let period = Infinity;
+  const beats = track?.beats ?? [];
+  for (let i = 1; i < beats.length; i++) period = Math.min(period, beats[i]! - beats[i - 1]!);
+  return Number.isFinite(period) && period > 0 ? period : DEFAULT_HEARTBEAT_MS;
+}
+
+/** The newer of two healths by collected_at (an event's may be fresher than the last Status). */
+function newer(a: HostHealth__Output | null, b: HostHealth__Output | null): HostHealth__Output | null {
+  if (!a || !b) return a ?? b;
+  return (timeMs(b.collected_at) ?? 0) > (timeMs(a.collected_at) ?? 0) ? b : a;
+}
+
+/** Every agent of the snapshot, in its order; `now` is local epoch ms. */
+export function agentViews(data: DashData, now: number): AgentView[] {
+  const coordNow = coordinatorNow(data, now);
+  const held = new Map<string, string[]>();
+  for (const r of data.status?.runs ?? []) {
+    if (!r.agent_id || (r.state !== 'leased' && r.state !== 'running')) continue;
+    held.set(r.agent_id, [...(held.get(r.agent_id) ?? []), r.name]);
+  }
+  return (data.status?.agents ?? []).map((a) => {
+    const track = data.agents.get(a.id);
+    const last = Math.max(timeMs(a.last_heartbeat) ?? -Infinity, ...(track?.beats ?? []));
+    const age = Number.isFinite(last) ? Math.max(0, coordNow - last) : null;
+    const live = a.state === 'alive' || a.state === 'quarantined';
+    return {
+      id: a.id,
+      host: a.host,
+      gpus: a.gpus,
+      slots: a.slots,
+      runs: held.get(a.id) ?? [],
+      state: a.state,
+      quarantinedUntil: a.quarantined_until,
+      lostRuns: a.lost_runs,
+      heartbeatAgeMs: age,
+      stale: live && age !== null && age > 2 * heartbeatPeriod(track),
+      health: newer(a.health ?? null, track?.health ?? null),
+    };
+  });
+}
