@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { agentViews, DEFAULT_HEARTBEAT_MS } from '../tui/state/agents.js';
+import { agentViews, DEFAULT_HEARTBEAT_MS, heartbeatPeriod } from '../tui/state/agents.js';
 import { INITIAL_DATA, reduce, type DashAction, type DashData } from '../tui/state/dash_data.js';
 import { filterRows, sortRows } from '../tui/state/run_table.js';
 import { sweepMetric } from '../tui/state/run_facts.js';
@@ -270,4 +270,11 @@ test('keys: ? opens help and closes it, q quits from anywhere but the filter', (
   assert.equal((onKey(help, { input: '?' }, CTX) as UiState).help, false);
   assert.equal(onKey(help, { input: 'q' }, CTX), 'quit');
   assert.equal(keys({ input: '', enter: true }, { input: 'q' }), 'quit');
+});
+
+test('one heartbeat seen twice (its Status time and its health event) is not a period: an agent heard 2 s ago is not stale', () => {
+  // Beats every 10 s, each seen twice 1 ms apart, and one extra beat 3 s after the last.
+  const beats = [0, 0.001, 10, 10.001, 20, 20.001, 23].map(local);
+  assert.ok(Math.abs(heartbeatPeriod({ beats, health: null }) - 10_000) < 10);
+  assert.equal(heartbeatPeriod({ beats: [local(0), local(0.001)], health: null }), DEFAULT_HEARTBEAT_MS);
 });

@@ -16,6 +16,8 @@ export interface DashboardOptions {
   readonly stdin?: NodeJS.ReadStream;
   /** @default colorEnabled(stdout): off under NO_COLOR or when stdout is not a terminal */
   readonly color?: boolean;
+  /** Ends the dashboard as a user quitting it would: the job it watched is over (the demo, dlphys-coord sweep). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -32,5 +34,12 @@ export async function runDashboard(source: DashSource, options: DashboardOptions
     // Data is batched to 10 fps already (useDash); this caps redraws from keys and the clock too.
     maxFps: 10,
   });
-  await instance.waitUntilExit();
+  const end = () => instance.unmount();
+  if (options.signal?.aborted) end();
+  options.signal?.addEventListener('abort', end, { once: true });
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    options.signal?.removeEventListener('abort', end);
+  }
 }

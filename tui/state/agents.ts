@@ -30,12 +30,21 @@ export interface AgentView {
   readonly health: HostHealth__Output | null;
 }
 
-/** The period between an agent's heartbeats: the shortest gap seen (a missed beat makes a long one). */
+/** Gaps shorter than this are one heartbeat seen twice (its Status time and its agent_health event's), not a period. */
+const SAME_BEAT_MS = 500;
+
+/**
+ * The period between an agent's heartbeats: the median gap between the beats seen, leaving out
+ * gaps too short to be two beats. The median, not the shortest: an extra beat (an agent beats
+ * again when a run ends) or a missed one would make the shortest or longest gap lie.
+ */
 export function heartbeatPeriod(track: AgentTrack | undefined): number {
-  let period = Infinity;
   const beats = track?.beats ?? [];
-  for (let i = 1; i < beats.length; i++) period = Math.min(period, beats[i]! - beats[i - 1]!);
-  return Number.isFinite(period) && period > 0 ? period : DEFAULT_HEARTBEAT_MS;
+  const gaps: number[] = [];
+  for (let i = 1; i < beats.length; i++) if (beats[i]! - beats[i - 1]! >= SAME_BEAT_MS) gaps.push(beats[i]! - beats[i - 1]!);
+  if (gaps.length === 0) return DEFAULT_HEARTBEAT_MS;
+  gaps.sort((x, y) => x - y);
+  return gaps[Math.floor(gaps.length / 2)]!;
 }
 
 /** The newer of two healths by collected_at (an event's may be fresher than the last Status). */
