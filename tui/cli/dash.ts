@@ -16,6 +16,12 @@ import { coordinatorSource } from '../sources/coordinator.js';
  * second to load, which every other dlphys-coord command (serve, status) would otherwise pay.
  */
 export async function runDashboard(source: DashSource, options?: DashboardOptions): Promise<void> {
+  // Ink draws only the last frame when it thinks it runs under CI (CI or CONTINUOUS_INTEGRATION
+  // set, read once when it loads): right for a build log, wrong for someone watching a terminal.
+  // On a terminal the dashboard is drawn live, whatever the environment says.
+  if ((options?.stdout ?? process.stdout).isTTY) {
+    for (const key of ['CI', 'CONTINUOUS_INTEGRATION']) if (key in process.env) process.env[key] = 'false';
+  }
   const { runDashboard: run } = await import('../run_dashboard.js');
   return run(source, options);
 }
