@@ -128,6 +128,14 @@ test('j, k and the arrows move the run cursor', async () => {
   assert.match(rowOf(dash.frame(), 'r1'), /^›/);
 });
 
+test('keys that arrive together (typed fast, held, sent at once) each act: "jjj" moves three rows, "k\\r" moves and opens', async () => {
+  const { dash } = await dashboard({ columns: 100, rows: 60 });
+  await dash.press('jjj');
+  assert.match(rowOf(dash.frame(), 'r3'), /^›/);
+  await dash.press('kk\r');
+  await dash.waitFor('the detail of r1', (x) => /▸ run grid\/r1/.test(x));
+});
+
 test('tab moves the focus between panes, shift-tab back', async () => {
   const { dash } = await dashboard();
   assert.match(dash.frame(), /▸ runs of grid/);

@@ -28,6 +28,18 @@ export function keyPress(input: string, key: Key): KeyPress {
   };
 }
 
+/**
+ * The presses in one input. Keys typed fast, held down or sent together reach Ink as one input
+ * ("jjjj", "k\r"): each character is then its own press, a carriage return an enter and a tab a
+ * tab, so none is lost. A single key, or an escape sequence Ink decoded (arrows), is one press.
+ */
+export function keyPresses(input: string, key: Key): KeyPress[] {
+  const chars = [...input];
+  if (chars.length <= 1) return [keyPress(input, key)];
+  const plain = { ...key, return: false, tab: false, escape: false, backspace: false, delete: false };
+  return chars.map((c) => keyPress(c === '\r' || c === '\n' || c === '\t' ? '' : c, { ...plain, return: c === '\r' || c === '\n', tab: c === '\t' }));
+}
+
 /** The current choices; `onQuit` is called for `q`. */
 export function useKeys(context: RefObject<KeyContext>, onQuit: () => void, initial: UiState = INITIAL_UI): UiState {
   const [ui, setUi] = useState(initial);
@@ -36,10 +48,12 @@ export function useKeys(context: RefObject<KeyContext>, onQuit: () => void, init
   const { isRawModeSupported } = useStdin();
   useInput(
     (input, key) => {
-      const next = onKey(current.current, keyPress(input, key), context.current);
-      if (next === 'quit') return onQuit();
-      current.current = next;
-      setUi(next);
+      for (const press of keyPresses(input, key)) {
+        const next = onKey(current.current, press, context.current);
+        if (next === 'quit') return onQuit();
+        current.current = next;
+      }
+      setUi(current.current);
     },
     { isActive: isRawModeSupported },
   );
