@@ -10,7 +10,8 @@ import { PassThrough, Writable } from 'node:stream';
 import { scriptArgs } from '../lib/cli/flags.js';
 import type { AgentStatus__Output } from '../proto/generated/dlphys/AgentStatus.js';
 import type { RunStatus__Output } from '../proto/generated/dlphys/RunStatus.js';
-import { runDashboard } from '../tui/run_dashboard.js';
+// The front door every command uses (it loads Ink and React as a user's dashboard does).
+import { runDashboard } from '../tui/cli/dash.js';
 import type { DashEvent, DashSink, DashSource, RunDetail, StatusSnapshot } from '../tui/source.js';
 
 const args = scriptArgs({ runs: 500, agents: 20, rate: 50, seconds: 20 });

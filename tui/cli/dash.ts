@@ -22,6 +22,9 @@ export async function runDashboard(source: DashSource, options?: DashboardOption
   if ((options?.stdout ?? process.stdout).isTTY) {
     for (const key of ['CI', 'CONTINUOUS_INTEGRATION']) if (key in process.env) process.env[key] = 'false';
   }
+  // React runs its development build (extra checks and timing on every render, several times the
+  // CPU per frame) unless NODE_ENV says production; a user watching a sweep is not debugging React.
+  process.env.NODE_ENV ??= 'production';
   const { runDashboard: run } = await import('../run_dashboard.js');
   return run(source, options);
 }
