@@ -90,7 +90,7 @@ export class EventLog {
           db.prepare<[string], RawEvent>(`SELECT * FROM events WHERE type = '${type}' AND ${column} = ? ORDER BY id DESC LIMIT 1`),
         ]),
       ),
-      since: db.prepare<[number, number], RawEvent>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+      since: db.prepare<[number, number], RawEvent>(SINCE_SQL),
     };
   }
 
@@ -117,14 +117,21 @@ export class EventLog {
 
   /** Events with an id above `id`, oldest first, at most `limit`: one page of a replay. */
   since(id: number, limit: number): EventRow[] {
-    return this.s.since.all(id, limit).map((e) => ({
-      id: e.id,
-      time: stamp('iso', e.time),
-      type: e.type,
-      sweep: e.sweep ?? '',
-      run_id: e.run_id ?? '',
-      agent_id: e.agent_id ?? '',
-      data_json: e.data_json ?? '',
-    }));
+    return this.s.since.all(id, limit).map(eventRow);
   }
+}
+
+const SINCE_SQL = 'SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?';
+
+/** A stored event as a row. */
+function eventRow(e: RawEvent): EventRow {
+  return { id: e.id, time: stamp('iso', e.time), type: e.type, sweep: e.sweep ?? '', run_id: e.run_id ?? '', agent_id: e.agent_id ?? '', data_json: e.data_json ?? '' };
+}
+
+/**
+ * The events after `id` (at most `limit`, oldest first) read through any connection to the
+ * database, a read-only one too (tui/sources/database.ts): what EventLog.since gives.
+ */
+export function readEventsSince(db: Database.Database, id: number, limit: number): EventRow[] {
+  return db.prepare<[number, number], RawEvent>(SINCE_SQL).all(id, limit).map(eventRow);
 }

@@ -2,13 +2,14 @@
  * Reading the store: status (domain rows, see types.ts: the server maps them to the wire), the
  * counts of unfinished runs, a run's row and its stored metric lines.
  */
+import type Database from 'better-sqlite3';
 import { NotFoundError } from '../errors.js';
 import { iso, type StoreCore } from './core.js';
 import { ACTIVE_STATES, HELD_STATES, RUN_STATES, sqlList } from '../run_states.js';
 import type { AgentRow, HostHealthData, RunDetail, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';
 
 /** A run's row as status shows it; `lostAttempts` counted by the caller. */
-function statusRow(r: RunRow, lostAttempts: number): RunStatusRow {
+export function statusRow(r: RunRow, lostAttempts: number): RunStatusRow {
   return {
     id: r.id,
     sweep: r.sweep,
@@ -34,11 +35,21 @@ function parseHealth(json: string | null): HostHealthData | null {
   }
 }
 
-/** See Store.status. */
-export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: number): StatusReport {
+/** What status reads: the store's own connection, or a read-only one (tui/sources/database.ts). */
+export interface StatusSource {
+  readonly db: Database.Database;
+  /** Epoch ms. */
+  readonly now: () => number;
+}
+
+/**
+ * See Store.status. Without a sweep it lists the runs of sweeps with unfinished runs, or with
+ * `allRuns` every sweep's runs (a database opened to look at results).
+ */
+export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs: number, options: { allRuns?: boolean } = {}): StatusReport {
   const { db } = core;
   const read = db.transaction(() => {
-    if (sweep && !core.s.getSweep.get(sweep)) throw new NotFoundError(`no sweep named ${sweep}`);
+    if (sweep && !db.prepare('SELECT 1 FROM sweeps WHERE name = ?').get(sweep)) throw new NotFoundError(`no sweep named ${sweep}`);
     const args: unknown[] = sweep ? [sweep] : [];
     const sweepRows = db
       .prepare<unknown[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null }>(
@@ -114,15 +125,16 @@ export function status(core: StoreCore, sweep: string | undefined, leaseTtlMs: n
         };
       });
     const runRows = sweep
-      ? core.s.runsOfSweep.all(sweep)
+      ? db.prepare<[string], RunRow>('SELECT * FROM runs WHERE sweep = ? ORDER BY idx').all(sweep)
       : db
           .prepare<[], RunRow>(
             `SELECT r.* FROM runs r JOIN sweeps s ON s.name = r.sweep
-             WHERE EXISTS (SELECT 1 FROM runs u WHERE u.sweep = r.sweep AND u.state IN ${sqlList(ACTIVE_STATES)})
+             ${options.allRuns ? '' : `WHERE EXISTS (SELECT 1 FROM runs u WHERE u.sweep = r.sweep AND u.state IN ${sqlList(ACTIVE_STATES)})`}
              ORDER BY s.created_at, s.rowid, r.idx`,
           )
           .all();
-    const runs: RunStatusRow[] = runRows.map((r) => statusRow(r, core.s.lostAttemptsOf.get(r.id)!));
+    const lostAttempts = db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck();
+    const runs: RunStatusRow[] = runRows.map((r) => statusRow(r, lostAttempts.get(r.id)!));
     return { sweeps, agents, runs };
   });
   return read.deferred();

@@ -12,11 +12,10 @@
  */
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import type { AgentStatus__Output } from '../../proto/generated/dlphys/AgentStatus.js';
-import type { RunStatus__Output } from '../../proto/generated/dlphys/RunStatus.js';
-import { RUN_STATES, HELD_STATES, sqlList } from '../../coordinator/run_states.js';
+import { status, statusRow } from '../../coordinator/store/queries.js';
+import type { RunRow } from '../../coordinator/store/types.js';
 import { SCHEMA_VERSION } from '../../coordinator/schema.js';
-import { stamp } from '../../lib/log.js';
+import { readEventsSince } from '../../coordinator/events.js';
 import type { DashEvent, DashSink, DashSource, RunDetail, StatusSnapshot } from '../source.js';
 import { tailLines } from '../../lib/run/log_tail.js';
 import type { HostHealth__Output } from '../../proto/generated/dlphys/HostHealth.js';
@@ -33,17 +32,6 @@ export interface DatabaseSourceOptions {
   readonly pageSize?: number;
 }
 
-interface RawEvent {
-  id: number;
-  time: number;
-  type: string;
-  sweep: string | null;
-  run_id: string | null;
-  agent_id: string | null;
-  data_json: string | null;
-}
-
-const iso = (ms: number | null): string => (ms === null ? '' : stamp('iso', ms));
 
 /** Opens `file` read-only; throws (with SQLite's code) when it is missing, not a database, or of a newer schema. */
 export function openReadOnly(file: string): Database.Database {
@@ -65,78 +53,11 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
   const leaseTtlMs = options.leaseTtlMs ?? 30_000;
   const pageSize = options.pageSize ?? 1000;
 
+  /** Status as the coordinator builds it (coordinator/store/queries.ts), with every sweep's runs. */
   function snapshot(db: Database.Database): StatusSnapshot {
-    return db
-      .transaction((): StatusSnapshot => {
-        const sweepRows = db
-          .prepare<[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null }>(
-            'SELECT name, created_at, metric_name, metric_goal FROM sweeps ORDER BY created_at, rowid',
-          )
-          .all();
-        const counts = db.prepare<[], { sweep: string; state: string; n: number }>('SELECT sweep, state, count(*) AS n FROM runs GROUP BY sweep, state').all();
-        const now = Date.now();
-        const held = new Map(
-          db
-            .prepare<[], { agent_id: string; n: number }>(
-              `SELECT agent_id, count(*) AS n FROM runs WHERE state IN ${sqlList(HELD_STATES)} AND agent_id IS NOT NULL GROUP BY agent_id`,
-            )
-            .all()
-            .map((r) => [r.agent_id, r.n]),
-        );
-        const agents: AgentStatus__Output[] = db
-          .prepare<[], { id: string; host: string; gpus_json: string; slots: number; last_heartbeat: number; left_at: number | null; quarantined_until: number | null; lost_runs: number; health_json?: string | null }>(
-            // a.*: health_json is there from schema v4 on; an older database has none to show.
-            `SELECT a.*,
-               (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
-             FROM agents a ORDER BY a.registered_at, a.id`,
-          )
-          .all()
-          .map((a) => {
-            // The rule of coordinator/store/queries.ts, with the lease TTL this reader was given.
-            const alive = a.left_at === null && now - a.last_heartbeat <= 2 * leaseTtlMs;
-            const quarantined = alive && a.quarantined_until !== null && a.quarantined_until > now;
-            return {
-              id: a.id,
-              host: a.host,
-              gpus: JSON.parse(a.gpus_json) as string[],
-              slots: a.slots,
-              last_heartbeat: iso(a.last_heartbeat),
-              alive,
-              running: held.get(a.id) ?? 0,
-              state: a.left_at !== null ? 'left' : !alive ? 'lost' : quarantined ? 'quarantined' : 'alive',
-              quarantined_until: quarantined ? iso(a.quarantined_until) : '',
-              lost_runs: a.lost_runs,
-              health: a.health_json ? healthOutput(JSON.parse(a.health_json) as HostHealthData) : null,
-            };
-          });
-        const runs = db
-          .prepare<[], { id: string; sweep: string; name: string; state: string; attempt: number; agent_id: string | null; params_json: string; summary_json: string | null; error: string | null; updated_at: number; lost: number }>(
-            `SELECT r.id, r.sweep, r.name, r.state, r.attempt, r.agent_id, r.params_json, r.summary_json, r.error, r.updated_at,
-               (SELECT count(*) FROM attempts t WHERE t.run_id = r.id AND t.outcome = 'lost') AS lost
-             FROM runs r JOIN sweeps s ON s.name = r.sweep ORDER BY s.created_at, s.rowid, r.idx`,
-          )
-          .all()
-          .map(toWireRun);
-        const bySweep = new Map<string, Record<string, number>>();
-        for (const c of counts) {
-          let m = bySweep.get(c.sweep);
-          if (!m) bySweep.set(c.sweep, (m = Object.fromEntries(RUN_STATES.map((s) => [s, 0]))));
-          m[c.state] = c.n;
-        }
-        const sweeps = sweepRows.map((s) => {
-          const states = bySweep.get(s.name) ?? Object.fromEntries(RUN_STATES.map((st) => [st, 0]));
-          return {
-            name: s.name,
-            created_at: iso(s.created_at),
-            total: Object.values(states).reduce((a, b) => a + b, 0),
-            states,
-            metric: s.metric_name ?? '',
-            goal: s.metric_goal ?? '',
-          };
-        });
-        return { sweeps, agents, runs, coordinator: null };
-      })
-      .deferred();
+    const report = status({ db, now: Date.now }, undefined, leaseTtlMs, { allRuns: true });
+    const agents = report.agents.map((a) => ({ ...a, health: a.health ? healthOutput(a.health) : null }));
+    return { sweeps: report.sweeps, agents, runs: report.runs, coordinator: null };
   }
 
   function start(sink: DashSink): () => void {
@@ -154,10 +75,10 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
       try {
         db ??= openReadOnly(file);
         const events: DashEvent[] = [];
-        const since = db.prepare<[number, number], RawEvent>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?');
         for (;;) {
-          const page = since.all(lastId, pageSize);
-          for (const e of page) events.push(toWireEvent(e));
+          const page = readEventsSince(db, lastId, pageSize);
+          // The wire's event id is an int64, which the contract's loader gives as a string.
+          for (const e of page) events.push({ ...e, id: String(e.id) });
           if (page.length) lastId = page[page.length - 1]!.id;
           if (page.length < pageSize) break;
         }
@@ -199,37 +120,14 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
   }
 
   function detailOf(db: Database.Database, runId: string): Omit<RunDetail, 'log_tail'> {
-    const row = db
-      .prepare<[string], { id: string; sweep: string; name: string; state: string; attempt: number; agent_id: string | null; params_json: string; summary_json: string | null; error: string | null; updated_at: number; config_json: string; lost: number }>(
-        `SELECT r.*, (SELECT count(*) FROM attempts t WHERE t.run_id = r.id AND t.outcome = 'lost') AS lost FROM runs r WHERE r.id = ?`,
-      )
-      .get(runId);
+    const row = db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(runId);
     if (!row) throw new Error(`no run ${runId} in ${file}`);
+    const lost = db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck().get(row.id)!;
     const lines = db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq').pluck().all(row.id, row.attempt);
-    return { run: toWireRun(row), config_json: row.config_json, metric_lines: lines };
+    return { run: statusRow(row, lost), config_json: row.config_json, metric_lines: lines };
   }
 
   return { label: file, start, runDetail };
-}
-
-function toWireRun(r: { id: string; sweep: string; name: string; state: string; attempt: number; agent_id: string | null; params_json: string; summary_json: string | null; error: string | null; updated_at: number; lost: number }): RunStatus__Output {
-  return {
-    id: r.id,
-    sweep: r.sweep,
-    name: r.name,
-    state: r.state,
-    attempt: r.attempt,
-    agent_id: r.agent_id ?? '',
-    params_json: r.params_json,
-    summary_json: r.summary_json ?? '',
-    error: r.error ?? '',
-    updated_at: iso(r.updated_at),
-    lost_attempts: r.lost,
-  };
-}
-
-function toWireEvent(e: RawEvent): DashEvent {
-  return { id: String(e.id), time: iso(e.time), type: e.type, sweep: e.sweep ?? '', run_id: e.run_id ?? '', agent_id: e.agent_id ?? '', data_json: e.data_json ?? '' };
 }
 
 /** A stored health as a client gets it off the wire: int64 byte counts as decimal strings (proto/load.ts: longs as String). */
