@@ -79,7 +79,7 @@ export function buildExperiment(resolved: ExperimentConfig, baseDir: string): Bu
     checkBatchSize(config.train.batch_size, data.train.size);
     const model = models.build(config.model, { inputShape: data.inputShape, outputDim: data.outputDim });
     owned.push(model);
-    inits.build(config.init, undefined)(model, new Rng(config.seed, 'init'));
+    inits.build(config.init, undefined).apply(model, new Rng(config.seed, 'init'));
     const optimizer = optimizers.build(config.optimizer, { params: model.params });
     owned.push(optimizer);
     const lossSpec = config.loss ?? losses.resolve({ name: data.task === 'classification' ? 'cross_entropy' : 'mse' });

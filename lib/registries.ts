@@ -3,6 +3,7 @@
  * (each component's file registers itself when its folder's index is imported).
  */
 import { callbacks } from './callbacks/index.js';
+import './probes/index.js';
 import { datasets } from './data/index.js';
 import { inits } from './init/index.js';
 import { models } from './models/index.js';

@@ -43,9 +43,16 @@ function isPathSchema(schema: z.ZodType | undefined): boolean {
   return false;
 }
 
+/**
+ * The metric keys a component logs and what each means (`q_l<k>` stands for q_l1, q_l2, ...):
+ * what `dlphys list callback` prints, so a user reads what a column is without the source.
+ */
+export type MetricDocs = Readonly<Record<string, string>>;
+
 interface Entry<T, C, X> {
   name: string;
   description: string;
+  logs: MetricDocs | undefined;
   schema: z.ZodObject;
   build: (kwargs: never, ctx: C) => T;
   example: X | undefined;
@@ -63,13 +70,13 @@ export class Registry<T, C = void, X = never> {
 
   register<S extends z.ZodObject>(
     name: string,
-    component: { description: string; kwargs: S; build: (kwargs: z.output<S>, ctx: C) => T; example?: X },
+    component: { description: string; kwargs: S; build: (kwargs: z.output<S>, ctx: C) => T; example?: X; logs?: MetricDocs },
   ): void {
     if (this.entries.has(name)) throw new Error(`${this.kind} registry: "${name}" is registered twice`);
     // Strict: an unknown kwarg is a typo, never something to ignore silently.
     const schema = component.kwargs.strict();
     const build = component.build as Entry<T, C, X>['build'];
-    this.entries.set(name, { name, description: component.description, schema, build, example: component.example });
+    this.entries.set(name, { name, description: component.description, logs: component.logs, schema, build, example: component.example });
   }
 
   /**
@@ -135,10 +142,10 @@ export class Registry<T, C = void, X = never> {
     }
   }
 
-  describe(name: string): { name: string; description: string; kwargs: KwargInfo[] } {
+  describe(name: string): { name: string; description: string; kwargs: KwargInfo[]; logs?: MetricDocs } {
     const entry = this.entries.get(name);
     if (!entry) throw new UsageError(`${this.kind}: unknown name "${name}"; registered: ${this.names().join(', ')}`);
-    return { name, description: entry.description, kwargs: describeKwargs(entry.schema) };
+    return { name, description: entry.description, kwargs: describeKwargs(entry.schema), ...(entry.logs ? { logs: entry.logs } : {}) };
   }
 }
 

@@ -229,7 +229,8 @@ describe('dlphys list and --help', () => {
     assert.equal(r.status, 0, r.stderr);
     for (const kind of ['model:', 'init:', 'optimizer:', 'loss:', 'schedule:', 'data:', 'callback:']) assert.match(r.stdout, new RegExp(`^${kind}`, 'm'));
     assert.match(r.stdout, /sigma_w2: number {2}\(default 1\)/);
-    assert.match(r.stdout, /widths: integer\[\] {2}\(required\)/);
+    assert.match(r.stdout, /widths: integer\[\] {2}\(optional\)/);
+    assert.match(r.stdout, /^    logs:\n      q_l<k>  /m);
   });
 
   test('list KIND --json gives one kind as JSON', () => {

@@ -17,7 +17,7 @@ function mlp(widths: number[], bias = true): Model {
 }
 
 function initialised(model: Model, name: string, kwargs: Record<string, unknown> = {}, seed = 0): Model {
-  inits.build({ name, kwargs })(model, new Rng(seed, 'init'));
+  inits.build({ name, kwargs }).apply(model, new Rng(seed, 'init'));
   return model;
 }
 

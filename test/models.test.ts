@@ -19,7 +19,7 @@ function mlp(widths: number[], extra: Record<string, unknown> = {}, ctx = { inpu
 }
 
 function init(model: Model, seed = 0): void {
-  inits.build({ name: 'gaussian', kwargs: { sigma_w2: 2, sigma_b2: 0.1 } })(model, new Rng(seed, 'init'));
+  inits.build({ name: 'gaussian', kwargs: { sigma_w2: 2, sigma_b2: 0.1 } }).apply(model, new Rng(seed, 'init'));
 }
 
 function randomInput(shape: number[], seed = 1): tf.Tensor {
@@ -154,7 +154,7 @@ test('an unknown kwarg fails listing the accepted ones', () => {
   assert.throws(
     () => models.build({ name: 'mlp', kwargs: { widths: [32, 10], activaton: 'tanh' } }, flat),
     (err: Error) =>
-      err instanceof UsageError && err.message === 'model:mlp: unknown kwarg "activaton"; accepted kwargs: widths, activation, bias',
+      err instanceof UsageError && err.message === 'model:mlp: unknown kwarg "activaton"; accepted kwargs: widths, width, depth, activation, bias, parametrization',
   );
 });
 

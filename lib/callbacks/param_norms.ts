@@ -27,7 +27,7 @@ callbacks.register('param_norms', {
         });
         ctx.log(logs);
       },
-      onFitEnd() {
+      teardown() {
         tf.dispose(initial);
         initial = [];
       },

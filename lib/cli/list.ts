@@ -29,6 +29,10 @@ export function listCommand(): Command {
             const dflt = kw.required ? 'required' : kw.default !== undefined ? `default ${JSON.stringify(kw.default)}` : 'optional';
             out.push(`      ${kw.name}: ${kw.type}  (${dflt})${kw.description ? `  ${kw.description}` : ''}`);
           }
+          if (c.logs) {
+            out.push('    logs:');
+            for (const [key, meaning] of Object.entries(c.logs)) out.push(`      ${key}  ${meaning}`);
+          }
         }
         out.push('');
       }

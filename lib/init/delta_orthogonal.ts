@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { inits } from './init.js';
-import { orthogonalMatrix } from './orthogonal.js';
-import { assignValues } from './variance_scaling.js';
+import { orthogonalMatrix, orthogonalSigmaW2 } from './orthogonal.js';
+import { assignValues, assignWeight } from './variance_scaling.js';
 
 inits.register('delta_orthogonal', {
   description:
@@ -11,7 +11,8 @@ inits.register('delta_orthogonal', {
     gain: z.number().positive().default(1).describe('scale of the orthogonal matrix, sigma_w (sqrt(2) suits relu)'),
     sigma_b2: z.number().nonnegative().default(0).describe('bias variance'),
   }),
-  build: ({ gain, sigma_b2 }) => (model, rng) => {
+  build: ({ gain, sigma_b2 }) => ({
+    apply(model, rng) {
     for (const layer of model.layers) {
       const w = layer.weight;
       if (layer.kind === 'conv2d') {
@@ -23,14 +24,23 @@ inits.register('delta_orthogonal', {
             `init delta_orthogonal needs each conv layer's output channels >= its input channels, but ${layer.name} maps ${cin} to ${cout}; widen model.kwargs.channels or use init orthogonal`,
           );
         }
-        assignValues(w, deltaOrthogonalKernel(kh, kw, orthogonalMatrix(cin, cout, gain, rng)));
+        assignWeight(layer, deltaOrthogonalKernel(kh, kw, orthogonalMatrix(cin, cout, gain, rng)));
       } else {
         const cols = w.shape[1]!;
-        assignValues(w, orthogonalMatrix(w.size / cols, cols, gain, rng));
+        assignWeight(layer, orthogonalMatrix(w.size / cols, cols, gain, rng));
       }
       if (layer.bias) assignValues(layer.bias, rng.normalArray(layer.bias.size, 0, Math.sqrt(sigma_b2)));
     }
-  },
+    },
+    variances: (layers) =>
+      layers.map((l) => {
+        if (l.kind !== 'conv2d') return { sigma_w2: orthogonalSigmaW2(l, gain), sigma_b2 };
+        // The [cin, cout] centre holds all of the kernel's weight: its Frobenius norm over the
+        // whole kh*kw*cin*cout kernel.
+        const [kh, kw, cin, cout] = l.weightShape as [number, number, number, number];
+        return { sigma_w2: orthogonalSigmaW2(l, gain, cin, cout) / (kh * kw), sigma_b2 };
+      }),
+  }),
 });
 
 /**

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Rng } from '../rng.js';
 import { inits } from './init.js';
-import { assignValues } from './variance_scaling.js';
+import { assignValues, assignWeight } from './variance_scaling.js';
+import type { LayerShape } from './init.js';
 
 inits.register('orthogonal', {
   description:
@@ -10,16 +11,31 @@ inits.register('orthogonal', {
     gain: z.number().positive().default(1).describe('scale of the orthogonal matrix (sqrt(2) suits relu)'),
     sigma_b2: z.number().nonnegative().default(0).describe('bias variance'),
   }),
-  build: ({ gain, sigma_b2 }) => (model, rng) => {
-    for (const layer of model.layers) {
-      const w = layer.weight;
-      // A conv kernel [k, k, cin, cout] in row-major order is already the [k*k*cin, cout] matrix.
-      const cols = w.shape[w.shape.length - 1]!;
-      assignValues(w, orthogonalMatrix(w.size / cols, cols, gain, rng));
-      if (layer.bias) assignValues(layer.bias, rng.normalArray(layer.bias.size, 0, Math.sqrt(sigma_b2)));
-    }
-  },
+  build: ({ gain, sigma_b2 }) => ({
+    apply(model, rng) {
+      for (const layer of model.layers) {
+        const w = layer.weight;
+        // A conv kernel [k, k, cin, cout] in row-major order is already the [k*k*cin, cout] matrix.
+        const cols = w.shape[w.shape.length - 1]!;
+        assignWeight(layer, orthogonalMatrix(w.size / cols, cols, gain, rng));
+        if (layer.bias) assignValues(layer.bias, rng.normalArray(layer.bias.size, 0, Math.sqrt(sigma_b2)));
+      }
+    },
+    variances: (layers) => layers.map((l) => ({ sigma_w2: orthogonalSigmaW2(l, gain), sigma_b2 })),
+  }),
 });
+
+/**
+ * sigma_w2 of a gain-scaled (semi-)orthogonal rows x cols weight matrix: ||W||_F^2 / cols times
+ * rows / fanIn. Orthonormal columns (rows >= cols) give ||W||_F^2 = gain^2 cols, orthonormal rows
+ * gain^2 rows; per entry that is the variance times fanIn = rows (dense) in mean-field terms.
+ */
+export function orthogonalSigmaW2(layer: LayerShape, gain: number, rows?: number, cols?: number): number {
+  const c = cols ?? layer.weightShape[layer.weightShape.length - 1]!;
+  const r = rows ?? layer.weightShape.reduce((a, b) => a * b, 1) / c;
+  const frob2 = gain * gain * Math.min(r, c);
+  return (frob2 / (r * c)) * layer.fanIn;
+}
 
 /**
  * A rows x cols row-major matrix, gain times Haar-random with orthonormal columns (rows >= cols)

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Layer, Model } from '../models/model.js';
 import type { Rng } from '../rng.js';
-import type { InitScheme } from './init.js';
+import { layerShape, type InitScheme, type LayerShape } from './init.js';
 
 export const DISTRIBUTIONS = ['normal', 'uniform'] as const;
 export type Distribution = (typeof DISTRIBUTIONS)[number];
@@ -31,6 +31,19 @@ export function assignValues(v: tf.Variable, values: Float32Array): void {
   t.dispose();
 }
 
+/**
+ * Writes a layer's effective weights: with a weight multiplier (NTK parametrization, where the
+ * forward pass computes x·(weightScale·W)), the stored variable holds values / weightScale, so
+ * the network's function at initialisation is the same in every parametrization.
+ */
+export function assignWeight(layer: Layer, values: Float32Array): void {
+  if (layer.weightScale !== 1) {
+    const inv = 1 / layer.weightScale;
+    for (let i = 0; i < values.length; i++) values[i]! *= inv;
+  }
+  assignValues(layer.weight, values);
+}
+
 export function zeroBias(layer: Layer): void {
   if (layer.bias) assignValues(layer.bias, new Float32Array(layer.bias.size));
 }
@@ -39,11 +52,14 @@ export function zeroBias(layer: Layer): void {
  * The he / lecun / xavier family: each weight drawn with a variance that depends on the layer's
  * fans only, biases zero. Layers are filled in forward order, so a seed fixes every weight.
  */
-export function varianceScaling(variance: (layer: Layer) => number, distribution: Distribution): InitScheme {
-  return (model: Model, rng: Rng) => {
-    for (const layer of model.layers) {
-      assignValues(layer.weight, sample(rng, layer.weight.size, variance(layer), distribution));
-      zeroBias(layer);
-    }
+export function varianceScaling(variance: (layer: LayerShape) => number, distribution: Distribution): InitScheme {
+  return {
+    apply(model: Model, rng: Rng) {
+      for (const layer of model.layers) {
+        assignWeight(layer, sample(rng, layer.weight.size, variance(layerShape(layer)), distribution));
+        zeroBias(layer);
+      }
+    },
+    variances: (layers) => layers.map((l) => ({ sigma_w2: variance(l) * l.fanIn, sigma_b2: 0 })),
   };
 }

@@ -35,6 +35,7 @@ models.register('cnn', {
         bias: bias ? zerosVariable([cout]) : null,
         fanIn: k * k * c,
         fanOut: k * k * cout,
+        weightScale: 1,
       });
       c = cout;
       if (pool !== 'none') {
@@ -52,7 +53,7 @@ models.register('cnn', {
     const features = h * w * c;
     const widths = [features, ...hidden, outputDim];
     widths.slice(1).forEach((fanOut, i) => layers.push(denseLayer(`dense${i}`, widths[i]!, fanOut, bias)));
-    return layerModel(layers, inputShape, outputDim, (x, capture, preactivations) => {
+    return layerModel(layers, inputShape, outputDim, activation, (x, capture, preactivations) => {
       let img = tf.reshape(x, [-1, height, width, inChannels]) as tf.Tensor4D;
       for (const layer of layers.slice(0, convCount)) {
         let pre = tf.conv2d(img, layer.weight as tf.Tensor4D, 1, 'same');

@@ -42,7 +42,17 @@ export function zerosVariable(shape: number[]): tf.Variable {
   return v;
 }
 
-export function denseLayer(name: string, fanIn: number, fanOut: number, bias: boolean): Layer {
+export const PARAMETRIZATIONS = ['standard', 'ntk'] as const;
+export type Parametrization = (typeof PARAMETRIZATIONS)[number];
+
+export const parametrizationKwarg = z
+  .enum(PARAMETRIZATIONS)
+  .default('standard')
+  .describe(
+    'standard: h = xW + b; ntk: h = xW/sqrt(fan_in) + b with O(1) stored weights (Jacot et al. 2018), the lazy regime of wide networks at a width-independent learning rate. The init draws the same effective weights in both',
+  );
+
+export function denseLayer(name: string, fanIn: number, fanOut: number, bias: boolean, parametrization: Parametrization = 'standard'): Layer {
   return {
     name,
     kind: 'dense',
@@ -50,12 +60,18 @@ export function denseLayer(name: string, fanIn: number, fanOut: number, bias: bo
     bias: bias ? zerosVariable([fanOut]) : null,
     fanIn,
     fanOut,
+    weightScale: parametrization === 'ntk' ? 1 / Math.sqrt(fanIn) : 1,
   };
+}
+
+/** x scaled by the layer's weight multiplier: x·(sW) = (s x)·W, the smaller of the two products for a batch. */
+function scaled(x: tf.Tensor2D, layer: Layer): tf.Tensor2D {
+  return layer.weightScale === 1 ? x : tf.mul(x, layer.weightScale);
 }
 
 /** h = xW + b for a [batch, fanIn] input. */
 export function denseForward(x: tf.Tensor2D, layer: Layer): tf.Tensor2D {
-  return dense(x, layer.weight as tf.Tensor2D, layer.bias as tf.Tensor1D | null, 'linear');
+  return dense(scaled(x, layer), layer.weight as tf.Tensor2D, layer.bias as tf.Tensor1D | null, 'linear');
 }
 
 export function paramsOf(layers: readonly Layer[]): tf.Variable[] {
@@ -86,7 +102,7 @@ export function denseStack(x: tf.Tensor2D, layers: readonly Layer[], activation:
     // relu goes into the matmul kernel, unless the pre-activation itself is wanted: the fused
     // kernel clamps its output, so h never exists. Both give the same activations.
     if (!readout && !capture && activation === 'relu') {
-      a = dense(a, layer.weight as tf.Tensor2D, layer.bias as tf.Tensor1D | null, 'relu');
+      a = dense(scaled(a, layer), layer.weight as tf.Tensor2D, layer.bias as tf.Tensor1D | null, 'relu');
       return;
     }
     const h = denseForward(a, layer);
@@ -104,13 +120,17 @@ export function layerModel(
   layers: Layer[],
   inputShape: readonly number[],
   outputDim: number,
+  activation: Activation,
   body: (x: tf.Tensor, capture: boolean, preactivations: tf.Tensor[]) => tf.Tensor2D,
+  layerMap?: (k: number, h: tf.Tensor) => tf.Tensor,
 ): Model {
   return {
     layers,
     params: paramsOf(layers),
     inputShape: [...inputShape],
     outputDim,
+    activation,
+    ...(layerMap ? { layerMap } : {}),
     forward(x: tf.Tensor, capture = false): ForwardResult {
       const preactivations: tf.Tensor[] = [];
       return { output: body(x, capture, preactivations), preactivations };

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { Registry } from '../registry.js';
+import type { Activation } from './layers.js';
 
 /** One parameterised layer, as init schemes and probes see it. */
 export interface Layer {
@@ -13,6 +14,12 @@ export interface Layer {
   readonly fanIn: number;
   /** Outputs each input feeds (conv2d: kh*kw*cout). */
   readonly fanOut: number;
+  /**
+   * The constant the forward pass multiplies the stored weight by: 1 in the standard
+   * parametrization, 1/sqrt(fanIn) in the NTK parametrization (Jacot et al. 2018), where the
+   * stored weights are O(1) and the learning rate no longer has to shrink with width.
+   */
+  readonly weightScale: number;
 }
 
 export interface ForwardResult {
@@ -36,7 +43,15 @@ export interface Model {
   /** Shape of one example, e.g. [32] or [28, 28, 1]. */
   readonly inputShape: readonly number[];
   readonly outputDim: number;
+  /** The hidden layers' nonlinearity φ (the readout is linear), for probes and theory. */
+  readonly activation: Activation;
   forward(x: tf.Tensor, capture?: boolean): ForwardResult;
+  /**
+   * Layer k+1's pre-activation from layer k's (0-based k into `layers`; k < layers.length - 1):
+   * h_{k+1} = φ(h_k)·W_{k+1} + b_{k+1} for a chain of dense layers. Models whose layers form such
+   * a chain (mlp) provide it; probes that need layer-to-layer Jacobians (criticality) need it.
+   */
+  layerMap?(k: number, h: tf.Tensor): tf.Tensor;
   dispose(): void;
 }
 

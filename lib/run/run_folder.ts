@@ -14,6 +14,8 @@ export interface RunSummary {
   final: Record<string, number>;
   best: Record<string, number>;
   wall_time: number;
+  /** Seconds each callback spent in its hooks (probes included), by callback name. */
+  callback_time: Record<string, number>;
   error: string | null;
   started_at: string;
   ended_at: string;

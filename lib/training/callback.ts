@@ -4,8 +4,11 @@ import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
 import type { LossFn, Optimizer } from '../optim/optimizer.js';
 
-/** Which split a metric row was measured on: the `split` field of metrics.jsonl. */
-export type MetricSplit = 'train' | 'val';
+/**
+ * Which split a metric row was measured on: the `split` field of metrics.jsonl. `probe` rows are
+ * measurements of the network itself (lib/probes) on a fixed batch of training inputs.
+ */
+export type MetricSplit = 'train' | 'val' | 'probe';
 
 /** Plain numbers only: user code never receives tensors in logs. */
 export type Logs = Record<string, number>;
@@ -42,7 +45,18 @@ export interface TrainContext {
   print(line: string): void;
 }
 
-/** Every hook is optional and awaited in order; an error names the callback and the hook. */
+/**
+ * The gradients of one training step, before the optimizer applies them: `grads[i]` belongs to
+ * `ctx.model.params[i]`. They are freed when the hook returns; keep (tf.keep) what must outlive it.
+ */
+export type StepGradients = readonly tf.Tensor[];
+
+/**
+ * Every hook is optional and awaited in order; an error names the callback and the hook.
+ * `onException` and `teardown` are how a callback that holds tensors stays clean: whatever
+ * happens, `teardown` runs once at the end of the fit (after onFitEnd, or after onException),
+ * so a failed run, a stop, or the next run in the same process inherits nothing.
+ */
 export interface Callback {
   onFitStart?(ctx: TrainContext): void | Promise<void>;
   onEpochStart?(ctx: TrainContext): void | Promise<void>;
@@ -51,6 +65,16 @@ export interface Callback {
   onEvalEnd?(ctx: TrainContext, valLogs: Logs): void | Promise<void>;
   onEpochEnd?(ctx: TrainContext): void | Promise<void>;
   onFitEnd?(ctx: TrainContext, result: FitResult): void | Promise<void>;
+  /**
+   * Synchronous, inside the step: the gradients of step `ctx.step + 1`, taken at the parameters
+   * after `ctx.step` updates, before the update. Called at every step, so the callback decides
+   * cheaply whether to act; gradient probes read them here instead of recomputing them.
+   */
+  onGradients?(ctx: TrainContext, grads: StepGradients): void;
+  /** The fit is failing with `error` (a hook, a step or the backend threw); it is re-thrown after. */
+  onException?(ctx: TrainContext, error: unknown): void | Promise<void>;
+  /** Always the last hook, whether the fit completed, stopped, diverged or failed: release what the callback holds. */
+  teardown?(ctx: TrainContext): void | Promise<void>;
 }
 
 export type RunStatus = 'completed' | 'diverged' | 'stopped' | 'failed';
@@ -65,4 +89,6 @@ export interface FitResult {
   /** Best value of every metric: min for losses and most metrics, max for accuracies. */
   best: Logs;
   wallTime: number;
+  /** Seconds spent in each callback's hooks, by callback name (a repeated name gets `#2`, `#3`). */
+  callbackTime: Record<string, number>;
 }

@@ -1,25 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExperimentConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
-import { prefixed } from '../errors.js';
 import { formatNumber } from '../format_number.js';
 import { higherIsBetter, UNRANKED_METRICS } from '../metric_goal.js';
 import type { Model } from '../models/model.js';
 import { accuracy } from '../optim/losses.js';
 import type { LossFn, Optimizer, Schedule } from '../optim/optimizer.js';
 import type { Rng } from '../rng.js';
-import type { Callback, FitResult, Logs, RunStatus, MetricSplit, TrainContext } from './callback.js';
+import type { FitResult, Logs, RunStatus, MetricSplit, TrainContext } from './callback.js';
 import { BatchSampler } from './batches.js';
+import { CallbackHooks, type NamedCallback } from './hooks.js';
+
+export type { NamedCallback } from './hooks.js';
 
 /** Where a fit writes: the run manager in a real run, nothing in tests and benches. */
 export interface FitSink {
   metrics(record: Record<string, number | string>): void;
   print(line: string): void;
-}
-
-export interface NamedCallback {
-  name: string;
-  callback: Callback;
 }
 
 export interface TrainerOptions {
@@ -35,8 +32,6 @@ export interface TrainerOptions {
   rng: Rng;
   sink?: FitSink;
 }
-
-type Hook = Exclude<keyof Callback, never>;
 
 /** How long the loop may run without giving the event loop a turn. */
 const YIELD_EVERY_MS = 50;
@@ -66,8 +61,13 @@ export class Trainer {
    * tensor count stays flat.
    */
   private pendingLosses: tf.Tensor1D | null = null;
+  private readonly hooks: CallbackHooks;
+  /** Whether some callback reads the step's gradients (onGradients). */
+  private readonly gradientHook: boolean;
 
   constructor(private readonly opts: TrainerOptions) {
+    this.hooks = new CallbackHooks(opts.callbacks);
+    this.gradientHook = this.hooks.has('onGradients');
     const { config, data } = opts;
     const batchSize = Math.min(config.train.batch_size, data.train.size);
     this.sampler = new BatchSampler(data.train, batchSize, opts.rng);
@@ -113,7 +113,38 @@ export class Trainer {
     };
   }
 
+  /** Seconds each callback has spent in its hooks so far (summary.json's callback_time). */
+  callbackTime(): Record<string, number> {
+    return this.hooks.times();
+  }
+
+  /**
+   * Trains to the end, a stop, or divergence. Whatever happens, every callback's `teardown` runs
+   * once before this returns or throws; when the fit throws, `onException` runs first.
+   */
   async fit(): Promise<FitResult> {
+    let failure: { error: unknown } | null = null;
+    try {
+      return await this.run();
+    } catch (err) {
+      failure = { error: err };
+      const errors = await this.hooks.callAll('onException', this.ctx, err);
+      for (const e of errors) this.opts.sink?.print(`while handling the failure: ${e.message}`);
+      throw err;
+    } finally {
+      this.pendingLosses?.dispose();
+      this.pendingLosses = null;
+      this.ctx.batch = null;
+      const errors = await this.hooks.callAll('teardown', this.ctx);
+      // A teardown error fails a run that had otherwise succeeded; after a failure it is only logged.
+      if (errors.length > 0) {
+        if (failure) for (const e of errors) this.opts.sink?.print(`while cleaning up: ${e.message}`);
+        else throw errors[0]!;
+      }
+    }
+  }
+
+  private async run(): Promise<FitResult> {
     const { ctx, opts } = this;
     const { train } = opts.config;
     this.startTime = performance.now();
@@ -136,8 +167,8 @@ export class Trainer {
       return null;
     };
 
-    await this.hook('onFitStart');
-    await this.hook('onEpochStart');
+    await this.hooks.call('onFitStart', ctx);
+    await this.hooks.call('onEpochStart', ctx);
     this.pendingLosses = tf.tensor1d([], 'float32');
     let lastYield = performance.now();
     while (ctx.step < ctx.totalSteps && this.stopReason === null) {
@@ -176,7 +207,7 @@ export class Trainer {
         windowStart = now;
       }
       try {
-        await this.hook('onStepEnd');
+        await this.hooks.call('onStepEnd', ctx);
       } finally {
         tf.dispose([batch.x, batch.y]);
         ctx.batch = null;
@@ -185,15 +216,15 @@ export class Trainer {
       if (evalDue && this.stopReason === null) await this.evaluate();
 
       if (ctx.step % ctx.stepsPerEpoch === 0) {
-        await this.hook('onEpochEnd');
+        await this.hooks.call('onEpochEnd', ctx);
         if (ctx.step < ctx.totalSteps && this.stopReason === null) {
           ctx.epoch += 1;
-          await this.hook('onEpochStart');
+          await this.hooks.call('onEpochStart', ctx);
         }
       }
     }
     // Every onEpochStart gets its onEpochEnd, also when the run ends inside an epoch.
-    if (ctx.step % ctx.stepsPerEpoch !== 0 || ctx.step === 0) await this.hook('onEpochEnd');
+    if (ctx.step % ctx.stepsPerEpoch !== 0 || ctx.step === 0) await this.hooks.call('onEpochEnd', ctx);
 
     // A stop can end the loop between two readbacks: what is pending decides diverged or stopped.
     if (status !== 'diverged' && this.pendingLosses.size > 0) {
@@ -204,16 +235,15 @@ export class Trainer {
         opts.sink?.print(`diverged: ${reason}`);
       }
     }
-    this.pendingLosses.dispose();
-    this.pendingLosses = null;
     if (status !== 'diverged' && this.stopReason !== null) {
       status = 'stopped';
       reason = this.stopReason;
       // A stopped run still gets a final evaluation, so its row in a scan is comparable.
       if (this.lastEvalStep !== ctx.step && ctx.step > 0) await this.evaluate();
     }
-    const result: FitResult = { status, ...(reason !== undefined ? { reason } : {}), ...this.progress() };
-    await this.hook('onFitEnd', result);
+    const result: FitResult = { status, ...(reason !== undefined ? { reason } : {}), ...this.progress(), callbackTime: {} };
+    await this.hooks.call('onFitEnd', ctx, result);
+    result.callbackTime = this.hooks.times();
     return result;
   }
 
@@ -223,10 +253,9 @@ export class Trainer {
     const pending = this.pendingLosses!;
     this.pendingLosses = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => loss(model.forward(x).output, y), model.params as tf.Variable[]);
-      optimizer.apply(
-        model.params.map((p) => grads[p.name]!),
-        lr,
-      );
+      const ordered = model.params.map((p) => grads[p.name]!);
+      if (this.gradientHook) this.hooks.gradients(this.ctx, ordered);
+      optimizer.apply(ordered, lr);
       return tf.concat1d([pending, tf.reshape<tf.Rank.R1>(value, [1])]);
     });
     pending.dispose();
@@ -275,7 +304,7 @@ export class Trainer {
     this.opts.sink?.print(
       `step ${this.ctx.step}/${this.ctx.totalSteps} ` + Object.entries(valLogs).map(([k, v]) => `${k}=${formatNumber(v)}`).join(' '),
     );
-    await this.hook('onEvalEnd', valLogs);
+    await this.hooks.call('onEvalEnd', this.ctx, valLogs);
   }
 
   private log(metrics: Logs, split: MetricSplit): void {
@@ -285,26 +314,14 @@ export class Trainer {
       clean[k] = v;
       this.ctx.logs[k] = v;
       this.final[k] = v;
-      if (Number.isFinite(v) && !UNRANKED_METRICS.has(k)) {
+      // A probe's numbers describe the network, not how well it does: none of them is "best".
+      if (split !== 'probe' && Number.isFinite(v) && !UNRANKED_METRICS.has(k)) {
         const prev = this.best[k];
         if (prev === undefined || (higherIsBetter(k) ? v > prev : v < prev)) this.best[k] = v;
       }
     }
     const time = (performance.now() - this.startTime) / 1000;
     this.opts.sink?.metrics({ step: this.ctx.step, epoch: this.ctx.epoch, time: round(time, 4), split, ...clean });
-  }
-
-  /** Calls one hook on every callback, in order; an error names the callback and the hook. */
-  private async hook(hook: Hook, arg?: unknown): Promise<void> {
-    for (const { name, callback } of this.opts.callbacks) {
-      const fn = callback[hook] as ((ctx: TrainContext, arg?: unknown) => void | Promise<void>) | undefined;
-      if (!fn) continue;
-      try {
-        await fn.call(callback, this.ctx, arg);
-      } catch (err) {
-        throw prefixed(`callback ${name} (${hook})`, err);
-      }
-    }
   }
 }
 

@@ -1,0 +1,1 @@
+// Each probe file registers one callback (in lib/callbacks/registry.ts's `callbacks`) on import.
