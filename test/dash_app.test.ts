@@ -176,6 +176,19 @@ test('enter opens the run detail with its config, braille charts and log tail; j
   await dash.waitFor('the main view', (x) => x.includes('▸ runs of grid'));
 });
 
+test('probe metrics: per-layer ones as a table over depth at the newest step, the others as charts', async () => {
+  const { source, dash } = await dashboard({ columns: 100, rows: 80 });
+  const d = source.details.get('grid/r0')!;
+  const probe = (step: number, scale: number) =>
+    JSON.stringify({ step, epoch: 0, time: step / 10, split: 'probe', q_l1: 1 * scale, q_l2: 0.5 * scale, q_l3: 0.25 * scale, chi1_l1: 0.9, chi1_l2: 1.1, chi1: 1.0 + step / 1000 });
+  source.details.set('grid/r0', { ...d, metric_lines: [...d.metric_lines, probe(0, 1), probe(100, 2)] });
+  await dash.press(KEY.enter);
+  const f = await dash.waitFor('the detail', (x) => x.includes('train.log'));
+  assert.match(f, /layers \(probe, step 100\)\n +layer +q +chi1\n +1 +2 +0\.9\n +2 +1 +1\.1\n +3 +0\.5\n/);
+  assert.match(f, /^chi1\n\[1\] chi1/m, 'a probe scalar gets its chart');
+  assert.doesNotMatch(f, /^q_l1/m, 'no chart per layer');
+});
+
 test('without RunDetail the detail says why and draws the curves the events carried', async () => {
   const { source, dash } = await dashboard({ columns: 100, rows: 40 });
   source.details.clear();

@@ -1,13 +1,15 @@
 /**
  * One run in full: where it stands, its config where it differs across the sweep (a run's params
- * are exactly its departures from the sweep's base), its summary and error, every logged metric
- * as a braille chart (a metric and its val_ twin on one chart), and the tail of its train.log.
+ * are exactly its departures from the sweep's base), its summary and error, per-layer probe
+ * metrics as a table over depth, every other logged metric as a braille chart (a metric and its
+ * val_ twin on one chart), and the tail of its train.log.
  * Taller than the terminal as often as not: it scrolls (j/k), so it is built as a list of lines.
  */
 import { Box, Text } from 'ink';
 import type { ReactElement } from 'react';
 import type { RunDetail as Detail } from '../source.js';
 import { chartGroups, detailCurves, type Curves } from '../state/curves.js';
+import { layerProfile, perLayer } from '../state/layers.js';
 import { parseObject, parseSummary, showValue } from '../state/parse.js';
 import type { SweepMetric } from '../state/run_facts.js';
 import type { RunView } from '../state/runs.js';
@@ -118,7 +120,18 @@ export function RunDetail(props: RunDetailProps) {
   const lineCurves: Curves = detail ? detailCurves(detail) : new Map();
   const curves = lineCurves.size > 0 ? lineCurves : props.sampled;
   if (curves !== lineCurves && curves.size > 0) lines.push(plain('curves sampled from the live feed (the full lines come with RunDetail)', 'sampled'));
-  for (const group of chartGroups(curves.keys())) {
+  const profile = layerProfile(curves);
+  if (profile) {
+    // Per-layer probe metrics read best as a profile over depth; each would otherwise be a chart.
+    const cell = 10;
+    lines.push(heading(`layers (probe, step ${profile.step})`, 'layers'));
+    lines.push(plain(cut(`  ${'layer'.padStart(5)}${profile.families.map((f) => f.padStart(cell)).join('')}`, width), 'layers-head'));
+    for (const { layer, values } of profile.rows) {
+      const cells = profile.families.map((f) => (values[f] === undefined ? '' : value(values[f])).padStart(cell)).join('');
+      lines.push(plain(cut(`  ${String(layer).padStart(5)}${cells}`, width), `layer-${layer}`));
+    }
+  }
+  for (const group of chartGroups([...curves.keys()].filter((m) => !perLayer(m)))) {
     const key = group.join('+');
     lines.push(heading(group.join(' · '), `h-${key}`));
     const series = group.map((m) => ({ label: m, points: curves.get(m)! }));
