@@ -113,9 +113,17 @@ export function sv2Summary(grams: ArrayLike<number>, n: number, m: number): { ja
   return { jac_sv2_mean: sum / (n * m), jac_sv2_max: max, jac_sv2_cond: condSum / n };
 }
 
-/** ‖∂loss/∂W_k‖ of every layer's weight, as scalars in layer order (the given grads, or fresh ones). */
+/**
+ * ‖t‖₂ over all entries. Not tf.norm: that goes through pow(|t|, 2), whose wasm kernel makes it
+ * ~8x slower than square (2.5 ms against 0.3 ms for a 784x256 weight).
+ */
+function l2(t: tf.Tensor): tf.Scalar {
+  return tf.sqrt(tf.sum(tf.square(t))) as tf.Scalar;
+}
+
+/** ‖∂loss/∂W_k‖ of every layer's weight, in layer order; grads[i] belongs to model.params[i]. */
 function weightGradNorms(model: Model, grads: readonly tf.Tensor[]): tf.Scalar[] {
-  return model.layers.map((layer) => tf.norm(grads[model.params.indexOf(layer.weight)]!) as tf.Scalar);
+  return model.layers.map((layer) => l2(grads[model.params.indexOf(layer.weight)]!));
 }
 
 export interface CriticalityOptions extends ProbeSchedule {
@@ -179,7 +187,7 @@ export function criticalityProbe(ctx: TrainContext, options: CriticalityOptions)
       if (options.grads === 'probe') {
         const weights = model.layers.map((l) => l.weight);
         const { grads } = tf.variableGrads(() => ctx.loss(model.forward(batch.x).output, batch.y), weights);
-        norms = model.layers.map((l) => tf.norm(grads[l.weight.name]!) as tf.Scalar);
+        norms = model.layers.map((l) => l2(grads[l.weight.name]!));
       } else if (trainNorms && trainNorms.step === ctx.step) {
         // Kept tensors: the callback's tidy leaves them alone; they go at the next replacement.
         norms = trainNorms.norms;
