@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { relativeChange } from '../probes/relative_change.js';
-import { readScalars } from '../training/read_scalars.js';
+import { readRelativeChanges } from '../probes/relative_change.js';
 import { callbacks } from './registry.js';
 
 callbacks.register('param_norms', {
@@ -21,15 +20,20 @@ callbacks.register('param_norms', {
       },
       onStepEnd(ctx) {
         if (ctx.step % every !== 0 && ctx.step !== ctx.totalSteps) return;
-        // Every norm of every layer in one readback: one wait for the device, not 2 per layer.
-        const logs = tf.tidy(() => {
-          const named: Record<string, tf.Tensor> = {};
+        // Every norm of every layer in one readback: one wait for the device, not 3 per layer.
+        const read = tf.tidy(() => {
+          const norms: Record<string, tf.Tensor> = {};
+          const drifts: Record<string, [tf.Tensor, tf.Tensor]> = {};
           ctx.model.layers.forEach((layer, i) => {
-            named[`wnorm/${layer.name}`] = tf.norm(layer.weight);
-            named[`wdrift/${layer.name}`] = relativeChange(layer.weight, initial[i]!);
+            norms[`wnorm/${layer.name}`] = tf.norm(layer.weight);
+            drifts[`wdrift/${layer.name}`] = [layer.weight, initial[i]!];
           });
-          return readScalars(named);
+          return readRelativeChanges(drifts, norms);
         });
+        // Layer by layer, as the keys were always written.
+        const logs = Object.fromEntries(
+          ctx.model.layers.flatMap((l) => [`wnorm/${l.name}`, `wdrift/${l.name}`].map((k) => [k, read[k]!] as const)),
+        );
         ctx.log(logs);
       },
       teardown() {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { callbacks } from '../callbacks/registry.js';
 import type { Model } from '../models/model.js';
 import { probeCallback, probeScheduleKwargs, type Probe } from './probe.js';
-import { relativeChange } from './relative_change.js';
+import { readRelativeChanges } from './relative_change.js';
 
 /**
  * The feature-learning index probe: how far the hidden representations have moved since the
@@ -14,7 +14,7 @@ import { relativeChange } from './relative_change.js';
  *
  * At the first evaluation it keeps h_0, the hidden layers' pre-activations on the probe batch
  * ([n, width] each for dense layers), and W_0, every layer's weight; each evaluation then
- * returns, as scalar tensors, fli_l<k> = ‖h_t − h_0‖_F/‖h_0‖_F for hidden layer k (1-based in
+ * returns, read back in one transfer, fli_l<k> = ‖h_t − h_0‖_F/‖h_0‖_F for hidden layer k (1-based in
  * forward order, the readout excluded: its "features" are the outputs), wchange_l<k> =
  * ‖W_t − W_0‖_F/‖W_0‖_F for every layer, and fli = the mean of the fli_l<k>. All are exactly 0 at
  * the first evaluation (the same tensors are compared). A model with a single layer has no hidden
@@ -30,10 +30,13 @@ export function fliProbe(model: Model): Probe {
         h0 = hidden.map((h) => tf.keep(h.clone()));
         w0 = model.layers.map((l) => tf.keep(l.weight.clone()));
       }
-      const out: Record<string, tf.Tensor> = {};
-      const fl = hidden.map((h, i) => (out[`fli_l${i + 1}`] = relativeChange(h, h0![i]!)));
-      model.layers.forEach((l, i) => (out[`wchange_l${i + 1}`] = relativeChange(l.weight, w0[i]!)));
-      if (fl.length > 0) out.fli = tf.div(tf.addN(fl), fl.length);
+      const pairs: Record<string, [tf.Tensor, tf.Tensor]> = {};
+      hidden.forEach((h, i) => (pairs[`fli_l${i + 1}`] = [h, h0![i]!]));
+      model.layers.forEach((l, i) => (pairs[`wchange_l${i + 1}`] = [l.weight, w0[i]!]));
+      // Read here, not by the probe callback: the quotients are taken in float64 exactly as
+      // param_norms takes them (still one transfer for everything).
+      const out = readRelativeChanges(pairs);
+      if (hidden.length > 0) out.fli = hidden.reduce((acc, _, i) => acc + out[`fli_l${i + 1}`]!, 0) / hidden.length;
       return out;
     },
     dispose() {
