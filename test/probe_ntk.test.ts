@@ -4,7 +4,7 @@ import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import type { Model } from '../lib/models/model.js';
-import { empiricalNtk, largestEigenvalue, ntkProbe } from '../lib/probes/ntk.js';
+import { denseChainNtk, empiricalNtk, largestEigenvalue, ntkProbe } from '../lib/probes/ntk.js';
 import { models } from '../lib/registries.js';
 import { Rng } from '../lib/rng.js';
 import type { TrainContext } from '../lib/training/callback.js';
@@ -52,19 +52,43 @@ function analyticNtk(model: Model, xs: number[][]): number[][] {
 }
 
 for (const parametrization of ['standard', 'ntk'] as const) {
-  test(`the empirical NTK equals the hand-written kernel of a one-hidden-layer net (${parametrization} parametrization)`, () => {
+  test(`both NTK paths equal the hand-written kernel of a one-hidden-layer net (${parametrization} parametrization)`, () => {
     const { model, x } = tinyNet(parametrization);
-    const theta = tf.tidy(() => empiricalNtk(model, tf.tensor2d(x)).arraySync());
     const expected = analyticNtk(model, x);
+    const paths = {
+      'per-example gradients': tf.tidy(() => empiricalNtk(model, tf.tensor2d(x)).arraySync()),
+      'dense chain': tf.tidy(() => denseChainNtk(model, tf.tensor2d(x))!.arraySync()),
+    };
     model.dispose();
-    for (let i = 0; i < x.length; i++) {
-      for (let j = 0; j < x.length; j++) {
-        const rel = Math.abs(theta[i]![j]! - expected[i]![j]!) / Math.abs(expected[i]![j]!);
-        assert.ok(rel < 1e-4, `Θ[${i}][${j}] = ${theta[i]![j]} vs ${expected[i]![j]} (relative error ${rel})`);
+    for (const [path, theta] of Object.entries(paths)) {
+      for (let i = 0; i < x.length; i++) {
+        for (let j = 0; j < x.length; j++) {
+          const rel = Math.abs(theta[i]![j]! - expected[i]![j]!) / Math.abs(expected[i]![j]!);
+          assert.ok(rel < 1e-4, `${path}: Θ[${i}][${j}] = ${theta[i]![j]} vs ${expected[i]![j]} (relative error ${rel})`);
+        }
       }
     }
   });
 }
+
+test('the dense-chain NTK equals the per-example-gradient NTK on deeper nets, with and without biases', () => {
+  for (const [widths, activation, bias] of [
+    [[5, 7, 6, 3], 'relu', false],
+    [[4, 9, 8, 2], 'gelu', true],
+    [[3, 6, 1], 'tanh', true],
+  ] as const) {
+    const model = models.build({ name: 'mlp', kwargs: { widths, activation, bias, parametrization: 'ntk' } }, { inputShape: [widths[0]], outputDim: widths.at(-1)! });
+    const rng = new Rng(2, 'test');
+    for (const p of model.params) p.assign(tf.tensor(rng.normalArray(p.size, 0, 0.8), p.shape));
+    const [generic, chain] = tf.tidy(() => {
+      const x = tf.tensor2d(rng.normalArray(6 * widths[0]), [6, widths[0]]);
+      return [empiricalNtk(model, x).arraySync(), denseChainNtk(model, x)!.arraySync()];
+    });
+    model.dispose();
+    const scale = Math.max(...generic.flat().map(Math.abs));
+    generic.flat().forEach((v, k) => assert.ok(Math.abs(v - chain.flat()[k]!) <= 1e-5 * scale, `${widths.join(',')} entry ${k}: ${v} vs ${chain.flat()[k]}`));
+  }
+});
 
 test('Θ is symmetric positive semi-definite, and ntk_trace and ntk_eig_max describe it', () => {
   const { model, x } = tinyNet('standard', 1);

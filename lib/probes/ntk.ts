@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { z } from 'zod';
 import { callbacks } from '../callbacks/registry.js';
+import { activate } from '../models/layers.js';
 import type { Model } from '../models/model.js';
 import { probeCallback, probeScheduleKwargs, type Probe } from './probe.js';
 
@@ -51,6 +52,49 @@ export function empiricalNtk(model: Model, x: tf.Tensor): tf.Tensor2D {
   });
 }
 
+/**
+ * The same Θ as empiricalNtk for a chain of dense layers (a model whose layers are all dense and
+ * that provides layerMap, e.g. mlp), without per-example gradients: a dense layer
+ * h = s·a W + b has ∂f_o(x_i)/∂W = s·a_i ⊗ δ_io and ∂f_o(x_i)/∂b = δ_io, with δ_io = ∂f_o(x_i)/∂h_i,
+ * so its share of Θ is (s² A Aᵀ + 1) ⊙ Σ_o Δ_o Δ_oᵀ, where A [n, fanIn] holds the layer's inputs
+ * and Δ_o [n, fanOut] the back-propagated δ's of output o (the 1 only with a bias). All the
+ * Δ_o of every layer come from ONE backward pass over the probe batch replicated once per output
+ * (the examples of a batch do not interact, so its rows are per-example gradients), against
+ * n·outputs gradient calls for empiricalNtk. Memory: O(outputs·n·Σ widths) floats plus Θ.
+ * Returns null when the model is not such a chain (conv layers, no layerMap), for empiricalNtk
+ * to take over. The result belongs to the caller.
+ */
+export function denseChainNtk(model: Model, x: tf.Tensor): tf.Tensor2D | null {
+  const layers = model.layers;
+  const n = x.shape[0] ?? 0;
+  const layerMap = model.layerMap?.bind(model);
+  if (n === 0 || !layerMap || layers.some((l) => l.kind !== 'dense') || x.size !== n * layers[0]!.fanIn) return null;
+  const O = model.outputDim;
+  return tf.tidy(() => {
+    const h = model.forward(x, true).preactivations;
+    // Row o*n + i is example i, to be differentiated through output o alone.
+    const h1 = tf.tile(h[0]!, [O, 1]);
+    const mask = tf.reshape(tf.tile(tf.reshape(tf.eye(O), [O, 1, O]), [1, n, 1]), [O * n, O]);
+    // Zero perturbations e_l added to each pre-activation: ∂/∂e_l is ∂/∂h_l.
+    const zeros = layers.map((l) => tf.zeros([O * n, l.fanOut]));
+    const deltas = tf.grads((...e: tf.Tensor[]) => {
+      let hk = tf.add(h1, e[0]!);
+      for (let k = 0; k + 1 < layers.length; k++) hk = tf.add(layerMap(k, hk), e[k + 1]!);
+      return tf.sum(tf.mul(hk, mask));
+    })(zeros);
+    let theta: tf.Tensor = tf.zeros([n, n]);
+    layers.forEach((layer, l) => {
+      const a = l === 0 ? tf.reshape(x, [n, layer.fanIn]) : activate(h[l - 1]!, model.activation);
+      const d = tf.reshape(deltas[l]!, [O, n, layer.fanOut]);
+      const dd = tf.sum(tf.matMul(d, d, false, true), 0); // Σ_o Δ_o Δ_oᵀ
+      let ka = tf.mul(tf.matMul(a as tf.Tensor2D, a as tf.Tensor2D, false, true), layer.weightScale ** 2);
+      if (layer.bias) ka = tf.add(ka, 1);
+      theta = tf.add(theta, tf.mul(ka, dd));
+    });
+    return tf.mul(tf.add(theta, tf.transpose(theta)), 0.5) as tf.Tensor2D;
+  });
+}
+
 /** Largest eigenvalue of a symmetric n x n matrix given row-major (ml-matrix, in float64). */
 export function largestEigenvalue(values: ArrayLike<number>, n: number): number {
   const m = new Matrix(n, n);
@@ -80,7 +124,8 @@ export function ntkProbe(model: Model): Probe {
   let theta0: tf.Tensor2D | null = null;
   return {
     measure(_ctx, batch) {
-      const theta = empiricalNtk(model, batch.x);
+      // The one-backward path where the model allows it, the per-example gradients otherwise.
+      const theta = denseChainNtk(model, batch.x) ?? empiricalNtk(model, batch.x);
       if (theta0 === null) theta0 = tf.keep(theta.clone());
       const { dist, relChange, trace } = ntkDrift(theta0, theta);
       // Θt (for its eigenvalues, in float64 on the CPU) and the three scalars in one readback.
@@ -102,7 +147,7 @@ export function ntkProbe(model: Model): Probe {
 
 callbacks.register('ntk', {
   description:
-    'Empirical NTK Θ on the probe inputs (n x n, summed over outputs; Jacot et al. 2018) and its drift from the first evaluation Θ0 (lazy training: Θ barely moves; Lee et al. 2019, Chizat et al. 2019). One gradient call per (output, example); peak memory about 4·n·P bytes for P parameters (the n per-example gradients of one output) plus Θ.',
+    'Empirical NTK Θ on the probe inputs (n x n, summed over outputs; Jacot et al. 2018) and its drift from the first evaluation Θ0 (lazy training: Θ barely moves; Lee et al. 2019, Chizat et al. 2019). Chains of dense layers (mlp): one backward pass over the probe batch replicated per output, memory O(outputs·n·Σ widths). Other models: one gradient call per (output, example), peak memory about 4·n·P bytes for P parameters (the n per-example gradients of one output) plus Θ.',
   kwargs: z.object(probeScheduleKwargs(16)),
   logs: {
     ntk_dist: '1 − ⟨Θ0,Θt⟩_F/(‖Θ0‖_F‖Θt‖_F): how much the kernel has turned since the reference (first) evaluation; 0 there, small in the lazy regime',
