@@ -31,7 +31,7 @@ for (const widths of [
 ]) {
   const model = models.build({ name: 'mlp', kwargs: { widths, activation: 'tanh' } }, { inputShape: [widths[0]!], outputDim: widths.at(-1)! });
   const rng = new Rng(0, 'bench');
-  for (const p of model.params) p.assign(tf.tensor(rng.normalArray(p.size, 0, 0.1), p.shape));
+  for (const p of model.params) tf.tidy(() => p.assign(tf.tensor(rng.normalArray(p.size, 0, 0.1), p.shape)));
   for (const [name, make, n] of [
     ['ntk', ntkProbe, 16],
     ['fli', fliProbe, 64],
