@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { readRelativeChanges } from '../probes/relative_change.js';
 import { callbacks } from './registry.js';
 
 callbacks.register('param_norms', {
@@ -7,6 +8,10 @@ callbacks.register('param_norms', {
   kwargs: z.object({
     every: z.int().positive().default(100).describe('steps between measurements'),
   }),
+  logs: {
+    'wnorm/<layer>': "Frobenius norm of the layer's stored weight ||W_t||",
+    'wdrift/<layer>': '||W_t - W_0||_F / ||W_0||_F, the relative change of the weight since the start of the fit',
+  },
   build: ({ every }) => {
     let initial: tf.Tensor[] = [];
     return {
@@ -15,16 +20,20 @@ callbacks.register('param_norms', {
       },
       onStepEnd(ctx) {
         if (ctx.step % every !== 0 && ctx.step !== ctx.totalSteps) return;
-        const logs: Record<string, number> = {};
-        tf.tidy(() => {
+        // Every norm of every layer in one readback: one wait for the device, not 3 per layer.
+        const read = tf.tidy(() => {
+          const norms: Record<string, tf.Tensor> = {};
+          const drifts: Record<string, [tf.Tensor, tf.Tensor]> = {};
           ctx.model.layers.forEach((layer, i) => {
-            const w0 = initial[i]!;
-            const norm = tf.norm(layer.weight).dataSync()[0]!;
-            const drift = tf.norm(tf.sub(layer.weight, w0)).dataSync()[0]! / (tf.norm(w0).dataSync()[0]! || 1);
-            logs[`wnorm/${layer.name}`] = norm;
-            logs[`wdrift/${layer.name}`] = drift;
+            norms[`wnorm/${layer.name}`] = tf.norm(layer.weight);
+            drifts[`wdrift/${layer.name}`] = [layer.weight, initial[i]!];
           });
+          return readRelativeChanges(drifts, norms);
         });
+        // Layer by layer, as the keys were always written.
+        const logs = Object.fromEntries(
+          ctx.model.layers.flatMap((l) => [`wnorm/${l.name}`, `wdrift/${l.name}`].map((k) => [k, read[k]!] as const)),
+        );
         ctx.log(logs);
       },
       teardown() {
