@@ -142,6 +142,9 @@ interface Series {
 /** Folds metrics.jsonl line by line; a torn last line is skipped silently, a bad line elsewhere warned about. */
 function readMetrics(file: string, warnings: string[]): Series {
   const series: Series = { final: {}, best: {}, extremes: {}, lastStep: null, lastTime: null };
+  // Probe numbers (split "probe") describe the network, not how well it does: no default "best",
+  // as the trainer gives none in summary.json (an explicit goal still reads their extremes).
+  const probeKeys = new Set<string>();
   const text = readText(file);
   if (text === undefined) return series;
   const lines = text.split('\n');
@@ -170,6 +173,7 @@ function readMetrics(file: string, warnings: string[]): Series {
       if (BOOKKEEPING_KEYS.has(key)) continue;
       const value = toNumber(raw);
       if (value === undefined) continue;
+      if (entry.split === 'probe') probeKeys.add(key);
       series.final[key] = value;
       if (!Number.isFinite(value)) continue;
       const ext = series.extremes[key];
@@ -181,7 +185,7 @@ function readMetrics(file: string, warnings: string[]): Series {
       }
     }
   }
-  for (const [key, ext] of Object.entries(series.extremes)) series.best[key] = ext[defaultGoal(key)];
+  for (const [key, ext] of Object.entries(series.extremes)) if (!probeKeys.has(key)) series.best[key] = ext[defaultGoal(key)];
   return series;
 }
 
