@@ -188,6 +188,7 @@ describe('mean-field maps', () => {
     assert.equal(qStar({ activation: 'relu', sigma_w2: 2, sigma_b2: 0 }, 0.7), 0.7);
     assert.equal(qStar({ activation: 'relu', sigma_w2: 3, sigma_b2: 0 }), Infinity);
     assert.equal(qStar({ activation: 'relu', sigma_w2: 2, sigma_b2: 0.1 }), Infinity);
+    close(qStar({ activation: 'relu', sigma_w2: 1.9, sigma_b2: 0.05 }), 1, 1e-10, 'q* = σ_b²/(1 − σ_w²/2), slow approach');
     const mf = { activation: 'tanh' as const, sigma_w2: 2.5, sigma_b2: 0.05 };
     close(qMap(mf, qStar(mf)), qStar(mf), 1e-12, 'tanh q* is a fixed point');
   });
@@ -216,6 +217,9 @@ describe('mean-field maps', () => {
     const c = cStar(chaotic);
     assert.ok(c < 1 && c > 0, `c* = ${c}`);
     close(cMap(chaotic, c), c, 1e-10, 'c* is a fixed point');
+    // relu's correlation map does not depend on q: c* = 1 even where q* = 0 or q* = ∞.
+    assert.equal(cStar({ activation: 'relu', sigma_w2: 1, sigma_b2: 0 }), 1);
+    assert.equal(cStar({ activation: 'relu', sigma_w2: 3, sigma_b2: 0 }) > 1 - 1e-9, true);
     const erfChaotic = { activation: 'erf' as const, sigma_w2: 3, sigma_b2: 0.2 };
     assert.ok(cStar(erfChaotic) < 1);
   });

@@ -84,9 +84,9 @@ export function activationReport(activation: Activation, sigma_b2: number, sigma
         activation,
         sigma_b2,
         sigma_w2: critical.sigma_w2,
-        q_star: json(critical.q_star_above),
+        q_star: json(critical.q_star),
         continuous: critical.continuous,
-        ...(critical.continuous ? {} : { chi1_below: critical.chi1_below, chi1_above: critical.chi1_above, q_star_below: json(critical.q_star_below) }),
+        ...(critical.continuous ? {} : { chi1_below: critical.chi1_below, chi1_above: critical.chi1_above, q_star_below: json(critical.q_star_below), q_star_above: json(critical.q_star_above) }),
       };
       return JSON.stringify({ critical: criticalJson, rows: JSON.parse(formatJson(table)) as unknown }, null, 2) + '\n';
     }
@@ -103,7 +103,7 @@ function theoryRow(mf: MeanField): Row {
 
 function criticalLine(p: CriticalPoint): string {
   const w = p.sigma_w2.toFixed(4);
-  if (p.continuous) return `critical sigma_w2 = ${w} (chi1 = 1 at q* = ${formatNumber(p.q_star_above)})`;
+  if (p.continuous) return `critical sigma_w2 = ${w} (chi1 = 1 at q* = ${formatNumber(p.q_star)})`;
   return (
     `critical sigma_w2 = ${w} (no point with chi1 = 1: q* jumps from ${formatNumber(p.q_star_below)} to ${formatNumber(p.q_star_above)} ` +
     `and chi1 from ${formatNumber(p.chi1_below)} to ${formatNumber(p.chi1_above)} there)`

@@ -28,6 +28,11 @@ export interface ActivationTheory {
   /** E[φ'(u1)φ'(u2)]: χ_c / σ_w² (Schoenholz et al. 2017, eq. 9). */
   derivCrossMoment(q11: number, q22: number, q12: number): number;
   /**
+   * φ(λx) = λφ(x) for λ > 0 (relu, linear): then E[φ'(u1)φ'(u2)] and, at σ_b² = 0, the correlation
+   * map do not depend on q, and their values at q = 0 are their values at any q.
+   */
+  readonly homogeneous: boolean;
+  /**
    * The limits q → ∞ at correlation c, used when the variance grows without bound (relu with
    * σ_w² > 2): E[φ(u1)φ(u2)] / E[φ(u)²], E[φ'(u1)φ'(u2)] and E[φ'(u)²]. For bounded φ (tanh, erf)
    * these are the sign function's: (2/π) arcsin c, 0, 0.
@@ -75,6 +80,7 @@ const relu: ActivationTheory = {
   secondMoment: (q) => q / 2,
   derivSecondMoment: () => 0.5,
   curvatureMoment: () => 0,
+  homogeneous: true,
   // E[φ(u1)φ(u2)] = √(q11 q22)/(2π) (sin θ + (π − θ) cos θ), cos θ = c.
   crossMoment: (q11, q22, q12) => (Math.sqrt(q11 * q22) / 2) * arcCos1(correlation(q11, q22, q12)),
   // E[φ'φ'] = P(u1 > 0, u2 > 0) = (π − θ)/(2π).
@@ -95,6 +101,7 @@ const erfTheory: ActivationTheory = {
   derivSecondMoment: (q) => (2 * TWO_OVER_PI) / Math.sqrt(1 + 4 * q),
   // φ'' = −2uφ' and Stein's lemma E[u g(u)] = q E[g'(u)] give E[φ''φ] = −2q (E[φ''φ] + E[φ'²]),
   // so E[φ''φ] = −2q E[φ'²] / (1 + 2q) = −8q / (π (1 + 2q) √(1 + 4q)).
+  homogeneous: false,
   curvatureMoment: (q) => (-8 * q) / (Math.PI * (1 + 2 * q) * Math.sqrt(1 + 4 * q)),
   crossMoment: (q11, q22, q12) => {
     const r = (2 * q12) / Math.sqrt((1 + 2 * q11) * (1 + 2 * q22));
@@ -111,6 +118,7 @@ const linear: ActivationTheory = {
   secondMoment: (q) => q,
   derivSecondMoment: () => 1,
   curvatureMoment: () => 0,
+  homogeneous: true,
   crossMoment: (_q11, _q22, q12) => q12,
   derivCrossMoment: () => 1,
   atInfinity: { correlation: (c) => c, derivCross: () => 1, derivSecondMoment: 1 },
@@ -129,6 +137,7 @@ function byQuadrature(
     dphi,
     d2phi,
     atInfinity,
+    homogeneous: false,
     secondMoment: (q) => expectScaled((u) => phi(u) ** 2, q),
     derivSecondMoment: (q) => expectScaled((u) => dphi(u) ** 2, q),
     curvatureMoment: (q) => expectScaled((u) => d2phi(u) * phi(u), q),

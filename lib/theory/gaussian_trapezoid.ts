@@ -97,7 +97,8 @@ export function expectScaled(f: (u: number) => number, q: number): number {
  * E[f(u1, u2)] for (u1, u2) centred Gaussian with covariance [[q11, q12], [q12, q22]], written as
  * u1 = √q11 z1, u2 = √q22 (c z1 + √(1−c²) z2) (Poole et al. 2016, eq. 5), by the tensor product of
  * trapezoid rules whose steps follow how fast u1 and u2 move along z1 and along z2.
- * @throws Error if a variance is negative or infinite, or |c| > 1 + 1e-12.
+ * @throws Error if a variance is negative or infinite, or |c| > 1 + 1e-12, or q22(1−c²) > ~1.2e5
+ *   (the inner grid, plain because its features move with z1, would need more than 20,001 nodes).
  */
 export function expectPairScaled(f: (u1: number, u2: number) => number, q11: number, q22: number, q12: number): number {
   const { s1, a, b } = pairCoordinates(q11, q22, q12);
@@ -121,7 +122,7 @@ export function expectPairScaled(f: (u1: number, u2: number) => number, q11: num
  * the work of expectPairScaled for a product). `symmetric`: the integrand is unchanged by
  * (u1, u2) → (−u1, −u2) (φ and ψ both odd or both even, e.g. tanh·tanh, tanh'·tanh'), and the
  * outer sum runs over z1 ≥ 0 only, halving the work again.
- * @throws as expectPairScaled.
+ * @throws as expectPairScaled (the same inner-grid limit).
  */
 export function expectPairProduct(
   phi: (u: number) => number,
@@ -153,8 +154,8 @@ export function expectPairProduct(
 /**
  * E[g(u1, m(u1))] where the inner expectation over z2 is known in closed form: `g(u1, mean, sd)`
  * receives u1 = √q11 z1 and the conditional law of u2 given z1, N(mean = √q22 c z1, sd² = q22(1−c²)).
- * One trapezoid sum instead of a tensor product.
- * @throws as expectPairScaled.
+ * One trapezoid sum instead of a tensor product, with no limit on the variances.
+ * @throws as expectPairScaled, but for the inner-grid limit.
  */
 export function expectPairConditional(g: (u1: number, mean: number, sd: number) => number, q11: number, q22: number, q12: number): number {
   const { s1, a, b } = pairCoordinates(q11, q22, q12);

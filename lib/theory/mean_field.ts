@@ -37,7 +37,8 @@ const Q_INFINITE = 1e15;
 
 /**
  * q*: the fixed point of qMap reached by iterating from q0 (Poole et al. 2016, fig. 1). Infinity
- * when q grows without bound (relu with σ_w² > 2, or σ_w² = 2 and σ_b² > 0). A marginal map (relu
+ * when q grows without bound (relu with σ_w² > 2, or σ_w² = 2 and σ_b² > 0), and also when the fixed
+ * point lies beyond ~1e12 (there q and qMap(q) differ by less than rounding can tell). A marginal map (relu
  * with σ_w² = 2, σ_b² = 0, or linear with σ_w² = 1, σ_b² = 0) fixes every q: q0 is returned.
  * Slow approaches (rate near 1, e.g. near criticality) are finished by bisection between the last
  * iterate and a point past the fixed point, so the result is accurate to ~1e-13 relative
@@ -65,7 +66,9 @@ export function qStar(mf: MeanField, q0 = 1): number {
   if (F(q) > 0) {
     let lo = q;
     let hi = 2 * q + 1;
-    while (F(hi) > 0) {
+    // F(hi) within rounding of 0 at huge q (relu at σ_w² = 2: F = σ_b² below the spacing of
+    // doubles there) is not a crossing: keep doubling.
+    while (F(hi) > -1e-12 * hi) {
       lo = hi;
       hi *= 2;
       if (hi > Q_INFINITE) return Infinity;
@@ -110,14 +113,16 @@ export function pairMap(mf: MeanField, q11: number, q22: number, q12: number): P
 /**
  * The correlation map at equal lengths q (default q*): c ← (σ_w² E[φ(u1)φ(u2)] + σ_b²)/(σ_w² E[φ(u)²] + σ_b²)
  * (Poole et al. 2016, eq. 5; at q = q* the denominator is q*). At q = ∞ (relu past σ_w² = 2) the
- * limit kernel of ActivationTheory.atInfinity; at q = 0 with σ_b² = 0 the limit of small q, which
- * is c itself when φ'(0) ≠ 0 (the network is linear there).
+ * limit kernel of ActivationTheory.atInfinity; at q = 0 with σ_b² = 0 the limit of small q: relu's
+ * (scale-free) map, or c itself when φ'(0) ≠ 0 (the network is linear there).
  * @throws Error for bad parameters or |c| > 1.
  */
 export function cMap(mf: MeanField, c: number, q: number = qStar(mf)): number {
   const t = theoryOf(mf);
   if (!(Math.abs(c) <= 1)) throw new Error(`c must be in [-1, 1], got ${c}`);
   if (q === Infinity) return t.atInfinity.correlation(c);
+  // relu and linear: at σ_b² = 0 the map is the same at every q, including the limit q → 0.
+  if (q === 0 && t.homogeneous) q = 1;
   const denom = qMap(mf, q);
   if (denom === 0) return c;
   return Math.max(-1, Math.min(1, (mf.sigma_w2 * t.crossMoment(q, q, c * q) + mf.sigma_b2) / denom));
@@ -141,6 +146,8 @@ export function chi1(mf: MeanField, q: number = qStar(mf)): number {
 export function chiC(mf: MeanField, q: number, c: number): number {
   const t = theoryOf(mf);
   if (!(Math.abs(c) <= 1)) throw new Error(`c must be in [-1, 1], got ${c}`);
+  // relu's E[φ'φ'] depends on c alone; at q = 0 the covariance would hide c.
+  if (q === 0 && t.homogeneous) q = 1;
   return mf.sigma_w2 * (q === Infinity ? t.atInfinity.derivCross(c) : t.derivCrossMoment(q, q, c * q));
 }
 
@@ -149,13 +156,16 @@ export function chiC(mf: MeanField, q: number, c: number): number {
  * 2016, fig. 2; Schoenholz et al. 2017, §3). c* = 1 whenever χ1 ≤ 1 (ordered phase and critical
  * point: the map is convex with slope χ1 at 1, so 1 attracts); in the chaotic phase the root
  * below 1. For relu the map at q = ∞ still has 1 as its only fixed point, so c* = 1 there too. When
- * q* = 0 (σ_b² = 0 and φ odd in the ordered phase) every c is fixed in the limit and c0 is returned.
+ * q* = 0 (σ_b² = 0 in the ordered phase): relu's correlation map does not depend on q and c* = 1;
+ * for a smooth φ with φ'(0) ≠ 0 (tanh, erf, gelu) and for linear the network is linear in the limit,
+ * every c is fixed, and c0 is returned.
  * @throws Error for bad parameters.
  */
 export function cStar(mf: MeanField, c0 = 0): number {
   theoryOf(mf);
   const q = qStar(mf);
-  if (q === 0) return c0;
+  if (q === 0 && !ACTIVATION_THEORY[mf.activation].homogeneous) return c0;
+  if (mf.activation === 'linear' && mf.sigma_b2 === 0) return c0;
   if (chi1(mf, q) <= 1) return 1;
   const F = (c: number) => cMap(mf, c, q) - c;
   let c = c0;
@@ -203,6 +213,8 @@ function depth(slope: number): number {
 export interface CriticalPoint {
   /** The crossing, to ~1e-15 relative. */
   sigma_w2: number;
+  /** q* at the crossing itself (for relu at σ_b² = 0 the marginal map keeps q0 = 1). */
+  q_star: number;
   /** q* at σ_w²·(1 ∓ 1e-9), just below and just above the crossing (nearly equal when continuous). */
   q_star_below: number;
   q_star_above: number;
@@ -257,8 +269,10 @@ export function criticalPoint(activation: Activation, sigma_b2: number): Critica
   // fixed point (gelu) and q* would read 1 on both sides.
   const below = at(lo * (1 - 1e-9));
   const above = at(hi * (1 + 1e-9));
+  const sigma_w2 = (lo + hi) / 2;
   return {
-    sigma_w2: (lo + hi) / 2,
+    sigma_w2,
+    q_star: at(sigma_w2).q,
     q_star_below: below.q,
     q_star_above: above.q,
     chi1_below: below.chi,
