@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { listCommand } from './list.js';
 import { scanCommand } from './scan.js';
+import { theoryCommand } from './theory.js';
 import { trainCommand } from './train.js';
 import { version } from '../version.js';
 
@@ -16,6 +17,7 @@ export function dlphysProgram(): Command {
     .addCommand(trainCommand())
     .addCommand(scanCommand())
     .addCommand(listCommand())
+    .addCommand(theoryCommand())
     .addHelpText(
       'after',
       `
@@ -24,6 +26,7 @@ Examples:
   $ dlphys train examples/mlp.json --set optimizer.kwargs.lr=0.1 --name lr0.1
   $ dlphys scan runs --metric val_acc --goal max
   $ dlphys dash runs/mnist_grid
-  $ dlphys list model`,
+  $ dlphys list model
+  $ dlphys theory --activation tanh --sigma-b2 0.05`,
     );
 }
