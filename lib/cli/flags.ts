@@ -24,6 +24,11 @@ export function positiveInt(flag: string): Parser<number> {
   return numberFlag(flag, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
 }
 
+/** A whole number >= 0: steps, where 0 is the start. */
+export function nonNegativeInt(flag: string): Parser<number> {
+  return numberFlag(flag, 'a whole number >= 0', (n) => Number.isInteger(n) && n >= 0);
+}
+
 /** A finite number greater than zero: sizes and timeouts where zero would mean nothing works. */
 export function positiveNumber(flag: string): Parser<number> {
   return numberFlag(flag, 'a positive number', (n) => Number.isFinite(n) && n > 0);

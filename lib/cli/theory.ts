@@ -6,7 +6,8 @@ import type { Row } from '../scan/scan.js';
 import type { Activation } from '../models/layers.js';
 import { THEORY_ACTIVATIONS, isActivation } from '../theory/activations.js';
 import { chi1, criticalPoint, cStar, depthScales, qStar, type CriticalPoint, type MeanField } from '../theory/mean_field.js';
-import { nonNegative, oneOf } from './flags.js';
+import { nonNegative, nonNegativeInt, oneOf, positiveInt } from './flags.js';
+import { configReport } from './theory_config.js';
 
 /** Where the command writes; tests may hand their own. */
 export interface TheoryIo {
@@ -20,6 +21,8 @@ interface TheoryFlags {
   sigmaB2: number;
   sigmaW2: number[];
   format: Format;
+  step: number;
+  nProbe?: number;
 }
 
 const COLUMNS = ['sigma_w2', 'q_star', 'c_star', 'chi1', 'xi_q', 'xi_c', 'phase'] as const;
@@ -35,14 +38,13 @@ export function theoryCommand(io: TheoryIo = processIo): Command {
       .description(
         'Mean-field predictions for deep fully connected networks at initialisation (Poole et al. 2016; Schoenholz et al. 2017): the critical sigma_w2, then per sigma_w2 the fixed points q* and c*, chi1 and the depth scales.',
       )
-      // EXTENSION POINT (config mode): a positional `[config-or-run]` argument (an experiment config
-      // or a run folder, predictions per layer from lib/theory/predict.ts beside the probes'
-      // measurements) is to be added here by the config-mode work. It is deliberately not declared
-      // yet, so that `dlphys theory x.json` fails as an unknown argument rather than silently.
+      .argument('[config-or-run]', "an experiment config or a run folder: per-layer predictions for its network, beside its probes' measurements")
       .option('-a, --activation <name>', `the activation: ${THEORY_ACTIVATIONS.join(', ')}`)
       .option('--sigma-b2 <v>', 'bias variance sigma_b^2 (>= 0)', nonNegative('--sigma-b2'), 0)
       .option('--sigma-w2 <values>', `weight variances: a comma list (1,1.5,2) or START:STOP:STEP, STOP included (default ${DEFAULT_RANGE})`, parseSigmaW2, parseSigmaW2(DEFAULT_RANGE))
       .option('-f, --format <format>', 'table, csv or json', oneOf('--format', FORMATS), 'table')
+      .option('--step <n>', "with a run folder: the probe step whose measurements to show (0 = at initialisation)", nonNegativeInt('--step'), 0)
+      .option('--n-probe <n>', "with a config: probe inputs to predict for (default: its preact_stats or criticality n_probe, else 64)", positiveInt('--n-probe'))
       .addHelpText(
         'after',
         `
@@ -52,13 +54,29 @@ chi1 = sigma_w2 E[phi'(h)^2] at q*; xi_q and xi_c, the depth scales in layers
 (inf at criticality); phase: ordered (chi1 < 1), chaotic (chi1 > 1) or critical.
 JSON: {"critical": {...}, "rows": [...]}, with inf as the string "Infinity".
 
+With CONFIG or a RUN folder (model mlp): one row per layer with the prediction for that
+network fed its probe inputs (the same draw as its probes: same seed, same n) — q_l, the
+mean second moment of the pre-activations; c_l, the mean cosine similarity of distinct inputs;
+chi1_l, the per-unit gain of the Jacobian into the next layer — and, for a run folder, what
+preact_stats and criticality measured there (q_l<k>, c_l<k>, chi1_l<k> of metrics.jsonl).
+
 Examples:
   $ dlphys theory --activation tanh --sigma-b2 0.05
+  $ dlphys theory examples/mlp.json
+  $ dlphys theory runs/eoc_tanh/r013 --step 0
   $ dlphys theory --activation relu --sigma-w2 1,2,3 --format csv
   $ dlphys theory --activation erf --sigma-b2 0.1 --sigma-w2 1:3:0.1 --format json`,
       )
-      .action((flags: TheoryFlags) => {
-        if (flags.activation === undefined) throw new UsageError(`--activation is required (one of ${THEORY_ACTIVATIONS.join(', ')})`);
+      .action(async (target: string | undefined, flags: TheoryFlags, command: Command) => {
+        if (target !== undefined) {
+          const given = ['activation', 'sigmaB2', 'sigmaW2'].filter((k) => command.getOptionValueSource(k) === 'cli');
+          if (given.length > 0) {
+            throw new UsageError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for the activation table; with a config or run folder the network's own activation and init apply (drop the flag)`);
+          }
+          io.stdout(await configReport(target, { step: flags.step, format: flags.format, ...(flags.nProbe !== undefined ? { nProbe: flags.nProbe } : {}) }));
+          return;
+        }
+        if (flags.activation === undefined) throw new UsageError(`--activation is required (one of ${THEORY_ACTIVATIONS.join(', ')}), or give a config or run folder`);
         if (!isActivation(flags.activation)) {
           throw new UsageError(`--activation must be one of ${THEORY_ACTIVATIONS.join(', ')} (got "${flags.activation}")`);
         }
