@@ -281,17 +281,18 @@ describe('predictLayers', () => {
     assert.throws(() => predictLayers({ activation: 'relu', layers: [{ sigma_w2: 1, sigma_b2: 0, fanIn: 4, fanOut: 3 }, { sigma_w2: 1, sigma_b2: 0, fanIn: 4, fanOut: 1 }], inputs }), /differs/);
   });
 
-  test('tanh with 64 inputs and 50 layers runs in seconds', (t) => {
+  test('tanh over 50 layers settles at the fixed point q* from any inputs, correlations rising', () => {
     let seed = 7;
     const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
-    const x = Array.from({ length: 64 }, () => Array.from({ length: 32 }, rnd));
-    const layers = Array.from({ length: 50 }, () => ({ sigma_w2: 1.76, sigma_b2: 0.05, fanIn: 32, fanOut: 32 }));
-    const start = performance.now();
+    const x = Array.from({ length: 12 }, () => Array.from({ length: 32 }, rnd));
+    const layers = Array.from({ length: 50 }, () => ({ sigma_w2: 1.5, sigma_b2: 0.05, fanIn: 32, fanOut: 32 }));
     const out = predictLayers({ activation: 'tanh', layers, inputs: x });
-    const ms = performance.now() - start;
-    t.diagnostic(`predictLayers tanh 64 inputs × 50 layers: ${ms.toFixed(0)} ms`);
     assert.equal(out.length, 50);
-    assert.ok(ms < 20_000, `${ms} ms`);
+    const q = qStar({ activation: 'tanh', sigma_w2: 1.5, sigma_b2: 0.05 });
+    // xi_q is under 2 layers here: 50 layers is far past convergence.
+    assert.ok(Math.abs(out[49]!.q - q) < 1e-9 * q, `q_50 ${out[49]!.q} vs q* ${q}`);
+    // Ordered phase (chi1 < 1): every pair of inputs converges towards c* = 1, over xi_c ~ 16 layers.
+    assert.ok(out[49]!.c > out[0]!.c && out[49]!.c > 0.95, `c_1 ${out[0]!.c}, c_50 ${out[49]!.c}`);
   });
 });
 
