@@ -177,19 +177,25 @@ async function ntkWidth(dir: string, out: string): Promise<void> {
 
 async function reluDepth(dir: string, out: string): Promise<void> {
   const rows: Row[] = [];
+  // Per σ_w²: the seeds' q_1, and the deepest hidden layer (the 10-unit readout is left out: its
+  // q averages over 10 units only).
+  const first = new Map<number, number[]>();
+  let depth = 0;
   for (const { run, probes } of runs(dir)) {
     const row = probes.find((p) => p.step === 0);
     if (!row) continue;
     const sw2 = Number(at(run.config, 'init.kwargs.sigma_w2'));
-    const q1 = Number(row.q_l1);
+    depth = hiddenDepth(run.config);
+    first.set(sw2, [...(first.get(sw2) ?? []), Number(row.q_l1)]);
     for (const [k, v] of Object.entries(row)) {
-      const layer = /^q_l(\d+)$/.exec(k)?.[1];
-      if (layer === undefined) continue;
-      const l = Number(layer);
-      rows.push({ layer: l, q: Number(v), sigma_w2: `σ_w² = ${sw2}`, kind: 'measured' });
-      // ReLU's variance map is linear, q_{l+1} = σ_w² q_l / 2 (σ_b² = 0): from the measured q_1 on.
-      rows.push({ layer: l, q: q1 * (sw2 / 2) ** (l - 1), sigma_w2: `σ_w² = ${sw2}`, kind: 'theory' });
+      const layer = Number(/^q_l(\d+)$/.exec(k)?.[1]);
+      if (layer >= 1 && layer <= depth) rows.push({ layer, q: Number(v), sigma_w2: `σ_w² = ${sw2}`, kind: 'measured' });
     }
+  }
+  for (const [sw2, q1s] of first) {
+    const q1 = q1s.reduce((a, b) => a + b, 0) / q1s.length;
+    // ReLU's variance map is linear, q_{l+1} = σ_w² q_l / 2 (σ_b² = 0): from the seeds' mean q_1 on.
+    for (let l = 1; l <= depth; l++) rows.push({ layer: l, q: q1 * (sw2 / 2) ** (l - 1), sigma_w2: `σ_w² = ${sw2}`, kind: 'theory' });
   }
   await write(
     {

@@ -94,9 +94,13 @@ export function jacobianGrams(model: Model, x: tf.Tensor): tf.Tensor3D {
  * Summaries of the squared singular values of the input-output Jacobians from their Grams
  * (host values, [n, m, m] row-major): eigenvalues of each symmetric Gram with ml-matrix.
  * Returns jac_sv2_mean (over all n·m values), jac_sv2_max, and jac_sv2_cond: per input the ratio
- * max/min over the nonzero values (> 1e-12·max; tiny negative rounding counts as zero), then the
+ * max/min over the nonzero values (> 1e-6·max: the Grams are float32, whose rounding leaves a
+ * true zero at about 1e-7 of the largest; tiny negative rounding counts as zero), then the
  * mean over inputs (an input whose Jacobian is zero contributes NaN).
  */
+/** Squared singular values below this fraction of the largest are float32 rounding of a zero. */
+const NONZERO = 1e-6;
+
 export function sv2Summary(grams: ArrayLike<number>, n: number, m: number): { jac_sv2_mean: number; jac_sv2_max: number; jac_sv2_cond: number } {
   let sum = 0;
   let max = 0;
@@ -105,7 +109,7 @@ export function sv2Summary(grams: ArrayLike<number>, n: number, m: number): { ja
     const rows = Array.from({ length: m }, (_, r) => Array.from({ length: m }, (_, c) => grams[i * m * m + r * m + c]!));
     const eig = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true }).realEigenvalues;
     const top = Math.max(...eig);
-    const nonzero = eig.filter((e) => e > 1e-12 * top);
+    const nonzero = eig.filter((e) => e > NONZERO * top);
     for (const e of eig) sum += e;
     max = Math.max(max, top);
     condSum += nonzero.length ? top / Math.min(...nonzero) : NaN;
@@ -234,7 +238,7 @@ callbacks.register('criticality', {
     chi1_geo: 'geometric mean over the same maps: the per-layer growth of ‖J v‖² through the hidden stack',
     jac_sv2_mean: 'mean squared singular value of the input-output Jacobian ∂output/∂x over the first n_jacobian probe inputs',
     jac_sv2_max: 'largest squared singular value over those inputs',
-    jac_sv2_cond: 'per input, largest over smallest nonzero (> 1e-12·largest) squared singular value, then the mean over inputs; ≈ 1 under dynamical isometry',
+    jac_sv2_cond: 'per input, largest over smallest nonzero (> 1e-6·largest, float32 rounding of a zero below) squared singular value, then the mean over inputs; ≈ 1 under dynamical isometry',
     'grad_norm_l<k>': "norm of the loss gradient w.r.t. layer k's weight (probe batch, or with grads \"train\" the training step's own gradient)",
     grad_log_ratio: 'ln(grad_norm_l<L> / grad_norm_l1): > 0 when gradients vanish towards the input, < 0 when they explode',
   },
