@@ -148,8 +148,10 @@ async function eocTanh(dir: string, out: string): Promise<void> {
 
 async function ntkWidth(dir: string, out: string): Promise<void> {
   const points = runs(dir).flatMap(({ run, probes }) => {
-    const last = probes.at(-1);
-    if (!last || typeof last.ntk_dist !== 'number') return [];
+    // Each probe writes its own row: merge those of the last probe step.
+    const lastStep = Math.max(...probes.map((p) => Number(p.step)));
+    const last = Object.assign({}, ...probes.filter((p) => p.step === lastStep)) as Row;
+    if (typeof last.ntk_dist !== 'number') return [];
     const width = Number(at(run.config, 'model.kwargs.width'));
     return [
       { width, metric: 'ntk_dist', value: last.ntk_dist, seed: run.config.seed },
