@@ -50,9 +50,9 @@ async function measureAtInit(model: Record<string, unknown>, init: Record<string
 }
 
 test('measured q_l, c_l and chi1 of a wide network at initialisation agree with the mean-field prediction', async () => {
-  const width = 2048;
+  const width = 1024;
   const depth = 3;
-  const seeds = [0, 1, 2, 3];
+  const seeds = [0, 1, 2];
   for (const activation of ['tanh', 'erf', 'relu']) {
     const init = { sigma_w2: activation === 'relu' ? 2 : 1.5, sigma_b2: 0.05 };
     const runs = await Promise.all(seeds.map((s) => measureAtInit({ width, depth, activation }, init, s)));
