@@ -82,6 +82,26 @@ test('a failing run calls onException, then teardown, and leaves no tensor behin
   assert.equal(tf.memory().numTensors, before, 'tensors left behind by a failed run');
 });
 
+test('a run failing anywhere (fit start, inside the step, after it) leaves no tensor behind', async () => {
+  for (const [where, failing] of [
+    ['onFitStart', { onFitStart: () => { throw new Error('boom'); } }],
+    ['onGradients', { onGradients: (ctx: TrainContext) => { if (ctx.step === 2) throw new Error('boom'); } }],
+    ['onEpochStart', { onEpochStart: () => { throw new Error('boom'); } }],
+  ] as [string, Callback][]) {
+    const before = tf.memory().numTensors;
+    const events: string[] = [];
+    await assert.rejects(
+      fit({}, [
+        { name: 'holder', callback: holder(events) },
+        { name: 'failing', callback: failing },
+      ]),
+      new RegExp(`callback failing \\(${where}\\): boom`),
+    );
+    assert.equal(events.at(-1), 'teardown', where);
+    assert.equal(tf.memory().numTensors, before, `tensors left behind by a run failing in ${where}`);
+  }
+});
+
 test('a teardown that throws still lets the other callbacks release theirs, and fails the run', async () => {
   const events: string[] = [];
   const bad: Callback = {

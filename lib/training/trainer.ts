@@ -62,6 +62,8 @@ export class Trainer {
    */
   private pendingLosses: tf.Tensor1D | null = null;
   private readonly hooks: CallbackHooks;
+  /** The step's batch from the sampler until it is freed, so that a step that throws frees it too. */
+  private heldBatch: { x: tf.Tensor; y: tf.Tensor } | null = null;
   /** Whether some callback reads the step's gradients (onGradients). */
   private readonly gradientHook: boolean;
 
@@ -134,6 +136,9 @@ export class Trainer {
     } finally {
       this.pendingLosses?.dispose();
       this.pendingLosses = null;
+      // The batch of a step that threw (in the update, a gradient hook, a readback) before onStepEnd freed it.
+      if (this.heldBatch) tf.dispose([this.heldBatch.x, this.heldBatch.y]);
+      this.heldBatch = null;
       this.ctx.batch = null;
       const errors = await this.hooks.callAll('teardown', this.ctx);
       // A teardown error fails a run that had otherwise succeeded; after a failure it is only logged.
@@ -180,6 +185,7 @@ export class Trainer {
         if (this.stopReason !== null) break;
       }
       const batch = this.sampler.next();
+      this.heldBatch = batch;
       ctx.lr = opts.schedule(ctx.step, ctx.totalSteps, opts.optimizer.lr);
       this.step(batch.x, batch.y, ctx.lr);
       ctx.step += 1;
@@ -190,6 +196,7 @@ export class Trainer {
       const diverged = logDue || evalDue || this.pendingLosses.size >= MAX_PENDING_LOSSES ? readLosses() : null;
       if (diverged !== null) {
         tf.dispose([batch.x, batch.y]);
+        this.heldBatch = null;
         ctx.batch = null;
         status = 'diverged';
         reason = diverged;
@@ -210,6 +217,7 @@ export class Trainer {
         await this.hooks.call('onStepEnd', ctx);
       } finally {
         tf.dispose([batch.x, batch.y]);
+        this.heldBatch = null;
         ctx.batch = null;
       }
 
