@@ -13,30 +13,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { mergeProbeRows, readProbeRows, type ProbeRow } from '../lib/scan/probe_rows.js';
 import { isRunFolder, readRun, type RunRecord } from '../lib/scan/read_run.js';
-import { chi1, criticalSigmaW2, qStar, type MeanField } from '../lib/theory/index.js';
+import { chi1, criticalSigmaW2, qMap, qStar, type MeanField } from '../lib/theory/index.js';
 
 type Row = Record<string, number | string>;
 
 /** Every run folder under dir that reads, with its probe rows (split "probe") from metrics.jsonl. */
-function runs(dir: string): { run: RunRecord; probes: Row[] }[] {
-  const out: { run: RunRecord; probes: Row[] }[] = [];
+function runs(dir: string): { run: RunRecord; probes: ProbeRow[] }[] {
+  const out: { run: RunRecord; probes: ProbeRow[] }[] = [];
   for (const name of fs.readdirSync(dir).sort()) {
     const folder = path.join(dir, name);
     if (!isRunFolder(folder)) continue;
     const run = readRun(folder);
-    if (run.kind !== 'run') continue;
-    const probes: Row[] = [];
-    const file = path.join(folder, 'metrics.jsonl');
-    for (const line of fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : []) {
-      try {
-        const o = JSON.parse(line) as Row;
-        if (o.split === 'probe') probes.push(o);
-      } catch {
-        // A torn last line of a run still writing.
-      }
-    }
-    out.push({ run, probes });
+    if (run.kind === 'run') out.push({ run, probes: readProbeRows(folder) });
   }
   if (out.length === 0) throw new Error(`no run folders under ${dir}; run the example's sweep first (see README.md)`);
   return out;
@@ -117,7 +107,7 @@ async function eocTanh(dir: string, out: string): Promise<void> {
   );
   // χ1 measured at initialisation beside the theory curve.
   const measured = all.flatMap(({ run, probes }) => {
-    const row = probes.find((p) => p.step === 0);
+    const row = mergeProbeRows(probes, 0);
     const value = row ? deepChi1(row) : null;
     return value === null ? [] : [{ sigma_w2: Number(at(run.config, 'init.kwargs.sigma_w2')), depth: hiddenDepth(run.config), chi1: value }];
   });
@@ -149,9 +139,8 @@ async function eocTanh(dir: string, out: string): Promise<void> {
 async function ntkWidth(dir: string, out: string): Promise<void> {
   const points = runs(dir).flatMap(({ run, probes }) => {
     // Each probe writes its own row: merge those of the last probe step.
-    const lastStep = Math.max(...probes.map((p) => Number(p.step)));
-    const last = Object.assign({}, ...probes.filter((p) => p.step === lastStep)) as Row;
-    if (typeof last.ntk_dist !== 'number') return [];
+    const last = mergeProbeRows(probes, Math.max(...probes.map((p) => p.step)));
+    if (!last || typeof last.ntk_dist !== 'number') return [];
     const width = Number(at(run.config, 'model.kwargs.width'));
     return [
       { width, metric: 'ntk_dist', value: last.ntk_dist, seed: run.config.seed },
@@ -184,7 +173,7 @@ async function reluDepth(dir: string, out: string): Promise<void> {
   const first = new Map<number, number[]>();
   let depth = 0;
   for (const { run, probes } of runs(dir)) {
-    const row = probes.find((p) => p.step === 0);
+    const row = mergeProbeRows(probes, 0);
     if (!row) continue;
     const sw2 = Number(at(run.config, 'init.kwargs.sigma_w2'));
     depth = hiddenDepth(run.config);
@@ -195,9 +184,10 @@ async function reluDepth(dir: string, out: string): Promise<void> {
     }
   }
   for (const [sw2, q1s] of first) {
-    const q1 = q1s.reduce((a, b) => a + b, 0) / q1s.length;
-    // ReLU's variance map is linear, q_{l+1} = σ_w² q_l / 2 (σ_b² = 0): from the seeds' mean q_1 on.
-    for (let l = 1; l <= depth; l++) rows.push({ layer: l, q: q1 * (sw2 / 2) ** (l - 1), sigma_w2: `σ_w² = ${sw2}`, kind: 'theory' });
+    // The variance map of lib/theory from the seeds' mean q_1 on (for relu, q_{l+1} = σ_w² q_l / 2).
+    const mf: MeanField = { activation: 'relu', sigma_w2: sw2, sigma_b2: 0 };
+    let q = q1s.reduce((a, b) => a + b, 0) / q1s.length;
+    for (let l = 1; l <= depth; l++, q = qMap(mf, q)) rows.push({ layer: l, q, sigma_w2: `σ_w² = ${sw2}`, kind: 'theory' });
   }
   await write(
     {

@@ -86,6 +86,7 @@ export function buildExperiment(resolved: ExperimentConfig, baseDir: string): Bu
     const loss = losses.build(lossSpec, undefined);
     const schedule = schedules.build(config.schedule, undefined);
     const cbs = config.callbacks.map((spec) => ({ name: spec.name, callback: callbacks.build(spec, undefined) }));
+    for (const { name, callback } of cbs) withPrefix(`callback ${name}`, () => callback.checkModel?.(model, config));
     return { config: { ...config, loss: lossSpec }, data, model, optimizer, loss, schedule, callbacks: cbs, dispose: disposeAll };
   } catch (err) {
     disposeAll();

@@ -180,13 +180,19 @@ test('probe metrics: per-layer ones as a table over depth at the newest step, th
   const { source, dash } = await dashboard({ columns: 100, rows: 80 });
   const d = source.details.get('grid/r0')!;
   const probe = (step: number, scale: number) =>
-    JSON.stringify({ step, epoch: 0, time: step / 10, split: 'probe', q_l1: 1 * scale, q_l2: 0.5 * scale, q_l3: 0.25 * scale, chi1_l1: 0.9, chi1_l2: 1.1, chi1: 1.0 + step / 1000 });
-  source.details.set('grid/r0', { ...d, metric_lines: [...d.metric_lines, probe(0, 1), probe(100, 2)] });
+    JSON.stringify({ step, epoch: 0, time: step / 10, split: 'probe', q_l1: 1 * scale, q_l2: 0.5 * scale, q_l3: 0.25 * scale, chi1_l1: 0.9 * scale, chi1_l2: 1.1 * scale, chi1: 1.0 + step / 1000 });
+  // Another probe on its own schedule (step 50 only) must not be blended into step 100's profile,
+  // and a training metric that happens to end in _l<k> is not a layer.
+  const other = JSON.stringify({ step: 50, epoch: 0, time: 5, split: 'probe', fli_l1: 0.3 });
+  const train = JSON.stringify({ step: 100, epoch: 0, time: 10, split: 'train', loss_l2: 0.1 });
+  source.details.set('grid/r0', { ...d, metric_lines: [...d.metric_lines, probe(0, 1), other, probe(100, 2), train] });
   await dash.press(KEY.enter);
   const f = await dash.waitFor('the detail', (x) => x.includes('train.log'));
-  assert.match(f, /layers \(probe, step 100\)\n +layer +q +chi1\n +1 +2 +0\.9\n +2 +1 +1\.1\n +3 +0\.5\n/);
+  assert.match(f, /layers \(probe, step 100\)\n +layer +q +chi1\n +1 +2 +1\.8\n +2 +1 +2\.2\n +3 +0\.5\n/);
+  assert.doesNotMatch(f, /fli/, 'a probe row of another step stays out of the profile');
   assert.match(f, /^chi1\n\[1\] chi1/m, 'a probe scalar gets its chart');
   assert.doesNotMatch(f, /^q_l1/m, 'no chart per layer');
+  assert.match(f, /^loss_l2\n/m, 'a training metric named like a layer is charted');
 });
 
 test('without RunDetail the detail says why and draws the curves the events carried', async () => {

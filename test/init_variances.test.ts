@@ -107,3 +107,46 @@ test('mlp takes width and depth instead of widths, and refuses both or neither',
   assert.throws(() => build('mlp', { widths: [14, 5], width: 3, depth: 1 }, [14], 5), /give either widths, or width and depth, not both/);
   assert.throws(() => build('mlp', { width: 3 }, [14], 5), /kwarg "depth".*give widths/);
 });
+
+test('NTK parametrization: an SGD step moves the effective weights by lr·scale² times their gradient, and probes see effective gradients', async () => {
+  const { buildExperiment, fitExperiment, resolveConfig } = await import('../lib/experiment.js');
+  const lr = 0.5;
+  const config = (parametrization: string) =>
+    resolveConfig(
+      {
+        seed: 4,
+        model: { name: 'mlp', kwargs: { width: 64, depth: 2, activation: 'tanh', parametrization } },
+        init: { name: 'gaussian', kwargs: { sigma_w2: 1.5, sigma_b2: 0.1 } },
+        optimizer: { name: 'sgd', kwargs: { lr } },
+        data: { name: 'synthetic', kwargs: { n_train: 64, n_val: 16, dim: 16, classes: 3 } },
+        train: { steps: 1, batch_size: 64, eval_every: 0 },
+        callbacks: [{ name: 'criticality', kwargs: { at: [0], n_probe: 16, n_jacobian: 0 } }],
+      },
+      'test',
+    );
+  const results = [];
+  for (const p of ['standard', 'ntk']) {
+    const exp = buildExperiment(config(p), process.cwd());
+    const effective = () => exp.model.layers.map((l) => tf.tidy(() => tf.mul(l.weight, l.weightScale).dataSync()));
+    const before = effective();
+    const rows: Record<string, number | string>[] = [];
+    // Full batch, so both runs take the gradient of the same loss at the same effective weights.
+    await fitExperiment(exp, { runDir: null, sink: { metrics: (r) => rows.push(r), print() {} } });
+    const after = effective();
+    results.push({ before, after, scales: exp.model.layers.map((l) => l.weightScale), probe: rows.find((r) => r.split === 'probe')! });
+    exp.dispose();
+  }
+  const [sp, ntk] = results as [(typeof results)[0], (typeof results)[0]];
+  sp.before.forEach((w, k) => {
+    for (let i = 0; i < w.length; i += 97) assert.ok(Math.abs(w[i]! - ntk.before[k]![i]!) < 1e-6, 'the same network at initialisation');
+    // SP: ΔW = -lr g. NTK: Δ(sθ) = -lr s² g. So ΔW_ntk = s² ΔW_sp, entry by entry.
+    const s2 = ntk.scales[k]! ** 2;
+    for (let i = 0; i < w.length; i += 97) {
+      const dSp = sp.after[k]![i]! - w[i]!;
+      const dNtk = ntk.after[k]![i]! - ntk.before[k]![i]!;
+      assert.ok(Math.abs(dNtk - s2 * dSp) <= 1e-3 * Math.abs(s2 * dSp) + 1e-8, `layer ${k + 1} entry ${i}: ${dNtk} vs ${s2 * dSp}`);
+    }
+    const g = `grad_norm_l${k + 1}`;
+    assert.ok(Math.abs(Number(ntk.probe[g]) / Number(sp.probe[g]) - 1) < 1e-4, `${g}: ${ntk.probe[g]} vs ${sp.probe[g]} (effective-weight gradients)`);
+  });
+});

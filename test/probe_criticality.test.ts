@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
@@ -9,7 +11,7 @@ import { drawProbeBatch } from '../lib/probes/probe_batch.js';
 import { Rng } from '../lib/rng.js';
 import type { Callback } from '../lib/training/callback.js';
 import type { FitSink } from '../lib/training/trainer.js';
-import { tinyConfig } from './helpers.js';
+import { runCli, tempDir, tinyConfig, writeJson } from './helpers.js';
 
 type Row = Record<string, number | string>;
 
@@ -203,16 +205,19 @@ test('grads "train" logs the norms of the training step\'s own gradients', async
   assert.ok(!lines.some((l) => l.split === 'probe' && (l.step === 1 || l.step === 3)));
 });
 
-test('a cnn fails at fit start naming the model and the need for a dense chain', async () => {
+test('a cnn is refused before anything is written, naming the model and the need for a dense chain', async () => {
   await useBackend('cpu');
-  await assert.rejects(
-    rows({
-      model: { name: 'cnn', kwargs: { channels: [4], hidden: [8] } },
-      data: { name: 'synthetic', kwargs: { n_train: 64, n_val: 16, dim: 64, shape: [8, 8, 1], classes: 3 } },
-      callbacks: [{ name: 'criticality' }],
-    }),
-    /criticality \(onFitStart\): criticality needs a chain of dense layers \(model mlp\).*model "cnn"/,
-  );
+  const cnn = {
+    model: { name: 'cnn', kwargs: { channels: [4], hidden: [8] } },
+    data: { name: 'synthetic', kwargs: { n_train: 64, n_val: 16, dim: 64, shape: [8, 8, 1], classes: 3 } },
+    callbacks: [{ name: 'criticality' }],
+  };
+  await assert.rejects(rows(cnn), /callback criticality: criticality needs a chain of dense layers \(model mlp\).*model "cnn" has none/);
+  const dir = tempDir();
+  const r = runCli(['train', writeJson(path.join(dir, 'cnn.json'), tinyConfig(cnn)), '--runs-dir', dir, '--name', 'cnn']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.equal(fs.existsSync(path.join(dir, 'cnn')), false, 'no run folder for a refused config');
 });
 
 test('both probes free everything they hold, in either grads mode', async () => {

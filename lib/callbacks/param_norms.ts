@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { readRelativeChanges } from '../probes/relative_change.js';
+import { frobenius, readRelativeChanges } from '../probes/norms.js';
 import { callbacks } from './registry.js';
 
 callbacks.register('param_norms', {
@@ -25,7 +25,7 @@ callbacks.register('param_norms', {
           const norms: Record<string, tf.Tensor> = {};
           const drifts: Record<string, [tf.Tensor, tf.Tensor]> = {};
           ctx.model.layers.forEach((layer, i) => {
-            norms[`wnorm/${layer.name}`] = tf.norm(layer.weight);
+            norms[`wnorm/${layer.name}`] = frobenius(layer.weight);
             drifts[`wdrift/${layer.name}`] = [layer.weight, initial[i]!];
           });
           return readRelativeChanges(drifts, norms);

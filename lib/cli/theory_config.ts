@@ -8,6 +8,7 @@ import { buildExperiment, resolveConfig, type BuiltExperiment } from '../experim
 import { inits, layerShape, type LayerVariances } from '../init/index.js';
 import { drawProbeBatch } from '../probes/probe_batch.js';
 import { formatCsv, formatJson, formatText, type Format } from '../scan/format.js';
+import { mergeProbeRows, readProbeRows } from '../scan/probe_rows.js';
 import type { Row } from '../scan/scan.js';
 import { predictLayers, type LayerPrediction } from '../theory/predict.js';
 
@@ -17,7 +18,7 @@ const DEFAULT_N_PROBE = 64;
 export interface ConfigReportOptions {
   /** The probe step whose measurements go beside the prediction (0 = at initialisation). */
   step: number;
-  /** Probe inputs to predict for (default: the config's preact_stats, else criticality, n_probe). */
+  /** Probe inputs to predict for (default: each column on its probe's n_probe: preact_stats for q and c, criticality for chi1; else 64). */
   nProbe?: number;
   format: Format;
 }
@@ -42,23 +43,30 @@ export async function configReport(target: string, opts: ConfigReportOptions): P
   if (config.model.name !== 'mlp') {
     throw new UsageError(`${configFile}: mean-field theory here covers fully connected networks (model mlp), but this config's model is ${config.model.name}`);
   }
-  const nProbe = opts.nProbe ?? configuredNProbe(config.callbacks) ?? DEFAULT_N_PROBE;
+  // Each column is predicted on the inputs its probe measured: q and c on preact_stats' n_probe,
+  // chi1 on criticality's (they differ by default: 64 and 32).
+  const nFor = (...names: string[]) => opts.nProbe ?? names.map((n) => configuredNProbe(config.callbacks, n)).find((n) => n !== undefined) ?? DEFAULT_N_PROBE;
+  const nQ = nFor('preact_stats', 'criticality');
+  const nChi = nFor('criticality', 'preact_stats');
   const measured = runDir ? probeRowsAt(runDir, opts.step) : null;
 
   await useBackend('auto');
   const exp = buildExperiment(config, baseDir);
   let prediction: ExperimentPrediction;
+  let chiPrediction: ExperimentPrediction;
   try {
-    prediction = predictForExperiment(exp, nProbe);
+    prediction = predictForExperiment(exp, nQ);
+    chiPrediction = nChi === nQ ? prediction : predictForExperiment(exp, nChi);
   } finally {
     exp.dispose();
   }
   const { predictions, variances, inputs } = prediction;
+  const chiInputs = chiPrediction.inputs === inputs ? '' : ` (${chiPrediction.inputs} for chi1, as criticality measures)`;
   const widths = [exp.model.layers[0]!.fanIn, ...exp.model.layers.map((l) => l.fanOut)].join('-');
   const distinct = (xs: number[]) => [...new Set(xs.map((v) => Number(v.toPrecision(6))))].join('/');
   const header =
     `mlp ${widths}, ${exp.model.activation}, init ${config.init.name}: sigma_w2 ${distinct(variances.map((v) => v.sigma_w2))}, ` +
-    `sigma_b2 ${distinct(variances.map((v) => v.sigma_b2))}; ${inputs} probe inputs (seed ${config.seed})` +
+    `sigma_b2 ${distinct(variances.map((v) => v.sigma_b2))}; ${inputs} probe inputs${chiInputs} (seed ${config.seed})` +
     (runDir ? `; measured at step ${opts.step} in ${runDir}` : '');
 
   const rows: Row[] = predictions.map((p) => {
@@ -66,7 +74,7 @@ export async function configReport(target: string, opts: ConfigReportOptions): P
     if (measured) row.q_measured = measured[`q_l${p.layer}`] ?? null;
     row.c_theory = Number.isFinite(p.c) ? p.c : null;
     if (measured) row.c_measured = measured[`c_l${p.layer}`] ?? null;
-    row.chi1_theory = p.chi1 ?? null;
+    row.chi1_theory = chiPrediction.predictions[p.layer - 1]!.chi1 ?? null;
     if (measured) row.chi1_measured = measured[`chi1_l${p.layer}`] ?? null;
     return row;
   });
@@ -111,38 +119,24 @@ export function predictForExperiment(exp: BuiltExperiment, nProbe: number): Expe
   return { predictions: predictLayers({ activation: model.activation, layers, inputs }), variances, inputs: inputs.length };
 }
 
-/** n_probe of the config's preact_stats callback, else of its criticality callback. */
-function configuredNProbe(callbacks: readonly { name: string; kwargs?: Record<string, unknown> | undefined }[]): number | undefined {
-  for (const name of ['preact_stats', 'criticality']) {
-    const n = callbacks.find((c) => c.name === name)?.kwargs?.n_probe;
-    if (typeof n === 'number') return n;
-  }
-  return undefined;
+/** n_probe of the config's callback `name`, if it has one. */
+function configuredNProbe(callbacks: readonly { name: string; kwargs?: Record<string, unknown> | undefined }[], name: string): number | undefined {
+  const n = callbacks.find((c) => c.name === name)?.kwargs?.n_probe;
+  return typeof n === 'number' ? n : undefined;
 }
 
 /**
- * Every probe number the run logged at `step` (each probe writes its own row), merged; empty
- * when the run has no probe rows at all. A step with no row while others have them is a
- * UsageError that lists the probe steps there are.
+ * Every probe number the run logged at `step`, merged over its probes' rows; empty when the run
+ * has no probe rows at all. A step with no row while others have them is a UsageError that lists
+ * the probe steps there are.
  */
 function probeRowsAt(runDir: string, step: number): Record<string, number> {
-  const file = path.join(runDir, 'metrics.jsonl');
-  const merged: Record<string, number> = {};
-  const steps = new Set<number>();
-  for (const line of fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : []) {
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      continue; // a torn last line of a run still writing
-    }
-    if (o === null || typeof o !== 'object' || o.split !== 'probe' || typeof o.step !== 'number') continue;
-    steps.add(o.step);
-    if (o.step !== step) continue;
-    for (const [k, v] of Object.entries(o)) if (typeof v === 'number') merged[k] = v;
-  }
-  if (steps.size > 0 && !steps.has(step)) {
-    throw new UsageError(`${runDir} has no probe measurement at step ${step}; its probe steps are ${[...steps].sort((a, b) => a - b).join(', ')} (choose one with --step)`);
+  const rows = readProbeRows(runDir);
+  if (rows.length === 0) return {};
+  const merged = mergeProbeRows(rows, step);
+  if (!merged) {
+    const steps = [...new Set(rows.map((r) => r.step))].sort((a, b) => a - b);
+    throw new UsageError(`${runDir} has no probe measurement at step ${step}; its probe steps are ${steps.join(', ')} (choose one with --step)`);
   }
   return merged;
 }

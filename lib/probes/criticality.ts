@@ -2,11 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { z } from 'zod';
 import { callbacks } from '../callbacks/registry.js';
+import type { ExperimentConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { Model } from '../models/model.js';
 import { Rng } from '../rng.js';
 import type { TrainContext } from '../training/callback.js';
-import { probeCallback, probeDue, probeScheduleKwargs, type Probe, type ProbeSchedule } from './probe.js';
+import { frobenius } from './norms.js';
+import { probeCallback, probeScheduleKwargs, type Probe, type ProbeSchedule } from './probe.js';
 
 // Criticality of a network as it is: the layer-to-layer Jacobian gain χ1, whose value 1 marks
 // the edge of chaos (Poole et al. 2016; Schoenholz et al. 2017), the singular values of the
@@ -90,6 +92,9 @@ export function jacobianGrams(model: Model, x: tf.Tensor): tf.Tensor3D {
   });
 }
 
+/** Squared singular values below this fraction of the largest are float32 rounding of a zero. */
+const NONZERO = 1e-6;
+
 /**
  * Summaries of the squared singular values of the input-output Jacobians from their Grams
  * (host values, [n, m, m] row-major): eigenvalues of each symmetric Gram with ml-matrix.
@@ -98,9 +103,6 @@ export function jacobianGrams(model: Model, x: tf.Tensor): tf.Tensor3D {
  * true zero at about 1e-7 of the largest; tiny negative rounding counts as zero), then the
  * mean over inputs (an input whose Jacobian is zero contributes NaN).
  */
-/** Squared singular values below this fraction of the largest are float32 rounding of a zero. */
-const NONZERO = 1e-6;
-
 export function sv2Summary(grams: ArrayLike<number>, n: number, m: number): { jac_sv2_mean: number; jac_sv2_max: number; jac_sv2_cond: number } {
   let sum = 0;
   let max = 0;
@@ -118,16 +120,24 @@ export function sv2Summary(grams: ArrayLike<number>, n: number, m: number): { ja
 }
 
 /**
- * ‖t‖₂ over all entries. Not tf.norm: that goes through pow(|t|, 2), whose wasm kernel makes it
- * ~8x slower than square (2.5 ms against 0.3 ms for a 784x256 weight).
+ * ‖∂loss/∂W_k‖ of every layer's effective weight W_k = weightScale·θ_k, in layer order, from the
+ * gradients of the stored variables (grads[i] belongs to model.params[i]): ∂loss/∂θ = weightScale ·
+ * ∂loss/∂W, so the NTK parametrization reports the same norms as the standard one.
  */
-function l2(t: tf.Tensor): tf.Scalar {
-  return tf.sqrt(tf.sum(tf.square(t))) as tf.Scalar;
+function weightGradNorms(model: Model, grads: readonly tf.Tensor[]): tf.Scalar[] {
+  return model.layers.map((layer) => {
+    const norm = frobenius(grads[model.params.indexOf(layer.weight)]!);
+    return layer.weightScale === 1 ? norm : (tf.div(norm, layer.weightScale) as tf.Scalar);
+  });
 }
 
-/** ‖∂loss/∂W_k‖ of every layer's weight, in layer order; grads[i] belongs to model.params[i]. */
-function weightGradNorms(model: Model, grads: readonly tf.Tensor[]): tf.Scalar[] {
-  return model.layers.map((layer) => l2(grads[model.params.indexOf(layer.weight)]!));
+/** Refuses, before anything is written, a model without layer-to-layer maps. */
+function checkLayerMap(model: Model, config: ExperimentConfig): void {
+  if (!model.layerMap) {
+    throw new UsageError(
+      `criticality needs a chain of dense layers (model mlp) to take layer-to-layer Jacobians, but model "${config.model.name}" has none; use preact_stats for this model, or remove criticality from callbacks`,
+    );
+  }
 }
 
 export interface CriticalityOptions extends ProbeSchedule {
@@ -140,19 +150,14 @@ export interface CriticalityOptions extends ProbeSchedule {
  * draws the χ1 tangents, one unit vector per probe input and layer map, kept on the backend.
  * @throws UsageError naming the model when it has no layerMap (not a chain of dense layers).
  */
-export function criticalityProbe(ctx: TrainContext, options: CriticalityOptions): Probe {
+export function criticalityProbe(ctx: TrainContext, options: CriticalityOptions, due: (step: number) => boolean): Probe {
   const { model } = ctx;
-  if (!model.layerMap) {
-    throw new UsageError(
-      `criticality needs a chain of dense layers (model mlp) to take layer-to-layer Jacobians, but model "${ctx.config.model.name}" has no layerMap; use preact_stats for this model`,
-    );
-  }
+  checkLayerMap(model, ctx.config);
   const L = model.layers.length;
   // The probe batch is capped at the training split's size, as probeIndices caps it.
   const n = Math.min(options.n_probe, ctx.data.train.size);
   const rng = new Rng(ctx.config.seed, 'criticality');
   const tangents = model.layers.slice(0, -1).map((layer) => tf.keep(unitRows(rng, n, layer.fanOut)));
-  const every = options.every ?? ctx.config.train.eval_every;
   // grads "train": the norms of the step's gradients, kept until the measurement after that step.
   let trainNorms: { step: number; norms: tf.Scalar[] } | null = null;
 
@@ -189,9 +194,11 @@ export function criticalityProbe(ctx: TrainContext, options: CriticalityOptions)
 
       let norms: tf.Scalar[] | null = null;
       if (options.grads === 'probe') {
-        const weights = model.layers.map((l) => l.weight);
-        const { grads } = tf.variableGrads(() => ctx.loss(model.forward(batch.x).output, batch.y), weights);
-        norms = model.layers.map((l) => l2(grads[l.weight.name]!));
+        const { grads } = tf.variableGrads(() => ctx.loss(model.forward(batch.x).output, batch.y), model.params as tf.Variable[]);
+        norms = weightGradNorms(
+          model,
+          model.params.map((p) => grads[p.name]!),
+        );
       } else if (trainNorms && trainNorms.step === ctx.step) {
         // Kept tensors: the callback's tidy leaves them alone; they go at the next replacement.
         norms = trainNorms.norms;
@@ -207,7 +214,7 @@ export function criticalityProbe(ctx: TrainContext, options: CriticalityOptions)
       // The step about to be applied is step ctx.step + 1: keep its norms only if that step is
       // measured, so the other steps cost nothing.
       const next = ctx.step + 1;
-      if (!probeDue(next, ctx.totalSteps, every, options.at)) return;
+      if (!due(next)) return;
       releaseTrainNorms();
       trainNorms = { step: next, norms: weightGradNorms(model, grads).map((t) => tf.keep(t)) };
     },
@@ -242,5 +249,6 @@ callbacks.register('criticality', {
     'grad_norm_l<k>': "norm of the loss gradient w.r.t. layer k's weight (probe batch, or with grads \"train\" the training step's own gradient)",
     grad_log_ratio: 'ln(grad_norm_l<L> / grad_norm_l1): > 0 when gradients vanish towards the input, < 0 when they explode',
   },
-  build: (options) => probeCallback(options, (ctx) => criticalityProbe(ctx, options)),
+  build: (options) =>
+    probeCallback(options, (ctx, due) => criticalityProbe(ctx, options, due), { checkModel: checkLayerMap, readsGradients: options.grads === 'train' }),
 });

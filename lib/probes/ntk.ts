@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { callbacks } from '../callbacks/registry.js';
 import { activate } from '../models/layers.js';
 import type { Model } from '../models/model.js';
+import { frobenius } from './norms.js';
 import { probeCallback, probeScheduleKwargs, type Probe } from './probe.js';
 
 /**
@@ -109,12 +110,12 @@ export function largestEigenvalue(values: ArrayLike<number>, n: number): number 
  * relChange = ‖Θt − Θ0‖_F/‖Θ0‖_F; trace = tr Θt. Call inside tf.tidy.
  */
 export function ntkDrift(theta0: tf.Tensor2D, thetaT: tf.Tensor2D): { dist: tf.Scalar; relChange: tf.Scalar; trace: tf.Scalar } {
-  const n0 = tf.norm(theta0);
-  const nt = tf.norm(thetaT);
+  const n0 = frobenius(theta0);
+  const nt = frobenius(thetaT);
   const diffUnit = tf.sub(tf.div(theta0, n0), tf.div(thetaT, nt));
   return {
     dist: tf.mul(tf.sum(tf.square(diffUnit)), 0.5) as tf.Scalar,
-    relChange: tf.div(tf.norm(tf.sub(thetaT, theta0)), n0) as tf.Scalar,
+    relChange: tf.div(frobenius(tf.sub(thetaT, theta0)), n0) as tf.Scalar,
     trace: tf.sum(tf.mul(thetaT, tf.eye(thetaT.shape[0]))) as tf.Scalar,
   };
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import type { ExperimentConfig } from '../config.js';
+import type { Model } from '../models/model.js';
 import type { Callback, Logs, StepGradients, TrainContext } from '../training/callback.js';
 import { readScalars } from '../training/read_scalars.js';
 import { drawProbeBatch, type ProbeBatch } from './probe_batch.js';
@@ -35,6 +37,8 @@ export interface ProbeSchedule {
 
 /** What one probe measures; the shared callback does the scheduling, batching, reading and logging. */
 export interface Probe {
+  /** At fit start, once the probe batch is drawn and before any measurement: take references that mean "at initialisation". */
+  start?(ctx: TrainContext, batch: ProbeBatch): void;
   /**
    * Measures at the current step (`ctx.step`; 0 = before the first update) on the probe batch.
    * Runs inside a tf.tidy: returned tensors must each hold one value and are read back together
@@ -58,11 +62,23 @@ export function probeDue(step: number, totalSteps: number, every: number, at: re
  * steps (step 0 from onFitStart, later ones after the step's update), logs with split `probe`,
  * and frees the batch and the probe's state in teardown, whatever ends the fit.
  */
-export function probeCallback(schedule: ProbeSchedule, make: (ctx: TrainContext) => Probe): Callback {
+export interface ProbeOptions {
+  /** Refuses a model the probe cannot measure, before anything is written (see Callback.checkModel). */
+  checkModel?(model: Model, config: ExperimentConfig): void;
+  /** Whether the probe reads the training step's gradients (Probe.onGradients): only then is the trainer's gradient hook set. */
+  readsGradients?: boolean;
+}
+
+export function probeCallback(
+  schedule: ProbeSchedule,
+  make: (ctx: TrainContext, due: (step: number) => boolean) => Probe,
+  options: ProbeOptions = {},
+): Callback {
   let batch: ProbeBatch | null = null;
   let probe: Probe | null = null;
   let every = 0;
   const measured = new Set<number>();
+  const due = (step: number, totalSteps: number) => probeDue(step, totalSteps, every, schedule.at);
 
   const measure = (ctx: TrainContext) => {
     if (measured.has(ctx.step)) return;
@@ -78,24 +94,27 @@ export function probeCallback(schedule: ProbeSchedule, make: (ctx: TrainContext)
     ctx.log(logs, 'probe');
   };
 
-  return {
+  const callback: Callback = {
     onFitStart(ctx) {
       every = schedule.every ?? ctx.config.train.eval_every;
       batch = drawProbeBatch(ctx.data, schedule.n_probe, ctx.config.seed);
-      probe = make(ctx);
-      if (probeDue(0, ctx.totalSteps, every, schedule.at)) measure(ctx);
-    },
-    onGradients(ctx, grads) {
-      probe?.onGradients?.(ctx, grads, batch!);
+      probe = make(ctx, (step) => due(step, ctx.totalSteps));
+      probe.start?.(ctx, batch);
+      if (due(0, ctx.totalSteps)) measure(ctx);
     },
     onStepEnd(ctx) {
-      if (probeDue(ctx.step, ctx.totalSteps, every, schedule.at)) measure(ctx);
+      if (due(ctx.step, ctx.totalSteps)) measure(ctx);
     },
     teardown() {
       probe?.dispose?.();
       batch?.dispose();
       probe = null;
       batch = null;
+      measured.clear();
     },
   };
+  if (options.checkModel) callback.checkModel = options.checkModel;
+  // Defined only for probes that read gradients: the trainer skips the hook when no callback has it.
+  if (options.readsGradients) callback.onGradients = (ctx, grads) => probe?.onGradients?.(ctx, grads, batch!);
+  return callback;
 }

@@ -58,6 +58,11 @@ export type StepGradients = readonly tf.Tensor[];
  * so a failed run, a stop, or the next run in the same process inherits nothing.
  */
 export interface Callback {
+  /**
+   * Called once the model is built, before the run folder is created: throw a UsageError naming
+   * the fix when this callback cannot work with the model, so the mistake writes nothing.
+   */
+  checkModel?(model: Model, config: ExperimentConfig): void;
   onFitStart?(ctx: TrainContext): void | Promise<void>;
   onEpochStart?(ctx: TrainContext): void | Promise<void>;
   onStepEnd?(ctx: TrainContext): void | Promise<void>;

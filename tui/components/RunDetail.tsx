@@ -9,7 +9,7 @@ import { Box, Text } from 'ink';
 import type { ReactElement } from 'react';
 import type { RunDetail as Detail } from '../source.js';
 import { chartGroups, detailCurves, type Curves } from '../state/curves.js';
-import { layerProfile, perLayer } from '../state/layers.js';
+import { layerProfile } from '../state/layers.js';
 import { parseObject, parseSummary, showValue } from '../state/parse.js';
 import type { SweepMetric } from '../state/run_facts.js';
 import type { RunView } from '../state/runs.js';
@@ -120,7 +120,7 @@ export function RunDetail(props: RunDetailProps) {
   const lineCurves: Curves = detail ? detailCurves(detail) : new Map();
   const curves = lineCurves.size > 0 ? lineCurves : props.sampled;
   if (curves !== lineCurves && curves.size > 0) lines.push(plain('curves sampled from the live feed (the full lines come with RunDetail)', 'sampled'));
-  const profile = layerProfile(curves);
+  const profile = detail ? layerProfile(detail.metric_lines) : null;
   if (profile) {
     // Per-layer probe metrics read best as a profile over depth; each would otherwise be a chart.
     const cell = 10;
@@ -131,7 +131,7 @@ export function RunDetail(props: RunDetailProps) {
       lines.push(plain(cut(`  ${String(layer).padStart(5)}${cells}`, width), `layer-${layer}`));
     }
   }
-  for (const group of chartGroups([...curves.keys()].filter((m) => !perLayer(m)))) {
+  for (const group of chartGroups([...curves.keys()].filter((m) => !profile?.keys.has(m)))) {
     const key = group.join('+');
     lines.push(heading(group.join(' · '), `h-${key}`));
     const series = group.map((m) => ({ label: m, points: curves.get(m)! }));

@@ -2,6 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readScalars } from '../training/read_scalars.js';
 
 /**
+ * ‖t‖_F, the square root of the sum of squares over all entries, as a scalar tensor. Not tf.norm:
+ * that goes through pow(|t|, 2), whose wasm kernel makes it about 8x slower than square (2.5 ms
+ * against 0.3 ms for a 784x256 weight). Every norm a probe or param_norms logs goes through here.
+ */
+export function frobenius(t: tf.Tensor): tf.Scalar {
+  return tf.sqrt(tf.sum(tf.square(t))) as tf.Scalar;
+}
+
+/**
  * ‖current − reference‖_F / ‖reference‖_F from the two norms: how far a weight matrix or a
  * layer's pre-activations have moved from where they started (small = lazy training, Chizat et
  * al. 2019). The quotient is taken in float64 from the two float32 norms; a reference of norm 0
@@ -28,8 +37,8 @@ export function readRelativeChanges(
     const keys = Object.keys(pairs);
     keys.forEach((k, i) => {
       const [current, reference] = pairs[k]!;
-      named[`\0change${i}`] = tf.norm(tf.sub(current, reference));
-      named[`\0reference${i}`] = tf.norm(reference);
+      named[`\0change${i}`] = frobenius(tf.sub(current, reference));
+      named[`\0reference${i}`] = frobenius(reference);
     });
     const read = readScalars(named);
     const out: Record<string, number> = {};
