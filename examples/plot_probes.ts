@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { UsageError } from '../lib/errors.js';
 import { mergeProbeRows, readProbeRows, type ProbeRow } from '../lib/scan/probe_rows.js';
 import { isRunFolder, readRun, type RunRecord } from '../lib/scan/read_run.js';
 import { chi1, criticalSigmaW2, qMap, qStar, type MeanField } from '../lib/theory/index.js';
@@ -21,6 +22,7 @@ type Row = Record<string, number | string>;
 
 /** Every run folder under dir that reads, with its probe rows (split "probe") from metrics.jsonl. */
 function runs(dir: string): { run: RunRecord; probes: ProbeRow[] }[] {
+  if (!fs.existsSync(dir)) throw new UsageError(`${dir} does not exist; run the example's sweep first (see README.md, "Examples that reproduce known pictures")`);
   const out: { run: RunRecord; probes: ProbeRow[] }[] = [];
   for (const name of fs.readdirSync(dir).sort()) {
     const folder = path.join(dir, name);
@@ -28,7 +30,7 @@ function runs(dir: string): { run: RunRecord; probes: ProbeRow[] }[] {
     const run = readRun(folder);
     if (run.kind === 'run') out.push({ run, probes: readProbeRows(folder) });
   }
-  if (out.length === 0) throw new Error(`no run folders under ${dir}; run the example's sweep first (see README.md)`);
+  if (out.length === 0) throw new UsageError(`no run folders under ${dir}; run the example's sweep first (see README.md)`);
   return out;
 }
 
@@ -216,5 +218,11 @@ if (!which || !dir || !out || !figures[which]) {
   process.stderr.write(`usage: node --import tsx examples/plot_probes.ts ${Object.keys(figures).join('|')} RUNS_DIR OUT_PREFIX\n`);
   process.exitCode = 2;
 } else {
-  await figures[which]!(dir, out);
+  try {
+    await figures[which]!(dir, out);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`plot_probes: ${err.message}\n`);
+    process.exitCode = 2;
+  }
 }

@@ -1,5 +1,6 @@
 import { parseConfig, type ExperimentConfig, type RawConfig } from './config.js';
 import { resolveConfigPaths } from './config_paths.js';
+import { callbackConfigChecks } from './callbacks/registry.js';
 import { callbacks, datasets, inits, losses, models, optimizers, schedules } from './registries.js';
 import type { Dataset } from './data/dataset.js';
 import { UsageError, withPrefix } from './errors.js';
@@ -25,7 +26,7 @@ export function resolveConfig(raw: RawConfig, source: string, options: { checkSi
   // expanded, not on an agent. buildExperiment checks the built split in every case.
   const nTrain = data.kwargs.n_train;
   if (typeof nTrain === 'number' && options.checkSizes !== false) withPrefix(source, () => checkBatchSize(config.train.batch_size, nTrain));
-  return {
+  const resolved: ExperimentConfig = {
     ...config,
     model: at(() => models.resolve(config.model)),
     init: at(() => inits.resolve(config.init)),
@@ -35,6 +36,11 @@ export function resolveConfig(raw: RawConfig, source: string, options: { checkSi
     data,
     callbacks: config.callbacks.map((spec, i) => withPrefix(`${source}: callbacks[${i}]`, () => callbacks.resolve(spec))),
   };
+  resolved.callbacks.forEach((spec, i) => {
+    const check = callbackConfigChecks.get(spec.name);
+    if (check) withPrefix(`${source}: callbacks[${i}] ${spec.name}`, () => check(resolved));
+  });
+  return resolved;
 }
 
 /** The sampler would quietly train full-batch while config.json records the size asked for. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { useBackend, type BackendChoice } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
-import { models } from '../lib/models/index.js';
+import { denseChainModels, models } from '../lib/models/index.js';
 import { tinyConfig } from './helpers.js';
 
 // Every registered model trains on every backend this machine has, through the real trainer,
@@ -50,6 +50,19 @@ async function losses(name: string, backend: Exclude<BackendChoice, 'auto'>): Pr
 test('every registered model declares a small example to train', () => {
   const missing = models.names().filter((name) => models.example(name) === undefined);
   assert.deepEqual(missing, [], 'models without an example: add `example` to their models.register call');
+});
+
+test('denseChainModels names exactly the models whose instances have layer maps', async () => {
+  await useBackend('cpu');
+  for (const name of models.names()) {
+    const example = models.example(name)!;
+    const model = models.build({ name, kwargs: example.kwargs }, { inputShape: example.inputShape, outputDim: example.outputDim });
+    try {
+      assert.equal(denseChainModels.has(name), typeof model.layerMap === 'function', `${name}: denseChainModels says ${denseChainModels.has(name)}`);
+    } finally {
+      model.dispose();
+    }
+  }
 });
 
 for (const name of models.names()) {

@@ -212,7 +212,7 @@ test('a cnn is refused before anything is written, naming the model and the need
     data: { name: 'synthetic', kwargs: { n_train: 64, n_val: 16, dim: 64, shape: [8, 8, 1], classes: 3 } },
     callbacks: [{ name: 'criticality' }],
   };
-  await assert.rejects(rows(cnn), /callback criticality: criticality needs a chain of dense layers \(model mlp\).*model "cnn" has none/);
+  await assert.rejects(rows(cnn), /callbacks\[0\] criticality: criticality needs a chain of dense layers \(model mlp\).*model "cnn" has none/);
   const dir = tempDir();
   const r = runCli(['train', writeJson(path.join(dir, 'cnn.json'), tinyConfig(cnn)), '--runs-dir', dir, '--name', 'cnn']);
   assert.equal(r.status, 2, r.stderr);

@@ -46,6 +46,12 @@ test('a run with every probe logs probe rows from step 0, times each probe, and 
   const rows = JSON.parse(scan.stdout) as Record<string, unknown>[];
   assert.equal(rows[0]!['final.ntk_dist'], ntkAt(20));
   assert.equal(rows[0]!['best.ntk_dist'] ?? null, null, 'scan gives a probe number no default best either');
+  const table = runCli(['scan', dir, '--format', 'json']);
+  const columns = Object.keys((JSON.parse(table.stdout) as Record<string, unknown>[])[0]!);
+  assert.ok(columns.includes('final.chi1') && !columns.includes('best.chi1'), 'a probe scalar shows its final value only');
+  assert.ok(!columns.some((c) => /_l\d+$/.test(c)), `per-layer probe metrics stay out of the default table: ${columns.join(' ')}`);
+  const all = Object.keys((JSON.parse(runCli(['scan', dir, '--all', '--format', 'json']).stdout) as Record<string, unknown>[])[0]!);
+  assert.ok(all.includes('final.q_l3'), '--all shows them');
   const byGoal = runCli(['scan', dir, '--metric', 'ntk_dist', '--goal', 'max', '--format', 'json']);
   assert.equal((JSON.parse(byGoal.stdout) as Record<string, unknown>[])[0]!['best.ntk_dist'], Math.max(...probes.filter((l) => 'ntk_dist' in l).map((l) => l.ntk_dist as number)));
 });

@@ -113,3 +113,25 @@ test('a sweep whose run would have a batch larger than its training split is ref
   const ok = writeJson(dir, 'ok.json', { method: 'grid', base: { ...base, train: { steps: 5, batch_size: 1024 } }, parameters: { 'train.batch_size': { values: [32, 64] } } });
   assert.equal(loadSweep(ok).runs.length, 2, 'a base batch size the parameters replace is not refused');
 });
+
+test('a sweep whose runs could never work (criticality on a cnn) is refused when it is expanded, not on every agent', () => {
+  const cnnBase = tinyConfig({
+    model: { name: 'cnn', kwargs: { channels: [2], hidden: [4] } },
+    data: { name: 'synthetic', kwargs: { n_train: 64, n_val: 16, shape: [4, 4, 1], classes: 3 } },
+    callbacks: [{ name: 'criticality' }],
+  });
+  throwsUsage(
+    () => expand({ method: 'grid', base: cnnBase, parameters: { seed: { values: [0, 1] } } }),
+    /^sweep\.json: base: callbacks\[0\] criticality: criticality needs a chain of dense layers \(model mlp\).*model "cnn" has none/,
+  );
+  // A sweep over the model that reaches it in some runs only fails too, naming the run's config.
+  throwsUsage(
+    () =>
+      expand({
+        method: 'grid',
+        base: tinyConfig({ callbacks: [{ name: 'criticality' }] }),
+        parameters: { model: { values: [{ name: 'mlp', kwargs: { widths: [8, 16, 3] } }, { name: 'cnn', kwargs: { channels: [2] } }] } },
+      }),
+    /^sweep\.json run r001: .*criticality needs a chain of dense layers/,
+  );
+});

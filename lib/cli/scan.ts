@@ -42,7 +42,7 @@ export function scanCommand(io: ScanIo = processIo): Command {
       'min or max (or the sweep file\'s minimize / maximize): what "best" means for --metric (default: max if the name contains "acc", else min)',
       (value: string): Goal => (oneOf('--goal', GOALS)(value) === 'maximize' || value === 'max' ? 'max' : 'min'),
     )
-    .option('-a, --all', 'show every config value, not only those that differ across runs')
+    .option('-a, --all', 'show every config value, not only those that differ across runs, and per-layer probe metrics (q_l1, ...)')
     .option('-f, --format <format>', 'table, csv or json (default: from the --output extension, else table)', oneOf('--format', FORMATS))
     .option('-g, --group-by <keys...>', 'one row per value of these config keys (or status): count, mean and std of each metric')
     .option('-o, --output <file>', 'write to FILE instead of standard output')

@@ -19,7 +19,7 @@ const processIo: TheoryIo = { stdout: (text) => process.stdout.write(text) };
 interface TheoryFlags {
   activation?: string;
   sigmaB2: number;
-  sigmaW2: number[];
+  sigmaW2?: number[];
   format: Format;
   step: number;
   nProbe?: number;
@@ -41,7 +41,7 @@ export function theoryCommand(io: TheoryIo = processIo): Command {
       .argument('[config-or-run]', "an experiment config or a run folder: per-layer predictions for its network, beside its probes' measurements")
       .option('-a, --activation <name>', `the activation: ${THEORY_ACTIVATIONS.join(', ')}`)
       .option('--sigma-b2 <v>', 'bias variance sigma_b^2 (>= 0)', nonNegative('--sigma-b2'), 0)
-      .option('--sigma-w2 <values>', `weight variances: a comma list (1,1.5,2) or START:STOP:STEP, STOP included (default ${DEFAULT_RANGE})`, parseSigmaW2, parseSigmaW2(DEFAULT_RANGE))
+      .option('--sigma-w2 <values>', `weight variances: a comma list (1,1.5,2) or START:STOP:STEP, STOP included (default ${DEFAULT_RANGE})`, parseSigmaW2)
       .option('-f, --format <format>', 'table, csv or json', oneOf('--format', FORMATS), 'table')
       .option('--step <n>', "with a run folder: the probe step whose measurements to show (0 = at initialisation)", nonNegativeInt('--step'), 0)
       .option('--n-probe <n>', "with a config: probe inputs to predict for (default: its preact_stats or criticality n_probe, else 64)", positiveInt('--n-probe'))
@@ -50,7 +50,7 @@ export function theoryCommand(io: TheoryIo = processIo): Command {
         `
 Columns: sigma_w2; q_star, the fixed point of the variance map reached from q = 1
 (inf when it grows without bound); c_star, the stable correlation fixed point at q*;
-chi1 = sigma_w2 E[phi'(h)^2] at q*; xi_q and xi_c, the depth scales in layers
+chi1 = sigma_w2 E[phi'(h)^2] at q* (c_star is - where q* = 0: every input maps to 0); xi_q and xi_c, the depth scales in layers
 (inf at criticality); phase: ordered (chi1 < 1), chaotic (chi1 > 1) or critical.
 JSON: {"critical": {...}, "rows": [...]}, with inf as the string "Infinity".
 
@@ -68,8 +68,13 @@ Examples:
   $ dlphys theory --activation erf --sigma-b2 0.1 --sigma-w2 1:3:0.1 --format json`,
       )
       .action(async (target: string | undefined, flags: TheoryFlags, command: Command) => {
+        const fromCli = (k: string) => command.getOptionValueSource(k) === 'cli';
+        if (target === undefined) {
+          const given = ['step', 'nProbe'].find(fromCli);
+          if (given) throw new UsageError(`--${given === 'step' ? 'step' : 'n-probe'} is for a config or run folder (dlphys theory CONFIG_OR_RUN), not for the --activation table; drop it`);
+        }
         if (target !== undefined) {
-          const given = ['activation', 'sigmaB2', 'sigmaW2'].filter((k) => command.getOptionValueSource(k) === 'cli');
+          const given = ['activation', 'sigmaB2', 'sigmaW2'].filter(fromCli);
           if (given.length > 0) {
             throw new UsageError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for the activation table; with a config or run folder the network's own activation and init apply (drop the flag)`);
           }
@@ -80,7 +85,7 @@ Examples:
         if (!isActivation(flags.activation)) {
           throw new UsageError(`--activation must be one of ${THEORY_ACTIVATIONS.join(', ')} (got "${flags.activation}")`);
         }
-        io.stdout(activationReport(flags.activation, flags.sigmaB2, flags.sigmaW2, flags.format));
+        io.stdout(activationReport(flags.activation, flags.sigmaB2, flags.sigmaW2 ?? parseSigmaW2(DEFAULT_RANGE), flags.format));
       })
   );
 }
@@ -116,7 +121,10 @@ function theoryRow(mf: MeanField): Row {
   const chi = chi1(mf, q);
   const { xi_q, xi_c } = depthScales(mf);
   const phase = Math.abs(chi - 1) <= CRITICAL_TOLERANCE ? 'critical' : chi < 1 ? 'ordered' : 'chaotic';
-  return { sigma_w2: mf.sigma_w2, q_star: q, c_star: cStar(mf), chi1: chi, xi_q, xi_c, phase };
+  // At q* = 0 every input maps to 0: a correlation is undefined there (relu's map, which does not
+  // depend on q, is the exception). Below 1e-12, c* is the quadrature's rounding of 0.
+  const c = q === 0 && mf.activation !== 'relu' ? null : cStar(mf);
+  return { sigma_w2: mf.sigma_w2, q_star: q, c_star: c !== null && Math.abs(c) < 1e-12 ? 0 : c, chi1: chi, xi_q, xi_c, phase };
 }
 
 function criticalLine(p: CriticalPoint): string {

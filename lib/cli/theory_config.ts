@@ -38,6 +38,10 @@ export async function configReport(target: string, opts: ConfigReportOptions): P
     throw new UsageError(`${target} is a folder without config.json; give an experiment config file or a run folder`);
   }
   if (!fs.existsSync(configFile)) throw new UsageError(`${target}: no such file or folder; give an experiment config file or a run folder`);
+  if (runDir && opts.nProbe !== undefined) {
+    throw new UsageError(`--n-probe is for a config alone: with a run folder the prediction uses the inputs its probes measured on (drop --n-probe)`);
+  }
+  if (!runDir && opts.step !== 0) throw new UsageError(`--step picks a probe step of a run folder, but ${target} is a config; give the run folder instead`);
   const { raw, baseDir } = loadRawConfig(configFile);
   const config = resolveConfig(raw, configFile);
   if (config.model.name !== 'mlp') {
@@ -62,7 +66,7 @@ export async function configReport(target: string, opts: ConfigReportOptions): P
   }
   const { predictions, variances, inputs } = prediction;
   const chiInputs = chiPrediction.inputs === inputs ? '' : ` (${chiPrediction.inputs} for chi1, as criticality measures)`;
-  const widths = [exp.model.layers[0]!.fanIn, ...exp.model.layers.map((l) => l.fanOut)].join('-');
+  const widths = runLength([exp.model.layers[0]!.fanIn, ...exp.model.layers.map((l) => l.fanOut)]);
   const distinct = (xs: number[]) => [...new Set(xs.map((v) => Number(v.toPrecision(6))))].join('/');
   const header =
     `mlp ${widths}, ${exp.model.activation}, init ${config.init.name}: sigma_w2 ${distinct(variances.map((v) => v.sigma_w2))}, ` +
@@ -83,7 +87,9 @@ export async function configReport(target: string, opts: ConfigReportOptions): P
   switch (opts.format) {
     case 'table': {
       const notes = [header];
-      if (measured && Object.keys(measured).length === 0) notes.push('this run logged no probe metrics: add preact_stats and criticality to its callbacks to measure them');
+      if (measured && !Object.keys(measured).some((k) => /^(q|c|chi1)_l\d+$/.test(k))) {
+        notes.push('this run has no preact_stats or criticality measurements (nothing to show beside the theory): add them to its callbacks');
+      }
       if (opts.step > 0) notes.push(`mean-field theory describes the network at initialisation; at step ${opts.step} training has moved it`);
       return `${notes.join('\n')}\n${formatText(table)}`;
     }
@@ -117,6 +123,18 @@ export function predictForExperiment(exp: BuiltExperiment, nProbe: number): Expe
   batch.dispose();
   const layers = model.layers.map((l, i) => ({ ...variances[i]!, fanIn: l.fanIn, fanOut: l.fanOut }));
   return { predictions: predictLayers({ activation: model.activation, layers, inputs }), variances, inputs: inputs.length };
+}
+
+/** Widths as a user reads them: 784-1024x30-10, not thirty 1024s. */
+function runLength(widths: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < widths.length; ) {
+    let j = i;
+    while (j + 1 < widths.length && widths[j + 1] === widths[i]) j++;
+    parts.push(j - i + 1 > 2 ? `${widths[i]}x${j - i + 1}` : widths.slice(i, j + 1).join('-'));
+    i = j + 1;
+  }
+  return parts.join('-');
 }
 
 /** n_probe of the config's callback `name`, if it has one. */

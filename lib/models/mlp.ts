@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { activate, activationKwarg, denseForward, denseLayer, denseStack, flatten, layerModel, parametrizationKwarg } from './layers.js';
-import { models, type Model } from './model.js';
+import { denseChainModels, models, type Model } from './model.js';
 
 const kwargs = z
   .object({
@@ -61,3 +61,5 @@ models.register('mlp', {
     );
   },
 });
+
+denseChainModels.add('mlp');

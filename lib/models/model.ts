@@ -73,3 +73,11 @@ export interface ModelExample {
 }
 
 export const models = new Registry<Model, ModelContext, ModelExample>('model');
+
+/**
+ * The registered models whose instances provide `layerMap` (a chain of dense layers), known
+ * before anything is built, so a config pairing another model with a probe that needs layer
+ * maps is refused when it is resolved. Each such model adds itself beside its registration;
+ * test/model_backends.test.ts checks the set against built instances.
+ */
+export const denseChainModels = new Set<string>();

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { z } from 'zod';
-import { callbacks } from '../callbacks/registry.js';
+import { callbackConfigChecks, callbacks } from '../callbacks/registry.js';
 import type { ExperimentConfig } from '../config.js';
 import { UsageError } from '../errors.js';
-import type { Model } from '../models/model.js';
+import { denseChainModels, type Model } from '../models/model.js';
 import { Rng } from '../rng.js';
 import type { TrainContext } from '../training/callback.js';
 import { frobenius } from './norms.js';
@@ -131,13 +131,16 @@ function weightGradNorms(model: Model, grads: readonly tf.Tensor[]): tf.Scalar[]
   });
 }
 
-/** Refuses, before anything is written, a model without layer-to-layer maps. */
+/** The refusal of a model without layer-to-layer maps, one line naming the fix. */
+function noLayerMaps(modelName: string): UsageError {
+  return new UsageError(
+    `criticality needs a chain of dense layers (model ${[...denseChainModels].join(' or ')}) to take layer-to-layer Jacobians, but model "${modelName}" has none; use preact_stats for this model, or remove criticality from callbacks`,
+  );
+}
+
+/** Refuses, before anything is written, a model without layer-to-layer maps (also checked on the config: see below). */
 function checkLayerMap(model: Model, config: ExperimentConfig): void {
-  if (!model.layerMap) {
-    throw new UsageError(
-      `criticality needs a chain of dense layers (model mlp) to take layer-to-layer Jacobians, but model "${config.model.name}" has none; use preact_stats for this model, or remove criticality from callbacks`,
-    );
-  }
+  if (!model.layerMap) throw noLayerMaps(config.model.name);
 }
 
 export interface CriticalityOptions extends ProbeSchedule {
@@ -251,4 +254,9 @@ callbacks.register('criticality', {
   },
   build: (options) =>
     probeCallback(options, (ctx, due) => criticalityProbe(ctx, options, due), { checkModel: checkLayerMap, readsGradients: options.grads === 'train' }),
+});
+
+// On the config too, so that a sweep pairing criticality with another model fails when it is expanded.
+callbackConfigChecks.set('criticality', (config) => {
+  if (!denseChainModels.has(config.model.name)) throw noLayerMaps(config.model.name);
 });

@@ -36,6 +36,8 @@ export interface RunRecord {
   readonly wallTime: number | null;
   /** Problems that did not stop the folder from being read (a malformed metrics line). */
   readonly warnings: string[];
+  /** Metrics logged on probe rows (split "probe"): they have no default best. */
+  readonly probeMetrics: ReadonlySet<string>;
 }
 
 /** A folder that could not be read; scan reports it and goes on. */
@@ -122,6 +124,7 @@ function readRunOrThrow(dir: string, liveness: Liveness): RunRecord {
     steps: finiteOr(summary?.steps) ?? series.lastStep,
     wallTime: finiteOr(summary?.wall_time) ?? series.lastTime,
     warnings,
+    probeMetrics: series.probeKeys,
   };
 }
 
@@ -137,14 +140,15 @@ interface Series {
   extremes: Record<string, { min: number; max: number }>;
   lastStep: number | null;
   lastTime: number | null;
+  probeKeys: Set<string>;
 }
 
 /** Folds metrics.jsonl line by line; a torn last line is skipped silently, a bad line elsewhere warned about. */
 function readMetrics(file: string, warnings: string[]): Series {
-  const series: Series = { final: {}, best: {}, extremes: {}, lastStep: null, lastTime: null };
   // Probe numbers (split "probe") describe the network, not how well it does: no default "best",
   // as the trainer gives none in summary.json (an explicit goal still reads their extremes).
   const probeKeys = new Set<string>();
+  const series: Series = { final: {}, best: {}, extremes: {}, lastStep: null, lastTime: null, probeKeys };
   const text = readText(file);
   if (text === undefined) return series;
   const lines = text.split('\n');

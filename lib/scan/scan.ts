@@ -74,26 +74,31 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
   const configs = runs.map((run) => flattenConfig(run.config));
   const configKeys = unionKeys(configs);
   const shownKeys = options.all ? configKeys : configKeys.filter((key) => key !== 'name' && differs(configs, key));
-  const metrics = options.metric !== undefined ? [options.metric] : metricNames(runs);
+  const probeMetrics = new Set(runs.flatMap((run) => [...run.probeMetrics]));
+  // Per-layer probe numbers (q_l1 ... q_l40) would bury the table: shown with --all or --metric.
+  const perLayer = (m: string) => probeMetrics.has(m) && /_l\d+$/.test(m);
+  const metrics = options.metric !== undefined ? [options.metric] : metricNames(runs).filter((m) => options.all || !perLayer(m));
   if (options.metric !== undefined && runs.length > 0 && !runs.some((run) => options.metric! in run.final || options.metric! in run.best)) {
     const present = metricNames(runs);
     warnings.push(`no run has metric "${options.metric}" (present: ${present.length > 0 ? present.join(', ') : 'none'})`);
   }
-  const metricColumns = metrics.flatMap((m) => [finalColumn(m), bestColumn(m)]);
   const goalOf = (m: string): Goal => (m === options.metric && options.goal) || defaultGoal(m);
+  // A probe metric has a best only for a goal the user gives; its column would be empty otherwise.
+  const ranked = (m: string) => !probeMetrics.has(m) || (m === options.metric && options.goal !== undefined);
+  const metricColumns = metrics.flatMap((m) => (ranked(m) ? [finalColumn(m), bestColumn(m)] : [finalColumn(m)]));
 
   // Full rows carry every config key, so that grouping can use keys the table does not show.
   const full: Row[] = runs.map((run, i) => {
     const row: Row = { run: run.path, status: run.status, steps: run.steps, ...configs[i] };
     for (const m of metrics) {
       row[finalColumn(m)] = run.final[m] ?? null;
-      row[bestColumn(m)] = bestOf(run, m, goalOf(m)) ?? null;
+      if (ranked(m)) row[bestColumn(m)] = bestOf(run, m, goalOf(m)) ?? null;
     }
     return row;
   });
   const order = full.map((_, i) => i).sort((a, b) => natural.compare(runs[a]!.path, runs[b]!.path));
   if (options.metric !== undefined) {
-    const key = bestColumn(options.metric);
+    const key = ranked(options.metric) ? bestColumn(options.metric) : finalColumn(options.metric);
     order.sort((a, b) => compareByGoal(full[a]![key], full[b]![key], goalOf(options.metric!)));
   }
   const sortedRuns = order.map((i) => runs[i]!);
@@ -108,7 +113,7 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
     }
     const grouped = groupRows(sortedRows, options.groupBy, metricColumns);
     if (options.metric !== undefined) {
-      const key = `${bestColumn(options.metric)}.mean`;
+      const key = `${ranked(options.metric) ? bestColumn(options.metric) : finalColumn(options.metric)}.mean`;
       grouped.rows.sort((a, b) => compareByGoal(a[key], b[key], goalOf(options.metric!)));
     }
     return { ...grouped, errors, warnings, runs: sortedRuns };
