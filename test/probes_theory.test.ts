@@ -120,7 +120,7 @@ test('dlphys theory CONFIG predicts per layer; with a run folder it shows the me
   assert.equal(runCli(['train', config, '--runs-dir', dir, '--name', 'run', '--quiet']).status, 0);
   const beside = runCli(['theory', path.join(dir, 'run')]);
   assert.equal(beside.status, 0, beside.stderr);
-  assert.match(beside.stdout, /^mlp 8-64-64-64-3, tanh, init gaussian: sigma_w2 1\.5, sigma_b2 0\.05; 16 probe inputs \(seed 0\); measured at step 0 in /);
+  assert.match(beside.stdout, /^mlp 8-64x3-3, tanh, init gaussian: sigma_w2 1\.5, sigma_b2 0\.05; 16 probe inputs \(seed 0\); measured at step 0 in /);
   assert.match(beside.stdout, /layer +q_theory +q_measured +c_theory +c_measured +chi1_theory +chi1_measured/);
   const json = JSON.parse(runCli(['theory', path.join(dir, 'run'), '--format', 'json']).stdout) as Record<string, number | null>[];
   assert.equal(json[0]!.q_theory, rows[0]!.q_theory, 'the same probe inputs as the config alone (its n_probe, its seed)');
