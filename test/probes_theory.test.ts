@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
-import { predictForExperiment } from '../lib/cli/theory_config.js';
+import { configReport, predictForExperiment } from '../lib/cli/theory_config.js';
+import { UsageError } from '../lib/errors.js';
+import { trainRun } from '../lib/run/train_run.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import { criticalSigmaW2 } from '../lib/theory/index.js';
 import { runCli, tempDir, tinyConfig, writeJson } from './helpers.js';
@@ -96,59 +98,60 @@ test('tanh at sigma_b2 = 0.05: the measured chi1 of deep layers crosses 1 at the
   assert.ok(Math.abs(crossing - critical) < 0.1, `measured crossing at ${crossing.toFixed(3)}, theory ${critical.toFixed(3)}`);
 });
 
-test('dlphys theory CONFIG predicts per layer; with a run folder it shows the measurements beside', () => {
+test('dlphys theory CONFIG predicts per layer; with a run folder it shows the measurements beside', async () => {
+  // In-process (configReport is the command's whole body): one spawn below checks the command line itself.
   const dir = tempDir();
-  const config = writeJson(
-    path.join(dir, 'c.json'),
-    tinyConfig({
-      model: { name: 'mlp', kwargs: { width: 64, depth: 3, activation: 'tanh' } },
-      init: { name: 'gaussian', kwargs: { sigma_w2: 1.5, sigma_b2: 0.05 } },
-      train: { steps: 10, batch_size: 32, eval_every: 0, log_every: 5 },
-      callbacks: [
-        { name: 'preact_stats', kwargs: { n_probe: 16 } },
-        { name: 'criticality', kwargs: { n_probe: 16 } },
-      ],
-    }),
-  );
-  const predicted = runCli(['theory', config, '--format', 'json']);
-  assert.equal(predicted.status, 0, predicted.stderr);
-  const rows = JSON.parse(predicted.stdout) as Record<string, number | null>[];
+  const raw = tinyConfig({
+    model: { name: 'mlp', kwargs: { width: 64, depth: 3, activation: 'tanh' } },
+    init: { name: 'gaussian', kwargs: { sigma_w2: 1.5, sigma_b2: 0.05 } },
+    train: { steps: 10, batch_size: 32, eval_every: 0, log_every: 5 },
+    callbacks: [
+      { name: 'preact_stats', kwargs: { n_probe: 16 } },
+      { name: 'criticality', kwargs: { n_probe: 16 } },
+    ],
+  });
+  const config = writeJson(path.join(dir, 'c.json'), raw);
+  const rows = JSON.parse(await configReport(config, { step: 0, format: 'json' })) as Record<string, number | null>[];
   assert.deepEqual(rows.map((r) => r.layer), [1, 2, 3, 4]);
   assert.deepEqual(Object.keys(rows[0]!), ['layer', 'q_theory', 'c_theory', 'chi1_theory']);
   assert.equal(rows[3]!.chi1_theory, null, 'no map out of the readout');
 
-  assert.equal(runCli(['train', config, '--runs-dir', dir, '--name', 'run', '--quiet']).status, 0);
-  const beside = runCli(['theory', path.join(dir, 'run')]);
-  assert.equal(beside.status, 0, beside.stderr);
-  assert.match(beside.stdout, /^mlp 8-64x3-3, tanh, init gaussian: sigma_w2 1\.5, sigma_b2 0\.05; 16 probe inputs \(seed 0\); measured at step 0 in /);
-  assert.match(beside.stdout, /layer +q_theory +q_measured +c_theory +c_measured +chi1_theory +chi1_measured/);
-  const json = JSON.parse(runCli(['theory', path.join(dir, 'run'), '--format', 'json']).stdout) as Record<string, number | null>[];
+  const run = (await trainRun({ raw, source: config, baseDir: dir, runsDir: dir, name: 'run' })).runDir;
+  const beside = await configReport(run, { step: 0, format: 'table' });
+  assert.match(beside, /^mlp 8-64x3-3, tanh, init gaussian: sigma_w2 1\.5, sigma_b2 0\.05; 16 probe inputs \(seed 0\); measured at step 0 in /);
+  assert.match(beside, /layer +q_theory +q_measured +c_theory +c_measured +chi1_theory +chi1_measured/);
+  const json = JSON.parse(await configReport(run, { step: 0, format: 'json' })) as Record<string, number | null>[];
   assert.equal(json[0]!.q_theory, rows[0]!.q_theory, 'the same probe inputs as the config alone (its n_probe, its seed)');
   assert.ok(json.every((r) => typeof r.q_measured === 'number' && typeof r.c_measured === 'number'));
 
-  const at10 = runCli(['theory', path.join(dir, 'run'), '--step', '10']);
-  assert.equal(at10.status, 0, at10.stderr);
-  assert.match(at10.stdout, /theory describes the network at initialisation; at step 10 training has moved it/);
-  const missing = runCli(['theory', path.join(dir, 'run'), '--step', '7']);
-  assert.equal(missing.status, 2);
-  assert.match(missing.stderr, /no probe measurement at step 7; its probe steps are 0, 10 \(choose one with --step\)/);
+  assert.match(await configReport(run, { step: 10, format: 'table' }), /theory describes the network at initialisation; at step 10 training has moved it/);
+  await assert.rejects(configReport(run, { step: 7, format: 'table' }), (err: unknown) => {
+    assert.ok(err instanceof UsageError);
+    assert.match(err.message, /no probe measurement at step 7; its probe steps are 0, 10 \(choose one with --step\)/);
+    return true;
+  });
+
+  const cli = runCli(['theory', run, '--step', '7']);
+  assert.equal(cli.status, 2);
+  assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr);
+  assert.match(cli.stderr, /^dlphys: .*no probe measurement at step 7/);
 });
 
-test('dlphys theory refuses what it cannot predict, in one line', () => {
+test('dlphys theory refuses what it cannot predict, in one line', async () => {
   const dir = tempDir();
   const cnn = writeJson(
     path.join(dir, 'cnn.json'),
     tinyConfig({ model: { name: 'cnn', kwargs: { channels: [2], hidden: [4] } }, data: { name: 'synthetic', kwargs: { n_train: 64, n_val: 16, shape: [4, 4, 1], classes: 3 } } }),
   );
-  for (const [args, message] of [
-    [['theory', cnn], /covers fully connected networks \(model mlp\), but this config's model is cnn/],
-    [['theory', writeJson(path.join(dir, 'ok.json'), tinyConfig()), '--activation', 'relu'], /--activation is for the activation table; with a config or run folder/],
-    [['theory', dir], /is a folder without config\.json/],
-    [['theory', path.join(dir, 'nope.json')], /no such file or folder/],
+  for (const [target, message] of [
+    [cnn, /covers fully connected networks \(model mlp\), but this config's model is cnn/],
+    [dir, /is a folder without config\.json/],
+    [path.join(dir, 'nope.json'), /no such file or folder/],
   ] as const) {
-    const r = runCli([...args]);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, message);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    await assert.rejects(configReport(target, { step: 0, format: 'table' }), (err: unknown) => err instanceof UsageError && message.test(err.message) && !err.message.includes('\n'));
   }
+  const r = runCli(['theory', writeJson(path.join(dir, 'ok.json'), tinyConfig()), '--activation', 'relu']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--activation is for the activation table; with a config or run folder/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 });
