@@ -149,17 +149,10 @@ export class RunTask {
     } catch (err) {
       if (!(err instanceof LostError) && !this.lost) throw err;
     } finally {
-      if (this.settled) {
-        fs.rmSync(this.dir, { recursive: true, force: true });
-        // And the attempt's and sweep's folders once empty (rmdir refuses a folder with anything in it).
-        for (const parent of [path.dirname(this.dir), path.dirname(path.dirname(this.dir))]) {
-          try {
-            fs.rmdirSync(parent);
-          } catch {
-            break;
-          }
-        }
-      }
+      // Only the run's own folder: its attempt's and sweep's folders are shared with the agent's
+      // other slots, which may be creating theirs in them right now; the agent prunes them, empty,
+      // when it exits (pruneEmptyFolders).
+      if (this.settled) fs.rmSync(this.dir, { recursive: true, force: true });
       else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.runId}: its run folder did not land; kept at ${this.dir}`);
     }
   }

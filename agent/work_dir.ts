@@ -83,6 +83,7 @@ export function lockWorkDir(dir: string): WorkDirLock {
         release: () => {
           const held = readLock(file)?.info;
           if (held && held.host === mine.host && held.pid === mine.pid) fs.rmSync(file, { force: true });
+          pruneEmptyFolders(dir);
           if (!created) return;
           try {
             fs.rmdirSync(dir); // a work dir this agent made and left empty goes too
@@ -112,4 +113,28 @@ export function lockWorkDir(dir: string): WorkDirLock {
     fs.rmSync(file, { force: true });
   }
   throw new UsageError(`--work-dir ${dir}: could not take ${file}; another agent keeps taking it`);
+}
+
+/**
+ * Removes the empty folders under `dir` (the sweep and attempt folders runs were trained in),
+ * deepest first; folders holding anything (a run that did not land) stay. Called when the agent
+ * has stopped, so no slot is creating a run folder in them.
+ */
+export function pruneEmptyFolders(dir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const child = path.join(dir, entry.name);
+    pruneEmptyFolders(child);
+    try {
+      fs.rmdirSync(child);
+    } catch {
+      // Not empty: it holds what did not land.
+    }
+  }
 }

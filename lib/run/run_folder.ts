@@ -35,14 +35,20 @@ export function checkRunDir(runsDir: string, name: string, overwrite: boolean): 
   if (fs.existsSync(dir) && !overwrite) {
     throw new UsageError(`run folder ${path.relative(process.cwd(), dir) || dir} already exists; pass --overwrite to replace it or --name to choose another name`);
   }
-  // The nearest existing ancestor must be a writable directory.
-  let probe = path.resolve(runsDir);
-  while (!fs.existsSync(probe)) probe = path.dirname(probe);
-  if (!fs.statSync(probe).isDirectory()) throw new UsageError(`runs dir ${runsDir}: ${probe} is a file, not a directory (choose another --runs-dir)`);
-  try {
-    fs.accessSync(probe, fs.constants.W_OK);
-  } catch {
-    throw new UsageError(`runs dir ${runsDir} is not writable (${probe}); choose another with --runs-dir`);
+  // The nearest existing ancestor must be a writable directory. An ancestor can vanish between the
+  // look and the check (another process pruning an empty folder): then look again.
+  for (let attempt = 0; ; attempt++) {
+    let probe = path.resolve(runsDir);
+    while (!fs.existsSync(probe)) probe = path.dirname(probe);
+    try {
+      if (!fs.statSync(probe).isDirectory()) throw new UsageError(`runs dir ${runsDir}: ${probe} is a file, not a directory (choose another --runs-dir)`);
+      fs.accessSync(probe, fs.constants.W_OK);
+      break;
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 10) continue;
+      throw new UsageError(`runs dir ${runsDir} is not writable (${probe}); choose another with --runs-dir`);
+    }
   }
   return dir;
 }
