@@ -45,17 +45,21 @@ export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 /** A config as read from disk, before defaults: what `--set` and sweeps edit. */
 export type RawConfig = Record<string, unknown>;
 
-/** Reads and parses a JSON file; a missing or unparsable file is a UsageError naming it. */
-export function readJsonFile(file: string, what = 'config'): unknown {
-  let text: string;
+/** Reads a text file; a missing or unreadable one is a UsageError naming it (`what`: config, sweep). */
+export function readTextFile(file: string, what = 'config'): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UsageError(`${what} file not found: ${file} (check the path)`);
-    if (code === 'EISDIR') throw new UsageError(`${what} file is a directory: ${file} (give the path of a .json file)`);
+    if (code === 'EISDIR') throw new UsageError(`${what} file is a directory: ${file} (give the path of a file)`);
     throw new UsageError(`cannot read ${what} file ${file}: ${(err as Error).message}`);
   }
+}
+
+/** Reads and parses a JSON file; a missing or unparsable file is a UsageError naming it. */
+export function readJsonFile(file: string, what = 'config'): unknown {
+  const text = readTextFile(file, what);
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -3,7 +3,6 @@
  * bad sweep fails before anything is recorded. Pure apart from reading the sweep and base files.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { componentName, declaredKeys, resolveConfigPaths } from '../config_paths.js';
 import { configPathProblem, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
@@ -12,6 +11,7 @@ import { resolveConfig } from '../experiment.js';
 import { Rng } from '../rng.js';
 import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
 import { markFloatRanges } from './float_ranges.js';
+import { readSweepFile } from './sweep_file.js';
 import { parseSweepSpec, type ParameterSpec } from './spec.js';
 
 export interface ExpandedRun {
@@ -37,16 +37,10 @@ export interface ExpandedSweep {
 /** More runs than this in one sweep is almost surely a mistake (int_uniform over a huge range, say). */
 export const MAX_RUNS = 100_000;
 
-/** Reads a sweep file (and its base, when that is a path) and expands it. */
+/** Reads a sweep file, JSON or YAML (and its base, when that is a path), and expands it. */
 export function loadSweep(file: string, options: { name?: string } = {}): ExpandedSweep {
-  const raw = readJsonFile(file, 'sweep');
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    // Read a moment ago; if it vanished since, the float-literal hint below is simply skipped.
-  }
-  return expandSweep(markFloatRanges(raw, text), {
+  const { spec, floats } = readSweepFile(file);
+  return expandSweep(markFloatRanges(spec, floats), {
     source: file,
     baseDir: path.dirname(path.resolve(file)),
     ...(options.name !== undefined ? { name: options.name } : {}),

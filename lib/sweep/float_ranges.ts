@@ -1,19 +1,15 @@
 /**
- * W&B tells int_uniform from uniform by the YAML type of min/max (`min: 0.0` is a float); JSON.parse
+ * W&B tells int_uniform from uniform by the YAML type of min/max (`min: 0.0` is a float); parsing
  * loses that (0.0 === 0). So for a file we look at the literals: a parameter without a distribution
  * whose integer-valued min or max was written with a fraction or exponent gets an explicit
- * `"distribution": "uniform"`, recorded in the stored spec so expanding it again agrees.
+ * `"distribution": "uniform"`, recorded in the stored spec so expanding it again agrees. `floats`
+ * holds the paths (JSON arrays of keys) of the number literals so written: floatLiteralPaths for
+ * JSON text, lib/sweep/sweep_file.ts for YAML.
  */
-export function markFloatRanges(parsed: unknown, text: string): unknown {
-  if (!text || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return parsed;
+export function markFloatRanges(parsed: unknown, floats: ReadonlySet<string>): unknown {
+  if (floats.size === 0 || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return parsed;
   const root = parsed as Record<string, unknown>;
   if (root.parameters === null || typeof root.parameters !== 'object') return parsed;
-  let floats: Set<string>;
-  try {
-    floats = floatLiteralPaths(text);
-  } catch {
-    return parsed;
-  }
   const out = structuredClone(root);
   const visit = (params: unknown, at: string[]) => {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) return;
@@ -34,8 +30,8 @@ export function markFloatRanges(parsed: unknown, text: string): unknown {
   return out;
 }
 
-/** Paths (JSON arrays of keys) of the number literals in valid JSON text written with `.`, `e` or `E`. */
-function floatLiteralPaths(text: string): Set<string> {
+/** Paths (JSON arrays of keys) of the number literals in valid JSON text written with `.`, `e` or `E`; throws on text that is not JSON. */
+export function floatLiteralPaths(text: string): Set<string> {
   const found = new Set<string>();
   let i = 0;
   const ws = () => {
