@@ -228,3 +228,23 @@ test('examples/grid.json expands to its 12 runs and examples/random.json to 8', 
     assert.ok(lr >= 0.001 && lr <= 0.3, `lr ${lr}`);
   }
 });
+
+test('grid values equal by content count once, objects whatever their key order, in first-seen order (as W&B)', () => {
+  const sweep = expand({
+    method: 'grid',
+    parameters: {
+      'model.kwargs.activation': { values: ['relu', 'tanh', 'relu'] },
+      'model.kwargs.widths': { values: [[16, 64, 4], [16, 64, 4], [16, 64, 4], [16, 64, 4], [16, 128, 4]] },
+      'optimizer.kwargs': { values: [{ lr: 0.1, momentum: 0.9 }, { momentum: 0.9, lr: 0.1 }] },
+    },
+  });
+  assert.deepEqual(
+    sweep.runs.map((r) => [r.params['model.kwargs.activation'], (r.params['model.kwargs.widths'] as number[])[1]]),
+    [
+      ['relu', 64],
+      ['relu', 128],
+      ['tanh', 64],
+      ['tanh', 128],
+    ],
+  );
+});

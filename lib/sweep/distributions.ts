@@ -4,6 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Rng } from '../rng.js';
+import { canonicalJson } from './canonical_json.js';
 import type { ParameterSpec } from './spec.js';
 
 export const DISTRIBUTIONS = [
@@ -222,7 +223,7 @@ export function gridValues(p: Parameter): unknown[] {
       return [p.value];
     case 'categorical':
       if (p.probabilities) fail('grid search enumerates values and takes no "probabilities"; drop them, or use method random');
-      return p.values!;
+      return distinctValues(p.values!);
     case 'int_uniform': {
       const n = p.max! - p.min! + 1;
       if (n > MAX_GRID_VALUES) fail(`int_uniform ${p.min}..${p.max} gives ${n} grid values, more than ${MAX_GRID_VALUES}; narrow the range or use method random`);
@@ -252,4 +253,20 @@ export function gridDropsMax(p: Parameter): boolean {
   if (p.distribution !== 'q_uniform') return false;
   const steps = (p.max! - p.min!) / p.q!;
   return steps > 0 && Math.abs(steps - Math.round(steps)) < 1e-9;
+}
+
+/**
+ * The values in first-seen order, each once: values equal by content count once, objects
+ * whatever their key order (a JSON value is its canonical, sorted-key JSON). W&B's grid does the
+ * same (wandb/sweeps grid_search.py hashes each value's sorted-key YAML and skips a combination
+ * it has already proposed), so `["relu", "tanh", "relu"]` is two grid points, not three.
+ */
+export function distinctValues(values: readonly unknown[]): unknown[] {
+  const seen = new Set<string>();
+  return values.filter((v) => {
+    const key = canonicalJson(v);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

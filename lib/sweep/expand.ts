@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { resolveConfig } from '../experiment.js';
 import { Rng } from '../rng.js';
 import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
+import { canonicalJson } from './canonical_json.js';
 import { markFloatRanges } from './float_ranges.js';
 import { readSweepFile } from './sweep_file.js';
 import { parseSweepSpec, type ParameterSpec } from './spec.js';
@@ -160,21 +161,6 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     runs,
     warnings,
   };
-}
-
-/** JSON with every object's keys sorted, so equal specs give equal text (and hash). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
-    return out;
-  }
-  return value;
 }
 
 /** Runs `fn`, putting the sweep file in front of a UsageError's message. */

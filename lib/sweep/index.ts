@@ -1,5 +1,6 @@
 export { markFloatRanges } from './float_ranges.js';
-export { loadSweep, expandSweep, canonicalJson, MAX_RUNS, type ExpandedRun, type ExpandedSweep } from './expand.js';
+export { canonicalJson } from './canonical_json.js';
+export { loadSweep, expandSweep, MAX_RUNS, type ExpandedRun, type ExpandedSweep } from './expand.js';
 export { parseSweepSpec, sweepSpecSchema, parameterSpecSchema, METHODS, SWEEP_KEYS, PARAMETER_KEYS, type SweepSpec, type SweepMethod, type ParameterSpec } from './spec.js';
 export {
   DISTRIBUTIONS,
