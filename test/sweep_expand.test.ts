@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { expandSweep, loadSweep } from '../lib/sweep/index.js';
 import { repoRoot, tempDir } from './helpers.js';
@@ -188,7 +189,7 @@ test('the sweep name comes from the option, else the file, else the file name', 
   assert.equal(expand({ method: 'grid', parameters: { seed: { values: [1] } } }).name, 'sweep');
   assert.equal(expand({ method: 'grid', name: 'lr-scan', parameters: { seed: { values: [1] } } }).name, 'lr-scan');
   assert.equal(expand({ method: 'grid', name: 'lr-scan', parameters: { seed: { values: [1] } } }, 'other').name, 'other');
-  throwsUsage(() => expand({ method: 'grid', name: 'a/b', parameters: { seed: { values: [1] } } }), /sweep name "a\/b"/);
+  assert.equal(expand({ method: 'grid', name: 'a/b', parameters: { seed: { values: [1] } } }).name, 'a-b', 'a display name gets a slug');
 });
 
 test('metric goals take the W&B words and the short forms; early_terminate is kept with a warning', () => {
@@ -247,4 +248,18 @@ test('grid values equal by content count once, objects whatever their key order,
       ['tanh', 128],
     ],
   );
+});
+
+test('a sweep name that cannot be a folder is a display name: the sweep gets a slug of it, and says so', () => {
+  const sweep = expand({ name: 'Test sweep: σ_w² × depth', method: 'grid', parameters: { seed: { values: [0] } } });
+  assert.equal(sweep.name, 'test-sweep-w2-depth');
+  assert.equal(sweep.spec.name, 'Test sweep: σ_w² × depth', 'the display name is kept');
+  assert.deepEqual(sweep.warnings, ['sweep name "Test sweep: σ_w² × depth" is its display name; its id and folder are "test-sweep-w2-depth" (choose another with --name)']);
+  // A --name is an id the user chose: taken as it is, or refused.
+  throwsUsage(() => expand({ method: 'grid', parameters: { seed: { values: [0] } } }, 'bad name'), /sweep name "bad name" cannot be a folder name/);
+  // Without a name, the file's: sweep.yaml is "sweep", as sweep.json.
+  const dir = tempDir();
+  const file = path.join(dir, 'my_sweep.yaml');
+  fs.writeFileSync(file, `method: grid\nparameters:\n  seed: {values: [0]}\nbase: ${path.join(repoRoot, 'examples', 'mlp.json')}\n`);
+  assert.equal(loadSweep(file).name, 'my_sweep');
 });

@@ -63,10 +63,18 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   const sweep = parseSweepSpec(spec, source);
   const warnings: string[] = [];
 
-  // The sweep's name becomes a folder name, like a run's.
-  const name = options.name ?? sweep.name ?? path.basename(source).replace(/\.json$/i, '');
+  // The sweep's name becomes a folder name, like a run's. A name written in the file is a display
+  // name (W&B's "name: My sweep"): one that cannot be a folder name gets a slug of it, said once.
+  // A --name is an id the user chose, taken as it is.
+  const fileName = path.basename(source).replace(/\.(json|ya?ml)$/i, '');
+  let name = options.name ?? sweep.name ?? fileName;
+  if (options.name === undefined && sweep.name !== undefined && !RUN_NAME.test(name)) {
+    const slug = slugify(sweep.name) || slugify(fileName);
+    warnings.push(`sweep name "${sweep.name}" is its display name; its id and folder are "${slug}" (choose another with --name)`);
+    name = slug;
+  }
   if (!RUN_NAME.test(name)) {
-    fail(`sweep name "${name}" cannot be a folder name; use letters, digits and . _ = , + - (set "name" in the sweep)`);
+    fail(`sweep name "${name}" cannot be a folder name; use letters, digits and . _ = , + - (set "name" in the sweep, or --name)`);
   }
 
   // Base: inline, or a path relative to the sweep file; stored inlined.
@@ -309,4 +317,17 @@ function blameParameter(
   }
   const all = params.map((p, i) => `${p.path}=${JSON.stringify(values[i])}`).join(', ');
   return new UsageError(`${runSource} (${all}): ${detail} (these parameter values do not work together; change them in the sweep)`);
+}
+
+/**
+ * A folder-safe id from a display name: accents dropped, lower case, every run of other
+ * characters one `-` ("Test sweep: σ_w² grid" → "test-sweep-w2-grid"); empty when nothing is left.
+ */
+export function slugify(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 }
