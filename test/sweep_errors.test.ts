@@ -135,3 +135,28 @@ test('a sweep whose runs could never work (criticality on a cnn) is refused when
     /^sweep\.json run r001: .*criticality needs a chain of dense layers/,
   );
 });
+
+test('log_uniform bounds that look like values are warned about; bounds that draw Infinity are refused naming it; any non-finite draw is refused', () => {
+  const lr = (spec: Record<string, unknown>) => expand({ method: 'random', run_cap: 3, parameters: { 'optimizer.kwargs.lr': spec } });
+  const warned = lr({ distribution: 'log_uniform', min: 0.0001, max: 600 });
+  assert.equal(warned.warnings.length, 1);
+  assert.match(warned.warnings[0]!, /^parameter "optimizer\.kwargs\.lr": log_uniform takes natural-log exponents, so min 0\.0001 and max 600 draw from e\^0\.0001 to e\^600 .*use log_uniform_values$/);
+  assert.deepEqual(lr({ distribution: 'log_uniform', min: -9.21, max: -2.3 }).warnings, [], 'bounds given as logs are what log_uniform means');
+  throwsUsage(() => lr({ distribution: 'log_uniform', min: 0.0001, max: 1000 }), /max 1000 draws e\^1000 = Infinity; give the bounds as logs .* or use log_uniform_values/);
+  throwsUsage(() => lr({ distribution: 'inv_log_uniform', min: -1000, max: 1 }), /min -1000 draws e\^1000 = Infinity/);
+  throwsUsage(() => lr({ distribution: 'log_normal', mu: 1000, sigma: 1 }), /^sweep\.json: run r000: parameter "optimizer\.kwargs\.lr" \(log_normal\) drew Infinity, which no config can hold; narrow its range$/);
+});
+
+test("W&B keys that do not change what runs are accepted and recorded: program, command, project, entity, description, controller", () => {
+  const sweep = expand({
+    method: 'grid',
+    program: 'train.py',
+    project: 'p',
+    entity: 'e',
+    description: 'd',
+    controller: { type: 'local' },
+    parameters: { seed: { values: [0] } },
+  });
+  assert.deepEqual(sweep.spec.controller, { type: 'local' });
+  assert.equal(sweep.spec.project, 'p');
+});

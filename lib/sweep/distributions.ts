@@ -34,7 +34,12 @@ export interface Parameter extends Omit<ParameterSpec, 'distribution' | 'a' | 'b
   /** Dotted path into the experiment config. */
   path: string;
   distribution: Distribution;
+  /** A likely mistake that is still a valid spec (bounds that look like values), for the sweep's warnings. */
+  warning?: string;
 }
+
+/** W&B's distributions whose min and max are natural-log exponents: they draw e^u. */
+const LOG_EXPONENT_BOUNDS: ReadonlySet<Distribution> = new Set(['log_uniform', 'q_log_uniform', 'inv_log_uniform']);
 
 /** Which keys each distribution takes, beside `distribution`; `required` must be given. */
 const KEYS: Record<Distribution, { required: string[]; optional: string[] }> = {
@@ -127,6 +132,21 @@ export function normalizeParameter(path: string, spec: ParameterSpec): Parameter
     }
     if (POSITIVE_BOUNDS.has(distribution) && min <= 0) {
       fail(`${distribution} takes min and max as values (not logs), so min must be > 0 (got ${min}); use distribution log_uniform for bounds given as natural logs`);
+    }
+    if (LOG_EXPONENT_BOUNDS.has(distribution)) {
+      // W&B's log_uniform draws e^u, u in [min, max]: bounds are natural-log exponents.
+      const extreme = distribution === 'inv_log_uniform' ? -min : max;
+      const drawn = Math.exp(extreme);
+      if (!Number.isFinite(drawn) || drawn === 0) {
+        fail(
+          `${distribution} takes natural-log exponents, and ${distribution === 'inv_log_uniform' ? `min ${min}` : `max ${max}`} draws e^${extreme} = ${drawn}; give the bounds as logs (ln 0.001 = -6.908), or use ${distribution}_values for min and max as values`,
+        );
+      }
+      if (min > 0 && min < 1) {
+        out.warning =
+          `parameter "${path}": ${distribution} takes natural-log exponents, so min ${min} and max ${max} draw from e^${min} to e^${max} ` +
+          `(${tidy(Math.exp(min))} to ${tidy(Math.exp(max))}); for values from ${min} to ${max} use ${distribution}_values`;
+      }
     }
     out.min = min;
     out.max = max;

@@ -132,6 +132,17 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     const rng = new Rng(sweep.seed, 'sweep');
     assignments = Array.from({ length: count }, () => params.map((p) => sample(p, rng)));
   }
+  for (const p of params) if (p.warning) warnings.push(p.warning);
+  const width = Math.max(3, String(assignments.length - 1).length);
+  const nameOf = (index: number) => `r${String(index).padStart(width, '0')}`;
+  // A draw that is not a finite number would reach a run's config as null (JSON has no Infinity).
+  assignments.forEach((values, index) =>
+    values.forEach((v, j) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        fail(`run ${nameOf(index)}: parameter "${params[j]!.path}" (${params[j]!.distribution}) drew ${v}, which no config can hold; narrow its range`);
+      }
+    }),
+  );
 
   if (sweep.early_terminate !== undefined) {
     warnings.push('early_terminate is recorded but not applied: every run trains to the end (use the early_stopping callback in base to stop runs)');
@@ -140,9 +151,8 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     warnings.push(`metric target ${sweep.metric.target} is recorded but not applied: the sweep does not stop when a run reaches it`);
   }
 
-  const width = Math.max(3, String(assignments.length - 1).length);
   const runs = assignments.map((values, index): ExpandedRun => {
-    const runName = `r${String(index).padStart(width, '0')}`;
+    const runName = nameOf(index);
     const runSource = `${source} run ${runName}`;
     // A path given as a parameter value was written in the sweep file.
     const raw = resolveConfigPaths(applyParameters(baseRaw, baseResolved, params, values, source), options.baseDir);

@@ -71,6 +71,8 @@ export const sweepSpecSchema = z.strictObject({
   command: z.array(z.unknown()).optional(),
   project: z.string().optional(),
   entity: z.string().optional(),
+  /** W&B's controller: `type: local` is what a dlphys coordinator always is; recorded, nothing to change. */
+  controller: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type SweepSpec = z.output<typeof sweepSpecSchema>;
