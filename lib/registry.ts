@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { closestName } from './closest_name.js';
 import { UsageError, prefixed } from './errors.js';
 
 /** How every component is named in a config: `{ "name": "mlp", "kwargs": { ... } }`. */
@@ -118,7 +119,7 @@ export class Registry<T, C = void, X = never> {
     if (typeof name !== 'string') throw new UsageError(`${this.kind}: "name" must be a string; registered: ${this.names().join(', ')}`);
     const entry = this.entries.get(name);
     if (!entry) {
-      const hint = closest(name, this.names());
+      const hint = closestName(name, this.names());
       throw new UsageError(
         `${this.kind}: unknown name "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; registered: ${this.names().join(', ')}`,
       );
@@ -193,29 +194,4 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodObject): string {
   }
   const got = issue.input === undefined ? '' : ` (got ${JSON.stringify(issue.input)})`;
   return `${where}: ${issue.message}${got}`;
-}
-
-/** The registered name nearest to a typo, if one is near enough to be a likely intent. */
-function closest(name: string, names: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDist = Infinity;
-  for (const n of names) {
-    const d = editDistance(name.toLowerCase(), n.toLowerCase());
-    if (d < bestDist) [best, bestDist] = [n, d];
-  }
-  return bestDist <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { expandSweep, loadSweep } from '../lib/sweep/index.js';
 import { repoRoot, tempDir, tinyConfig } from './helpers.js';
-import { expand, throwsUsage, writeJson } from './sweep_fixtures.js';
+import { base, expand, throwsUsage, writeJson } from './sweep_fixtures.js';
 
 test('a sweep file that is not valid JSON is a UsageError naming the file', () => {
   const dir = tempDir();
@@ -159,4 +159,16 @@ test("W&B keys that do not change what runs are accepted and recorded: program, 
   });
   assert.deepEqual(sweep.spec.controller, { type: 'local' });
   assert.equal(sweep.spec.project, 'p');
+});
+
+test("a sweep metric no run would log is warned about when the sweep is expanded, with the nearest one they log", () => {
+  const named = (name: string, callbacks: unknown[] = []) =>
+    expand({ method: 'grid', metric: { name, goal: 'maximize' }, base: { ...base(), callbacks }, parameters: { seed: { values: [0] } } }).warnings;
+  assert.deepEqual(named('val_acc'), []);
+  assert.deepEqual(named('val_accuracy'), ['metric "val_accuracy" is not one the runs log (loss, acc, lr, steps_per_sec, val_loss, val_acc); did you mean "val_acc"?']);
+  assert.match(named('val_los')[0]!, /did you mean "val_loss"\?$/);
+  // A callback's documented metrics count, patterns included.
+  assert.deepEqual(named('chi1', [{ name: 'criticality' }]), []);
+  assert.deepEqual(named('q_l3', [{ name: 'preact_stats' }]), []);
+  assert.match(named('q_l3')[0]!, /^metric "q_l3" is not one the runs log/);
 });

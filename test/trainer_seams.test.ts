@@ -6,7 +6,7 @@ import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
 import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import { probeDue } from '../lib/probes/probe.js';
-import type { Callback, FitResult, TrainContext } from '../lib/training/callback.js';
+import { TRAINER_METRICS, type Callback, type FitResult, type TrainContext } from '../lib/training/callback.js';
 import { readScalars } from '../lib/training/read_scalars.js';
 import type { FitSink } from '../lib/training/trainer.js';
 import { readJsonl, runCli, tempDir, tinyConfig, writeJson } from './helpers.js';
@@ -188,4 +188,16 @@ test('a probe measures at step 0, at its listed steps, every N steps and at the 
   assert.deepEqual(due(4, [0]), [0, 4, 8, 10]);
   assert.deepEqual(due(0, [0, 3]), [0, 3, 10]);
   assert.deepEqual(due(5, []), [5, 10]);
+});
+
+test('TRAINER_METRICS is exactly what a classification fit logs by itself (what sweep metric names are checked against)', async () => {
+  const exp = buildExperiment(resolveConfig(tinyConfig({ train: { steps: 10, batch_size: 32, eval_every: 5, log_every: 5 } }), 'test'), process.cwd());
+  const sink = memorySink();
+  try {
+    await fitExperiment(exp, { runDir: null, sink });
+  } finally {
+    exp.dispose();
+  }
+  const logged = new Set(sink.lines.flatMap((l) => Object.keys(l)).filter((k) => !['step', 'epoch', 'time', 'split'].includes(k)));
+  assert.deepEqual([...logged].sort(), [...TRAINER_METRICS].sort());
 });

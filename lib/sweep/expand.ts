@@ -10,6 +10,9 @@ import { UsageError } from '../errors.js';
 import { resolveConfig } from '../experiment.js';
 import { Rng } from '../rng.js';
 import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
+import { callbacks } from '../callbacks/registry.js';
+import { closestName } from '../closest_name.js';
+import { TRAINER_METRICS } from '../training/callback.js';
 import { canonicalJson } from './canonical_json.js';
 import { markFloatRanges } from './float_ranges.js';
 import { readSweepFile } from './sweep_file.js';
@@ -146,6 +149,10 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
 
   if (sweep.early_terminate !== undefined) {
     warnings.push('early_terminate is recorded but not applied: every run trains to the end (use the early_stopping callback in base to stop runs)');
+  }
+  if (sweep.metric) {
+    const unknown = unloggedMetric(sweep.metric.name, baseResolved);
+    if (unknown) warnings.push(unknown);
   }
   if (sweep.metric?.target !== undefined) {
     warnings.push(`metric target ${sweep.metric.target} is recorded but not applied: the sweep does not stop when a run reaches it`);
@@ -340,4 +347,21 @@ export function slugify(text: string): string {
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
+}
+
+/**
+ * A warning when no run of this base would log `metric` (the trainer's metrics and its callbacks'
+ * documented ones, `<k>` patterns included), with the nearest one it does log; null when it
+ * would. The sweep still runs: scan and the dashboard rank by a metric that never appears as
+ * "no value", which is what this says up front.
+ */
+function unloggedMetric(metric: string, base: ExperimentConfig): string | null {
+  const keys: string[] = [...TRAINER_METRICS];
+  for (const spec of base.callbacks) keys.push(...Object.keys(callbacks.describe(spec.name).logs ?? {}));
+  const pattern = (key: string) => new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/<[^>]+>/g, '.+')}$`);
+  if (keys.some((k) => pattern(k).test(metric))) return null;
+  const plain = keys.filter((k) => !k.includes('<'));
+  // A typo, else a longer or shorter spelling of one (val_accuracy for val_acc).
+  const hint = closestName(metric, plain) ?? plain.filter((k) => metric.startsWith(k) || k.startsWith(metric)).sort((a, b) => b.length - a.length)[0];
+  return `metric "${metric}" is not one the runs log (${keys.join(', ')})${hint ? `; did you mean "${hint}"?` : ''}`;
 }

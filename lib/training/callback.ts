@@ -10,6 +10,14 @@ import type { LossFn, Optimizer } from '../optim/optimizer.js';
  */
 export type MetricSplit = 'train' | 'val' | 'probe';
 
+/**
+ * The metrics the trainer itself logs: train rows carry loss (mean over the logging window), acc
+ * (classification), lr and steps_per_sec; validation rows val_loss and val_acc (classification).
+ * Callbacks add theirs (each registry entry's `logs`). What a sweep's metric.name is checked
+ * against when the sweep is expanded.
+ */
+export const TRAINER_METRICS = ['loss', 'acc', 'lr', 'steps_per_sec', 'val_loss', 'val_acc'] as const;
+
 /** Plain numbers only: user code never receives tensors in logs. */
 export type Logs = Record<string, number>;
 
