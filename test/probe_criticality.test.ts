@@ -5,27 +5,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
-import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
+import { buildExperiment, resolveConfig } from '../lib/experiment.js';
 import { jvp } from '../lib/probes/criticality.js';
 import { drawProbeBatch } from '../lib/probes/probe_batch.js';
 import { Rng } from '../lib/rng.js';
 import type { Callback } from '../lib/training/callback.js';
-import type { FitSink } from '../lib/training/trainer.js';
 import { runCli, tempDir, tinyConfig, writeJson } from './helpers.js';
+import { fitRows, type Row } from './fit_fixtures.js';
 
-type Row = Record<string, number | string>;
 
 /** Fits `overrides` on tinyConfig with `extra` callbacks after the config's; every metrics row in order. */
 async function rows(overrides: Record<string, unknown>, extra: Callback[] = []): Promise<Row[]> {
-  const exp = buildExperiment(resolveConfig(tinyConfig(overrides), 'test'), process.cwd());
-  const lines: Row[] = [];
-  const sink: FitSink = { metrics: (r) => lines.push(r), print: () => {} };
-  try {
-    await fitExperiment(exp, { runDir: null, sink, extraCallbacks: extra.map((callback, i) => ({ name: `check${i}`, callback })) });
-    return lines;
-  } finally {
-    exp.dispose();
-  }
+  return (await fitRows(tinyConfig(overrides), extra.map((callback, i) => ({ name: `check${i}`, callback })))).lines;
 }
 
 /** The merged probe row at `step`. */

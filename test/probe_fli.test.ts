@@ -2,27 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
-import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import { callbacks } from '../lib/registries.js';
 import type { Callback, FitResult } from '../lib/training/callback.js';
 import { tinyConfig } from './helpers.js';
+import { fitRows, type Row } from './fit_fixtures.js';
 
 before(async () => {
   await useBackend('cpu');
 });
 
-type Row = Record<string, number | string>;
 
 /** Fits tinyConfig with `overrides`; returns the result and every metric row. */
-async function fit(overrides: Record<string, unknown>, extra: { name: string; callback: Callback }[] = []): Promise<{ result: FitResult; lines: Row[] }> {
-  const exp = buildExperiment(resolveConfig(tinyConfig(overrides), 'test'), process.cwd());
-  const lines: Row[] = [];
-  try {
-    const result = await fitExperiment(exp, { runDir: null, sink: { metrics: (r) => lines.push(r), print: () => {} }, extraCallbacks: extra });
-    return { result, lines };
-  } finally {
-    exp.dispose();
-  }
+function fit(overrides: Record<string, unknown>, extra: { name: string; callback: Callback }[] = []): Promise<{ result: FitResult; lines: Row[] }> {
+  return fitRows(tinyConfig(overrides), extra);
 }
 
 // Two hidden layers and a readout: fli_l1, fli_l2 and wchange_l1..3.

@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
-import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import type { Model } from '../lib/models/model.js';
 import { denseChainNtk, empiricalNtk, largestEigenvalue, ntkProbe } from '../lib/probes/ntk.js';
 import { models } from '../lib/registries.js';
 import { Rng } from '../lib/rng.js';
 import type { TrainContext } from '../lib/training/callback.js';
+import { fitRows } from './fit_fixtures.js';
 
 before(async () => {
   await useBackend('cpu');
@@ -128,14 +128,8 @@ async function drift(width: number, seed: number): Promise<{ dist: number[]; rel
     train: { steps: 40, batch_size: 32, log_every: 40 },
     callbacks: [{ name: 'ntk', kwargs: { n_probe: 8, at: [0, 20] } }],
   };
-  const exp = buildExperiment(resolveConfig(config, 'test'), process.cwd());
-  const lines: Record<string, number | string>[] = [];
-  try {
-    const result = await fitExperiment(exp, { runDir: null, sink: { metrics: (r) => lines.push(r), print: () => {} } });
-    assert.equal(result.status, 'completed');
-  } finally {
-    exp.dispose();
-  }
+  const { result, lines } = await fitRows(config);
+  assert.equal(result.status, 'completed');
   const probe = lines.filter((l) => l.split === 'probe');
   assert.deepEqual(
     probe.map((l) => l.step),

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
-import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
-import type { FitSink } from '../lib/training/trainer.js';
 import { tinyConfig } from './helpers.js';
+import { fitRows, type Row } from './fit_fixtures.js';
 
 before(async () => {
   await useBackend('wasm');
 });
 
-type Row = Record<string, number | string>;
 
 /** Fits `overrides` on tinyConfig and returns every metrics row, in the order they were written. */
 async function rows(overrides: Record<string, unknown>): Promise<Row[]> {
-  const exp = buildExperiment(resolveConfig(tinyConfig(overrides), 'test'), process.cwd());
-  const lines: Row[] = [];
-  const sink: FitSink = { metrics: (r) => lines.push(r), print: () => {} };
-  try {
-    await fitExperiment(exp, { runDir: null, sink });
-    return lines;
-  } finally {
-    exp.dispose();
-  }
+  return (await fitRows(tinyConfig(overrides))).lines;
 }
 
 const WIDTH = 512;

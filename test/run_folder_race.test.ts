@@ -7,18 +7,27 @@ import { checkRunDir, RunFolder } from '../lib/run/run_folder.js';
 import { lockWorkDir } from '../agent/work_dir.js';
 import { tempDir } from './helpers.js';
 
+/** A worker thread that removes the (empty) folder `dir` as fast as it can until the returned function is called. */
+async function removeRepeatedly(dir: string): Promise<() => Promise<void>> {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const remover = new Worker(
+    `const fs = require('node:fs'); const { dir, stop } = require('node:worker_threads').workerData;
+     while (Atomics.load(stop, 0) === 0) { try { fs.rmdirSync(dir); } catch {} }`,
+    { eval: true, workerData: { dir, stop } },
+  );
+  await new Promise((resolve) => remover.once('online', resolve));
+  return async () => {
+    Atomics.store(stop, 0, 1);
+    await remover.terminate();
+  };
+}
+
 // An empty parent folder can be removed (an agent pruning its work dir, a user tidying up) while
 // a run creates its folder inside it. Here a worker thread removes the parent as fast as it can
 // while folders are created in it: each must still be created.
 test('a run folder is created even when its empty parent is removed at the same moment', async () => {
   const parent = path.join(tempDir(), 'sweep', 'a1');
-  const stop = new Int32Array(new SharedArrayBuffer(4));
-  const remover = new Worker(
-    `const fs = require('node:fs'); const { parent, stop } = require('node:worker_threads').workerData;
-     while (Atomics.load(stop, 0) === 0) { try { fs.rmdirSync(parent); } catch {} }`,
-    { eval: true, workerData: { parent, stop } },
-  );
-  await new Promise((resolve) => remover.once('online', resolve));
+  const stopRemover = await removeRepeatedly(parent);
   let failures = 0;
   try {
     for (let i = 0; i < 400; i++) {
@@ -33,8 +42,7 @@ test('a run folder is created even when its empty parent is removed at the same 
       fs.rmSync(dir, { recursive: true, force: true });
     }
   } finally {
-    Atomics.store(stop, 0, 1);
-    await remover.terminate();
+    await stopRemover();
   }
   assert.equal(failures, 0, `${failures} of 400 run folders failed to be created`);
 });
@@ -44,13 +52,7 @@ test('a run folder is created even when its empty parent is removed at the same 
 // writable" (seen once in CI). The whole kind: the check looks again.
 test('the runs-dir check passes while an empty parent is removed at the same moment', async () => {
   const parent = path.join(tempDir(), 'sweep', 'a1');
-  const stop = new Int32Array(new SharedArrayBuffer(4));
-  const remover = new Worker(
-    `const fs = require('node:fs'); const { parent, stop } = require('node:worker_threads').workerData;
-     while (Atomics.load(stop, 0) === 0) { try { fs.rmdirSync(parent); } catch {} }`,
-    { eval: true, workerData: { parent, stop } },
-  );
-  await new Promise((resolve) => remover.once('online', resolve));
+  const stopRemover = await removeRepeatedly(parent);
   const failures: string[] = [];
   try {
     for (let i = 0; i < 3000; i++) {
@@ -67,8 +69,7 @@ test('the runs-dir check passes while an empty parent is removed at the same mom
       }
     }
   } finally {
-    Atomics.store(stop, 0, 1);
-    await remover.terminate();
+    await stopRemover();
   }
   assert.deepEqual(failures.slice(0, 3), [], `${failures.length} of 3000 checks failed`);
 });

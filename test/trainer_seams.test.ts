@@ -4,12 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
-import { buildExperiment, fitExperiment, resolveConfig } from '../lib/experiment.js';
 import { probeDue } from '../lib/probes/probe.js';
 import { TRAINER_METRICS, type Callback, type FitResult, type TrainContext } from '../lib/training/callback.js';
 import { readScalars } from '../lib/training/read_scalars.js';
-import type { FitSink } from '../lib/training/trainer.js';
 import { readJsonl, runCli, tempDir, tinyConfig, writeJson } from './helpers.js';
+import { fitRows } from './fit_fixtures.js';
 
 // The hooks a callback that holds tensors relies on (onGradients, onException, teardown), the
 // time each callback costs, and the one-transfer readback probes use.
@@ -18,18 +17,8 @@ before(async () => {
   await useBackend('cpu');
 });
 
-function memorySink(): FitSink & { lines: Record<string, number | string>[] } {
-  const lines: Record<string, number | string>[] = [];
-  return { lines, metrics: (r) => lines.push(r), print: () => {} };
-}
-
 async function fit(overrides: Record<string, unknown>, extra: { name: string; callback: Callback }[]): Promise<FitResult> {
-  const exp = buildExperiment(resolveConfig(tinyConfig(overrides), 'test'), process.cwd());
-  try {
-    return await fitExperiment(exp, { runDir: null, sink: memorySink(), extraCallbacks: extra });
-  } finally {
-    exp.dispose();
-  }
+  return (await fitRows(tinyConfig(overrides), extra)).result;
 }
 
 /** A callback that keeps a tensor from fit start, as a probe keeps its reference kernel, and frees it in teardown. */
@@ -191,13 +180,7 @@ test('a probe measures at step 0, at its listed steps, every N steps and at the 
 });
 
 test('TRAINER_METRICS is exactly what a classification fit logs by itself (what sweep metric names are checked against)', async () => {
-  const exp = buildExperiment(resolveConfig(tinyConfig({ train: { steps: 10, batch_size: 32, eval_every: 5, log_every: 5 } }), 'test'), process.cwd());
-  const sink = memorySink();
-  try {
-    await fitExperiment(exp, { runDir: null, sink });
-  } finally {
-    exp.dispose();
-  }
-  const logged = new Set(sink.lines.flatMap((l) => Object.keys(l)).filter((k) => !['step', 'epoch', 'time', 'split'].includes(k)));
+  const { lines } = await fitRows(tinyConfig({ train: { steps: 10, batch_size: 32, eval_every: 5, log_every: 5 } }));
+  const logged = new Set(lines.flatMap((l) => Object.keys(l)).filter((k) => !['step', 'epoch', 'time', 'split'].includes(k)));
   assert.deepEqual([...logged].sort(), [...TRAINER_METRICS].sort());
 });

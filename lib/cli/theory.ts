@@ -50,7 +50,7 @@ export function theoryCommand(io: TheoryIo = processIo): Command {
         `
 Columns: sigma_w2; q_star, the fixed point of the variance map reached from q = 1
 (inf when it grows without bound); c_star, the stable correlation fixed point at q*;
-chi1 = sigma_w2 E[phi'(h)^2] at q* (c_star is - where q* = 0: every input maps to 0); xi_q and xi_c, the depth scales in layers
+chi1 = sigma_w2 E[phi'(h)^2] at q* (c_star is - where every correlation is a fixed point, e.g. q* = 0); xi_q and xi_c, the depth scales in layers
 (inf at criticality); phase: ordered (chi1 < 1), chaotic (chi1 > 1) or critical.
 JSON: {"critical": {...}, "rows": [...]}, with inf as the string "Infinity".
 
@@ -121,10 +121,9 @@ function theoryRow(mf: MeanField): Row {
   const chi = chi1(mf, q);
   const { xi_q, xi_c } = depthScales(mf);
   const phase = Math.abs(chi - 1) <= CRITICAL_TOLERANCE ? 'critical' : chi < 1 ? 'ordered' : 'chaotic';
-  // At q* = 0 every input maps to 0: a correlation is undefined there (relu's map, which does not
-  // depend on q, is the exception). Below 1e-12, c* is the quadrature's rounding of 0.
-  const c = q === 0 && mf.activation !== 'relu' ? null : cStar(mf);
-  return { sigma_w2: mf.sigma_w2, q_star: q, c_star: c !== null && Math.abs(c) < 1e-12 ? 0 : c, chi1: chi, xi_q, xi_c, phase };
+  const c = cStar(mf);
+  // NaN: no single c* (every correlation is a fixed point); the table shows "-".
+  return { sigma_w2: mf.sigma_w2, q_star: q, c_star: Number.isNaN(c) ? null : c, chi1: chi, xi_q, xi_c, phase };
 }
 
 function criticalLine(p: CriticalPoint): string {

@@ -158,15 +158,22 @@ export function chiC(mf: MeanField, q: number, c: number): number {
  * below 1. For relu the map at q = ∞ still has 1 as its only fixed point, so c* = 1 there too. When
  * q* = 0 (σ_b² = 0 in the ordered phase): relu's correlation map does not depend on q and c* = 1;
  * for a smooth φ with φ'(0) ≠ 0 (tanh, erf, gelu) and for linear the network is linear in the limit,
- * every c is fixed, and c0 is returned.
+ * every c is fixed and no c* is singled out: NaN. A c* within 1e-12 of 0 is 0 (an odd φ at σ_b² =
+ * 0 has c* = 0 by symmetry; the quadrature leaves only rounding).
  * @throws Error for bad parameters.
  */
 export function cStar(mf: MeanField, c0 = 0): number {
   theoryOf(mf);
   const q = qStar(mf);
-  if (q === 0 && !ACTIVATION_THEORY[mf.activation].homogeneous) return c0;
-  if (mf.activation === 'linear' && mf.sigma_b2 === 0) return c0;
+  if (q === 0 && !ACTIVATION_THEORY[mf.activation].homogeneous) return NaN;
+  if (mf.activation === 'linear' && mf.sigma_b2 === 0) return NaN;
   if (chi1(mf, q) <= 1) return 1;
+  const c = chaoticFixedPoint(mf, q, c0);
+  return Math.abs(c) < 1e-12 ? 0 : c;
+}
+
+/** The fixed point of the correlation map below 1 at q (chaotic phase), from c0: iteration, then bisection. */
+function chaoticFixedPoint(mf: MeanField, q: number, c0: number): number {
   const F = (c: number) => cMap(mf, c, q) - c;
   let c = c0;
   for (let k = 0; k < 60; k++) {
@@ -199,7 +206,9 @@ export function depthScales(mf: MeanField): { xi_q: number; xi_c: number } {
   const q = qStar(mf);
   const slopeQ = q === Infinity ? Infinity : chi1(mf, q) + mf.sigma_w2 * t.curvatureMoment(q);
   const c = cStar(mf);
-  const slopeC = chiC(mf, q, c);
+  // No single c* (a network linear in the limit): the correlation map is linear, its slope the same
+  // at every c, the one at c = 1 (= χ1).
+  const slopeC = chiC(mf, q, Number.isNaN(c) ? 1 : c);
   return { xi_q: depth(slopeQ), xi_c: depth(slopeC) };
 }
 

@@ -6,14 +6,22 @@ export interface NamedCallback {
   callback: Callback;
 }
 
-type AsyncHook = Exclude<keyof Callback, 'onGradients'>;
+type AsyncHook = Exclude<keyof Callback, 'onGradients' | 'checkModel'>;
+
+interface Entry {
+  /** Unique name for the time report (a repeated name gets #2, #3). */
+  key: string;
+  name: string;
+  callback: Callback;
+  seconds: number;
+}
 
 /**
  * Calls the callbacks' hooks in order, names the callback and hook in any error, and keeps the
  * time each callback spends: summary.json reports it, so a probe's cost is seen per run.
  */
 export class CallbackHooks {
-  private readonly entries: { key: string; name: string; callback: Callback; seconds: number }[];
+  private readonly entries: Entry[];
 
   constructor(callbacks: readonly NamedCallback[]) {
     const seen = new Map<string, number>();
@@ -31,18 +39,7 @@ export class CallbackHooks {
 
   /** Awaits one hook on every callback, in order; the first error stops the others and is re-thrown, prefixed. */
   async call(hook: AsyncHook, ctx: TrainContext, arg?: unknown): Promise<void> {
-    for (const entry of this.entries) {
-      const fn = entry.callback[hook] as ((ctx: TrainContext, arg?: unknown) => void | Promise<void>) | undefined;
-      if (!fn) continue;
-      const start = performance.now();
-      try {
-        await fn.call(entry.callback, ctx, arg);
-      } catch (err) {
-        throw prefixed(`callback ${entry.name} (${hook})`, err);
-      } finally {
-        entry.seconds += (performance.now() - start) / 1000;
-      }
-    }
+    for (const entry of this.entries) await this.invoke(entry, hook, ctx, arg);
   }
 
   /**
@@ -52,18 +49,27 @@ export class CallbackHooks {
   async callAll(hook: 'onException' | 'teardown', ctx: TrainContext, arg?: unknown): Promise<Error[]> {
     const errors: Error[] = [];
     for (const entry of this.entries) {
-      const fn = entry.callback[hook] as ((ctx: TrainContext, arg?: unknown) => void | Promise<void>) | undefined;
-      if (!fn) continue;
-      const start = performance.now();
       try {
-        await fn.call(entry.callback, ctx, arg);
+        await this.invoke(entry, hook, ctx, arg);
       } catch (err) {
-        errors.push(prefixed(`callback ${entry.name} (${hook})`, err));
-      } finally {
-        entry.seconds += (performance.now() - start) / 1000;
+        errors.push(err as Error);
       }
     }
     return errors;
+  }
+
+  /** One callback's hook, timed; its error comes back naming the callback and the hook. */
+  private async invoke(entry: Entry, hook: AsyncHook, ctx: TrainContext, arg: unknown): Promise<void> {
+    const fn = entry.callback[hook] as ((ctx: TrainContext, arg?: unknown) => void | Promise<void>) | undefined;
+    if (!fn) return;
+    const start = performance.now();
+    try {
+      await fn.call(entry.callback, ctx, arg);
+    } catch (err) {
+      throw prefixed(`callback ${entry.name} (${hook})`, err);
+    } finally {
+      entry.seconds += (performance.now() - start) / 1000;
+    }
   }
 
   /** The synchronous gradient hook, inside the step's tidy. */
