@@ -8,6 +8,8 @@ import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { fromWireRef, runRefKey, toWireRef, type WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
 import { HostHealthMonitor } from './host_health.js';
+import { ProgramHost } from './program_host.js';
+import path from 'node:path';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
 import { RunTask, type TaskContext } from './run_task.js';
@@ -37,6 +39,15 @@ export interface AgentOptions {
    * @default 0
    */
   connectTimeoutMs?: number;
+  /**
+   * No tensor backend for dlphys's own runs (a GPU host without tfjs-node-gpu): the agent leases
+   * only program sweeps' runs, and its runner children load no backend.
+   */
+  programsOnly?: boolean;
+  /** --interpreter for program runs (default python3, else python). */
+  interpreter?: string;
+  /** --wandb-shim: program runs use the shim even where the real wandb is installed. */
+  wandbShim?: boolean;
   /** Called at every heartbeat tick (the agent keeps its work-dir lock fresh with it). */
   onHeartbeat?: () => void;
   log: (line: string) => void;
@@ -98,6 +109,14 @@ export class Agent {
       uploadEverySec: opts.uploadEverySec,
       log: opts.log,
       draining: () => this.draining,
+      programs: new ProgramHost({
+        conn: opts.conn,
+        agentId: this.id,
+        codeDir: path.join(opts.workDir, 'code'),
+        interpreter: opts.interpreter,
+        forceShim: opts.wandbShim ?? false,
+        log: opts.log,
+      }),
     };
   }
 
@@ -212,7 +231,10 @@ export class Agent {
     this.heartbeatMs = reply.heartbeat_ms || this.heartbeatMs;
     // Every later call of this agent carries it (proto/dlphys.proto's header).
     this.opts.conn.metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
-    this.opts.log(`registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}`);
+    this.opts.log(
+      `registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}` +
+        (this.opts.programsOnly ? ', program sweeps only' : ''),
+    );
   }
 
   /** A definite refusal as the agent's fatal error (one line naming the address); anything else as it is. */
@@ -221,7 +243,7 @@ export class Agent {
   }
 
   private spawnRunner(gpu: string | undefined): RunnerProcess {
-    return new RunnerProcess({ backend: this.opts.backend, cudaVisibleDevices: gpu, threads: this.threadsPerRun, ...(this.runnerEntry ? { entry: this.runnerEntry } : {}) });
+    return new RunnerProcess({ backend: this.opts.programsOnly ? 'none' : this.opts.backend, cudaVisibleDevices: gpu, threads: this.threadsPerRun, ...(this.runnerEntry ? { entry: this.runnerEntry } : {}) });
   }
 
   private async leaseLoop(): Promise<void> {
@@ -250,7 +272,7 @@ export class Agent {
             // Slots may have freed while the coordinator did not answer: ask for them too.
             free = this.slots.filter((s) => !s.training);
             unanswered = true;
-            return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId });
+            return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId, programs_only: this.opts.programsOnly ?? false });
           },
           {
             // NOT_FOUND: the coordinator does not know this agent (below).

@@ -7,8 +7,11 @@ import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { fromWireRef, toWireRef, type RunRef } from '../proto/run_ref.js';
 import { MAX_ERROR_BYTES, clipUtf8 } from '../proto/wire.js';
 import { uploadFolder } from './sync_sender.js';
+import { isProgramJob } from '../lib/sweep/program_sweep.js';
 import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
+import { ProgramSetupError, type ProgramHost } from './program_host.js';
+import type { RunJob } from './runner/protocol.js';
 
 export interface TaskContext {
   conn: Connection;
@@ -18,6 +21,8 @@ export interface TaskContext {
   log: (line: string) => void;
   /** True once the agent is shutting down: a run stopped now is handed back, not reported. */
   draining: () => boolean;
+  /** Code, interpreter and wandb for program runs. */
+  programs: ProgramHost;
 }
 
 class LostError extends Error {}
@@ -133,10 +138,8 @@ export class RunTask {
       const periodic = this.ctx.uploadEverySec > 0 ? setInterval(() => this.periodicUpload(), this.ctx.uploadEverySec * 1000) : null;
       let outcome: RunOutcome;
       try {
-        outcome = await runner.run(
-          { type: 'run', config: JSON.parse(this.leased.config_json), runsDir: path.dirname(this.dir), name: this.name },
-          (line) => this.metrics.push(line),
-        );
+        const job = await this.job();
+        outcome = typeof job === 'string' ? { summary: null, error: job } : await runner.run(job, (line) => this.metrics.push(line));
       } finally {
         if (periodic) clearInterval(periodic);
         // The process is the agent's again (to reuse or to end): a later markLost must not kill it.
@@ -154,6 +157,20 @@ export class RunTask {
       // when it exits (pruneEmptyFolders).
       if (this.settled) fs.rmSync(this.dir, { recursive: true, force: true });
       else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.runId}: its run folder did not land; kept at ${this.dir}`);
+    }
+  }
+
+  /** What the runner is given: the run's config, or its program with where and how it runs here; a string when the program cannot run here. */
+  private async job(): Promise<RunJob | string> {
+    const config = JSON.parse(this.leased.config_json) as Record<string, unknown>;
+    const runsDir = path.dirname(this.dir);
+    if (!isProgramJob(config)) return { type: 'run', config, runsDir, name: this.name };
+    try {
+      const setup = await this.ctx.programs.prepare(config, () => this.lost);
+      return { type: 'program', job: config, runsDir, name: this.name, sweep: this.sweep, runId: this.ref.runId, ...setup };
+    } catch (err) {
+      if (err instanceof ProgramSetupError) return err.message;
+      throw err;
     }
   }
 

@@ -42,6 +42,8 @@ export const MAX_SLOTS = 1024;
 export const MAX_GPUS = 64;
 /** An expanded sweep with every run's config (100,000 runs of a small config fit). */
 export const MAX_SWEEP_JSON_BYTES = 48 * MiB;
+/** A program sweep's code snapshot as sent (compressed; lib/sweep/code_snapshot.ts caps it at 50 MiB uncompressed). */
+export const MAX_CODE_ARCHIVE_BYTES = 56 * MiB;
 /** Lines of a run's train.log one RunDetail may ask for. */
 export const MAX_LOG_TAIL_LINES = 1000;
 /** One data message of an upload (the agent sends 1 MiB, at most 4 MiB). */
@@ -144,7 +146,8 @@ export const REQUEST_BOUNDS: Readonly<Record<string, Fields>> = {
   },
   Goodbye: { agent_id: agentId },
   // Its structure is checked by parseSweepJson (sweep_json.ts), which has to parse it anyway.
-  SubmitSweep: { sweep_json: { kind: 'string', max: MAX_SWEEP_JSON_BYTES, required: true } },
+  SubmitSweep: { sweep_json: { kind: 'string', max: MAX_SWEEP_JSON_BYTES, required: true }, code_archive: { kind: 'bytes', max: MAX_CODE_ARCHIVE_BYTES } },
+  GetCode: { agent_id: agentId, hash: { kind: 'string', max: 64, pattern: SHA256, what: '64 hex digits', required: true } },
   Status: { sweep: { kind: 'name' } },
   Cancel: { target },
   Retry: { target },

@@ -50,7 +50,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
   let server: CoordinatorServer | null = null;
   try {
     if (opts.sweep) {
-      const { existed, runs } = store.addSweep(opts.sweep);
+      const { existed, runs } = store.addSweep(opts.sweep, opts.sweep.codeArchive);
       log(existed ? `sweep ${opts.sweep.name} is already recorded in ${flags.db}: continuing it` : `sweep ${opts.sweep.name}: ${runs} runs recorded in ${flags.db}`);
     } else if (store.status().sweeps.length === 0) {
       // serve on a mistyped --db starts on an empty database: say so, it is rarely what was meant.

@@ -157,6 +157,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_agent_health ON events (agent_id, id) WHERE type = 'agent_health';
     `,
   },
+  {
+    version: 5,
+    description: 'program sweeps: the kind of a sweep, and the code snapshots agents fetch',
+    sql: `
+      -- native: dlphys's trainer runs it from its base; program: each run executes the sweep's own
+      -- program (lib/sweep/program_sweep.ts). Agents without a tensor backend lease only these.
+      ALTER TABLE sweeps ADD COLUMN kind TEXT NOT NULL DEFAULT 'native' CHECK (kind IN ('native','program'));
+      ALTER TABLE sweeps ADD COLUMN code_hash TEXT;
+      -- Content-addressed (sha256 of the content, lib/sweep/code_snapshot.ts): two sweeps of the
+      -- same folder share one row.
+      CREATE TABLE code_snapshots (
+        hash       TEXT PRIMARY KEY,
+        archive    BLOB NOT NULL,
+        files      INTEGER NOT NULL,
+        bytes      INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The version this code writes and understands. */

@@ -9,7 +9,7 @@ import { tokenInterceptor } from '../proto/token.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, metadataValue } from '../proto/wire.js';
 import { version } from '../lib/version.js';
 import { checkRequest } from './bounds.js';
-import { ClosingError, ContractError } from './errors.js';
+import { ClosingError, ContractError, NotFoundError } from './errors.js';
 import { errorStatus, isCoordinatorFault, type CallStatus } from './error_status.js';
 import { statusToWire } from './status_wire.js';
 import { type ReportStatus, type Store } from './store/index.js';
@@ -259,7 +259,7 @@ export class CoordinatorServer {
         return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef) };
       }),
       Lease: this.agentCall((req) => {
-        const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id);
+        const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id, req.programs_only);
         const unfinished = this.closing ? 0 : store.unfinished();
         if (unfinished === 0) this.toldIdle.add(req.agent_id);
         else this.toldIdle.delete(req.agent_id);
@@ -287,6 +287,11 @@ export class CoordinatorServer {
         log(`${req.run?.run_id} ${state}${req.error ? `: ${req.error.split('\n')[0]}` : ''}`);
         return {};
       }),
+      GetCode: this.agentCall((req) => {
+        const archive = store.codeArchive(req.hash.toLowerCase());
+        if (!archive) throw new NotFoundError(`no code snapshot ${req.hash} is recorded here (was its sweep submitted to this coordinator?)`);
+        return { archive };
+      }),
       Goodbye: this.agentCall((req) => {
         store.goodbye(req.agent_id);
         log(`agent ${req.agent_id} said goodbye`);
@@ -295,7 +300,7 @@ export class CoordinatorServer {
       SubmitSweep: this.unary((req) => {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again to add a sweep');
         const sweep = parseSweepJson(req.sweep_json);
-        const { existed, runs } = store.addSweep(sweep);
+        const { existed, runs } = store.addSweep(sweep, req.code_archive.length ? req.code_archive : undefined);
         log(existed ? `sweep ${sweep.name} already recorded: continuing it` : `sweep ${sweep.name}: ${runs} runs queued`);
         return { sweep: sweep.name, runs, existed };
       }),

@@ -15,6 +15,8 @@ const object = z.record(z.string(), z.unknown());
 
 const expandedSweep = z.object({
   name,
+  // Absent from clients older than program sweeps: native.
+  kind: z.enum(['native', 'program']).default('native'),
   method: z.enum(['grid', 'random']),
   metric: z.object({ name: z.string().min(1).max(MAX_NAME), goal: z.enum(['min', 'max']) }).nullable(),
   spec: object,
@@ -23,6 +25,10 @@ const expandedSweep = z.object({
     .array(z.object({ index: z.int().min(0).max(MAX_RUNS), name, params: object, config: object }))
     .max(MAX_RUNS),
   warnings: z.array(z.string()).optional(),
+  code: z
+    .object({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest'), files: z.int().min(0), bytes: z.int().min(0) })
+    .nullable()
+    .optional(),
 });
 
 /** Parses and checks sweep_json; a UsageError names the first field that is wrong. */
@@ -39,5 +45,5 @@ export function parseSweepJson(json: string): ExpandedSweep {
     const where = issue.path.length ? issue.path.join('.') : '(the whole value)';
     throw new UsageError(`SubmitSweep: sweep_json.${where}: ${issue.message}`);
   }
-  return raw as ExpandedSweep;
+  return parsed.data as ExpandedSweep;
 }

@@ -69,6 +69,7 @@ type UnaryName =
   | 'ReportMetrics'
   | 'Report'
   | 'Goodbye'
+  | 'GetCode'
   | 'SubmitSweep'
   | 'Status'
   | 'Cancel'

@@ -34,6 +34,7 @@ test('an agent keeps going through INTERNAL errors on Register, Lease and Report
       cb(null, { runs: [], unfinished: reported ? 0 : 1 });
     },
     Heartbeat: (_call, cb) => cb(null, { cancel: [], lost: [] }),
+    GetCode: (_call, cb) => cb(internal('GetCode')),
     StartRun: (_call, cb) => cb(null, {}),
     ReportMetrics: (call, cb) => cb(null, { acked_seq: call.request.rows.reduce((m, r) => Math.max(m, Number(r.seq)), 0).toString() }),
     Upload: (call, cb) => {

@@ -24,6 +24,7 @@ function fresh(): Store {
 function sweep(name: string, n: number): ExpandedSweep {
   return {
     name,
+    kind: 'native',
     method: 'grid',
     metric: null,
     spec: {},

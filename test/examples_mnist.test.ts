@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { useBackend } from '../lib/backend/index.js';
 import { loadRawConfig } from '../lib/config.js';
 import { buildExperiment, resolveConfig } from '../lib/experiment.js';
-import { loadSweep } from '../lib/sweep/index.js';
+import { loadNative } from './sweep_fixtures.js';
 import { repoRoot, runCli, tempDir } from './helpers.js';
 
 const MNIST = path.join(repoRoot, 'examples', 'mnist.json');
@@ -33,7 +33,7 @@ test('examples/mnist.json resolves and builds on the bundled MNIST', async () =>
 
 test('examples/mnist_grid.json expands to 3 init variances x 3 depths, and every run builds', async () => {
   await useBackend('cpu');
-  const sweep = loadSweep(GRID);
+  const sweep = loadNative(GRID);
   assert.deepEqual(sweep.warnings, []);
   assert.equal(sweep.name, 'mnist_grid');
   assert.equal(sweep.runs.length, 9);

@@ -20,6 +20,7 @@ export function fresh(options: { maxAttempts?: number } = {}) {
 export function sweep(name: string, n: number, specHash = 'hash-1'): ExpandedSweep {
   return {
     name,
+    kind: 'native',
     method: 'grid',
     metric: { name: 'val_loss', goal: 'min' },
     spec: { method: 'grid', parameters: { lr: { values: Array.from({ length: n }, (_, i) => i) } } },

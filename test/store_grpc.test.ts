@@ -71,6 +71,7 @@ async function withCoordinator(fn: (c: Coord) => Promise<void>): Promise<void> {
 function sweep(name: string, n: number): ExpandedSweep {
   return {
     name,
+    kind: 'native',
     method: 'grid',
     metric: { name: 'val_loss', goal: 'min' },
     spec: { method: 'grid', parameters: { lr: { values: Array.from({ length: n }, (_, i) => i) } } },

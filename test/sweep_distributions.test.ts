@@ -1,9 +1,10 @@
 /** Random sweeps: every distribution stays in its support and matches its moments, seeds reproduce, and distributions are inferred as W&B infers them. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expandSweep, loadSweep, type ExpandedSweep } from '../lib/sweep/index.js';
+import type { ExperimentConfig } from '../lib/config.js';
+import type { ExpandedSweep } from '../lib/sweep/index.js';
 import { repoRoot, tempDir } from './helpers.js';
-import { base, writeJson } from './sweep_fixtures.js';
+import { base, expandNative, loadNative, writeJson } from './sweep_fixtures.js';
 
 /** Every distribution on a free-form path (provenance is a record the schema does not constrain). */
 const ALL_DISTRIBUTIONS: Record<string, { spec: Record<string, unknown>; inSupport: (x: number) => boolean }> = {
@@ -37,9 +38,9 @@ const ALL_DISTRIBUTIONS: Record<string, { spec: Record<string, unknown>; inSuppo
   q_log_normal: { spec: { distribution: 'q_log_normal', mu: 3, sigma: 0.5, q: 5 }, inSupport: (x) => x >= 0 && x % 5 === 0 },
 };
 
-function randomSweepOfAll(runCap: number, seed = 0): ExpandedSweep {
+function randomSweepOfAll(runCap: number, seed = 0): ExpandedSweep<ExperimentConfig> {
   const names = Object.keys(ALL_DISTRIBUTIONS);
-  return expandSweep(
+  return expandNative(
     {
       method: 'random',
       run_cap: runCap,
@@ -105,7 +106,7 @@ test('the same sweep gives the same runs and hash, and another seed other sample
 });
 
 test('distributions are inferred as W&B infers them', () => {
-  const sweep = expandSweep(
+  const sweep = expandNative(
     {
       method: 'random',
       run_cap: 200,
@@ -134,7 +135,7 @@ test('a sweep file with min 0.0 and max 1.0 infers uniform, not int_uniform', ()
     `{ "method": "random", "run_cap": 20, "base": ${JSON.stringify(base({ provenance: { x: 0, y: 0 } }))},
        "parameters": { "provenance.x": { "min": 0.0, "max": 1.0 }, "provenance.y": { "min": 0, "max": 1 } } }`,
   );
-  const sweep = loadSweep(file);
+  const sweep = loadNative(file);
   const xs = sweep.runs.map((r) => r.params['provenance.x'] as number);
   assert.ok(xs.some((x) => !Number.isInteger(x)), 'min 0.0 / max 1.0 should sample reals');
   assert.ok(sweep.runs.every((r) => Number.isInteger(r.params['provenance.y'])), 'min 0 / max 1 should sample integers');

@@ -7,9 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expandSweep, loadSweep } from '../lib/sweep/index.js';
 import { repoRoot, tempDir } from './helpers.js';
-import { base, expand, throwsUsage, writeJson } from './sweep_fixtures.js';
+import { base, expand, expandNative, loadNative, throwsUsage, writeJson } from './sweep_fixtures.js';
 
 test('a grid expands to the cartesian product with the first parameter varying slowest', () => {
   const sweep = expand({
@@ -84,7 +83,7 @@ test('a grid enumerates values, value, int_uniform min..max and q_uniform steps 
 
 test('the spec hash does not depend on key order', () => {
   const one = expand({ method: 'grid', parameters: { 'optimizer.kwargs.lr': { values: [0.1] } }, metric: { name: 'val_acc', goal: 'maximize' } });
-  const two = expandSweep(
+  const two = expandNative(
     { metric: { goal: 'maximize', name: 'val_acc' }, parameters: { 'optimizer.kwargs.lr': { values: [0.1] } }, base: base(), method: 'grid' },
     { source: 'sweep.json', baseDir: repoRoot },
   );
@@ -106,7 +105,7 @@ test('nested parameters blocks set nested config paths', () => {
 });
 
 test('dotted names reach kwargs the base leaves to defaults and array elements', () => {
-  const sweep = expandSweep(
+  const sweep = expandNative(
     {
       method: 'grid',
       // The base spells neither schedule nor sgd's weight_decay, nor data.kwargs.seed (optional, no default).
@@ -130,7 +129,7 @@ test('dotted names reach kwargs the base leaves to defaults and array elements',
 test('a parameter under a component the base leaves out starts from its default', () => {
   const raw = base();
   delete raw.init; // defaults to lecun
-  const sweep = expandSweep(
+  const sweep = expandNative(
     { method: 'grid', base: raw, parameters: { 'init.name': { values: ['gaussian'] }, 'schedule.name': { value: 'constant' } } },
     { source: 'sweep.json', baseDir: repoRoot },
   );
@@ -145,12 +144,12 @@ test('a base given as a path is read relative to the sweep file and inlined in t
     base: '../configs/base.json',
     parameters: { 'optimizer.kwargs.lr': { values: [0.5] } },
   });
-  const sweep = loadSweep(file);
+  const sweep = loadNative(file);
   assert.equal(sweep.name, 's');
   assert.equal(sweep.runs[0]!.config.optimizer.kwargs!.lr, 0.5);
   assert.deepEqual(sweep.spec.base, base());
   // The stored spec expands again without the files, to the same runs and hash.
-  const again = expandSweep(sweep.spec, { source: 'stored', baseDir: '/nonexistent', name: sweep.name });
+  const again = expandNative(sweep.spec, { source: 'stored', baseDir: '/nonexistent', name: sweep.name });
   assert.deepEqual(
     again.runs.map((r) => r.config),
     sweep.runs.map((r) => r.config),
@@ -163,14 +162,14 @@ test('relative paths in a base file resolve against its folder; in an inline bas
   const mnist = (root: string) => ({ name: 'mnist', kwargs: { root, n_train: 64 } });
   // The cwd (repoRoot) is neither folder: resolving against it, as agents used to, is wrong.
   writeJson(dir, 'configs/base.json', base({ data: mnist('mnist-files') }));
-  const fromFile = loadSweep(writeJson(dir, 'sweeps/s.json', { method: 'grid', base: '../configs/base.json', parameters: { seed: { values: [0, 1] } } }));
+  const fromFile = loadNative(writeJson(dir, 'sweeps/s.json', { method: 'grid', base: '../configs/base.json', parameters: { seed: { values: [0, 1] } } }));
   for (const run of fromFile.runs) assert.equal(run.config.data.kwargs!.root, path.join(dir, 'configs', 'mnist-files'));
   // Stored absolute, the spec expands to the same runs wherever it is expanded again.
   assert.equal((fromFile.spec.base as { data: { kwargs: { root: string } } }).data.kwargs.root, path.join(dir, 'configs', 'mnist-files'));
-  const again = expandSweep(fromFile.spec, { source: 'stored', baseDir: '/nonexistent', name: fromFile.name });
+  const again = expandNative(fromFile.spec, { source: 'stored', baseDir: '/nonexistent', name: fromFile.name });
   assert.deepEqual(again.runs.map((r) => r.config), fromFile.runs.map((r) => r.config));
 
-  const inline = loadSweep(
+  const inline = loadNative(
     writeJson(dir, 'sweeps/inline.json', {
       method: 'grid',
       base: base({ data: mnist('../data/a') }),
@@ -216,13 +215,13 @@ test('metric goals take the W&B words and the short forms; early_terminate is ke
 });
 
 test('examples/grid.json expands to its 12 runs and examples/random.json to 8', () => {
-  const grid = loadSweep(path.join(repoRoot, 'examples', 'grid.json'));
+  const grid = loadNative(path.join(repoRoot, 'examples', 'grid.json'));
   assert.equal(grid.runs.length, 12);
   assert.equal(grid.name, 'grid');
   assert.deepEqual(grid.metric, { name: 'val_acc', goal: 'max' });
   assert.deepEqual(grid.warnings, []);
   assert.deepEqual(grid.runs[11]!.params, { 'init.kwargs.sigma_w2': 4, 'model.kwargs.activation': 'tanh', 'optimizer.kwargs.lr': 0.2 });
-  const random = loadSweep(path.join(repoRoot, 'examples', 'random.json'));
+  const random = loadNative(path.join(repoRoot, 'examples', 'random.json'));
   assert.equal(random.runs.length, 8);
   for (const run of random.runs) {
     const lr = run.config.optimizer.kwargs!.lr as number;
@@ -261,5 +260,5 @@ test('a sweep name that cannot be a folder is a display name: the sweep gets a s
   const dir = tempDir();
   const file = path.join(dir, 'my_sweep.yaml');
   fs.writeFileSync(file, `method: grid\nparameters:\n  seed: {values: [0]}\nbase: ${path.join(repoRoot, 'examples', 'mlp.json')}\n`);
-  assert.equal(loadSweep(file).name, 'my_sweep');
+  assert.equal(loadNative(file).name, 'my_sweep');
 });

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { UsageError } from '../lib/errors.js';
-import { expandSweep, type ExpandedSweep } from '../lib/sweep/index.js';
+import type { ExperimentConfig } from '../lib/config.js';
+import { asNativeSweep, expandSweep, loadSweep, type ExpandedSweep } from '../lib/sweep/index.js';
 import { repoRoot, writeJson as writeJsonFile, writeText } from './helpers.js';
 
 /** A small valid base config (nothing is trained here). */
@@ -21,8 +22,13 @@ export function base(extra: Record<string, unknown> = {}): Record<string, unknow
   };
 }
 
-export function expand(spec: Record<string, unknown>, name?: string): ExpandedSweep {
-  return expandSweep({ base: base(), ...spec }, { source: 'sweep.json', baseDir: repoRoot, ...(name ? { name } : {}) });
+export function expand(spec: Record<string, unknown>, name?: string): ExpandedSweep<ExperimentConfig> {
+  return asNativeSweep(expandSweep({ base: base(), ...spec }, { source: 'sweep.json', baseDir: repoRoot, ...(name ? { name } : {}) }));
+}
+
+/** loadSweep of a native sweep file, its runs typed as experiment configs. */
+export function loadNative(file: string, options: { name?: string } = {}): ExpandedSweep<ExperimentConfig> {
+  return asNativeSweep(loadSweep(file, options));
 }
 
 /** Asserts that `fn` throws a UsageError whose message matches every pattern. */
@@ -44,3 +50,8 @@ export function writeJson(dir: string, name: string, value: unknown): string {
   return typeof value === 'string' ? writeText(file, value) : writeJsonFile(file, value);
 }
 
+
+/** expandSweep of a native sweep, its runs typed as experiment configs. */
+export function expandNative(spec: unknown, options: Parameters<typeof expandSweep>[1]): ExpandedSweep<ExperimentConfig> {
+  return asNativeSweep(expandSweep(spec, options));
+}

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { packagePath } from '../../lib/package_dir.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
-import type { FromRunner, ToRunner } from '../runner/protocol.js';
+import type { FromRunner, RunJob, ToRunner } from '../runner/protocol.js';
 
 /** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
 export const TSX_ENTRY = packagePath('agent', 'runner', 'entry.js');
@@ -85,7 +85,7 @@ export class RunnerProcess {
   }
 
   /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). */
-  async run(job: Extract<ToRunner, { type: 'run' }>, onMetrics: (line: string) => void): Promise<RunOutcome> {
+  async run(job: RunJob, onMetrics: (line: string) => void): Promise<RunOutcome> {
     // A run leased right after the previous one ended may find its process still loading tfjs.
     try {
       await this.ready;

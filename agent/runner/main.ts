@@ -5,16 +5,21 @@ import { RunFailedError, UsageError } from '../../lib/errors.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
 import { trainRun } from '../../lib/run/train_run.js';
 import type { Trainer } from '../../lib/training/trainer.js';
+import { ProgramRun, type ProgramRunMessage } from './program_run.js';
 import type { FromRunner, ToRunner } from './protocol.js';
 
 /**
  * The child process that trains one run for an agent. It starts before it has a run ("warm"):
  * tfjs and the backend load while the slot's previous run is still finishing, so the next run
  * starts the moment it is leased. One process per run: a crash or leak never reaches the agent.
+ * A program run (a program sweep's own script) is a child of this process: it outlives neither
+ * this process's run nor the agent (the channel closing kills its process group).
+ * DLPHYS_BACKEND=none: no tensor backend is loaded (an agent that runs programs only).
  */
 
-const backendChoice = (process.env.DLPHYS_BACKEND ?? 'auto') as BackendChoice;
+const backendChoice = (process.env.DLPHYS_BACKEND ?? 'auto') as BackendChoice | 'none';
 let trainer: Trainer | undefined;
+let program: ProgramRun | undefined;
 let pendingStop: string | undefined;
 let training = false;
 
@@ -33,13 +38,19 @@ process.on('message', (message: ToRunner) => {
   if (message.type === 'stop') {
     pendingStop = message.reason;
     trainer?.requestStop(message.reason);
+    program?.stop(message.reason);
   } else if (message.type === 'run') {
     void run(message);
+  } else if (message.type === 'program') {
+    void runProgram(message);
   }
 });
 // The channel closes when the agent is done with this process (after a run), or when it vanished
-// (kill -9): a run nobody can report is not worth finishing.
-process.on('disconnect', () => process.exit(training ? 1 : 0));
+// (kill -9): a run nobody can report is not worth finishing, and a program must not outlive it.
+process.on('disconnect', () => {
+  program?.kill();
+  process.exit(training ? 1 : 0);
+});
 // Ctrl-C in the agent's terminal, and SIGTERM from whatever stops the agent's process group
 // (SLURM's scancel, timeout, systemd), reach this process too: the agent decides what stops (it
 // drains: its runs stop and go back to the queue), so the runner waits for its word.
@@ -52,6 +63,7 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   trainer = undefined;
   let error: string | null = null;
   try {
+    if (backendChoice === 'none') throw new UsageError('this agent has no tensor backend for dlphys runs (it runs program sweeps only)');
     await backendReady;
     await trainRun({
       raw: message.config,
@@ -78,6 +90,18 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error });
 }
 
+/** One program run (agent/runner/program_run.ts); needs no backend. */
+async function runProgram(message: ProgramRunMessage): Promise<void> {
+  training = true;
+  program = new ProgramRun(message, (line) => void send({ type: 'metrics', line }));
+  if (pendingStop) program.stop(pendingStop);
+  const { summary, error } = await program.run();
+  program = undefined;
+  training = false;
+  pendingStop = undefined;
+  await send({ type: 'done', summary, error });
+}
+
 function readSummary(dir: string): RunSummary | null {
   try {
     return JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
@@ -87,7 +111,7 @@ function readSummary(dir: string): RunSummary | null {
 }
 
 // Runs wait for this (the agent also waits for 'ready' before sending one).
-const backendReady = useBackend(backendChoice);
+const backendReady = backendChoice === 'none' ? Promise.resolve({ name: 'none' }) : useBackend(backendChoice);
 try {
   const info = await backendReady;
   await send({ type: 'ready', backend: info.name });

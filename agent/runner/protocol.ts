@@ -1,9 +1,11 @@
 import type { RunSummary } from '../../lib/run/run_folder.js';
+import type { ProgramRunMessage } from './program_run.js';
+
+/** A run for the runner: dlphys's trainer on a config, or a program sweep's program. */
+export type RunJob = { type: 'run'; config: Record<string, unknown>; runsDir: string; name: string } | ProgramRunMessage;
 
 /** Agent -> runner child, over the fork IPC channel. */
-export type ToRunner =
-  | { type: 'run'; config: Record<string, unknown>; runsDir: string; name: string }
-  | { type: 'stop'; reason: string };
+export type ToRunner = RunJob | { type: 'stop'; reason: string };
 
 /** Runner child -> agent. */
 export type FromRunner =

@@ -38,7 +38,11 @@ coordinator with a sweep instead, use dlphys-coord sweep FILE.`,
     .action(async (file: string, flags: SubmitFlags) => {
       const sweep = loadSweep(file, flags.name !== undefined ? { name: flags.name } : {});
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
-      const reply = await withCoordinator(flags, (conn) => unary(conn, 'SubmitSweep', { sweep_json: JSON.stringify(sweep) }, 60_000));
+      // The snapshot travels beside the sweep's JSON, as bytes (never inside it).
+      const { codeArchive, ...json } = sweep;
+      const reply = await withCoordinator(flags, (conn) =>
+        unary(conn, 'SubmitSweep', { sweep_json: JSON.stringify(json), code_archive: codeArchive ?? Buffer.alloc(0) }, 60_000),
+      );
       logLine(
         reply.existed
           ? `sweep ${reply.sweep} was already recorded by the coordinator at ${flags.coord}: nothing added`

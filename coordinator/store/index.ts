@@ -24,7 +24,7 @@ import * as lifecycle from './lifecycle.js';
 import * as metrics from './metrics.js';
 import * as queries from './queries.js';
 import { isTerminal } from './states.js';
-import { addSweep } from './sweeps.js';
+import { addSweep, codeArchive } from './sweeps.js';
 import type { ExpandedSweep } from '../../lib/sweep/index.js';
 import {
   DEFAULT_LEASE_TTL_MS,
@@ -86,9 +86,17 @@ export class Store {
   /**
    * Records a sweep and its runs (queued, attempt 0). The same name with the same specHash is
    * already there: nothing is written and existed is true (re-running a sweep file resumes it).
+   * A program sweep's code snapshot (`codeArchive`, whose content must hash to sweep.code.hash)
+   * is stored in the same transaction; it may be left out when the store already has that hash.
+   * UsageError: a name taken by other content, a corrupt or missing snapshot.
    */
-  addSweep(sweep: ExpandedSweep): { existed: boolean; runs: number } {
-    return addSweep(this.core, sweep);
+  addSweep(sweep: ExpandedSweep, codeArchive?: Buffer): { existed: boolean; runs: number } {
+    return addSweep(this.core, sweep, codeArchive);
+  }
+
+  /** A program sweep's code snapshot archive by its content hash; null when none is stored. */
+  codeArchive(hash: string): Buffer | null {
+    return codeArchive(this.core, hash);
   }
 
   /**
@@ -130,9 +138,10 @@ export class Store {
    * (the reply was lost on the way), the same runs are answered again, as long as they are still
    * its current attempts, and nothing new is leased. A quarantined agent gets nothing. A run
    * whose last attempt this agent lost (within AVOID_LOSER_MS) is left for another live agent.
+   * `programsOnly`: the agent has no tensor backend; only program sweeps' runs are leased to it.
    */
-  lease(agentId: string, max: number, leaseTtlMs: number, requestId = ''): LeasedRun[] {
-    return lifecycle.lease(this.core, agentId, max, leaseTtlMs, requestId);
+  lease(agentId: string, max: number, leaseTtlMs: number, requestId = '', programsOnly = false): LeasedRun[] {
+    return lifecycle.lease(this.core, agentId, max, leaseTtlMs, requestId, programsOnly);
   }
 
   /**

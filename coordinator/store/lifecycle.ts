@@ -28,7 +28,7 @@ import {
 } from './types.js';
 
 /** See Store.lease. */
-export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs: number, requestId: string): LeasedRun[] {
+export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs: number, requestId: string, programsOnly = false): LeasedRun[] {
   requireTtl(leaseTtlMs);
   const { s } = core;
   return core.tx(() => {
@@ -59,7 +59,7 @@ export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs:
       return othersCanTake;
     };
     // queuedOf selects the runs that nextState('lease', ...) moves: the queued ones.
-    for (const sweep of s.sweepsWithQueued.all()) {
+    for (const sweep of s.sweepsWithQueued.all(programsOnly ? 1 : 0)) {
       const want = Math.floor(max) - out.length;
       if (want <= 0) break;
       for (const r of s.queuedOf.all(sweep, want + 64)) {

@@ -7,8 +7,11 @@ export function prepareStatements(db: Database.Database) {
   return {
     getSweep: db.prepare<[string], { name: string; spec_hash: string }>('SELECT name, spec_hash FROM sweeps WHERE name = ?'),
     insertSweep: db.prepare(
-      'INSERT INTO sweeps (name, spec_json, spec_hash, method, metric_name, metric_goal, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO sweeps (name, spec_json, spec_hash, method, metric_name, metric_goal, created_at, kind, code_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    hasCode: db.prepare<[string], number>('SELECT count(*) FROM code_snapshots WHERE hash = ?').pluck(),
+    insertCode: db.prepare('INSERT OR IGNORE INTO code_snapshots (hash, archive, files, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
+    getCode: db.prepare<[string], Buffer>('SELECT archive FROM code_snapshots WHERE hash = ?').pluck(),
     insertRun: db.prepare(
       `INSERT INTO runs (id, sweep, idx, name, params_json, config_json, state, attempt, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
@@ -48,9 +51,11 @@ export function prepareStatements(db: Database.Database) {
     setLanded: db.prepare('UPDATE attempts SET landed_at = ?, landed_files = ?, landed_bytes = ? WHERE run_id = ? AND attempt = ?'),
     touchAgent: db.prepare('UPDATE agents SET last_heartbeat = ?, lost_at = NULL WHERE id = ?'),
     setHealth: db.prepare('UPDATE agents SET health_json = ? WHERE id = ?'),
+    // ?1 = 1: only program sweeps (an agent that leases programs only).
     sweepsWithQueued: db
-      .prepare<[], string>(
+      .prepare<[number], string>(
         `SELECT s.name FROM sweeps s WHERE EXISTS (SELECT 1 FROM runs r WHERE r.state = 'queued' AND r.sweep = s.name)
+           AND (?1 = 0 OR s.kind = 'program')
          ORDER BY s.created_at, s.rowid`,
       )
       .pluck(),

@@ -5,41 +5,63 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { componentName, declaredKeys, resolveConfigPaths } from '../config_paths.js';
-import { configPathProblem, readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
+import { readJsonFile, RUN_NAME, setPath, type ExperimentConfig, type RawConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { resolveConfig } from '../experiment.js';
-import { Rng } from '../rng.js';
-import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
+import type { Parameter } from './distributions.js';
 import { callbacks } from '../callbacks/registry.js';
 import { closestName } from '../closest_name.js';
 import { TRAINER_METRICS } from '../training/callback.js';
+import { assignRuns, flattenParameters, normalizeAll } from './assignments.js';
 import { canonicalJson } from './canonical_json.js';
 import { markFloatRanges } from './float_ranges.js';
+import { expandProgramSweep, type ProgramJob } from './program_sweep.js';
 import { readSweepFile } from './sweep_file.js';
-import { parseSweepSpec, type ParameterSpec } from './spec.js';
+import { isProgramSweep, parseSweepSpec, type SweepSpec } from './spec.js';
 
-export interface ExpandedRun {
+export { MAX_RUNS } from './assignments.js';
+
+export interface ExpandedRun<C extends ExperimentConfig | ProgramJob = ExperimentConfig | ProgramJob> {
   index: number;
   name: string;
-  /** The swept values of this run, by dotted config path. */
+  /** The swept values of this run, by dotted path (a config path in a native sweep; nested names joined in a program sweep). */
   params: Record<string, unknown>;
-  config: ExperimentConfig;
+  /** What the run executes: its resolved experiment config, or in a program sweep its program job. */
+  config: C;
 }
 
-export interface ExpandedSweep {
+/** The code a program sweep ships to its agents (lib/sweep/code_snapshot.ts). */
+export interface CodeRef {
+  /** sha256 hex of the snapshot's content. */
+  hash: string;
+  files: number;
+  /** Uncompressed bytes. */
+  bytes: number;
+}
+
+export interface ExpandedSweep<C extends ExperimentConfig | ProgramJob = ExperimentConfig | ProgramJob> {
   name: string;
+  /** native: dlphys's trainer from `base`; program: the sweep's own program or command. */
+  kind: 'native' | 'program';
   method: 'grid' | 'random';
   metric: { name: string; goal: 'min' | 'max' } | null;
-  /** The sweep as given, with `base` inlined: enough to store and expand again without the files. */
+  /** The sweep as given, with `base` inlined (and a program sweep's code hash): enough to store and expand again without the files. */
   spec: Record<string, unknown>;
   /** sha256 hex of the canonical (sorted-key) JSON of `spec`. */
   specHash: string;
-  runs: ExpandedRun[];
+  runs: ExpandedRun<C>[];
   warnings: string[];
+  /** A program sweep's code snapshot, when it ships one. */
+  code?: CodeRef | null;
+  /** That snapshot's archive: sent beside the sweep (never inside its JSON), stored by the coordinator, fetched by agents. */
+  codeArchive?: Buffer;
 }
 
-/** More runs than this in one sweep is almost surely a mistake (int_uniform over a huge range, say). */
-export const MAX_RUNS = 100_000;
+/** The sweep as a native one (dlphys's trainer from `base`); throws for a program sweep. */
+export function asNativeSweep(sweep: ExpandedSweep): ExpandedSweep<ExperimentConfig> {
+  if (sweep.kind !== 'native') throw new UsageError(`sweep ${sweep.name} runs a program, not dlphys's trainer`);
+  return sweep as ExpandedSweep<ExperimentConfig>;
+}
 
 /** Reads a sweep file, JSON or YAML (and its base, when that is a path), and expands it. */
 export function loadSweep(file: string, options: { name?: string } = {}): ExpandedSweep {
@@ -65,25 +87,15 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   };
   const sweep = parseSweepSpec(spec, source);
   const warnings: string[] = [];
-
-  // The sweep's name becomes a folder name, like a run's. A name written in the file is a display
-  // name (W&B's "name: My sweep"): one that cannot be a folder name gets a slug of it, said once.
-  // A --name is an id the user chose, taken as it is.
-  const fileName = path.basename(source).replace(/\.(json|ya?ml)$/i, '');
-  let name = options.name ?? sweep.name ?? fileName;
-  if (options.name === undefined && sweep.name !== undefined && !RUN_NAME.test(name)) {
-    const slug = slugify(sweep.name) || slugify(fileName);
-    warnings.push(`sweep name "${sweep.name}" is its display name; its id and folder are "${slug}" (choose another with --name)`);
-    name = slug;
-  }
-  if (!RUN_NAME.test(name)) {
-    fail(`sweep name "${name}" cannot be a folder name; use letters, digits and . _ = , + - (set "name" in the sweep, or --name)`);
+  const name = sweepName(sweep, options, warnings);
+  if (isProgramSweep(sweep)) {
+    return expandProgramSweep(sweep, { source, baseDir: options.baseDir, name, spec: spec as Record<string, unknown>, warnings });
   }
 
   // Base: inline, or a path relative to the sweep file; stored inlined.
   let baseRaw: RawConfig;
-  if (typeof sweep.base === 'string') {
-    const file = path.resolve(options.baseDir, sweep.base);
+  if (typeof sweep.base === 'string' || sweep.base === undefined) {
+    const file = path.resolve(options.baseDir, sweep.base ?? '');
     const loaded = readJsonFile(file, `${source}: base config`);
     if (loaded === null || typeof loaded !== 'object' || Array.isArray(loaded)) {
       return fail(`base config ${file} must be a JSON object with model, data and train`);
@@ -98,68 +110,25 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   const baseResolved = resolveConfig(structuredClone(baseRaw), `${source}: base`, { checkSizes: false });
 
   // Parameters, in file order, nested blocks flattened to dotted paths.
-  const flat = flattenParameters(sweep.parameters, '', source);
+  const flat = flattenParameters(sweep.parameters, source, true);
   flat.forEach(({ path: inner }, i) => {
     const later = flat.slice(i + 1).find(({ path: outer }) => inner.startsWith(`${outer}.`));
     if (later) {
       fail(`parameter "${inner}" is set before "${later.path}", which replaces it; list "${later.path}" first`);
     }
   });
-  const params = flat.map(({ path: p, spec: s }) => {
-    const param = withSource(source, () => normalizeParameter(p, s));
-    checkPath(p, baseResolved, source);
-    return param;
-  });
+  const params = normalizeAll(flat, source);
+  for (const p of params) checkPath(p.path, baseResolved, source);
 
-  // The parameter values of every run, in order.
-  let assignments: unknown[][];
-  if (sweep.method === 'grid') {
-    const lists = params.map((p) => {
-      const values = withSource(source, () => gridValues(p));
-      if (gridDropsMax(p)) {
-        warnings.push(
-          `parameter ${p.path}: q_uniform in a grid takes min, min+q, ... below max, as W&B does; max ${p.max} itself is not a run (raise max past it to include it)`,
-        );
-      }
-      return values;
-    });
-    const total = lists.reduce((n, l) => n * l.length, 1);
-    const count = Math.min(total, sweep.run_cap ?? Infinity);
-    if (count > MAX_RUNS) fail(`the grid has ${total} runs, more than ${MAX_RUNS}; narrow it or set run_cap`);
-    if (count < total) warnings.push(`run_cap ${sweep.run_cap} keeps the first ${count} of the grid's ${total} runs`);
-    assignments = Array.from({ length: count }, (_, index) => gridPoint(lists, index));
-  } else {
-    if (sweep.run_cap === undefined) fail('method random needs run_cap: how many runs to sample');
-    const count = sweep.run_cap!;
-    if (count > MAX_RUNS) fail(`run_cap ${count} is more than ${MAX_RUNS} runs; lower it`);
-    const rng = new Rng(sweep.seed, 'sweep');
-    assignments = Array.from({ length: count }, () => params.map((p) => sample(p, rng)));
-  }
-  for (const p of params) if (p.warning) warnings.push(p.warning);
-  const width = Math.max(3, String(assignments.length - 1).length);
-  const nameOf = (index: number) => `r${String(index).padStart(width, '0')}`;
-  // A draw that is not a finite number would reach a run's config as null (JSON has no Infinity).
-  assignments.forEach((values, index) =>
-    values.forEach((v, j) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) {
-        fail(`run ${nameOf(index)}: parameter "${params[j]!.path}" (${params[j]!.distribution}) drew ${v}, which no config can hold; narrow its range`);
-      }
-    }),
-  );
-
-  if (sweep.early_terminate !== undefined) {
-    warnings.push('early_terminate is recorded but not applied: every run trains to the end (use the early_stopping callback in base to stop runs)');
-  }
+  const { values: assignments, names } = assignRuns(sweep, params, source, warnings);
+  warnings.push(...specWarnings(sweep));
   if (sweep.metric) {
     const unknown = unloggedMetric(sweep.metric.name, baseResolved);
     if (unknown) warnings.push(unknown);
   }
-  if (sweep.metric?.target !== undefined) {
-    warnings.push(`metric target ${sweep.metric.target} is recorded but not applied: the sweep does not stop when a run reaches it`);
-  }
 
-  const runs = assignments.map((values, index): ExpandedRun => {
-    const runName = nameOf(index);
+  const runs = assignments.map((values, index): ExpandedRun<ExperimentConfig> => {
+    const runName = names[index]!;
     const runSource = `${source} run ${runName}`;
     // A path given as a parameter value was written in the sweep file.
     const raw = resolveConfigPaths(applyParameters(baseRaw, baseResolved, params, values, source), options.baseDir);
@@ -176,11 +145,11 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     return { index, name: runName, params: runParams, config };
   });
 
-  const goal = sweep.metric?.goal;
   return {
     name,
+    kind: 'native',
     method: sweep.method,
-    metric: sweep.metric ? { name: sweep.metric.name, goal: goal === 'maximize' || goal === 'max' ? 'max' : 'min' } : null,
+    metric: sweepMetric(sweep),
     spec: storedSpec,
     specHash: createHash('sha256').update(canonicalJson(storedSpec)).digest('hex'),
     runs,
@@ -188,55 +157,41 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   };
 }
 
-/** Runs `fn`, putting the sweep file in front of a UsageError's message. */
-function withSource<T>(source: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof UsageError) throw new UsageError(`${source}: ${err.message}`);
-    throw err;
+/**
+ * The sweep's id, which becomes its folder name like a run's. A name written in the file is a
+ * display name (W&B's "name: My sweep"): one that cannot be a folder name gets a slug of it, said
+ * once in `warnings`. A --name (`options.name`) is an id the user chose, taken as it is.
+ */
+function sweepName(sweep: SweepSpec, options: { source: string; name?: string }, warnings: string[]): string {
+  const fileName = path.basename(options.source).replace(/\.(json|ya?ml)$/i, '');
+  let name = options.name ?? sweep.name ?? fileName;
+  if (options.name === undefined && sweep.name !== undefined && !RUN_NAME.test(name)) {
+    const slug = slugify(sweep.name) || slugify(fileName);
+    warnings.push(`sweep name "${sweep.name}" is its display name; its id and folder are "${slug}" (choose another with --name)`);
+    name = slug;
   }
+  if (!RUN_NAME.test(name)) {
+    throw new UsageError(`${options.source}: sweep name "${name}" cannot be a folder name; use letters, digits and . _ = , + - (set "name" in the sweep, or --name)`);
+  }
+  return name;
 }
 
-/** Grid point `index` of the cartesian product; the first list varies slowest. */
-function gridPoint(lists: unknown[][], index: number): unknown[] {
-  const point = new Array<unknown>(lists.length);
-  for (let i = lists.length - 1; i >= 0; i--) {
-    const list = lists[i]!;
-    point[i] = list[index % list.length];
-    index = Math.floor(index / list.length);
-  }
-  return point;
+/** The sweep metric with its goal in scan's short words (W&B's default goal is minimize). */
+export function sweepMetric(sweep: SweepSpec): ExpandedSweep['metric'] {
+  if (!sweep.metric) return null;
+  const goal = sweep.metric.goal;
+  return { name: sweep.metric.name, goal: goal === 'maximize' || goal === 'max' ? 'max' : 'min' };
 }
 
-/** Nested `parameters` blocks become dotted paths; a path given twice is an error. */
-function flattenParameters(
-  parameters: Record<string, ParameterSpec>,
-  prefix: string,
-  source: string,
-  seen = new Set<string>(),
-): { path: string; spec: ParameterSpec }[] {
-  const out: { path: string; spec: ParameterSpec }[] = [];
-  for (const [key, spec] of Object.entries(parameters)) {
-    const p = prefix ? `${prefix}.${key}` : key;
-    if (spec.parameters !== undefined) {
-      const other = Object.keys(spec).filter((k) => k !== 'parameters');
-      if (other.length) {
-        throw new UsageError(
-          `${source}: parameter "${p}": a block with nested "parameters" takes nothing else (found "${other[0]}"); move it into a parameter of its own`,
-        );
-      }
-      if (Object.keys(spec.parameters).length === 0) {
-        throw new UsageError(`${source}: parameter "${p}": nested "parameters" is empty; give at least one parameter or remove the block`);
-      }
-      out.push(...flattenParameters(spec.parameters, p, source, seen));
-      continue;
-    }
-    const problem = configPathProblem(p);
-    if (problem) throw new UsageError(`${source}: parameter "${p}": ${problem}`);
-    if (seen.has(p)) throw new UsageError(`${source}: parameter "${p}" is given twice; keep one`);
-    seen.add(p);
-    out.push({ path: p, spec });
+/** Warnings for W&B keys recorded but not acted on yet (early_terminate, metric.target). */
+export function specWarnings(sweep: SweepSpec): string[] {
+  const out: string[] = [];
+  if (sweep.early_terminate !== undefined) {
+    const hint = isProgramSweep(sweep) ? '' : ' (use the early_stopping callback in base to stop runs)';
+    out.push(`early_terminate is recorded but not applied: every run trains to the end${hint}`);
+  }
+  if (sweep.metric?.target !== undefined) {
+    out.push(`metric target ${sweep.metric.target} is recorded but not applied: the sweep does not stop when a run reaches it`);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 export { markFloatRanges } from './float_ranges.js';
 export { canonicalJson } from './canonical_json.js';
-export { loadSweep, expandSweep, MAX_RUNS, type ExpandedRun, type ExpandedSweep } from './expand.js';
+export { loadSweep, expandSweep, asNativeSweep, MAX_RUNS, type CodeRef, type ExpandedRun, type ExpandedSweep } from './expand.js';
+export { isProgramJob, type ProgramJob } from './program_sweep.js';
 export { parseSweepSpec, sweepSpecSchema, parameterSpecSchema, METHODS, SWEEP_KEYS, PARAMETER_KEYS, type SweepSpec, type SweepMethod, type ParameterSpec } from './spec.js';
 export {
   DISTRIBUTIONS,

@@ -60,15 +60,18 @@ export const sweepSpecSchema = z.strictObject({
   parameters: z.record(z.string(), parameterSpecSchema),
   run_cap: z.int().positive().optional(),
   early_terminate: z.record(z.string(), z.unknown()).optional(),
-  /** Ours: the experiment config each run starts from, inline or a path relative to the sweep file. */
-  base: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+  /** Ours: the experiment config each run starts from, inline or a path relative to the sweep file. Absent in a program sweep. */
+  base: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   /** Ours: seed of the random sampler. */
   seed: z.int().nonnegative().default(0),
   name: z.string().optional(),
   description: z.string().optional(),
-  // W&B keys that mean nothing here (we run dlphys, not a program): accepted and ignored.
-  program: z.string().optional(),
-  command: z.array(z.unknown()).optional(),
+  /** W&B's: the script each run executes (a program sweep), relative to the sweep file's folder. */
+  program: z.string().min(1).optional(),
+  /** W&B's: the command line of a program run, with W&B's macros (lib/sweep/program_command.ts). */
+  command: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+  /** Ours: the folder snapshotted for agents (default the sweep file's), or false to run in place on a shared file system. */
+  code_dir: z.union([z.string().min(1), z.literal(false)]).optional(),
   project: z.string().optional(),
   entity: z.string().optional(),
   /** W&B's controller: `type: local` is what a dlphys coordinator always is; recorded, nothing to change. */
@@ -76,6 +79,11 @@ export const sweepSpecSchema = z.strictObject({
 });
 
 export type SweepSpec = z.output<typeof sweepSpecSchema>;
+
+/** A program sweep runs the user's script (W&B's `program`/`command`); a native one dlphys's trainer from `base`. */
+export function isProgramSweep(spec: SweepSpec): boolean {
+  return spec.base === undefined;
+}
 
 export const SWEEP_KEYS = Object.keys(sweepSpecSchema.shape);
 
@@ -102,9 +110,15 @@ export function parseSweepSpec(spec: unknown, source: string): SweepSpec {
     fail(`unknown method ${JSON.stringify(obj.method)}; use "grid" or "random" (bayes is not supported yet)`);
   }
   if (obj.parameters === undefined) fail('missing "parameters" (the values to sweep, e.g. {"optimizer.kwargs.lr": {"values": [0.01, 0.1]}})');
-  if (obj.base === undefined) {
-    fail('missing "base": the experiment config each run starts from (an inline object, or a path to a .json file relative to the sweep file)');
+  if (obj.base === undefined && obj.program === undefined && obj.command === undefined) {
+    fail(
+      'missing "base" or "program": give "base", the experiment config each run of dlphys\'s trainer starts from (an inline object, or a path to a .json file relative to the sweep file), or "program", the script each run executes',
+    );
   }
+  if (obj.base !== undefined && (obj.program !== undefined || obj.command !== undefined)) {
+    fail(`a sweep runs dlphys's trainer from "base" or a "program"/"command" of its own, not both; remove "${obj.program !== undefined ? 'program' : 'command'}" or "base"`);
+  }
+  if (obj.code_dir !== undefined && obj.base !== undefined) fail('"code_dir" belongs to a program sweep; a sweep with "base" ships no code (remove it)');
   const parsed = sweepSpecSchema.safeParse(spec, { reportInput: true });
   if (!parsed.success) fail(describeSweepIssue(parsed.error.issues[0]!));
   const out = parsed.data!;
@@ -145,6 +159,8 @@ function describeSweepIssue(issue: z.core.$ZodIssue): string {
   if (where === 'metric.goal') return `metric goal must be "minimize" or "maximize"${got}`;
   if (where === 'run_cap') return `"run_cap" must be a positive integer (how many runs at most)${got}`;
   if (where === 'seed') return `"seed" must be a non-negative integer${got}`;
+  if (where === 'command') return `"command" must be a list of arguments (strings, numbers, booleans) such as ["\${env}", "\${interpreter}", "\${program}", "\${args}"]${got}`;
+  if (where === 'code_dir') return `"code_dir" must be a folder (relative to the sweep file) or false (run in place on a shared file system)${got}`;
   if (where === 'base') return `"base" must be an experiment config object or a path to one${got}`;
   if (where === 'parameters') return `"parameters" must be an object of parameter blocks${got}`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return `missing required "${where}"`;

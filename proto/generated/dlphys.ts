@@ -3,6 +3,8 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Ack as _dlphys_Ack, Ack__Output as _dlphys_Ack__Output } from './dlphys/Ack.js';
 import type { AgentStatus as _dlphys_AgentStatus, AgentStatus__Output as _dlphys_AgentStatus__Output } from './dlphys/AgentStatus.js';
+import type { CodeReply as _dlphys_CodeReply, CodeReply__Output as _dlphys_CodeReply__Output } from './dlphys/CodeReply.js';
+import type { CodeRequest as _dlphys_CodeRequest, CodeRequest__Output as _dlphys_CodeRequest__Output } from './dlphys/CodeRequest.js';
 import type { CoordinatorClient as _dlphys_CoordinatorClient, CoordinatorDefinition as _dlphys_CoordinatorDefinition } from './dlphys/Coordinator.js';
 import type { CoordinatorHealth as _dlphys_CoordinatorHealth, CoordinatorHealth__Output as _dlphys_CoordinatorHealth__Output } from './dlphys/CoordinatorHealth.js';
 import type { Event as _dlphys_Event, Event__Output as _dlphys_Event__Output } from './dlphys/Event.js';
@@ -47,6 +49,8 @@ export interface ProtoGrpcType {
   dlphys: {
     Ack: MessageTypeDefinition<_dlphys_Ack, _dlphys_Ack__Output>
     AgentStatus: MessageTypeDefinition<_dlphys_AgentStatus, _dlphys_AgentStatus__Output>
+    CodeReply: MessageTypeDefinition<_dlphys_CodeReply, _dlphys_CodeReply__Output>
+    CodeRequest: MessageTypeDefinition<_dlphys_CodeRequest, _dlphys_CodeRequest__Output>
     Coordinator: SubtypeConstructor<typeof grpc.Client, _dlphys_CoordinatorClient> & { service: _dlphys_CoordinatorDefinition }
     CoordinatorHealth: MessageTypeDefinition<_dlphys_CoordinatorHealth, _dlphys_CoordinatorHealth__Output>
     Event: MessageTypeDefinition<_dlphys_Event, _dlphys_Event__Output>

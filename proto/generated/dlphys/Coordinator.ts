@@ -3,6 +3,8 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { Ack as _dlphys_Ack, Ack__Output as _dlphys_Ack__Output } from '../dlphys/Ack.js';
+import type { CodeReply as _dlphys_CodeReply, CodeReply__Output as _dlphys_CodeReply__Output } from '../dlphys/CodeReply.js';
+import type { CodeRequest as _dlphys_CodeRequest, CodeRequest__Output as _dlphys_CodeRequest__Output } from '../dlphys/CodeRequest.js';
 import type { Event as _dlphys_Event, Event__Output as _dlphys_Event__Output } from '../dlphys/Event.js';
 import type { GoodbyeRequest as _dlphys_GoodbyeRequest, GoodbyeRequest__Output as _dlphys_GoodbyeRequest__Output } from '../dlphys/GoodbyeRequest.js';
 import type { HeartbeatReply as _dlphys_HeartbeatReply, HeartbeatReply__Output as _dlphys_HeartbeatReply__Output } from '../dlphys/HeartbeatReply.js';
@@ -36,6 +38,21 @@ export interface CoordinatorClient extends grpc.Client {
   cancel(argument: _dlphys_TargetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
   cancel(argument: _dlphys_TargetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
   cancel(argument: _dlphys_TargetRequest, callback: grpc.requestCallback<_dlphys_TargetReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * A program sweep's code snapshot, by content hash (lib/sweep/code_snapshot.ts); agents cache it.
+   */
+  GetCode(argument: _dlphys_CodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  GetCode(argument: _dlphys_CodeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  GetCode(argument: _dlphys_CodeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  GetCode(argument: _dlphys_CodeRequest, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * A program sweep's code snapshot, by content hash (lib/sweep/code_snapshot.ts); agents cache it.
+   */
+  getCode(argument: _dlphys_CodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  getCode(argument: _dlphys_CodeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  getCode(argument: _dlphys_CodeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
+  getCode(argument: _dlphys_CodeRequest, callback: grpc.requestCallback<_dlphys_CodeReply__Output>): grpc.ClientUnaryCall;
   
   /**
    * An agent that exits says so: it is shown as gone at once instead of after a lease TTL.
@@ -180,6 +197,11 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   Cancel: grpc.handleUnaryCall<_dlphys_TargetRequest__Output, _dlphys_TargetReply>;
   
   /**
+   * A program sweep's code snapshot, by content hash (lib/sweep/code_snapshot.ts); agents cache it.
+   */
+  GetCode: grpc.handleUnaryCall<_dlphys_CodeRequest__Output, _dlphys_CodeReply>;
+  
+  /**
    * An agent that exits says so: it is shown as gone at once instead of after a lease TTL.
    */
   Goodbye: grpc.handleUnaryCall<_dlphys_GoodbyeRequest__Output, _dlphys_Ack>;
@@ -221,6 +243,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   Cancel: MethodDefinition<_dlphys_TargetRequest, _dlphys_TargetReply, _dlphys_TargetRequest__Output, _dlphys_TargetReply__Output>
+  GetCode: MethodDefinition<_dlphys_CodeRequest, _dlphys_CodeReply, _dlphys_CodeRequest__Output, _dlphys_CodeReply__Output>
   Goodbye: MethodDefinition<_dlphys_GoodbyeRequest, _dlphys_Ack, _dlphys_GoodbyeRequest__Output, _dlphys_Ack__Output>
   Heartbeat: MethodDefinition<_dlphys_HeartbeatRequest, _dlphys_HeartbeatReply, _dlphys_HeartbeatRequest__Output, _dlphys_HeartbeatReply__Output>
   Lease: MethodDefinition<_dlphys_LeaseRequest, _dlphys_LeaseReply, _dlphys_LeaseRequest__Output, _dlphys_LeaseReply__Output>

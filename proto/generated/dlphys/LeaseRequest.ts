@@ -9,6 +9,11 @@ export interface LeaseRequest {
    * no reply came: a repeated request gets the runs the first one leased, not new ones.
    */
   'request_id'?: (string);
+  /**
+   * The agent cannot train dlphys's own runs (no tensor backend for its GPUs): lease it only
+   * runs of program sweeps.
+   */
+  'programs_only'?: (boolean);
 }
 
 export interface LeaseRequest__Output {
@@ -19,4 +24,9 @@ export interface LeaseRequest__Output {
    * no reply came: a repeated request gets the runs the first one leased, not new ones.
    */
   'request_id': (string);
+  /**
+   * The agent cannot train dlphys's own runs (no tensor backend for its GPUs): lease it only
+   * runs of program sweeps.
+   */
+  'programs_only': (boolean);
 }

@@ -7,7 +7,8 @@ export interface LeasedRun {
   'sweep'?: (string);
   'name'?: (string);
   /**
-   * The full resolved ExperimentConfig of the run.
+   * The full resolved ExperimentConfig of the run, or for a program sweep its ProgramJob
+   * (lib/sweep/program_sweep.ts: {"kind": "program", ...}).
    */
   'config_json'?: (string);
 }
@@ -17,7 +18,8 @@ export interface LeasedRun__Output {
   'sweep': (string);
   'name': (string);
   /**
-   * The full resolved ExperimentConfig of the run.
+   * The full resolved ExperimentConfig of the run, or for a program sweep its ProgramJob
+   * (lib/sweep/program_sweep.ts: {"kind": "program", ...}).
    */
   'config_json': (string);
 }

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { BOOKKEEPING_KEYS, UNRANKED_METRICS, higherIsBetter } from '../../lib/metric_goal.js';
+import type { RunSummary } from '../../lib/run/run_folder.js';
+
+/**
+ * The numbers of a program run's summary.json, gathered from its metrics rows as they arrive:
+ * `final` is the last value of each metric (W&B's default summary), overridden by what the program
+ * set in its W&B summary (`wandb-summary.json`, which the wandb shim writes); `best` the best value
+ * by the rule scan and the trainer share (accuracies up, everything else down), except the sweep
+ * metric, which goes the sweep's way.
+ */
+export class ProgramSummary {
+  readonly final: Record<string, number> = {};
+  readonly best: Record<string, number> = {};
+  steps = 0;
+
+  constructor(private readonly metric: { name: string; goal: 'min' | 'max' } | null) {}
+
+  add(row: Record<string, unknown>): void {
+    if (typeof row.step === 'number' && Number.isFinite(row.step)) this.steps = Math.max(this.steps, row.step);
+    for (const [key, value] of Object.entries(row)) {
+      if (BOOKKEEPING_KEYS.has(key) || typeof value !== 'number' || !Number.isFinite(value)) continue;
+      this.final[key] = value;
+      if (UNRANKED_METRICS.has(key)) continue;
+      const up = this.metric?.name === key ? this.metric.goal === 'max' : higherIsBetter(key);
+      const prev = this.best[key];
+      if (prev === undefined || (up ? value > prev : value < prev)) this.best[key] = value;
+    }
+  }
+
+  /** The summary.json of the run, with what the program's own summary file says merged into `final`. */
+  summary(dir: string, fields: Omit<RunSummary, 'steps' | 'final' | 'best' | 'callback_time'>): RunSummary {
+    const final = { ...this.final, ...readWandbSummary(dir) };
+    return { ...fields, steps: this.steps, final, best: { ...this.best }, callback_time: {} };
+  }
+}
+
+/** The finite numbers of `wandb-summary.json` (nested objects by dotted keys); {} when absent or unreadable. */
+function readWandbSummary(dir: string): Record<string, number> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(path.join(dir, 'wandb-summary.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+  const out: Record<string, number> = {};
+  const visit = (value: unknown, prefix: string) => {
+    if (typeof value === 'number' && Number.isFinite(value) && prefix && !BOOKKEEPING_KEYS.has(prefix) && !prefix.startsWith('_')) out[prefix] = value;
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) visit(v, prefix ? `${prefix}.${k}` : k);
+    }
+  };
+  visit(raw, '');
+  return out;
+}
