@@ -9,7 +9,7 @@ import { logLine as log } from '../lib/log.js';
 import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
 import { Agent, AgentFatalError } from './agent.js';
-import { requireGpuBackend, resolveGpus } from './gpus.js';
+import { GPU_BACKEND_MISSING, hasGpuBackend, resolveGpus } from './gpus.js';
 import { lockWorkDir } from './work_dir.js';
 
 interface AgentFlags extends ClientFlags {
@@ -21,6 +21,8 @@ interface AgentFlags extends ClientFlags {
   poll: number;
   runsPerProcess: number;
   connectTimeout?: number;
+  interpreter?: string;
+  wandbShim: boolean;
 }
 
 /** Without --connect-timeout: an agent told to exit when idle gives up on a coordinator that never answers after this long. */
@@ -43,6 +45,8 @@ const program = addClientOptions(agentCommand, { description: 'the coordinator',
     `give up (exit 2) when no coordinator answers for this long while there is nothing to train (0: never; default ${IDLE_CONNECT_TIMEOUT_S} with --exit-when-idle, else 0)`,
     nonNegative('--connect-timeout'),
   )
+  .option('--interpreter <path>', "the Python of program sweeps' runs, W&B's ${interpreter} (default: python3 when on PATH, else python)")
+  .option('--wandb-shim', "program runs import dlphys's wandb module even where the real wandb is installed (their metrics then stream live; without it, the real wandb logs offline)", false)
   .option('--runs-per-process <n>', 'runs one child process trains in turn (1: a fresh process per run; more saves ~0.35 s of CPU per run between short runs)', positiveInt('--runs-per-process'), 1)
   .addHelpText(
     'after',
@@ -52,13 +56,20 @@ Examples:
   $ dlphys-agent --coord head:50051 --gpu 0,1 --slots 4      # two runs per GPU
   $ dlphys-agent --coord 127.0.0.1:50051 --exit-when-idle    # CPU, until the sweeps are done
   $ srun --gpus-per-task=1 dlphys-agent --coord head:50051 --gpu 0   # SLURM: one agent per GPU
+  $ dlphys-agent --coord head:50051 --gpu all --interpreter ~/venv/bin/python   # program sweeps (train.py) in a venv
+
+Program sweeps (W&B's program/command) run their program with the sweep's parameters on its
+command line as W&B's agent does; --gpu without tfjs-node-gpu leases only those.
 
 Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordinator; a second one exits at once.`,
   )
   .action(async (flags: AgentFlags) => {
     parseAddress(flags.coord);
     const gpus = resolveGpus(flags.gpu);
-    if (gpus.length) requireGpuBackend();
+    // A GPU host without tfjs-node-gpu can still run program sweeps (a PyTorch train.py): it
+    // leases only those, rather than training dlphys's runs on its CPU without saying so.
+    const programsOnly = gpus.length > 0 && !hasGpuBackend();
+    if (programsOnly) log(`warning: ${GPU_BACKEND_MISSING}; this agent runs program sweeps only`);
     // A wasm/cpu run is single-threaded, so a CPU-only host runs one per core.
     const slots = flags.slots ?? (gpus.length ? gpus.length : os.availableParallelism());
     const workDir = path.resolve(flags.workDir ?? path.join(os.tmpdir(), 'dlphys-agent', String(process.pid)));
@@ -76,6 +87,9 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
       uploadEverySec: flags.uploadEvery,
       pollMs: flags.poll,
       runsPerProcess: flags.runsPerProcess,
+      programsOnly,
+      wandbShim: flags.wandbShim,
+      ...(flags.interpreter !== undefined ? { interpreter: flags.interpreter } : {}),
       connectTimeoutMs: connectTimeoutS * 1000,
       onHeartbeat: () => lock.touch(),
       log,

@@ -38,11 +38,18 @@ function countGpus(): string[] {
   return r.stdout.split('\n').filter((l) => l.startsWith('GPU ')).map((_, i) => String(i));
 }
 
-/** A GPU agent without the GPU backend would train on CPU without saying so: refuse instead. */
-export function requireGpuBackend(): void {
+/** Why a GPU agent cannot train dlphys's own runs: the GPU backend is missing, and how to add it. */
+export const GPU_BACKEND_MISSING = `--gpu needs @tensorflow/tfjs-node-gpu for dlphys's own runs, which is not installed (add it with: ${NATIVE_INSTALL_HINT.split(' (GPU host)')[0]})`;
+
+/**
+ * Whether the GPU backend is installed. Without it a GPU agent would train dlphys's runs on its
+ * CPU without saying so; it runs program sweeps only instead (agent/cli.ts).
+ */
+export function hasGpuBackend(): boolean {
   try {
     createRequire(import.meta.url).resolve('@tensorflow/tfjs-node-gpu');
+    return true;
   } catch {
-    throw new UsageError(`--gpu needs @tensorflow/tfjs-node-gpu, which is not installed; add it with: ${NATIVE_INSTALL_HINT.split(' (GPU host)')[0]}`);
+    return false;
   }
 }

@@ -21,7 +21,7 @@ export function submitCommand(): Command {
       'Add a sweep to a coordinator that is already running (at --coord). Its database, runs dir and exit policy are that ' +
         "coordinator's own: submit takes no --db, --runs-dir or --exit-when-done.",
     )
-    .argument('<file>', 'sweep file (JSON)');
+    .argument('<file>', 'sweep file (JSON or YAML, W&B keys)');
   return addClientOptions(cmd, { required: true, description: 'the running coordinator to add the sweep to (required: nothing is sent anywhere else)' })
     .option('--name <name>', "sweep name (default: the file's `name`, else its base name)")
     .addHelpText(

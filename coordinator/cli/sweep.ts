@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { loadSweep, type ExpandedSweep } from '../../lib/sweep/index.js';
+import { isProgramJob, loadSweep, type ExpandedSweep, type ProgramJob } from '../../lib/sweep/index.js';
+import { buildProgramCommand } from '../../lib/sweep/program_command.js';
 import { addListenOptions, type ListenFlags } from '../listen_options.js';
 import { logLine } from '../../lib/log.js';
 import { textTable } from '../../lib/text_table.js';
@@ -21,7 +22,7 @@ export function sweepCommand(): Command {
       'Expand a sweep file (W&B sweep-configuration keys) into runs, record them, and serve them to agents. ' +
         'It never sends the sweep anywhere: to add a sweep to a coordinator that is already running, use dlphys-coord submit FILE --coord HOST:PORT.',
     )
-    .argument('<file>', 'sweep file (JSON)')
+    .argument('<file>', "sweep file (JSON or YAML, W&B's keys: a W&B user's sweep.yaml with program: train.py runs as it is)")
     .option('--name <name>', "sweep name (default: the file's `name`, else its base name); runs land in <runs-dir>/<name>/")
     .option('--dry-run', 'print the runs the file expands to and record nothing', false)
     .option('--json', 'with --dry-run: one JSON object a line (index, name, params, config)', false)
@@ -35,7 +36,8 @@ Examples:
   $ dlphys-coord sweep examples/grid.json --dry-run        # what would run
   $ dlphys-coord sweep examples/random.json --dry-run --json | jq .params
   $ dlphys-coord sweep examples/grid.json --exit-when-done # serve until every run has finished
-  $ dlphys-coord sweep sweep.json --host 0.0.0.0 --token-file ~/.dlphys-token   # agents on other hosts`,
+  $ dlphys-coord sweep sweep.json --host 0.0.0.0 --token-file ~/.dlphys-token   # agents on other hosts
+  $ dlphys-coord sweep examples/programs/sweep.yaml --dry-run   # a program sweep: each run's command line`,
     )
     .action(async (file: string, flags: SweepFlags) => {
       const sweep = loadSweep(file, flags.name !== undefined ? { name: flags.name } : {});
@@ -57,13 +59,27 @@ Examples:
     });
 }
 
+/** A program run's command line as an agent would build it, its folder written as <run>. */
+function dryRunCommand(sweep: string, run: string, job: ProgramJob): string {
+  const argv = buildProgramCommand({
+    command: job.command ?? undefined,
+    program: job.program ?? undefined,
+    params: job.params,
+    interpreter: 'python3',
+    argsJsonFile: `<run>/wandb/sweep-${sweep}/config-${run}.json`,
+    env: process.env,
+  });
+  return argv.map((a) => (/^[\w@%+=:,./<>-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 function printDryRun(sweep: ExpandedSweep, json: boolean): void {
   if (json) {
     for (const run of sweep.runs) process.stdout.write(JSON.stringify({ index: run.index, name: run.name, params: run.params, config: run.config }) + '\n');
     return;
   }
   const keys = [...new Set(sweep.runs.flatMap((r) => Object.keys(r.params)))];
-  const rows = sweep.runs.map((r) => [r.name, ...keys.map((k) => JSON.stringify(r.params[k]))]);
-  process.stdout.write(textTable([['run', ...keys], ...rows]).join('\n') + '\n');
+  const rows = sweep.runs.map((r) => [r.name, ...keys.map((k) => JSON.stringify(r.params[k])), ...(isProgramJob(r.config) ? [dryRunCommand(sweep.name, r.name, r.config)] : [])]);
+  const head = ['run', ...keys, ...(sweep.kind === 'program' ? ['command (as an agent with python3 runs it)'] : [])];
+  process.stdout.write(textTable([head, ...rows]).join('\n') + '\n');
   process.stderr.write(`sweep ${sweep.name}: ${sweep.runs.length} runs (${sweep.method}); nothing recorded (--dry-run)\n`);
 }
