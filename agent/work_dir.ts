@@ -83,6 +83,9 @@ export function lockWorkDir(dir: string): WorkDirLock {
         release: () => {
           const held = readLock(file)?.info;
           if (held && held.host === mine.host && held.pid === mine.pid) fs.rmSync(file, { force: true });
+          // Program sweeps' code snapshots (agent/program_host.ts) can be fetched again: a work dir
+          // this agent made goes whole; one the user chose keeps them for the next agent.
+          if (created) fs.rmSync(path.join(dir, 'code'), { recursive: true, force: true });
           pruneEmptyFolders(dir);
           if (!created) return;
           try {

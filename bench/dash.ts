@@ -27,7 +27,7 @@ function snapshot(done: number): StatusSnapshot {
     id: `bench/r${i}`, sweep: 'bench', name: `r${i}`, state: state(i), attempt: 1, agent_id: state(i) === 'running' ? `agent${i % args.agents}` : '',
     params_json: JSON.stringify({ 'init.kwargs.sigma_w2': 1 + (i % 10) / 4, 'model.kwargs.depth': 2 + (i % 5), seed: i % 3 }),
     summary_json: i < done ? JSON.stringify({ status: 'completed', steps: 1000, wall_time: 30, best: { val_acc: 0.9 + (i % 7) / 100 }, final: { val_acc: 0.9 } }) : '',
-    error: '', updated_at: iso(t0), lost_attempts: 0,
+    error: '', updated_at: iso(t0), lost_attempts: 0, last_metrics_json: '',
   }));
   const agents: AgentStatus__Output[] = Array.from({ length: args.agents }, (_, a) => ({
     id: `agent${a}`, host: `gpu-host-${a}`, gpus: ['0'], slots: 1, last_heartbeat: iso(Date.now()), alive: true, running: 1, state: 'alive', quarantined_until: '', lost_runs: 0,

@@ -64,6 +64,7 @@ export function runToWire(r: RunStatusRow): Required<RunStatus> {
     error: r.error,
     updated_at: r.updated_at,
     lost_attempts: r.lost_attempts,
+    last_metrics_json: r.last_metrics_json,
   };
 }
 

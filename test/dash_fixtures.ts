@@ -67,6 +67,7 @@ export function run(sweepName: string, name: string, state: string, params: Reco
     error: '',
     updated_at: at(0),
     lost_attempts: 0,
+    last_metrics_json: '',
     ...fields,
   };
 }

@@ -147,10 +147,9 @@ test('log_uniform bounds that look like values are warned about; bounds that dra
   throwsUsage(() => lr({ distribution: 'log_normal', mu: 1000, sigma: 1 }), /^sweep\.json: run r000: parameter "optimizer\.kwargs\.lr" \(log_normal\) drew Infinity, which no config can hold; narrow its range$/);
 });
 
-test("W&B keys that do not change what runs are accepted and recorded: program, command, project, entity, description, controller", () => {
+test("W&B keys that do not change what runs are accepted and recorded: project, entity, description, controller", () => {
   const sweep = expand({
     method: 'grid',
-    program: 'train.py',
     project: 'p',
     entity: 'e',
     description: 'd',

@@ -202,10 +202,8 @@ test('metric goals take the W&B words and the short forms; early_terminate is ke
   const et = expand({
     method: 'grid',
     early_terminate: { type: 'hyperband', min_iter: 3 },
-    program: 'train.py',
     project: 'p',
     entity: 'e',
-    command: ['${env}'],
     description: 'a scan',
     parameters: { seed: { values: [1] } },
   });

@@ -13,12 +13,16 @@ import type { RunSummary } from '../../lib/run/run_folder.js';
 export class ProgramSummary {
   readonly final: Record<string, number> = {};
   readonly best: Record<string, number> = {};
-  steps = 0;
+  private maxStep: number | null = null;
+  private minStep: number | null = null;
 
   constructor(private readonly metric: { name: string; goal: 'min' | 'max' } | null) {}
 
   add(row: Record<string, unknown>): void {
-    if (typeof row.step === 'number' && Number.isFinite(row.step)) this.steps = Math.max(this.steps, row.step);
+    if (typeof row.step === 'number' && Number.isFinite(row.step)) {
+      this.maxStep = Math.max(this.maxStep ?? row.step, row.step);
+      this.minStep = Math.min(this.minStep ?? row.step, row.step);
+    }
     for (const [key, value] of Object.entries(row)) {
       if (BOOKKEEPING_KEYS.has(key) || typeof value !== 'number' || !Number.isFinite(value)) continue;
       this.final[key] = value;
@@ -33,6 +37,12 @@ export class ProgramSummary {
   summary(dir: string, fields: Omit<RunSummary, 'steps' | 'final' | 'best' | 'callback_time'>): RunSummary {
     const final = { ...this.final, ...readWandbSummary(dir) };
     return { ...fields, steps: this.steps, final, best: { ...this.best }, callback_time: {} };
+  }
+
+  /** Steps the program logged: W&B counts from 0, so a last step of 299 after a first of 0 is 300 steps. */
+  get steps(): number {
+    if (this.maxStep === null) return 0;
+    return this.maxStep + (this.minStep === 0 ? 1 : 0);
   }
 }
 

@@ -6,6 +6,7 @@ import { RUN_STATES } from '../run_states.js';
 import { unary } from '../../proto/client.js';
 import { addClientOptions, type ClientFlags } from '../../lib/cli/client_options.js';
 import { withCoordinator } from './client_call.js';
+import { formatNumber } from '../../lib/format_number.js';
 
 
 /** `dlphys-coord status [SWEEP]`: sweeps, agents and runs of a running coordinator, as tables or JSON. */
@@ -35,7 +36,12 @@ Examples:
 export function statusJson(reply: StatusReply__Output): Record<string, unknown> {
   return {
     ...reply,
-    runs: reply.runs.map(({ params_json, summary_json, ...run }) => ({ ...run, params: parseOrNull(params_json), summary: parseOrNull(summary_json) })),
+    runs: reply.runs.map(({ params_json, summary_json, last_metrics_json, ...run }) => ({
+      ...run,
+      params: parseOrNull(params_json),
+      summary: parseOrNull(summary_json),
+      latest: parseOrNull(last_metrics_json),
+    })),
   };
 }
 
@@ -60,6 +66,16 @@ function healthCells(h: HostHealth__Output | null): string[] {
 
 function table(header: string[], rows: string[][]): string[] {
   return textTable([header, ...rows]);
+}
+
+/** A run in progress's latest metrics row, short: `step 40 loss=0.31 val_acc=0.9`. */
+function latest(json: string): string {
+  const row = parseOrNull(json);
+  if (!row || typeof row !== 'object') return '';
+  const o = row as Record<string, unknown>;
+  const numbers = Object.entries(o).filter(([k, v]) => typeof v === 'number' && !['step', 'epoch', 'time'].includes(k));
+  const step = typeof o.step === 'number' ? `step ${o.step} ` : '';
+  return (step + numbers.slice(0, 3).map(([k, v]) => `${k}=${formatNumber(v as number)}`).join(' ')).trim();
 }
 
 function render(s: StatusReply__Output): string {
@@ -95,8 +111,17 @@ function render(s: StatusReply__Output): string {
     out.push('');
     out.push(
       ...table(
-        ['run', 'state', 'attempt', 'lost', 'agent', 'params', 'error'],
-        s.runs.map((r) => [r.id, r.state, String(r.attempt), String(r.lost_attempts), r.agent_id || '-', r.params_json, (r.error ?? '').split('\n')[0]!.slice(0, 60)]),
+        ['run', 'state', 'attempt', 'lost', 'agent', 'params', 'latest', 'error'],
+        s.runs.map((r) => [
+          r.id,
+          r.state,
+          String(r.attempt),
+          String(r.lost_attempts),
+          r.agent_id || '-',
+          r.params_json,
+          latest(r.last_metrics_json),
+          (r.error ?? '').split('\n')[0]!.slice(0, 60),
+        ]),
       ),
     );
   }

@@ -8,8 +8,8 @@ import { iso, type StoreCore } from './core.js';
 import { ACTIVE_STATES, HELD_STATES, RUN_STATES, sqlList } from '../run_states.js';
 import type { AgentRow, HostHealthData, RunDetail, RunRow, RunStatusRow, StatusReport, SweepRow } from './types.js';
 
-/** A run's row as status shows it; `lostAttempts` counted by the caller. */
-export function statusRow(r: RunRow, lostAttempts: number): RunStatusRow {
+/** A run's row as status shows it; `lostAttempts` counted by the caller, `lastMetrics` the latest stored row of a held run ('' otherwise). */
+export function statusRow(r: RunRow, lostAttempts: number, lastMetrics = ''): RunStatusRow {
   return {
     id: r.id,
     sweep: r.sweep,
@@ -22,6 +22,7 @@ export function statusRow(r: RunRow, lostAttempts: number): RunStatusRow {
     error: r.error ?? '',
     updated_at: iso(r.updated_at),
     lost_attempts: lostAttempts,
+    last_metrics_json: lastMetrics,
   };
 }
 
@@ -134,7 +135,10 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
           )
           .all();
     const lostAttempts = db.prepare<[string], number>(`SELECT count(*) FROM attempts WHERE run_id = ? AND outcome = 'lost'`).pluck();
-    const runs: RunStatusRow[] = runRows.map((r) => statusRow(r, lostAttempts.get(r.id)!));
+    // Only runs in progress: what status shows of them while they train (one index lookup each).
+    const lastLine = db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq DESC LIMIT 1').pluck();
+    const held = new Set<string>(HELD_STATES);
+    const runs: RunStatusRow[] = runRows.map((r) => statusRow(r, lostAttempts.get(r.id)!, held.has(r.state) ? (lastLine.get(r.id, r.attempt) ?? '') : ''));
     return { sweeps, agents, runs };
   });
   return read.deferred();

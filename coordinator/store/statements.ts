@@ -51,11 +51,11 @@ export function prepareStatements(db: Database.Database) {
     setLanded: db.prepare('UPDATE attempts SET landed_at = ?, landed_files = ?, landed_bytes = ? WHERE run_id = ? AND attempt = ?'),
     touchAgent: db.prepare('UPDATE agents SET last_heartbeat = ?, lost_at = NULL WHERE id = ?'),
     setHealth: db.prepare('UPDATE agents SET health_json = ? WHERE id = ?'),
-    // ?1 = 1: only program sweeps (an agent that leases programs only).
+    // 1: only program sweeps (an agent that leases programs only).
     sweepsWithQueued: db
       .prepare<[number], string>(
         `SELECT s.name FROM sweeps s WHERE EXISTS (SELECT 1 FROM runs r WHERE r.state = 'queued' AND r.sweep = s.name)
-           AND (?1 = 0 OR s.kind = 'program')
+           AND (? = 0 OR s.kind = 'program')
          ORDER BY s.created_at, s.rowid`,
       )
       .pluck(),

@@ -119,6 +119,8 @@ export interface RunStatusRow {
   updated_at: string;
   /** Attempts of this run whose agent vanished (lease expired), since the run was created. */
   lost_attempts: number;
+  /** The latest metrics.jsonl line stored for the current attempt of a run in progress; '' otherwise. */
+  last_metrics_json: string;
 }
 
 /** One run in full (Store.runDetail). */

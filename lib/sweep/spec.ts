@@ -159,7 +159,7 @@ function describeSweepIssue(issue: z.core.$ZodIssue): string {
   if (where === 'metric.goal') return `metric goal must be "minimize" or "maximize"${got}`;
   if (where === 'run_cap') return `"run_cap" must be a positive integer (how many runs at most)${got}`;
   if (where === 'seed') return `"seed" must be a non-negative integer${got}`;
-  if (where === 'command') return `"command" must be a list of arguments (strings, numbers, booleans) such as ["\${env}", "\${interpreter}", "\${program}", "\${args}"]${got}`;
+  if (where === 'command' || where.startsWith('command.')) return `"command" must be a list of arguments (strings, numbers, booleans) such as ["\${env}", "\${interpreter}", "\${program}", "\${args}"]${got}`;
   if (where === 'code_dir') return `"code_dir" must be a folder (relative to the sweep file) or false (run in place on a shared file system)${got}`;
   if (where === 'base') return `"base" must be an experiment config object or a path to one${got}`;
   if (where === 'parameters') return `"parameters" must be an object of parameter blocks${got}`;

@@ -106,6 +106,7 @@ export function folderSource(dir: string, options: FolderSourceOptions = {}): Da
           error,
           updated_at: run.updatedAt ? stamp('iso', run.updatedAt) : '',
           lost_attempts: 0,
+          last_metrics_json: '',
         });
       }
       const started = members.map((r) => Date.parse(String(r.provenance?.started_at ?? ''))).filter(Number.isFinite);

@@ -16,6 +16,10 @@ export interface RunStatus {
    * Attempts of this run whose agent vanished (lease expired), since the run was created.
    */
   'lost_attempts'?: (number);
+  /**
+   * A run in progress: the latest metrics.jsonl line its current attempt streamed; else empty.
+   */
+  'last_metrics_json'?: (string);
 }
 
 export interface RunStatus__Output {
@@ -33,4 +37,8 @@ export interface RunStatus__Output {
    * Attempts of this run whose agent vanished (lease expired), since the run was created.
    */
   'lost_attempts': (number);
+  /**
+   * A run in progress: the latest metrics.jsonl line its current attempt streamed; else empty.
+   */
+  'last_metrics_json': (string);
 }
