@@ -159,12 +159,16 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    description: 'program sweeps: the kind of a sweep, and the code snapshots agents fetch',
+    description: 'program sweeps (their kind, job template and code snapshots) and open-ended sweeps',
     sql: `
       -- native: dlphys's trainer runs it from its base; program: each run executes the sweep's own
       -- program (lib/sweep/program_sweep.ts). Agents without a tensor backend lease only these.
       ALTER TABLE sweeps ADD COLUMN kind TEXT NOT NULL DEFAULT 'native' CHECK (kind IN ('native','program'));
       ALTER TABLE sweeps ADD COLUMN code_hash TEXT;
+      -- 1: open-ended (random without run_cap): runs are made as agents ask, until cancelled
+      -- (coordinator/store/proposals.ts). template_json: a program sweep's job without params.
+      ALTER TABLE sweeps ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sweeps ADD COLUMN template_json TEXT;
       -- Content-addressed (sha256 of the content, lib/sweep/code_snapshot.ts): two sweeps of the
       -- same folder share one row.
       CREATE TABLE code_snapshots (

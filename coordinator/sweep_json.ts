@@ -25,6 +25,8 @@ const expandedSweep = z.object({
     .array(z.object({ index: z.int().min(0).max(MAX_RUNS), name, params: object, config: object }))
     .max(MAX_RUNS),
   warnings: z.array(z.string()).optional(),
+  open: z.boolean().optional(),
+  programTemplate: object.optional(),
   code: z
     .object({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest'), files: z.int().min(0), bytes: z.int().min(0) })
     .nullable()

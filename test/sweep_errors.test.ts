@@ -53,9 +53,6 @@ test('an empty values list is a UsageError', () => {
   throwsUsage(() => expand({ method: 'grid', parameters: { 'optimizer.kwargs.lr': { values: [] } } }), /^sweep\.json: parameter "optimizer\.kwargs\.lr": "values" is empty; list at least one value$/);
 });
 
-test('method random without run_cap is a UsageError', () => {
-  throwsUsage(() => expand({ method: 'random', parameters: { 'optimizer.kwargs.lr': { min: 0.01, max: 0.1 } } }), /^sweep\.json: method random needs run_cap: how many runs to sample$/);
-});
 
 test('probabilities that do not sum to 1 are a UsageError', () => {
   throwsUsage(

@@ -40,9 +40,12 @@ Examples:
   $ dlphys-coord sweep examples/programs/sweep.yaml --dry-run   # a program sweep: each run's command line`,
     )
     .action(async (file: string, flags: SweepFlags) => {
-      const sweep = loadSweep(file, flags.name !== undefined ? { name: flags.name } : {});
+      const name = flags.name !== undefined ? { name: flags.name } : {};
+      // An open-ended sweep's dry run shows the runs it would start with.
+      const sweep = loadSweep(file, flags.dryRun ? { ...name, window: { from: 0, count: OPEN_DRY_RUN } } : name);
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
       if (flags.dryRun) return printDryRun(sweep, flags.json);
+      if (sweep.open) logLine(`sweep ${sweep.name} is open-ended (random without run_cap): runs are made as agents ask, until dlphys-coord cancel ${sweep.name}`);
       const opts = {
         flags,
         sweep,
@@ -58,6 +61,9 @@ Examples:
       await runCoordinator(opts);
     });
 }
+
+/** Runs an open-ended sweep's dry run shows. */
+const OPEN_DRY_RUN = 8;
 
 /** A program run's command line as an agent would build it, its folder written as <run>. */
 function dryRunCommand(sweep: string, run: string, job: ProgramJob): string {
@@ -81,5 +87,9 @@ function printDryRun(sweep: ExpandedSweep, json: boolean): void {
   const rows = sweep.runs.map((r) => [r.name, ...keys.map((k) => JSON.stringify(r.params[k])), ...(isProgramJob(r.config) ? [dryRunCommand(sweep.name, r.name, r.config)] : [])]);
   const head = ['run', ...keys, ...(sweep.kind === 'program' ? ['command (as an agent with python3 runs it)'] : [])];
   process.stdout.write(textTable([head, ...rows]).join('\n') + '\n');
-  process.stderr.write(`sweep ${sweep.name}: ${sweep.runs.length} runs (${sweep.method}); nothing recorded (--dry-run)\n`);
+  process.stderr.write(
+    sweep.open
+      ? `sweep ${sweep.name}: open-ended (random without run_cap), its first ${sweep.runs.length} runs shown; nothing recorded (--dry-run)\n`
+      : `sweep ${sweep.name}: ${sweep.runs.length} runs (${sweep.method}); nothing recorded (--dry-run)\n`,
+  );
 }

@@ -9,6 +9,7 @@ import { NotFoundError, NotLandedError, StaleAttemptError } from '../errors.js';
 import type { HostHealthData } from '../../proto/host_health.js';
 import { touchAgent } from './agents.js';
 import { recordHealth } from './health.js';
+import { proposeRuns } from './proposals.js';
 import { iso, requireRef, requireTtl, type StoreCore } from './core.js';
 import { isHeld, nextState } from './states.js';
 import {
@@ -58,6 +59,8 @@ export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs:
       othersCanTake ??= s.otherLiveAgents.get(agentId, now - 2 * leaseTtlMs, now)! > 0;
       return othersCanTake;
     };
+    // Open-ended sweeps make the runs asked for, in this transaction (proposals.ts).
+    proposeRuns(core, Math.floor(max), programsOnly);
     // queuedOf selects the runs that nextState('lease', ...) moves: the queued ones.
     for (const sweep of s.sweepsWithQueued.all(programsOnly ? 1 : 0)) {
       const want = Math.floor(max) - out.length;
@@ -272,6 +275,8 @@ export function cancel(core: StoreCore, target: string): number {
   return core.tx(() => {
     const now = core.now();
     let n = 0;
+    // A cancelled open-ended sweep makes no more runs.
+    if (core.s.closeSweep.run(target).changes > 0) core.event('sweep_closed', { sweep: target, data: { reason: 'cancelled' } });
     for (const row of resolve(core, target)) {
       const base = { sweep: row.sweep, runId: row.id, agentId: row.agent_id };
       const to = nextState('cancel', row.state, { cancelRequested: row.cancel_requested === 1 });

@@ -152,7 +152,7 @@ export function unfinished(core: StoreCore): number {
 /** See Store.sweepDone. */
 export function sweepDone(core: StoreCore, name: string): boolean {
   if (!core.s.getSweep.get(name)) throw new NotFoundError(`no sweep named ${name}`);
-  return core.s.unfinishedOf.get(name) === 0;
+  return core.s.unfinishedOf.get(name, name) === 0;
 }
 
 /** The run's row; NotFoundError when there is no such run. */

@@ -7,8 +7,16 @@ export function prepareStatements(db: Database.Database) {
   return {
     getSweep: db.prepare<[string], { name: string; spec_hash: string }>('SELECT name, spec_hash FROM sweeps WHERE name = ?'),
     insertSweep: db.prepare(
-      'INSERT INTO sweeps (name, spec_json, spec_hash, method, metric_name, metric_goal, created_at, kind, code_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO sweeps (name, spec_json, spec_hash, method, metric_name, metric_goal, created_at, kind, code_hash, open, template_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    openSweeps: db.prepare<[], { name: string; spec_json: string; template_json: string | null; runs: number; queued: number }>(
+      `SELECT s.name, s.spec_json, s.template_json,
+         (SELECT count(*) FROM runs r WHERE r.sweep = s.name) AS runs,
+         (SELECT count(*) FROM runs r WHERE r.sweep = s.name AND r.state = 'queued') AS queued
+       FROM sweeps s WHERE s.open = 1 ORDER BY s.created_at, s.rowid`,
+    ),
+    closeSweep: db.prepare('UPDATE sweeps SET open = 0 WHERE name = ?'),
     hasCode: db.prepare<[string], number>('SELECT count(*) FROM code_snapshots WHERE hash = ?').pluck(),
     insertCode: db.prepare('INSERT OR IGNORE INTO code_snapshots (hash, archive, files, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
     getCode: db.prepare<[string], Buffer>('SELECT archive FROM code_snapshots WHERE hash = ?').pluck(),
@@ -98,8 +106,15 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE runs SET state = 'queued', error = NULL, summary_json = NULL, cancel_requested = 0, retry_base = attempt,
          agent_id = NULL, lease_expires_at = NULL, started_at = NULL, ended_at = NULL, updated_at = ? WHERE id = ?`,
     ),
-    unfinished: db.prepare<[], number>(`SELECT count(*) FROM runs WHERE state IN ${sqlList(ACTIVE_STATES)}`).pluck(),
-    unfinishedOf: db.prepare<[string], number>(`SELECT count(*) FROM runs WHERE sweep = ? AND state IN ${sqlList(ACTIVE_STATES)}`).pluck(),
+    // An open-ended sweep is unfinished until it is cancelled, whatever its runs.
+    unfinished: db
+      .prepare<[], number>(`SELECT (SELECT count(*) FROM runs WHERE state IN ${sqlList(ACTIVE_STATES)}) + (SELECT count(*) FROM sweeps WHERE open = 1)`)
+      .pluck(),
+    unfinishedOf: db
+      .prepare<[string, string], number>(
+        `SELECT (SELECT count(*) FROM runs WHERE sweep = ? AND state IN ${sqlList(ACTIVE_STATES)}) + (SELECT count(*) FROM sweeps WHERE name = ? AND open = 1)`,
+      )
+      .pluck(),
     metricLines: db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq').pluck(),
     metricLinesNewestFirst: db
       .prepare<[string, number, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq DESC LIMIT ?')

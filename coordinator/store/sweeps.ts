@@ -44,6 +44,8 @@ export function addSweep(core: StoreCore, sweep: ExpandedSweep, codeArchive?: Bu
       now,
       sweep.kind === 'program' ? 'program' : 'native',
       code?.hash ?? null,
+      sweep.open ? 1 : 0,
+      sweep.programTemplate ? JSON.stringify(sweep.programTemplate) : null,
     );
     const seen = new Set<string>();
     for (const run of sweep.runs) {

@@ -73,20 +73,50 @@ export function normalizeAll(flat: FlatParameter[], source: string): Parameter[]
   return flat.map(({ path, spec }) => withSource(source, () => normalizeParameter(path, spec)));
 }
 
+/** Runs of an open-ended sweep (random without run_cap) named with this many digits at least: r0000. */
+const OPEN_NAME_DIGITS = 4;
+
+/** Whether runs are made as agents ask, until the sweep is cancelled: W&B's random search without run_cap. */
+export function isOpenEnded(sweep: SweepSpec): boolean {
+  return sweep.method === 'random' && sweep.run_cap === undefined;
+}
+
+/** A slice of a sweep's runs: indices `from` to `from + count - 1`. */
+export interface RunWindow {
+  from: number;
+  count: number;
+}
+
 /**
  * The values of every run, in order (one array per run, one value per parameter), and the run
  * names `r000`, `r001`, ... Grid: the cartesian product, the first parameter varying slowest, cut
- * at run_cap; random: run_cap draws from the sweep's seed. Warnings (a grid cut by run_cap, q_uniform
- * leaving out max, bounds that look like values) are pushed to `warnings`. Throws a UsageError for
- * too many runs, random without run_cap, and any draw that is not a finite number (JSON cannot
- * hold it: it would reach the run as null).
+ * at run_cap; random: run_cap draws from the sweep's seed, or for an open-ended sweep (no run_cap)
+ * the runs of `window` (none without one): run i's values are the i-th draw of the seed's stream
+ * whichever window asks, so runs made later, by a restarted coordinator, are the same runs.
+ * Warnings (a grid cut by run_cap, q_uniform leaving out max, bounds that look like values) are
+ * pushed to `warnings`. Throws a UsageError for too many runs and any draw that is not a finite
+ * number (JSON cannot hold it: it would reach the run as null).
  */
-export function assignRuns(sweep: SweepSpec, params: Parameter[], source: string, warnings: string[]): { values: unknown[][]; names: string[] } {
+export function assignRuns(
+  sweep: SweepSpec,
+  params: Parameter[],
+  source: string,
+  warnings: string[],
+  window?: RunWindow,
+): { values: unknown[][]; names: string[]; first: number } {
   const fail = (message: string): never => {
     throw new UsageError(`${source}: ${message}`);
   };
   let values: unknown[][];
-  if (sweep.method === 'grid') {
+  let first = 0;
+  if (isOpenEnded(sweep)) {
+    first = window?.from ?? 0;
+    const count = window?.count ?? 0;
+    if (first + count > MAX_RUNS) fail(`an open-ended sweep makes at most ${MAX_RUNS} runs; cancel it, or set run_cap`);
+    const rng = new Rng(sweep.seed, 'sweep');
+    for (let i = 0; i < first; i++) for (const p of params) sample(p, rng);
+    values = Array.from({ length: count }, () => params.map((p) => sample(p, rng)));
+  } else if (sweep.method === 'grid') {
     const lists = params.map((p) => {
       const list = withSource(source, () => gridValues(p));
       if (gridDropsMax(p)) {
@@ -102,15 +132,14 @@ export function assignRuns(sweep: SweepSpec, params: Parameter[], source: string
     if (count < total) warnings.push(`run_cap ${sweep.run_cap} keeps the first ${count} of the grid's ${total} runs`);
     values = Array.from({ length: count }, (_, index) => gridPoint(lists, index));
   } else {
-    if (sweep.run_cap === undefined) fail('method random needs run_cap: how many runs to sample');
     const count = sweep.run_cap!;
     if (count > MAX_RUNS) fail(`run_cap ${count} is more than ${MAX_RUNS} runs; lower it`);
     const rng = new Rng(sweep.seed, 'sweep');
     values = Array.from({ length: count }, () => params.map((p) => sample(p, rng)));
   }
   for (const p of params) if (p.warning) warnings.push(p.warning);
-  const width = Math.max(3, String(values.length - 1).length);
-  const names = values.map((_, index) => `r${String(index).padStart(width, '0')}`);
+  const width = isOpenEnded(sweep) ? OPEN_NAME_DIGITS : Math.max(3, String(values.length - 1).length);
+  const names = values.map((_, i) => `r${String(first + i).padStart(width, '0')}`);
   values.forEach((row, index) =>
     row.forEach((v, j) => {
       if (typeof v === 'number' && !Number.isFinite(v)) {
@@ -118,7 +147,7 @@ export function assignRuns(sweep: SweepSpec, params: Parameter[], source: string
       }
     }),
   );
-  return { values, names };
+  return { values, names, first };
 }
 
 /** Grid point `index` of the cartesian product; the first list varies slowest. */

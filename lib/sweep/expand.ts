@@ -12,7 +12,7 @@ import type { Parameter } from './distributions.js';
 import { callbacks } from '../callbacks/registry.js';
 import { closestName } from '../closest_name.js';
 import { TRAINER_METRICS } from '../training/callback.js';
-import { assignRuns, flattenParameters, normalizeAll } from './assignments.js';
+import { assignRuns, flattenParameters, isOpenEnded, normalizeAll, type RunWindow } from './assignments.js';
 import { canonicalJson } from './canonical_json.js';
 import { markFloatRanges } from './float_ranges.js';
 import { expandProgramSweep, type ProgramJob } from './program_sweep.js';
@@ -55,6 +55,21 @@ export interface ExpandedSweep<C extends ExperimentConfig | ProgramJob = Experim
   code?: CodeRef | null;
   /** That snapshot's archive: sent beside the sweep (never inside its JSON), stored by the coordinator, fetched by agents. */
   codeArchive?: Buffer;
+  /** Open-ended (random without run_cap): `runs` is empty, and the coordinator makes runs as agents ask, until the sweep is cancelled. */
+  open?: boolean;
+  /** A program sweep's job without its params: what the coordinator makes an open-ended sweep's later runs from. */
+  programTemplate?: Omit<ProgramJob, 'params'>;
+}
+
+/** How to expand: `source` names the sweep in errors, `baseDir` is the sweep file's folder; see expandSweep. */
+export interface ExpandOptions {
+  source: string;
+  baseDir: string;
+  name?: string;
+  /** An open-ended sweep's runs to make (none without it); ignored by other sweeps. */
+  window?: RunWindow;
+  /** A program sweep made again from its stored spec: its job as first made (no code folder is read). */
+  programTemplate?: Omit<ProgramJob, 'params'>;
 }
 
 /** The sweep as a native one (dlphys's trainer from `base`); throws for a program sweep. */
@@ -64,12 +79,13 @@ export function asNativeSweep(sweep: ExpandedSweep): ExpandedSweep<ExperimentCon
 }
 
 /** Reads a sweep file, JSON or YAML (and its base, when that is a path), and expands it. */
-export function loadSweep(file: string, options: { name?: string } = {}): ExpandedSweep {
+export function loadSweep(file: string, options: { name?: string; window?: RunWindow } = {}): ExpandedSweep {
   const { spec, floats } = readSweepFile(file);
   return expandSweep(markFloatRanges(spec, floats), {
     source: file,
     baseDir: path.dirname(path.resolve(file)),
     ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.window ? { window: options.window } : {}),
   });
 }
 
@@ -80,7 +96,7 @@ export function loadSweep(file: string, options: { name?: string } = {}): Expand
  * own folder); the stored spec and every run's config hold them absolute. `name` overrides the
  * sweep's name.
  */
-export function expandSweep(spec: unknown, options: { source: string; baseDir: string; name?: string }): ExpandedSweep {
+export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSweep {
   const { source } = options;
   const fail = (message: string): never => {
     throw new UsageError(`${source}: ${message}`);
@@ -89,7 +105,15 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   const warnings: string[] = [];
   const name = sweepName(sweep, options, warnings);
   if (isProgramSweep(sweep)) {
-    return expandProgramSweep(sweep, { source, baseDir: options.baseDir, name, spec: spec as Record<string, unknown>, warnings });
+    return expandProgramSweep(sweep, {
+      source,
+      baseDir: options.baseDir,
+      name,
+      spec: spec as Record<string, unknown>,
+      warnings,
+      ...(options.window ? { window: options.window } : {}),
+      ...(options.programTemplate ? { template: options.programTemplate } : {}),
+    });
   }
 
   // Base: inline, or a path relative to the sweep file; stored inlined.
@@ -120,15 +144,16 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
   const params = normalizeAll(flat, source);
   for (const p of params) checkPath(p.path, baseResolved, source);
 
-  const { values: assignments, names } = assignRuns(sweep, params, source, warnings);
+  const { values: assignments, names, first } = assignRuns(sweep, params, source, warnings, options.window);
   warnings.push(...specWarnings(sweep));
   if (sweep.metric) {
     const unknown = unloggedMetric(sweep.metric.name, baseResolved);
     if (unknown) warnings.push(unknown);
   }
 
-  const runs = assignments.map((values, index): ExpandedRun<ExperimentConfig> => {
-    const runName = names[index]!;
+  const runs = assignments.map((values, i): ExpandedRun<ExperimentConfig> => {
+    const index = first + i;
+    const runName = names[i]!;
     const runSource = `${source} run ${runName}`;
     // A path given as a parameter value was written in the sweep file.
     const raw = resolveConfigPaths(applyParameters(baseRaw, baseResolved, params, values, source), options.baseDir);
@@ -150,6 +175,7 @@ export function expandSweep(spec: unknown, options: { source: string; baseDir: s
     kind: 'native',
     method: sweep.method,
     metric: sweepMetric(sweep),
+    open: isOpenEnded(sweep),
     spec: storedSpec,
     specHash: createHash('sha256').update(canonicalJson(storedSpec)).digest('hex'),
     runs,

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { assignRuns, flattenParameters, normalizeAll } from './assignments.js';
+import { assignRuns, flattenParameters, isOpenEnded, normalizeAll, type RunWindow } from './assignments.js';
 import { canonicalJson } from './canonical_json.js';
 import { createCodeSnapshot } from './code_snapshot.js';
 import { specWarnings, sweepMetric, type ExpandedRun, type ExpandedSweep } from './expand.js';
@@ -46,7 +46,16 @@ export function isProgramJob(config: unknown): config is ProgramJob {
  */
 export function expandProgramSweep(
   sweep: SweepSpec,
-  ctx: { source: string; baseDir: string; name: string; spec: Record<string, unknown>; warnings: string[] },
+  ctx: {
+    source: string;
+    baseDir: string;
+    name: string;
+    spec: Record<string, unknown>;
+    warnings: string[];
+    window?: RunWindow;
+    /** Made again from the stored spec: the job as first made; no file is read. */
+    template?: Omit<ProgramJob, 'params'>;
+  },
 ): ExpandedSweep {
   const { source, baseDir, warnings } = ctx;
   const fail = (message: string): never => {
@@ -66,7 +75,10 @@ export function expandProgramSweep(
   let codeArchive: Buffer | undefined;
   let cwd: string;
   let program = sweep.program ?? null;
-  if (sweep.code_dir === false) {
+  if (ctx.template) {
+    cwd = ctx.template.cwd;
+    program = ctx.template.program;
+  } else if (sweep.code_dir === false) {
     cwd = baseDir;
     if (program !== null) requireFile(path.resolve(baseDir, program), program, fail);
   } else {
@@ -87,7 +99,7 @@ export function expandProgramSweep(
 
   const flat = flattenParameters(sweep.parameters, source, false);
   const params = normalizeAll(flat, source);
-  const { values, names } = assignRuns(sweep, params, source, warnings);
+  const { values, names, first } = assignRuns(sweep, params, source, warnings, ctx.window);
   warnings.push(...specWarnings(sweep));
   const metric = sweepMetric(sweep);
 
@@ -98,9 +110,10 @@ export function expandProgramSweep(
       setNested(nested, keys, structuredClone(row[j]));
       shown[dotted] = structuredClone(row[j]);
     });
-    const job: ProgramJob = { kind: 'program', program, command, code: code?.hash ?? null, cwd, params: nested, metric };
-    return { index, name: names[index]!, params: shown, config: job };
+    const job: ProgramJob = { kind: 'program', program, command, code: ctx.template ? ctx.template.code : (code?.hash ?? null), cwd, params: nested, metric };
+    return { index: first + index, name: names[index]!, params: shown, config: job };
   });
+  const programTemplate: Omit<ProgramJob, 'params'> = { kind: 'program', program, command, code: ctx.template ? ctx.template.code : (code?.hash ?? null), cwd, metric };
 
   // The code is part of what the sweep is: the same file with an edited script is another sweep.
   const storedSpec = structuredClone(ctx.spec);
@@ -118,6 +131,8 @@ export function expandProgramSweep(
     runs,
     warnings,
     code,
+    open: isOpenEnded(sweep),
+    programTemplate,
     ...(codeArchive ? { codeArchive } : {}),
   };
 }

@@ -49,6 +49,8 @@ const DEFAULTS: Required<CoordinatorSourceOptions> = {
 /** Events after which a snapshot is out of date (metrics and health events change no count). */
 const CHANGES_STATUS = new Set([
   'sweep_submitted',
+  'sweep_closed',
+  'runs_proposed',
   'run_leased',
   'run_started',
   'run_finished',

@@ -1,0 +1,81 @@
+/**
+ * Open-ended sweeps (W&B's random search without run_cap): no runs up front; the coordinator makes
+ * them as agents ask, run i always the i-th draw of the seed, until the sweep is cancelled; a
+ * coordinator killed and started again on its database goes on with the same next runs.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { expandSweep, loadSweep } from '../lib/sweep/index.js';
+import { coordCommand, query, runStates, serveSweep, startCoordinator, startOneSlotAgent, waitFor, within, withCluster } from './cluster.js';
+import { tempDir, writeText } from './helpers.js';
+import { agent, fresh } from './store_fixtures.js';
+import { base, expand } from './sweep_fixtures.js';
+
+const OPEN = { method: 'random', seed: 7, parameters: { 'optimizer.kwargs.lr': { distribution: 'log_uniform_values', min: 0.001, max: 0.1 }, seed: { values: [0, 1, 2] } } };
+
+test('random without run_cap is open-ended: no runs up front, and run i is the same whichever window makes it', () => {
+  const sweep = expand(OPEN);
+  assert.equal(sweep.open, true);
+  assert.deepEqual(sweep.runs, []);
+  const all = expandSweep({ ...OPEN, base: base() }, { source: 's.json', baseDir: '/', window: { from: 0, count: 6 } }).runs;
+  const later = expandSweep({ ...OPEN, base: base() }, { source: 's.json', baseDir: '/', window: { from: 4, count: 2 } }).runs;
+  assert.deepEqual(all.map((r) => r.name), ['r0000', 'r0001', 'r0002', 'r0003', 'r0004', 'r0005']);
+  assert.deepEqual(later, all.slice(4));
+  // A sweep with run_cap is not open: its runs are all made up front.
+  assert.equal(expand({ ...OPEN, run_cap: 3 }).runs.length, 3);
+});
+
+test('a lease makes the runs an open-ended sweep is asked for, in its transaction; cancel ends it', () => {
+  const { store } = fresh();
+  const open = expandSweep({ ...OPEN, base: base() }, { source: 'open.json', baseDir: '/', name: 'open' });
+  store.addSweep(open);
+  const a = agent(store);
+  assert.equal(store.unfinished(), 1, 'an open sweep is unfinished while it has no run');
+  const leased = store.lease(a, 2, 10_000, 'req-1');
+  assert.deepEqual(leased.map((r) => r.name), ['r0000', 'r0001']);
+  const expected = expandSweep({ ...OPEN, base: base() }, { source: 'x', baseDir: '/', window: { from: 0, count: 3 } }).runs;
+  assert.deepEqual(JSON.parse(leased[1]!.configJson), expected[1]!.config);
+  // The same request again is answered with the same runs; nothing more is made.
+  assert.deepEqual(store.lease(a, 2, 10_000, 'req-1').map((r) => r.name), ['r0000', 'r0001']);
+  assert.deepEqual(store.lease(a, 1, 10_000, 'req-2').map((r) => r.name), ['r0002']);
+  // An agent that runs programs only makes no runs of a native sweep.
+  assert.deepEqual(store.lease(a, 1, 10_000, 'req-3', true), []);
+  assert.equal(store.status('open', 10_000).runs.length, 3);
+  store.cancel('open');
+  assert.deepEqual(store.lease(a, 2, 10_000, 'req-4'), []);
+  assert.equal(store.status('open', 10_000).runs.length, 3, 'a cancelled open sweep makes no more runs');
+});
+
+const hasPython = spawnSync('python3', ['--version']).status === 0;
+
+test('an open-ended program sweep keeps producing runs through a coordinator restart until cancelled', { skip: hasPython ? false : 'python3 is not installed' }, async () => {
+  const dir = tempDir('dlphys-open-');
+  writeText(path.join(dir, 'train.py'), 'import wandb\nrun = wandb.init()\nwandb.log({"loss": wandb.config.lr})\n');
+  const spec = 'name: open\nprogram: train.py\nmethod: random\nseed: 3\nparameters:\n  lr: {min: 0.0, max: 1.0}\n';
+  const ws = { dir, db: path.join(dir, 'dlphys.db'), runsDir: path.join(dir, 'runs'), sweepFile: writeText(path.join(dir, 'sweep.yaml'), spec) };
+  const completed = () => Object.values(runStates(ws.db)).filter((s) => s === 'completed').length;
+  await withCluster(async (c) => {
+    let coord = await serveSweep(c, ws);
+    assert.match(coord.log(), /sweep open is open-ended \(random without run_cap\): runs are made as agents ask, until dlphys-coord cancel open/);
+    const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle']));
+    await waitFor('3 runs to complete', () => completed() >= 3, 60_000, c.logs);
+    coord.kill('SIGKILL');
+    await coord.exited;
+    coord = c.track('coordinator 2', await startCoordinator(['serve', '--port', String(coord.port), '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '3']));
+    const before = completed();
+    await waitFor('more runs after the restart', () => completed() >= before + 2, 60_000, c.logs);
+    const cancelled = await coordCommand(['cancel', 'open', '--coord', coord.address]);
+    assert.equal(cancelled.status, 0, cancelled.stderr);
+    assert.equal(await within('the agent to exit once the sweep is cancelled', agent.exited, 60_000, c.logs), 0, c.logs());
+  });
+  const rows = query<{ name: string; params_json: string }>(ws.db, 'SELECT name, params_json FROM runs ORDER BY idx');
+  const expected = loadSweep(ws.sweepFile, { window: { from: 0, count: rows.length } }).runs;
+  assert.ok(rows.length >= 5);
+  assert.deepEqual(
+    rows.map((r) => [r.name, JSON.parse(r.params_json)]),
+    expected.map((r) => [r.name, r.params]),
+    'the same runs, in order, across the restart',
+  );
+});
