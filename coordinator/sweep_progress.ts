@@ -6,6 +6,7 @@ import type { Store } from './store/index.js';
  */
 export class SweepProgress {
   private last = new Map<string, string>();
+  private readonly warned = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -26,6 +27,10 @@ export class SweepProgress {
       if (this.last.get(s.name) !== line) {
         this.last.set(s.name, line);
         this.log(line);
+      }
+      if (s.warning && !this.warned.has(s.name)) {
+        this.warned.add(s.name);
+        this.log(`warning: sweep ${s.name}: ${s.warning}`);
       }
     }
   }

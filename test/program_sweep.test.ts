@@ -180,6 +180,7 @@ test('a crashing program is failed with the tail of its stderr; a missing interp
   const ws = programWorkspace(`
 program: train.py
 method: grid
+metric: {name: los}
 parameters:
   crash: {values: [true]}
 `);
@@ -188,6 +189,8 @@ parameters:
     const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle']));
     assert.equal(await within('the coordinator to finish', coord.exited, 60_000, c.logs), 0, c.logs());
     assert.equal(await within('the agent to exit', agent.exited, 30_000, c.logs), 0, c.logs());
+    // The sweep metric its runs do not log is said once, with the name they do log.
+    assert.match(coord.log(), /warning: sweep sweep: metric "los" was not logged by run r000, which logged loss, acc; did you mean "loss"\?/);
   });
   const [run] = query<{ state: string; error: string }>(ws.db, 'SELECT state, error FROM runs');
   assert.equal(run!.state, 'failed');

@@ -86,3 +86,23 @@ test('events are recorded in order and onEvent hears each committed transaction'
   assert.deepEqual(store.eventsSince(all[2]!.id, 2).map((e) => e.id), [all[3]!.id, all[4]!.id]);
   store.close();
 });
+
+test('the first run that ended having logged metrics but not the sweep metric puts one warning on the sweep, with a did-you-mean', () => {
+  const { store } = fresh();
+  store.addSweep(sweep('s', 4)); // its metric is val_loss
+  agent(store);
+  const [a, b, c] = store.lease('a1', 3, TTL);
+  const end = (r: typeof a, summary: unknown, status: 'completed' | 'failed' = 'completed') =>
+    landed(store, r!).finishRun(ref(r!), 'a1', { status, summaryJson: JSON.stringify(summary), error: '' });
+  // Nothing logged (it failed first): no word about the metric.
+  end(a, { final: {}, best: {} }, 'failed');
+  assert.equal(store.status('s', TTL).sweeps[0]!.warning, '');
+  end(b, { final: { loss: 0.5, val_los: 0.6 }, best: { loss: 0.4, val_los: 0.6 } });
+  const warning = 'metric "val_loss" was not logged by run lr=1, which logged loss, val_los; did you mean "val_los"? (runs cannot be ranked by it: fix metric.name in the sweep file)';
+  assert.equal(store.status('s', TTL).sweeps[0]!.warning, warning);
+  assert.equal(store.eventsSince(0, 1000).filter((e: EventRow) => e.type === 'sweep_warning').length, 1);
+  // Said once: a later run (even one that logs it) leaves it as it is.
+  end(c, { final: { val_loss: 0.3 }, best: { val_loss: 0.3 } });
+  assert.equal(store.status('s', TTL).sweeps[0]!.warning, warning);
+  assert.equal(store.eventsSince(0, 1000).filter((e: EventRow) => e.type === 'sweep_warning').length, 1);
+});

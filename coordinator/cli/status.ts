@@ -107,6 +107,7 @@ function render(s: StatusReply__Output): string {
       ]),
     ),
   );
+  for (const w of s.sweeps) if (w.warning) out.push(`warning: sweep ${w.name}: ${w.warning}`);
   if (s.runs.length) {
     out.push('');
     out.push(

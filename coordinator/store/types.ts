@@ -81,6 +81,8 @@ export interface SweepRow {
   states: Record<string, number>;
   metric: string;
   goal: string;
+  /** Why the sweep metric may never get a value (no run that ended logged it), or ''. */
+  warning: string;
 }
 
 export type AgentState = 'alive' | 'lost' | 'left' | 'quarantined';

@@ -53,7 +53,7 @@ function SweepLines({ s, selected, width }: { readonly s: SweepView; readonly se
         {counts.map((st) => (
           <Text key={st} color={color(STATE_COLOR[st])}>{`${st} ${s.counts[st]}  `}</Text>
         ))}
-        {cut(best, width)}
+        {s.warning ? <Text color={color('yellow')}>{cut(`⚠ ${s.warning}`, width)}</Text> : cut(best, width)}
       </Text>
     </Box>
   );

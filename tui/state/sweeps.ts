@@ -25,6 +25,8 @@ export interface SweepView {
   readonly best: { readonly value: number; readonly runId: string; readonly name: string } | null;
   /** No run queued, leased or running. */
   readonly done: boolean;
+  /** The coordinator's word on the sweep metric (no run logged it), or ''. */
+  readonly warning: string;
 }
 
 function rate(data: DashData, sweep: string, now: number): number | null {
@@ -89,6 +91,7 @@ function sweepView(data: DashData, s: StatusSweep, now: number, steps: SweepStep
     etaMs,
     best,
     done: active === 0,
+    warning: s.warning ?? '',
   };
 }
 

@@ -8,6 +8,11 @@ export interface SweepStatus {
   'states'?: ({[key: string]: number});
   'metric'?: (string);
   'goal'?: (string);
+  /**
+   * Why the sweep metric may never get a value: a run ended having logged metrics but not it
+   * (with the nearest name it logged); empty otherwise.
+   */
+  'warning'?: (string);
 }
 
 export interface SweepStatus__Output {
@@ -17,4 +22,9 @@ export interface SweepStatus__Output {
   'states': ({[key: string]: number});
   'metric': (string);
   'goal': (string);
+  /**
+   * Why the sweep metric may never get a value: a run ended having logged metrics but not it
+   * (with the nearest name it logged); empty otherwise.
+   */
+  'warning': (string);
 }
