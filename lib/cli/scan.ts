@@ -6,6 +6,7 @@ import { oneOf } from './flags.js';
 import type { Goal } from '../scan/read_run.js';
 import { FORMATS, formatTable, type Format } from '../scan/format.js';
 import { scanRuns } from '../scan/scan.js';
+import { formatWandbCsv, wandbTable } from '../scan/wandb_csv.js';
 
 /** Where the command writes; tests may hand their own. */
 export interface ScanIo {
@@ -22,10 +23,14 @@ interface ScanFlags {
   metric?: string;
   goal?: Goal;
   all?: boolean;
-  format?: Format;
+  format?: ScanFormat;
   groupBy?: string[];
   output?: string;
 }
+
+// wandb-csv is chosen by name only: a .csv file name means the plain table.
+const SCAN_FORMATS = [...FORMATS, 'wandb-csv'] as const;
+type ScanFormat = (typeof SCAN_FORMATS)[number];
 
 // The sweep file's words (W&B's) as well as the short forms, so a goal can be copied from either.
 const GOALS = ['min', 'max', 'minimize', 'maximize'] as const;
@@ -43,7 +48,11 @@ export function scanCommand(io: ScanIo = processIo): Command {
       (value: string): Goal => (oneOf('--goal', GOALS)(value) === 'maximize' || value === 'max' ? 'max' : 'min'),
     )
     .option('-a, --all', 'show every config value, not only those that differ across runs, and per-layer probe metrics (q_l1, ...)')
-    .option('-f, --format <format>', 'table, csv or json (default: from the --output extension, else table)', oneOf('--format', FORMATS))
+    .option(
+      '-f, --format <format>',
+      'table, csv, json or wandb-csv (W&B\'s runs-table export, see below); default: from the --output extension, else table',
+      oneOf('--format', SCAN_FORMATS),
+    )
     .option('-g, --group-by <keys...>', 'one row per value of these config keys (or status): count, mean and std of each metric')
     .option('-o, --output <file>', 'write to FILE instead of standard output')
     .addHelpText(
@@ -56,18 +65,31 @@ count, then COLUMN.mean and COLUMN.std. Without summary.json a run is "running"
 (its process is alive on this host), "crashed" (it is not) or "incomplete"
 (started on another host). Unreadable folders are reported on stderr and skipped.
 
+--format wandb-csv writes what W&B's "Export as CSV" of a runs table holds, for
+notebooks written for that file: Name, State (completed -> finished, failed,
+diverged -> crashed, stopped -> killed; without summary.json running, or crashed
+if its process here is gone), Notes ("-"), User and Tags (empty), Created (start,
+ISO 8601), Runtime (whole seconds), Sweep (the run's sweep folder), the config
+values as the sweep file names them (those that differ; all with --all), the last
+value of every metric, then _runtime and _step. Every field is quoted. --metric
+only orders the rows; --group-by does not apply.
+
 Examples:
   $ dlphys scan runs/lr-sweep
   $ dlphys scan runs/lr-sweep --metric val_acc
   $ dlphys scan runs/lr-sweep --metric val_loss --goal min --format csv > lr.csv
   $ dlphys scan runs/depth-width --group-by model.kwargs.depth --metric val_loss
-  $ dlphys scan runs --all --output all-runs.json`,
+  $ dlphys scan runs --all --output all-runs.json
+  $ dlphys scan runs/my-sweep --format wandb-csv --output wandb_export.csv`,
     )
     .action((dir: string, flags: ScanFlags) => {
       if (flags.goal !== undefined && flags.metric === undefined) {
         throw new UsageError('--goal needs --metric (the metric whose best value orders the runs)');
       }
       const format = flags.format ?? formatFromPath(flags.output) ?? 'table';
+      if (format === 'wandb-csv' && flags.groupBy !== undefined) {
+        throw new UsageError('--group-by does not apply to --format wandb-csv (W&B\'s export has one row per run); use --format csv');
+      }
       const table = scanRuns(dir, { metric: flags.metric, goal: flags.goal, all: flags.all, groupBy: flags.groupBy });
 
       for (const e of table.errors) io.stderr(`dlphys: skipped ${e.path}: ${e.message}\n`);
@@ -78,7 +100,7 @@ Examples:
         if (format === 'table') return;
       }
 
-      const text = formatTable(table, format);
+      const text = format === 'wandb-csv' ? formatWandbCsv(wandbTable(table.runs, { dir, all: flags.all })) : formatTable(table, format);
       if (flags.output === undefined) {
         io.stdout(text);
         return;

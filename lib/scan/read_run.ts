@@ -32,8 +32,12 @@ export interface RunRecord {
   /** Smallest and largest finite value of every metric in metrics.jsonl, for a goal other than the default. */
   readonly extremes: Record<string, { min: number; max: number }>;
   readonly steps: number | null;
+  /** The largest `step` in metrics.jsonl (W&B's `_step`: a program's steps count from 0). */
+  readonly lastStep: number | null;
   /** Seconds, from summary.json, else the last `time` in metrics.jsonl. */
   readonly wallTime: number | null;
+  /** When the run started (ISO 8601): provenance.started_at, else summary.json's. */
+  readonly startedAt: string | null;
   /** Problems that did not stop the folder from being read (a malformed metrics line). */
   readonly warnings: string[];
   /** Metrics logged on probe rows (split "probe"): they have no default best. */
@@ -122,7 +126,9 @@ function readRunOrThrow(dir: string, liveness: Liveness): RunRecord {
     best,
     extremes: series.extremes,
     steps: finiteOr(summary?.steps) ?? series.lastStep,
+    lastStep: series.lastStep,
     wallTime: finiteOr(summary?.wall_time) ?? series.lastTime,
+    startedAt: stringOr(prov?.started_at) ?? stringOr(summary?.started_at) ?? null,
     warnings,
     probeMetrics: series.probeKeys,
   };

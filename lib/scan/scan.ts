@@ -73,7 +73,7 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
 
   const configs = runs.map((run) => flattenConfig(run.config));
   const configKeys = unionKeys(configs);
-  const shownKeys = options.all ? configKeys : configKeys.filter((key) => key !== 'name' && differs(configs, key));
+  const shownKeys = shownConfigKeys(configs, options.all);
   const probeMetrics = new Set(runs.flatMap((run) => [...run.probeMetrics]));
   // Per-layer probe numbers (q_l1 ... q_l40) would bury the table: shown with --all or --metric.
   const perLayer = (m: string) => probeMetrics.has(m) && /_l\d+$/.test(m);
@@ -178,6 +178,15 @@ function toCell(value: unknown): Cell {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
   return JSON.stringify(value);
+}
+
+/**
+ * The config keys a table shows, in order of first appearance: with `all` every one, else those
+ * whose value differs across the runs, except `name` (the row names its run already).
+ */
+export function shownConfigKeys(configs: readonly Row[], all = false): string[] {
+  const keys = unionKeys(configs);
+  return all ? keys : keys.filter((key) => key !== 'name' && differs(configs, key));
 }
 
 /** Keys in order of first appearance (the order config.json was written in). */
