@@ -1,105 +1,56 @@
-"""A training script written for Weights & Biases; under dlphys it runs unchanged on the wandb shim.
-
-With PyTorch: an MLP on MNIST (the IDX files in $DLPHYS_MNIST_DIR if set, else torchvision if it is
-installed and can download, else synthetic data). Without PyTorch: logistic regression on `hidden`
-random tanh features of a synthetic problem, in pure Python (well under 2 s).
-"""
-import math
-import os
-import random
-
+"""A W&B training script, run unchanged by `wandb agent` or a dlphys agent: a PyTorch MLP on MNIST
+when torch is importable (synthetic digits when MNIST cannot be had), else logistic regression on
+`hidden` random tanh features of a synthetic problem, in pure Python."""
+import math, random
 import wandb
 
 wandb.init(project="dlphys-examples", config={"lr": 0.1, "batch_size": 64, "hidden": 32, "steps": 300})
 cfg = wandb.config
-EVAL_EVERY = 50
-
 try:
-    import torch
-    import torch.nn.functional as F
+    import torch, torch.nn.functional as F
 except ImportError:
     torch = None
 
-
-def mnist():
-    """Train and validation images (N, 28, 28) in [0, 1] and labels: IDX files, torchvision, or synthetic."""
-    folder = os.environ.get("DLPHYS_MNIST_DIR", "")
-    if os.path.isfile(os.path.join(folder, "t10k-labels-idx1-ubyte")):
-        def idx(name, header):
-            with open(os.path.join(folder, name), "rb") as f:
-                return torch.frombuffer(bytearray(f.read()), dtype=torch.uint8, offset=header)
-
-        x = {s: idx(s + "-images-idx3-ubyte", 16).view(-1, 28, 28).float() / 255 for s in ("train", "t10k")}
-        y = {s: idx(s + "-labels-idx1-ubyte", 8).long() for s in ("train", "t10k")}
-        return x["train"], y["train"], x["t10k"], y["t10k"]
+if torch:
     try:
-        from torchvision import datasets
-        tr, va = (datasets.MNIST("data", train=t, download=True) for t in (True, False))
-        return tr.data.float() / 255, tr.targets, va.data.float() / 255, va.targets
-    except Exception:  # no torchvision, or no network: a synthetic 10-class problem
-        g = torch.Generator().manual_seed(0)
-        x = torch.randn(6000, 28, 28, generator=g)
-        y = (x.flatten(1) @ torch.randn(784, 10, generator=g)).argmax(1)
-        return x[:5000], y[:5000], x[5000:], y[5000:]
-
-
-def train_torch():
-    torch.manual_seed(0)
-    xtr, ytr, xva, yva = mnist()
-    nn = torch.nn
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 10))
+        from torchvision.datasets import MNIST
+        tr, va = (MNIST("data", train=t, download=True) for t in (True, False))
+        x, y, xv, yv = tr.data.flatten(1) / 255.0, tr.targets, va.data.flatten(1) / 255.0, va.targets
+    except Exception:  # no torchvision, or no network
+        x = torch.randn(6000, 784, generator=torch.Generator().manual_seed(0))
+        y = (x @ torch.randn(784, 10, generator=torch.Generator().manual_seed(1))).argmax(1)
+        x, y, xv, yv = x[:5000], y[:5000], x[5000:], y[5000:]
+    model = torch.nn.Sequential(torch.nn.Linear(784, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10))
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    for step in range(1, cfg.steps + 1):
-        i = torch.randint(0, len(xtr), (cfg.batch_size,))
-        loss = F.cross_entropy(model(xtr[i]), ytr[i])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    for step in range(cfg.steps):
+        i = torch.randint(0, len(x), (cfg.batch_size,))
+        loss = F.cross_entropy(model(x[i]), y[i])
+        opt.zero_grad(); loss.backward(); opt.step()
         row = {"loss": loss.item()}
-        if step % EVAL_EVERY == 0 or step == cfg.steps:
+        if (step + 1) % 50 == 0:
             with torch.no_grad():
-                out = model(xva)
-            row.update(val_loss=F.cross_entropy(out, yva).item(), val_acc=(out.argmax(1) == yva).float().mean().item())
+                out = model(xv)
+            row.update(val_loss=F.cross_entropy(out, yv).item(), val_acc=(out.argmax(1) == yv).float().mean().item())
         wandb.log(row)
-
-
-def train_pure_python():
+else:
     rng = random.Random(0)
-    dim, hidden = 8, cfg.hidden
-    features = [[rng.gauss(0, 1 / math.sqrt(dim)) for _ in range(dim)] for _ in range(hidden)]
-    teacher = [rng.gauss(0, 1) for _ in range(dim)]
-
-    def sample(n):
-        xs = [[rng.gauss(0, 1) for _ in range(dim)] for _ in range(n)]
-        phi = [[math.tanh(sum(a * b for a, b in zip(f, x))) for f in features] for x in xs]
-        return phi, [float(sum(a * b for a, b in zip(teacher, x)) > 0) for x in xs]
-
+    feats = [[rng.gauss(0, 0.35) for _ in range(8)] for _ in range(cfg.hidden)]
+    teacher = [rng.gauss(0, 1) for _ in range(8)]
+    def example():
+        v = [rng.gauss(0, 1) for _ in range(8)]
+        return [math.tanh(sum(a * b for a, b in zip(f, v))) for f in feats], float(sum(a * b for a, b in zip(teacher, v)) > 0)
+    train, val = [example() for _ in range(512)], [example() for _ in range(256)]
+    w = [0.0] * cfg.hidden
     def prob(phi):
-        z = b + sum(wi * p for wi, p in zip(w, phi))
-        return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
-
-    def bce(p, y):
-        return -math.log(p if y else 1 - p)
-
-    ptr, ytr = sample(512)
-    pva, yva = sample(256)
-    w, b = [0.0] * hidden, 0.0
-    for step in range(1, cfg.steps + 1):
-        batch = rng.choices(range(len(ptr)), k=cfg.batch_size)
-        gw, gb, loss = [0.0] * hidden, 0.0, 0.0
-        for i in batch:
-            p = prob(ptr[i])
-            loss += bce(p, ytr[i])
-            gb += p - ytr[i]
-            gw = [g + (p - ytr[i]) * x for g, x in zip(gw, ptr[i])]
-        w = [wi - cfg.lr * g / len(batch) for wi, g in zip(w, gw)]
-        b -= cfg.lr * gb / len(batch)
-        row = {"loss": loss / len(batch)}
-        if step % EVAL_EVERY == 0 or step == cfg.steps:
-            ps = [prob(p) for p in pva]
-            row["val_loss"] = sum(bce(p, y) for p, y in zip(ps, yva)) / len(yva)
-            row["val_acc"] = sum((p > 0.5) == (y > 0.5) for p, y in zip(ps, yva)) / len(yva)
+        return 1 / (1 + math.exp(-max(-30.0, min(30.0, sum(a * b for a, b in zip(w, phi))))))
+    def bce(data):
+        return sum(-math.log(max(prob(p) if t else 1 - prob(p), 1e-12)) for p, t in data) / len(data)
+    for step in range(cfg.steps):
+        batch = rng.choices(train, k=cfg.batch_size)
+        err = [(prob(p) - t, p) for p, t in batch]
+        grad = [sum(e * p[j] for e, p in err) / len(batch) for j in range(cfg.hidden)]
+        row = {"loss": bce(batch)}
+        w = [a - cfg.lr * g for a, g in zip(w, grad)]
+        if (step + 1) % 50 == 0:
+            row.update(val_loss=bce(val), val_acc=sum((prob(p) > 0.5) == (t > 0.5) for p, t in val) / len(val))
         wandb.log(row)
-
-
-train_torch() if torch is not None else train_pure_python()
