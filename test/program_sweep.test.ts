@@ -260,3 +260,29 @@ test('an agent with --gpu but no tfjs-node-gpu runs program sweeps only, pinned 
   });
   assert.equal(readJson(path.join(runFolder(ws, 'prog/r000'), 'argv.json')).cuda, '0');
 });
+
+test('where the real wandb is installed, program runs use it offline; --wandb-shim puts the shim first', { skip }, async () => {
+  // A stand-in for the real package: it records what the run's environment says about wandb.
+  const site = tempDir('dlphys-site-');
+  writeText(
+    path.join(site, 'wandb', '__init__.py'),
+    'import json, os\nREAL = True\ndef init(**kw):\n    json.dump({"mode": os.environ.get("WANDB_MODE"), "real": True}, open(os.path.join(os.environ["WANDB_DIR"], "which.json"), "w"))\n',
+  );
+  const ws = programWorkspace('program: probe.py\nmethod: grid\nparameters:\n  lr: {values: [0.1]}\n');
+  writeText(path.join(ws.dir, 'probe.py'), 'import json, os, wandb\nif getattr(wandb, "REAL", False):\n    wandb.init()\nelse:\n    json.dump({"mode": os.environ.get("WANDB_MODE"), "real": False}, open(os.path.join(os.environ["DLPHYS_RUN_DIR"], "which.json"), "w"))\n');
+  const env = { PYTHONPATH: site };
+  for (const [flags, expected] of [
+    [[], { mode: 'offline', real: true }],
+    [['--wandb-shim'], { mode: null, real: false }],
+  ] as const) {
+    const name = flags.length ? 'shim' : 'real';
+    await withCluster(async (c) => {
+      const coord = await serveSweep(c, ws, ['--exit-when-done', '--name', name]);
+      const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle', ...flags], env));
+      assert.equal(await within('the coordinator to finish', coord.exited, 60_000, c.logs), 0, c.logs());
+      assert.equal(await within('the agent to exit', agent.exited, 30_000, c.logs), 0, c.logs());
+      if (!flags.length) assert.match(agent.log(), /python3 has wandb installed; runs log with it offline into their folders/);
+    });
+    assert.deepEqual(readJson(path.join(runFolder(ws, `${name}/r000`), 'which.json')), expected);
+  }
+});
