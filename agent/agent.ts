@@ -115,6 +115,7 @@ export class Agent {
         codeDir: path.join(opts.workDir, 'code'),
         interpreter: opts.interpreter,
         forceShim: opts.wandbShim ?? false,
+        stopped: () => this.draining,
         log: opts.log,
       }),
     };

@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packagePath } from '../lib/package_dir.js';
 import { extractCodeSnapshot } from '../lib/sweep/code_snapshot.js';
@@ -7,6 +8,7 @@ import type { ProgramJob } from '../lib/sweep/program_sweep.js';
 import { unary, type Connection } from '../proto/client.js';
 import { callDetails, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
 import { retryWhile } from '../proto/retry.js';
+import { runnerEnv } from './launch/process.js';
 
 /** The wandb-compatible module put on PYTHONPATH for program runs (agent/wandb_shim/README.md). */
 export const WANDB_SHIM_DIR = packagePath('agent', 'wandb_shim');
@@ -20,6 +22,8 @@ export interface ProgramHostOptions {
   interpreter: string | undefined;
   /** --wandb-shim: always the shim; otherwise the shim only where the interpreter cannot import the real wandb. */
   forceShim: boolean;
+  /** True once the agent is shutting down: a code fetch in progress gives up. */
+  stopped: () => boolean;
   log: (line: string) => void;
 }
 
@@ -41,20 +45,25 @@ export class ProgramSetupError extends Error {}
  */
 export class ProgramHost {
   private readonly fetching = new Map<string, Promise<string>>();
-  private wandb: { shim: string | null; offline: boolean } | undefined;
+  private wandb: Promise<{ shim: string | null; offline: boolean }> | undefined;
   private resolvedInterpreter: string | undefined;
 
   constructor(private readonly opts: ProgramHostOptions) {}
 
   /** Where and how `job` runs here; ProgramSetupError when its code cannot be had. */
-  async prepare(job: ProgramJob, stopped: () => boolean): Promise<ProgramSetup> {
+  async prepare(job: ProgramJob): Promise<ProgramSetup> {
     let cwd = job.cwd;
     if (job.code !== null) {
-      const root = await this.code(job.code, stopped);
-      cwd = path.join(root, ...job.cwd.split('/').filter(Boolean));
+      // The job came over the wire: its hash names a folder, its cwd must stay inside the snapshot.
+      if (!/^[0-9a-f]{64}$/.test(job.code)) throw new ProgramSetupError(`the run's code hash ${JSON.stringify(job.code).slice(0, 80)} is not a sha256 hex digest`);
+      const root = await this.code(job.code);
+      cwd = path.resolve(root, ...job.cwd.split('/'));
+      if (cwd !== root && !cwd.startsWith(root + path.sep)) throw new ProgramSetupError(`the run's folder ${JSON.stringify(job.cwd)} leaves its code snapshot`);
+    } else if (!path.isAbsolute(cwd)) {
+      throw new ProgramSetupError(`the run's folder ${JSON.stringify(job.cwd)} is not an absolute path (code_dir: false runs in place)`);
     }
     const interpreter = this.interpreter();
-    const wandb = this.wandbMode(interpreter);
+    const wandb = await this.wandbMode(interpreter);
     return { cwd, interpreter, shim: wandb.shim, wandbOffline: wandb.offline };
   }
 
@@ -64,31 +73,29 @@ export class ProgramHost {
     return this.resolvedInterpreter;
   }
 
-  private wandbMode(interpreter: string): { shim: string | null; offline: boolean } {
-    if (this.wandb) return this.wandb;
-    if (this.opts.forceShim) {
-      this.wandb = { shim: WANDB_SHIM_DIR, offline: false };
-    } else {
-      // The real wandb where the user installed it (offline: nothing leaves the host); else the shim.
-      const probe = spawnSync(interpreter, ['-c', 'import wandb'], { stdio: 'ignore', timeout: 60_000 });
-      const real = probe.status === 0;
-      this.wandb = real ? { shim: null, offline: true } : { shim: WANDB_SHIM_DIR, offline: false };
+  /** The real wandb where the user installed it (offline: nothing leaves the host), else the shim; decided once. */
+  private wandbMode(interpreter: string): Promise<{ shim: string | null; offline: boolean }> {
+    this.wandb ??= (async () => {
+      if (this.opts.forceShim) return { shim: WANDB_SHIM_DIR, offline: false };
+      const real = await hasRealWandb(interpreter);
       this.opts.log(
         real
           ? `program runs: ${interpreter} has wandb installed; runs log with it offline into their folders (dlphys-agent --wandb-shim to stream their metrics instead)`
           : `program runs: ${interpreter} has no wandb module; runs use dlphys's wandb shim (agent/wandb_shim)`,
       );
-    }
+      return real ? { shim: null, offline: true } : { shim: WANDB_SHIM_DIR, offline: false };
+    })();
     return this.wandb;
   }
 
   /** The snapshot's folder, fetched and extracted once per hash (concurrent runs share the fetch). */
-  private code(hash: string, stopped: () => boolean): Promise<string> {
+  private code(hash: string): Promise<string> {
     const dest = path.join(this.opts.codeDir, hash);
     if (fs.existsSync(dest)) return Promise.resolve(dest);
     let pending = this.fetching.get(hash);
     if (!pending) {
-      pending = this.fetch(hash, dest, stopped).finally(() => this.fetching.delete(hash));
+      // Shared by every run of the sweep on this agent: it stops with the agent, not with one run.
+      pending = this.fetch(hash, dest, this.opts.stopped).finally(() => this.fetching.delete(hash));
       this.fetching.set(hash, pending);
     }
     return pending;
@@ -109,8 +116,8 @@ export class ProgramHost {
     } catch (err) {
       throw new ProgramSetupError(`cannot fetch the sweep's code ${hash.slice(0, 12)} from the coordinator: ${callDetails(err).split('\n')[0]}`);
     }
-    fs.mkdirSync(this.opts.codeDir, { recursive: true });
     try {
+      fs.mkdirSync(this.opts.codeDir, { recursive: true });
       extractCodeSnapshot(Buffer.from(reply.archive), hash, dest);
     } catch (err) {
       throw new ProgramSetupError(`the sweep's code ${hash.slice(0, 12)} could not be unpacked: ${(err as Error).message}`);
@@ -118,6 +125,25 @@ export class ProgramHost {
     this.opts.log(`code ${hash.slice(0, 12)}: fetched into ${dest}`);
     return dest;
   }
+}
+
+/**
+ * Whether `interpreter` imports a real wandb package: run from an empty folder (a `wandb/` folder
+ * of W&B's local runs in the agent's folder would import as a namespace package), without the
+ * agent's secrets, and asking for the package's file and `init` (a namespace package has neither).
+ */
+function hasRealWandb(interpreter: string): Promise<boolean> {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'dlphys-probe-'));
+  return new Promise<boolean>((resolve) => {
+    const child = spawn(interpreter, ['-c', 'import sys, wandb; sys.exit(0 if getattr(wandb, "__file__", None) and hasattr(wandb, "init") else 1)'], {
+      cwd,
+      env: runnerEnv(),
+      stdio: 'ignore',
+      timeout: 60_000,
+    });
+    child.once('error', () => resolve(false));
+    child.once('close', (code) => resolve(code === 0));
+  }).finally(() => fs.rmSync(cwd, { recursive: true, force: true }));
 }
 
 /** Whether `command` is an executable file in a folder of PATH. */

@@ -139,7 +139,10 @@ export class RunTask {
       let outcome: RunOutcome;
       try {
         const job = await this.job();
-        outcome = typeof job === 'string' ? { summary: null, error: job } : await runner.run(job, (line) => this.metrics.push(line));
+        if (typeof job !== 'string') outcome = await runner.run(job, (line) => this.metrics.push(line));
+        // A program whose code could not be fetched because the agent is shutting down goes back to the queue.
+        else if (this.ctx.draining()) outcome = { summary: { status: 'stopped', reason: DRAIN_REASON } as RunOutcome['summary'], error: null };
+        else outcome = { summary: null, error: job };
       } finally {
         if (periodic) clearInterval(periodic);
         // The process is the agent's again (to reuse or to end): a later markLost must not kill it.
@@ -166,7 +169,7 @@ export class RunTask {
     const runsDir = path.dirname(this.dir);
     if (!isProgramJob(config)) return { type: 'run', config, runsDir, name: this.name };
     try {
-      const setup = await this.ctx.programs.prepare(config, () => this.lost);
+      const setup = await this.ctx.programs.prepare(config);
       return { type: 'program', job: config, runsDir, name: this.name, sweep: this.sweep, runId: this.ref.runId, ...setup };
     } catch (err) {
       if (err instanceof ProgramSetupError) return err.message;

@@ -25,7 +25,8 @@ test('dlphys-coord dash in a 100x30 terminal shows the sweep, its agent with CPU
     c.track('agent', startOneSlotAgent(coord.address));
     const dash = `${process.execPath} ${path.join(repoRoot, 'bin', 'dlphys-coord.js')} dash --coord ${coord.address}`;
     // The pane stays after the command ends, so a crash is still on screen to be read.
-    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', '-c', repoRoot, `${dash}; echo "dash exited $?"; sleep 60`);
+    // From the sweep's folder, not the package's: a user's project folder has no tsconfig of ours.
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', '-c', ws.dir, `${dash}; echo "dash exited $?"; sleep 60`);
     try {
       const screen = () => tmux('capture-pane', '-p', '-t', session);
       const until = (what: string, check: (s: string) => boolean) =>

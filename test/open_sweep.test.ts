@@ -60,19 +60,19 @@ test('an open-ended program sweep keeps producing runs through a coordinator res
     let coord = await serveSweep(c, ws);
     assert.match(coord.log(), /sweep open is open-ended \(random without run_cap\): runs are made as agents ask, until dlphys-coord cancel open/);
     const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle']));
-    await waitFor('3 runs to complete', () => completed() >= 3, 60_000, c.logs);
+    await waitFor('2 runs to complete', () => completed() >= 2, 60_000, c.logs);
     coord.kill('SIGKILL');
     await coord.exited;
     coord = c.track('coordinator 2', await startCoordinator(['serve', '--port', String(coord.port), '--db', ws.db, '--runs-dir', ws.runsDir, '--lease-ttl', '3']));
     const before = completed();
-    await waitFor('more runs after the restart', () => completed() >= before + 2, 60_000, c.logs);
+    await waitFor('another run after the restart', () => completed() >= before + 1, 60_000, c.logs);
     const cancelled = await coordCommand(['cancel', 'open', '--coord', coord.address]);
     assert.equal(cancelled.status, 0, cancelled.stderr);
     assert.equal(await within('the agent to exit once the sweep is cancelled', agent.exited, 60_000, c.logs), 0, c.logs());
   });
   const rows = query<{ name: string; params_json: string }>(ws.db, 'SELECT name, params_json FROM runs ORDER BY idx');
   const expected = loadSweep(ws.sweepFile, { window: { from: 0, count: rows.length } }).runs;
-  assert.ok(rows.length >= 5);
+  assert.ok(rows.length >= 3);
   assert.deepEqual(
     rows.map((r) => [r.name, JSON.parse(r.params_json)]),
     expected.map((r) => [r.name, r.params]),

@@ -37,6 +37,8 @@ export class RunnerProcess {
   runs = 0;
   /** A stop asked for before the job reached the child (it was still loading): sent right after it. */
   private stopBeforeJob: string | null = null;
+  /** The process group of the program this runner is running (a program run), killed with the runner. */
+  private programGroup: number | null = null;
   private jobSent = false;
 
   constructor(env: { backend: string; cudaVisibleDevices?: string | undefined; threads: number; entry?: string }) {
@@ -53,12 +55,20 @@ export class RunnerProcess {
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        // A runner that died (killed, out of memory) cannot stop its program: it goes here.
+        this.killProgram();
+        resolve({ code, signal });
+      }),
+    );
     this.ready = new Promise((resolve, reject) => {
       this.child.on('message', (message: FromRunner) => {
         if (message.type === 'ready') resolve(message.backend);
         else if (message.type === 'metrics') this.onMetrics?.(message.line);
+        else if (message.type === 'program_pid') this.programGroup = message.pid;
         else if (message.type === 'done') {
+          this.programGroup = null;
           const outcome = { summary: message.summary, error: message.error };
           if (this.resolveDone) {
             this.resolveDone(outcome);
@@ -124,7 +134,19 @@ export class RunnerProcess {
   }
 
   kill(): void {
+    this.killProgram();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  /** SIGKILL to the process group of the program run in progress, if any. */
+  private killProgram(): void {
+    if (this.programGroup === null) return;
+    try {
+      process.kill(-this.programGroup, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    this.programGroup = null;
   }
 
   private send(message: ToRunner): void {

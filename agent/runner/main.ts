@@ -93,7 +93,11 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
 /** One program run (agent/runner/program_run.ts); needs no backend. */
 async function runProgram(message: ProgramRunMessage): Promise<void> {
   training = true;
-  program = new ProgramRun(message, (line) => void send({ type: 'metrics', line }));
+  program = new ProgramRun(
+    message,
+    (line) => void send({ type: 'metrics', line }),
+    (pid) => void send({ type: 'program_pid', pid }),
+  );
   if (pendingStop) program.stop(pendingStop);
   const { summary, error } = await program.run();
   program = undefined;

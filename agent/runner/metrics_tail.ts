@@ -15,6 +15,8 @@ export type SkippedLine = { line: string; why: string };
 export class MetricsTail {
   private offset = 0;
   private partial = Buffer.alloc(0);
+  /** Inside a line too long to take: dropped up to its newline. */
+  private discarding = false;
 
   constructor(
     private readonly file: string,
@@ -37,6 +39,7 @@ export class MetricsTail {
       if (size < this.offset) {
         this.offset = 0;
         this.partial = Buffer.alloc(0);
+        this.discarding = false;
       }
       while (this.offset < size) {
         const chunk = Buffer.alloc(Math.min(size - this.offset, 1 << 20));
@@ -54,10 +57,8 @@ export class MetricsTail {
   /** The last poll, once the writer is gone: a final line without its newline counts too. */
   finish(): number {
     let rows = this.poll();
-    if (this.partial.length) {
-      rows += this.line(this.partial.toString('utf8'));
-      this.partial = Buffer.alloc(0);
-    }
+    if (this.partial.length && !this.discarding) rows += this.line(this.partial.toString('utf8'));
+    this.partial = Buffer.alloc(0);
     return rows;
   }
 
@@ -65,10 +66,16 @@ export class MetricsTail {
     let data = this.partial.length ? Buffer.concat([this.partial, chunk]) : chunk;
     let rows = 0;
     for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10)) {
-      rows += this.line(data.subarray(0, nl).toString('utf8'));
+      if (this.discarding) this.discarding = false;
+      else rows += this.line(data.subarray(0, nl).toString('utf8'));
       data = data.subarray(nl + 1);
     }
-    this.partial = Buffer.from(data);
+    // A line that never ends is not kept whole: past the longest line taken, it is dropped up to its newline.
+    if (!this.discarding && data.length > MAX_METRIC_LINE_BYTES) {
+      this.onSkip({ line: data.subarray(0, 80).toString('utf8'), why: `longer than ${MAX_METRIC_LINE_BYTES} bytes` });
+      this.discarding = true;
+    }
+    this.partial = this.discarding ? Buffer.alloc(0) : Buffer.from(data);
     return rows;
   }
 

@@ -11,4 +11,6 @@ export type ToRunner = RunJob | { type: 'stop'; reason: string };
 export type FromRunner =
   | { type: 'ready'; backend: string }
   | { type: 'metrics'; line: string }
+  /** A program run's program started: its pid is its process group's id, which the agent kills if this process dies. */
+  | { type: 'program_pid'; pid: number }
   | { type: 'done'; summary: RunSummary | null; error: string | null };

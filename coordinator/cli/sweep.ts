@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { isProgramJob, loadSweep, type ExpandedSweep, type ProgramJob } from '../../lib/sweep/index.js';
-import { buildProgramCommand } from '../../lib/sweep/program_command.js';
+import { buildProgramCommand, shellQuote } from '../../lib/sweep/program_command.js';
 import { addListenOptions, type ListenFlags } from '../listen_options.js';
 import { logLine } from '../../lib/log.js';
 import { textTable } from '../../lib/text_table.js';
@@ -75,7 +75,7 @@ function dryRunCommand(sweep: string, run: string, job: ProgramJob): string {
     argsJsonFile: `<run>/wandb/sweep-${sweep}/config-${run}.json`,
     env: process.env,
   });
-  return argv.map((a) => (/^[\w@%+=:,./<>-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv.map(shellQuote).join(' ');
 }
 
 function printDryRun(sweep: ExpandedSweep, json: boolean): void {

@@ -3,12 +3,14 @@ import { UsageError } from '../../lib/errors.js';
 import type { ExpandedSweep } from '../../lib/sweep/index.js';
 import { archiveHash } from '../../lib/sweep/code_snapshot.js';
 import { checkName } from '../bounds.js';
+import { checkSweepShape } from './sweep_checks.js';
 import type { StoreCore } from './core.js';
 
 /** See Store.addSweep. */
 export function addSweep(core: StoreCore, sweep: ExpandedSweep, codeArchive?: Buffer): { existed: boolean; runs: number } {
   const name = checkName(sweep?.name, 'sweep name');
   if (typeof sweep.specHash !== 'string' || sweep.specHash === '') throw new UsageError(`sweep ${name}: missing specHash`);
+  checkSweepShape(sweep);
   const { s } = core;
   return core.tx(() => {
     const existing = s.getSweep.get(name);

@@ -38,6 +38,8 @@ export interface SnapshotOptions {
 export class CorruptSnapshotError extends namedError('CorruptSnapshotError') {}
 
 export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
+/** The most an archive may inflate to: the default cap's files plus room for a 10,000-file header. */
+const MAX_INFLATED_BYTES = DEFAULT_MAX_BYTES + 8 * 1024 * 1024;
 export const DEFAULT_MAX_FILES = 10_000;
 const FORMAT = 'dlphys-code/1';
 const IGNORE_FILE = '.dlphysignore';
@@ -333,7 +335,8 @@ function readArchive(archive: Buffer): ArchivedFile[] {
   const corrupt = (why: string) => new CorruptSnapshotError(`code snapshot archive is corrupt: ${why}`);
   let raw: Buffer;
   try {
-    raw = zlib.gunzipSync(archive);
+    // Bounded: a small archive must not inflate to gigabytes in the coordinator or an agent.
+    raw = zlib.gunzipSync(archive, { maxOutputLength: MAX_INFLATED_BYTES });
   } catch (err) {
     throw corrupt(`not a valid gzip stream (${err instanceof Error ? err.message : String(err)})`);
   }

@@ -246,3 +246,8 @@ function jsonString(s: string): string {
 function hex(code: number, width: number): string {
   return code.toString(16).padStart(width, '0');
 }
+
+/** An argument as a POSIX shell needs it quoted, for showing a command line (logs, --dry-run); `<`/`>` are kept bare for placeholders such as `<run>`. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./<>-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
