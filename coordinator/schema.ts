@@ -169,9 +169,10 @@ export const MIGRATIONS: readonly Migration[] = [
       -- (coordinator/store/proposals.ts). template_json: a program sweep's job without params.
       ALTER TABLE sweeps ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sweeps ADD COLUMN template_json TEXT;
-      -- Set once, when a run has ended having logged metrics but not the sweep metric
-      -- (coordinator/store/metric_check.ts): status and the dashboard show it.
-      ALTER TABLE sweeps ADD COLUMN metric_warning TEXT;
+      -- What status and the dashboard say about the sweep as a whole, set once: a sweep metric its
+      -- runs do not log (coordinator/store/metric_check.ts), an open-ended sweep closed because
+      -- its runs keep failing (proposals.ts).
+      ALTER TABLE sweeps ADD COLUMN warning TEXT;
       -- Content-addressed (sha256 of the content, lib/sweep/code_snapshot.ts): two sweeps of the
       -- same folder share one row.
       CREATE TABLE code_snapshots (

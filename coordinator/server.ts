@@ -67,8 +67,9 @@ export class CoordinatorServer {
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      // A SubmitSweep carries every run's config (48 MiB at most) and a program sweep's code (56 MiB).
+      'grpc.max_receive_message_length': 128 * 1024 * 1024,
+      'grpc.max_send_message_length': 128 * 1024 * 1024,
       interceptors: opts.token ? [tokenInterceptor(opts.token)] : [],
     });
     this.watch = new WatchHub({ events: opts.store, log: opts.log, options: opts.watch });
@@ -300,6 +301,13 @@ export class CoordinatorServer {
       SubmitSweep: this.unary((req) => {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again to add a sweep');
         const sweep = parseSweepJson(req.sweep_json);
+        // A program sweep runs its command on every agent: over the network, only from a client
+        // holding the token. Without one (a loopback coordinator) any local user could reach it.
+        if (sweep.kind === 'program' && !this.opts.token) {
+          throw new ContractError(
+            `sweep ${sweep.name} runs a program on every agent: this coordinator takes one from dlphys-coord submit only when it has a token (start it with --token-file); or record it where the coordinator starts, with dlphys-coord sweep FILE`,
+          );
+        }
         const { existed, runs } = store.addSweep(sweep, req.code_archive.length ? req.code_archive : undefined);
         log(existed ? `sweep ${sweep.name} already recorded: continuing it` : `sweep ${sweep.name}: ${runs} runs queued`);
         return { sweep: sweep.name, runs, existed };

@@ -53,8 +53,8 @@ export function connect(address: string, options: ConnectOptions = {}): Connecti
     // Reconnect quickly after a coordinator restart rather than backing off to minutes.
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 2000,
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': 128 * 1024 * 1024,
+    'grpc.max_send_message_length': 128 * 1024 * 1024,
   }) as unknown as CoordinatorClient;
   const metadata = new grpc.Metadata();
   if (options.token) setToken(metadata, options.token);

@@ -79,3 +79,19 @@ test('an open-ended program sweep keeps producing runs through a coordinator res
     'the same runs, in order, across the restart',
   );
 });
+
+test('an open-ended sweep fills what other sweeps leave, and is closed once its first 5 runs have all failed', () => {
+  const { store } = fresh();
+  store.addSweep(expandSweep({ ...OPEN, base: base() }, { source: 'open.json', baseDir: '/', name: 'open' }));
+  store.addSweep(expandSweep({ method: 'grid', base: base(), parameters: { seed: { values: [0, 1] } } }, { source: 'later.json', baseDir: '/', name: 'later' }));
+  const a = agent(store);
+  // The sweep submitted after the open one still gets the agent first.
+  assert.deepEqual(store.lease(a, 3, 10_000, 'r1').map((r) => r.runId), ['later/r000', 'later/r001', 'open/r0000']);
+  const fail = (r: { runId: string; attempt: number }) => store.finishRun({ runId: r.runId, attempt: r.attempt }, a, { status: 'failed', summaryJson: '', error: 'ImportError' });
+  fail({ runId: 'open/r0000', attempt: 1 });
+  for (let i = 0; i < 4; i++) for (const r of store.lease(a, 1, 10_000, `f${i}`)) fail(r);
+  assert.equal(store.status('open', 10_000).runs.filter((r) => r.state === 'failed').length, 5);
+  assert.deepEqual(store.lease(a, 2, 10_000, 'after'), [], 'no run is made once its first 5 runs failed');
+  assert.match(store.status('open', 10_000).sweeps[0]!.warning, /^no more runs are made: its first 5 runs failed/);
+  assert.equal(store.unfinished(), 2, "the other sweep's two leased runs; the closed sweep is not waited for");
+});

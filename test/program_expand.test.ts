@@ -120,3 +120,15 @@ test('dlphys-coord sweep --dry-run shows each run’s command line; literal argu
   );
   assert.match(r.stderr, /sweep test-sweep: 4 runs \(grid\); nothing recorded/);
 });
+
+test("the coordinator's own database and run folders stay out of a program sweep's code snapshot", () => {
+  const dir = folder();
+  writeText(path.join(dir, 'runs', 'dlphys.db'), 'sqlite');
+  writeText(path.join(dir, 'runs', 'dlphys.db-wal'), 'wal');
+  writeText(path.join(dir, 'runs', 'old', 'r000', 'metrics.jsonl'), '{}\n');
+  writeText(path.join(dir, 'other.db'), 'x');
+  const spec = { program: 'train.py', method: 'grid', parameters: { lr: { values: [0.1] } } };
+  assert.equal(expandIn(dir, spec).code!.files, 5, 'without exclusions everything is code');
+  const sweep = expandSweep(spec, { source: path.join(dir, 'sweep.yaml'), baseDir: dir, codeExclude: [path.join(dir, 'other.db'), path.join(dir, 'runs')] });
+  assert.equal(sweep.code!.files, 1);
+});

@@ -245,13 +245,17 @@ parameters:
   assert.equal(readJsonl(path.join(runFolder(ws, 'sweep/r000'), 'metrics.jsonl')).length, 4);
 });
 
-test('an agent with --gpu but no tfjs-node-gpu runs program sweeps only, pinned to its GPU', { skip }, async () => {
+test('an agent with --gpu but no tfjs-node-gpu runs program sweeps only, pinned to its GPU; a program sweep is submitted only with the token', { skip }, async () => {
   const native = tinySweep({ name: 'native', runs: 1 });
   const ws = programWorkspace('name: prog\nprogram: train.py\nmethod: grid\nparameters:\n  lr: {values: [0.1]}\n');
   const nativeFile = writeJson(path.join(ws.dir, 'native.json'), native);
   await withCluster(async (c) => {
-    const coord = await serveSweep(c, { ...ws, sweepFile: nativeFile });
-    const submitted = await coordCommand(['submit', ws.sweepFile, '--coord', coord.address]);
+    const coord = await serveSweep(c, ws);
+    // A program sweep from a client needs the token this coordinator does not have; a native one does not.
+    const refused = await coordCommand(['submit', ws.sweepFile, '--coord', coord.address, '--name', 'prog2']);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /sweep prog2 runs a program on every agent: this coordinator takes one from dlphys-coord submit only when it has a token \(start it with --token-file\)/);
+    const submitted = await coordCommand(['submit', nativeFile, '--coord', coord.address]);
     assert.equal(submitted.status, 0, submitted.stderr);
     const agent = c.track('gpu agent', startOneSlotAgent(coord.address, ['--gpu', '0']));
     await waitFor('the program run to complete', () => runStates(ws.db)['prog/r000'] === 'completed', 60_000, c.logs);

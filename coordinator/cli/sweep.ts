@@ -40,7 +40,8 @@ Examples:
   $ dlphys-coord sweep examples/programs/sweep.yaml --dry-run   # a program sweep: each run's command line`,
     )
     .action(async (file: string, flags: SweepFlags) => {
-      const name = flags.name !== undefined ? { name: flags.name } : {};
+      // A program sweep's code snapshot leaves out this coordinator's own database and run folders.
+      const name = { ...(flags.name !== undefined ? { name: flags.name } : {}), codeExclude: [flags.db, flags.runsDir] };
       // An open-ended sweep's dry run shows the runs it would start with.
       const sweep = loadSweep(file, flags.dryRun ? { ...name, window: { from: 0, count: OPEN_DRY_RUN } } : name);
       for (const w of sweep.warnings) logLine(`warning: ${w}`);

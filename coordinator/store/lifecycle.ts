@@ -60,22 +60,26 @@ export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs:
       othersCanTake ??= s.otherLiveAgents.get(agentId, now - 2 * leaseTtlMs, now)! > 0;
       return othersCanTake;
     };
-    // Open-ended sweeps make the runs asked for, in this transaction (proposals.ts).
-    proposeRuns(core, Math.floor(max), programsOnly);
     // queuedOf selects the runs that nextState('lease', ...) moves: the queued ones.
-    for (const sweep of s.sweepsWithQueued.all(programsOnly ? 1 : 0)) {
-      const want = Math.floor(max) - out.length;
-      if (want <= 0) break;
-      for (const r of s.queuedOf.all(sweep, want + 64)) {
-        if (out.length >= Math.floor(max)) break;
-        if (avoid(r)) continue;
-        const attempt = r.attempt + 1;
-        s.leaseRun.run(attempt, agentId, now + leaseTtlMs, now, r.id);
-        s.insertAttempt.run(r.id, attempt, agentId, now, requestId || null);
-        core.event('run_leased', { sweep: r.sweep, runId: r.id, agentId, data: { attempt } });
-        out.push({ runId: r.id, attempt, sweep: r.sweep, name: r.name, configJson: r.config_json });
+    const take = () => {
+      for (const sweep of s.sweepsWithQueued.all(programsOnly ? 1 : 0)) {
+        const want = Math.floor(max) - out.length;
+        if (want <= 0) break;
+        for (const r of s.queuedOf.all(sweep, want + 64)) {
+          if (out.length >= Math.floor(max)) break;
+          if (avoid(r)) continue;
+          const attempt = r.attempt + 1;
+          s.leaseRun.run(attempt, agentId, now + leaseTtlMs, now, r.id);
+          s.insertAttempt.run(r.id, attempt, agentId, now, requestId || null);
+          core.event('run_leased', { sweep: r.sweep, runId: r.id, agentId, data: { attempt } });
+          out.push({ runId: r.id, attempt, sweep: r.sweep, name: r.name, configJson: r.config_json });
+        }
       }
-    }
+    };
+    take();
+    // Open-ended sweeps fill what the others leave: their runs are made now, in this transaction
+    // (proposals.ts), so a sweep submitted after one still gets its agents.
+    if (out.length < Math.floor(max) && proposeRuns(core, Math.floor(max) - out.length, programsOnly) > 0) take();
     return out;
   });
 }

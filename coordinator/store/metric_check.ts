@@ -10,7 +10,7 @@ import type { StoreCore } from './core.js';
 /** Inside the transaction that records the run's end; `summaryJson` is its summary.json. */
 export function checkSweepMetric(core: StoreCore, sweep: string, run: string, summaryJson: string): void {
   const row = core.s.sweepMetricOf.get(sweep);
-  if (!row?.metric_name || row.metric_warning !== null || !summaryJson) return;
+  if (!row?.metric_name || row.warning !== null || !summaryJson) return;
   let logged: string[];
   try {
     const summary = JSON.parse(summaryJson) as { final?: Record<string, unknown>; best?: Record<string, unknown> };
@@ -25,5 +25,5 @@ export function checkSweepMetric(core: StoreCore, sweep: string, run: string, su
   const warning =
     `metric "${row.metric_name}" was not logged by run ${run}, which logged ${logged.slice(0, 8).join(', ')}${logged.length > 8 ? ', ...' : ''}` +
     `${hint ? `; did you mean "${hint}"?` : ''} (runs cannot be ranked by it: fix metric.name in the sweep file)`;
-  if (core.s.setMetricWarning.run(warning, sweep).changes > 0) core.event('sweep_warning', { sweep, data: { warning } });
+  if (core.s.setWarning.run(warning, sweep).changes > 0) core.event('sweep_warning', { sweep, data: { warning } });
 }

@@ -6,27 +6,43 @@
  * coordinator restarted on the same database makes the same next runs: nothing about the search
  * lives outside the database.
  */
-import { expandSweep, type ProgramJob } from '../../lib/sweep/index.js';
-import { MAX_RUNS } from '../../lib/sweep/index.js';
+import { expandSweep, MAX_RUNS, type ProgramJob } from '../../lib/sweep/index.js';
 import type { StoreCore } from './core.js';
 
 /**
- * Tops up the queue of every open-ended sweep to `wanted` queued runs (oldest sweep first; only
- * program sweeps for an agent that runs programs only). Call inside the lease's transaction. A
- * sweep whose runs can no longer be made (its cap reached, or its stored spec refused) is closed,
- * with an event saying why.
+ * An open-ended sweep whose first this many runs all failed is closed: its program cannot run
+ * (W&B's agent gives up after 5 failures of its first runs, too).
  */
-export function proposeRuns(core: StoreCore, wanted: number, programsOnly: boolean): void {
-  if (!(wanted >= 1)) return;
+export const MAX_INITIAL_FAILURES = 5;
+
+/**
+ * Makes up to `wanted` runs of the open-ended sweeps, oldest first (only program sweeps for an
+ * agent that runs programs only), counting the runs already queued in them; returns how many it
+ * made. Call inside the lease's transaction. A sweep whose runs can no longer be made (its cap
+ * reached, its stored spec refused, or its first runs all failed) is closed, with an event and
+ * the sweep's warning saying why.
+ */
+export function proposeRuns(core: StoreCore, wanted: number, programsOnly: boolean): number {
   const { s } = core;
+  let made = 0;
+  const close = (name: string, reason: string) => {
+    s.closeSweep.run(name);
+    s.setWarning.run(`no more runs are made: ${reason}`, name);
+    core.event('sweep_closed', { sweep: name, data: { reason } });
+  };
   for (const sweep of s.openSweeps.all()) {
+    if (made >= wanted) break;
     if (programsOnly && sweep.template_json === null) continue;
-    const need = Math.min(wanted - sweep.queued, MAX_RUNS - sweep.runs);
     if (sweep.runs >= MAX_RUNS) {
-      s.closeSweep.run(sweep.name);
-      core.event('sweep_closed', { sweep: sweep.name, data: { reason: `it made ${MAX_RUNS} runs, the most one sweep makes` } });
+      close(sweep.name, `it made ${MAX_RUNS} runs, the most one sweep makes`);
       continue;
     }
+    const outcomes = s.outcomesOf.get(sweep.name)!;
+    if (outcomes.failed >= MAX_INITIAL_FAILURES && outcomes.succeeded === 0) {
+      close(sweep.name, `its first ${outcomes.failed} runs failed (see their errors: dlphys-coord status ${sweep.name}); fix the cause and submit it again`);
+      continue;
+    }
+    const need = Math.min(wanted - made - sweep.queued, MAX_RUNS - sweep.runs);
     if (need <= 0) continue;
     let runs;
     try {
@@ -39,8 +55,7 @@ export function proposeRuns(core: StoreCore, wanted: number, programsOnly: boole
       }).runs;
     } catch (err) {
       // It expanded when it was submitted; a coordinator of another version may refuse it now.
-      s.closeSweep.run(sweep.name);
-      core.event('sweep_closed', { sweep: sweep.name, data: { reason: `its next runs cannot be made: ${(err as Error).message}` } });
+      close(sweep.name, `its next runs cannot be made: ${(err as Error).message}`);
       continue;
     }
     const now = core.now();
@@ -48,5 +63,7 @@ export function proposeRuns(core: StoreCore, wanted: number, programsOnly: boole
       s.insertRun.run(`${sweep.name}/${run.name}`, sweep.name, run.index, run.name, JSON.stringify(run.params), JSON.stringify(run.config), now, now);
     }
     core.event('runs_proposed', { sweep: sweep.name, data: { runs: runs.length, from: sweep.runs } });
+    made += runs.length;
   }
+  return made;
 }

@@ -53,8 +53,8 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
     if (sweep && !db.prepare('SELECT 1 FROM sweeps WHERE name = ?').get(sweep)) throw new NotFoundError(`no sweep named ${sweep}`);
     const args: unknown[] = sweep ? [sweep] : [];
     const sweepRows = db
-      .prepare<unknown[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null; metric_warning: string | null }>(
-        `SELECT name, created_at, metric_name, metric_goal, metric_warning FROM sweeps ${sweep ? 'WHERE name = ?' : ''} ORDER BY created_at, rowid`,
+      .prepare<unknown[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null; warning: string | null }>(
+        `SELECT name, created_at, metric_name, metric_goal, warning FROM sweeps ${sweep ? 'WHERE name = ?' : ''} ORDER BY created_at, rowid`,
       )
       .all(...args);
     const counts = db
@@ -77,7 +77,7 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
         states,
         metric: s.metric_name ?? '',
         goal: s.metric_goal ?? '',
-        warning: s.metric_warning ?? '',
+        warning: s.warning ?? '',
       };
     });
     const now = core.now();

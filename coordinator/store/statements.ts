@@ -16,9 +16,12 @@ export function prepareStatements(db: Database.Database) {
          (SELECT count(*) FROM runs r WHERE r.sweep = s.name AND r.state = 'queued') AS queued
        FROM sweeps s WHERE s.open = 1 ORDER BY s.created_at, s.rowid`,
     ),
+    outcomesOf: db.prepare<[string], { failed: number; succeeded: number }>(
+      `SELECT count(*) FILTER (WHERE state = 'failed') AS failed, count(*) FILTER (WHERE state IN ('completed', 'diverged')) AS succeeded FROM runs WHERE sweep = ?`,
+    ),
     closeSweep: db.prepare('UPDATE sweeps SET open = 0 WHERE name = ? AND open = 1'),
-    sweepMetricOf: db.prepare<[string], { metric_name: string | null; metric_warning: string | null }>('SELECT metric_name, metric_warning FROM sweeps WHERE name = ?'),
-    setMetricWarning: db.prepare('UPDATE sweeps SET metric_warning = ? WHERE name = ? AND metric_warning IS NULL'),
+    sweepMetricOf: db.prepare<[string], { metric_name: string | null; warning: string | null }>('SELECT metric_name, warning FROM sweeps WHERE name = ?'),
+    setWarning: db.prepare('UPDATE sweeps SET warning = ? WHERE name = ? AND warning IS NULL'),
     hasCode: db.prepare<[string], number>('SELECT count(*) FROM code_snapshots WHERE hash = ?').pluck(),
     insertCode: db.prepare('INSERT OR IGNORE INTO code_snapshots (hash, archive, files, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
     getCode: db.prepare<[string], Buffer>('SELECT archive FROM code_snapshots WHERE hash = ?').pluck(),

@@ -32,6 +32,8 @@ export interface SnapshotOptions {
   maxBytes?: number;
   /** The most files the snapshot may hold. @default 10_000 */
   maxFiles?: number;
+  /** Paths left out wherever they lie in the folder (a coordinator's own database and runs folder). */
+  exclude?: string[];
 }
 
 /** An archive that is not what its sender made (truncated, altered, crafted): fetch it again. */
@@ -98,7 +100,7 @@ export function createCodeSnapshot(dir: string, options: SnapshotOptions = {}): 
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
   const root = resolveFolder(dir);
-  const entries = walk(dir, root);
+  const entries = walk(dir, root, excludeRules(root, options.exclude ?? []));
   checkCaps(dir, entries, maxBytes, maxFiles);
 
   const files: ArchivedFile[] = entries.map((entry) => {
@@ -184,8 +186,8 @@ function resolveFolder(dir: string): string {
 }
 
 /** Every file to snapshot, sorted by path (byte order), stat'ed but not read. */
-function walk(dir: string, root: string): Entry[] {
-  const rules = new IgnoreRules(dir);
+function walk(dir: string, root: string, extra: string[]): Entry[] {
+  const rules = new IgnoreRules(dir, extra);
   const entries: Entry[] = [];
   const visit = (abs: string, prefix: string): void => {
     let names: string[];
@@ -241,8 +243,8 @@ class IgnoreRules {
   private readonly tail: string[];
   private matcher: Ignore;
 
-  constructor(dir: string) {
-    this.head = [...DEFAULT_IGNORES, ...lines(readText(dir, '.gitignore'))];
+  constructor(dir: string, extra: string[] = []) {
+    this.head = [...DEFAULT_IGNORES, ...extra, ...lines(readText(dir, '.gitignore'))];
     this.tail = lines(readText(dir, IGNORE_FILE));
     this.matcher = this.build();
   }
@@ -305,7 +307,7 @@ function checkCaps(dir: string, entries: Entry[], maxBytes: number, maxFiles: nu
     t.files += 1;
     top.set(key, t);
   }
-  const fix = `add them to ${path.join(dir, IGNORE_FILE)}, or set code_dir in the sweep to a smaller folder`;
+  const fix = `add them to ${path.join(dir, IGNORE_FILE)}, or set code_dir in the sweep to a smaller folder (data the program reads from its own folder: code_dir: false runs it in place, on a shared file system)`;
   const overBytes = bytes > maxBytes;
   const largest = [...top]
     .sort(([ka, a], [kb, b]) => (overBytes ? b.bytes - a.bytes : b.files - a.files) || (ka < kb ? -1 : 1))
@@ -317,6 +319,18 @@ function checkCaps(dir: string, entries: Entry[], maxBytes: number, maxFiles: nu
       ? `code folder ${dir} holds ${formatBytes(bytes)}, over the ${formatBytes(maxBytes)} cap; largest entries: ${largest}; ${fix}`
       : `code folder ${dir} holds ${entries.length} files, over the ${maxFiles}-file cap; largest entries: ${largest}; ${fix}`,
   );
+}
+
+/** Anchored ignore rules for the absolute paths in `exclude` that lie inside `root` (a SQLite file's -wal and -shm with it). */
+function excludeRules(root: string, exclude: string[]): string[] {
+  const out: string[] = [];
+  for (const p of exclude) {
+    const rel = path.relative(root, path.resolve(p));
+    if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+    const pattern = '/' + rel.split(path.sep).map(escapeGlob).join('/');
+    out.push(pattern, `${pattern}-wal`, `${pattern}-shm`);
+  }
+  return out;
 }
 
 /** Bytes for a person, in binary units: "312.4 MiB". */

@@ -70,6 +70,8 @@ export interface ExpandOptions {
   window?: RunWindow;
   /** A program sweep made again from its stored spec: its job as first made (no code folder is read). */
   programTemplate?: Omit<ProgramJob, 'params'>;
+  /** Paths a program sweep's code snapshot leaves out (the coordinator's database and runs folder). */
+  codeExclude?: string[];
 }
 
 /** The sweep as a native one (dlphys's trainer from `base`); throws for a program sweep. */
@@ -79,13 +81,14 @@ export function asNativeSweep(sweep: ExpandedSweep): ExpandedSweep<ExperimentCon
 }
 
 /** Reads a sweep file, JSON or YAML (and its base, when that is a path), and expands it. */
-export function loadSweep(file: string, options: { name?: string; window?: RunWindow } = {}): ExpandedSweep {
+export function loadSweep(file: string, options: { name?: string; window?: RunWindow; codeExclude?: string[] } = {}): ExpandedSweep {
   const { spec, floats } = readSweepFile(file);
   return expandSweep(markFloatRanges(spec, floats), {
     source: file,
     baseDir: path.dirname(path.resolve(file)),
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.window ? { window: options.window } : {}),
+    ...(options.codeExclude ? { codeExclude: options.codeExclude } : {}),
   });
 }
 
@@ -113,6 +116,7 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
       warnings,
       ...(options.window ? { window: options.window } : {}),
       ...(options.programTemplate ? { template: options.programTemplate } : {}),
+      ...(options.codeExclude ? { codeExclude: options.codeExclude } : {}),
     });
   }
 

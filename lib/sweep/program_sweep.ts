@@ -55,6 +55,8 @@ export function expandProgramSweep(
     window?: RunWindow;
     /** Made again from the stored spec: the job as first made; no file is read. */
     template?: Omit<ProgramJob, 'params'>;
+    /** Paths the code snapshot leaves out. */
+    codeExclude?: string[];
   },
 ): ExpandedSweep {
   const { source, baseDir, warnings } = ctx;
@@ -91,7 +93,7 @@ export function expandProgramSweep(
       requireFile(file, program, fail);
       if (runDir !== baseDir) program = path.relative(runDir, file).split(path.sep).join('/');
     }
-    const snapshot = createCodeSnapshot(codeDir);
+    const snapshot = createCodeSnapshot(codeDir, { exclude: ctx.codeExclude ?? [] });
     code = { hash: snapshot.hash, files: snapshot.files, bytes: snapshot.bytes };
     codeArchive = snapshot.archive;
     cwd = path.relative(codeDir, runDir).split(path.sep).join('/');

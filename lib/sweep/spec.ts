@@ -69,7 +69,8 @@ export const sweepSpecSchema = z.strictObject({
   /** W&B's: the script each run executes (a program sweep), relative to the sweep file's folder. */
   program: z.string().min(1).optional(),
   /** W&B's: the command line of a program run, with W&B's macros (lib/sweep/program_command.ts). */
-  command: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+  // Empty means W&B's default command, as for W&B (`command or DEFAULT_SWEEP_COMMAND`).
+  command: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
   /** Ours: the folder snapshotted for agents (default the sweep file's), or false to run in place on a shared file system. */
   code_dir: z.union([z.string().min(1), z.literal(false)]).optional(),
   project: z.string().optional(),
