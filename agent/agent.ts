@@ -44,8 +44,10 @@ export interface AgentOptions {
    * only program sweeps' runs, and its runner children load no backend.
    */
   programsOnly?: boolean;
-  /** --interpreter for program runs (default python3, else python). */
-  interpreter?: string;
+  /** The interpreter of program runs (agent/program_host.ts resolveInterpreter). */
+  interpreter: string;
+  /** No interpreter here: the agent leases only dlphys's own runs. */
+  nativeOnly?: boolean;
   /** --wandb-shim: program runs use the shim even where the real wandb is installed. */
   wandbShim?: boolean;
   /** Called at every heartbeat tick (the agent keeps its work-dir lock fresh with it). */
@@ -234,7 +236,7 @@ export class Agent {
     this.opts.conn.metadata.set(AGENT_SECRET_KEY, reply.agent_secret);
     this.opts.log(
       `registered as ${this.id} with ${this.opts.conn.address}: ${this.opts.slots} slot(s)${this.opts.gpus.length ? ` on GPU ${this.opts.gpus.join(',')}` : ''}` +
-        (this.opts.programsOnly ? ', program sweeps only' : ''),
+        (this.opts.programsOnly ? ', program sweeps only' : this.opts.nativeOnly ? ", dlphys's own sweeps only" : ''),
     );
   }
 
@@ -273,7 +275,7 @@ export class Agent {
             // Slots may have freed while the coordinator did not answer: ask for them too.
             free = this.slots.filter((s) => !s.training);
             unanswered = true;
-            return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId, programs_only: this.opts.programsOnly ?? false });
+            return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId, programs_only: this.opts.programsOnly ?? false, native_only: this.opts.nativeOnly ?? false });
           },
           {
             // NOT_FOUND: the coordinator does not know this agent (below).

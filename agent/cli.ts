@@ -10,6 +10,7 @@ import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
 import { Agent, AgentFatalError } from './agent.js';
 import { GPU_BACKEND_MISSING, hasGpuBackend, resolveGpus } from './gpus.js';
+import { resolveInterpreter } from './program_host.js';
 import { lockWorkDir } from './work_dir.js';
 
 interface AgentFlags extends ClientFlags {
@@ -69,7 +70,10 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
     // A GPU host without tfjs-node-gpu can still run program sweeps (a PyTorch train.py): it
     // leases only those, rather than training dlphys's runs on its CPU without saying so.
     const programsOnly = gpus.length > 0 && !hasGpuBackend();
+    const { interpreter, found } = resolveInterpreter(flags.interpreter);
+    if (programsOnly && !found) throw new UsageError(`${GPU_BACKEND_MISSING}, and no python3 or python is on PATH for program sweeps (give --interpreter PATH): this agent could run nothing`);
     if (programsOnly) log(`warning: ${GPU_BACKEND_MISSING}; this agent runs program sweeps only`);
+    if (!found) log("warning: no python3 or python on PATH: this agent runs dlphys's own sweeps only (give --interpreter PATH to run program sweeps)");
     // A wasm/cpu run is single-threaded, so a CPU-only host runs one per core.
     const slots = flags.slots ?? (gpus.length ? gpus.length : os.availableParallelism());
     const workDir = path.resolve(flags.workDir ?? path.join(os.tmpdir(), 'dlphys-agent', String(process.pid)));
@@ -88,8 +92,9 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
       pollMs: flags.poll,
       runsPerProcess: flags.runsPerProcess,
       programsOnly,
+      nativeOnly: !found,
+      interpreter,
       wandbShim: flags.wandbShim,
-      ...(flags.interpreter !== undefined ? { interpreter: flags.interpreter } : {}),
       connectTimeoutMs: connectTimeoutS * 1000,
       onHeartbeat: () => lock.touch(),
       log,

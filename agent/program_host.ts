@@ -8,6 +8,7 @@ import type { ProgramJob } from '../lib/sweep/program_sweep.js';
 import { unary, type Connection } from '../proto/client.js';
 import { callDetails, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
 import { retryWhile } from '../proto/retry.js';
+import { UsageError } from '../lib/errors.js';
 import { runnerEnv } from './launch/process.js';
 
 /** The wandb-compatible module put on PYTHONPATH for program runs (agent/wandb_shim/README.md). */
@@ -18,8 +19,8 @@ export interface ProgramHostOptions {
   agentId: string;
   /** Where snapshots are cached: `<codeDir>/<hash>/`. */
   codeDir: string;
-  /** --interpreter, or undefined: python3 when on PATH, else python (W&B's agent runs `python`). */
-  interpreter: string | undefined;
+  /** The interpreter for `${interpreter}` (resolveInterpreter). */
+  interpreter: string;
   /** --wandb-shim: always the shim; otherwise the shim only where the interpreter cannot import the real wandb. */
   forceShim: boolean;
   /** True once the agent is shutting down: a code fetch in progress gives up. */
@@ -46,7 +47,6 @@ export class ProgramSetupError extends Error {}
 export class ProgramHost {
   private readonly fetching = new Map<string, Promise<string>>();
   private wandb: Promise<{ shim: string | null; offline: boolean }> | undefined;
-  private resolvedInterpreter: string | undefined;
 
   constructor(private readonly opts: ProgramHostOptions) {}
 
@@ -62,16 +62,11 @@ export class ProgramHost {
     } else if (!path.isAbsolute(cwd)) {
       throw new ProgramSetupError(`the run's folder ${JSON.stringify(job.cwd)} is not an absolute path (code_dir: false runs in place)`);
     }
-    const interpreter = this.interpreter();
+    const interpreter = this.opts.interpreter;
     const wandb = await this.wandbMode(interpreter);
     return { cwd, interpreter, shim: wandb.shim, wandbOffline: wandb.offline };
   }
 
-  /** The interpreter for `${interpreter}`: --interpreter, else python3 when on PATH, else python. */
-  interpreter(): string {
-    this.resolvedInterpreter ??= this.opts.interpreter ?? (onPath('python3') ? 'python3' : onPath('python') ? 'python' : 'python3');
-    return this.resolvedInterpreter;
-  }
 
   /** The real wandb where the user installed it (offline: nothing leaves the host), else the shim; decided once. */
   private wandbMode(interpreter: string): Promise<{ shim: string | null; offline: boolean }> {
@@ -146,16 +141,35 @@ function hasRealWandb(interpreter: string): Promise<boolean> {
   }).finally(() => fs.rmSync(cwd, { recursive: true, force: true }));
 }
 
+/**
+ * The interpreter program runs use: `--interpreter` (a path, or a command on PATH), else python3
+ * when on PATH, else python (W&B's agent runs `python`). `found` is false when it cannot be run
+ * here. A --interpreter that is not there is the user's mistake: UsageError.
+ */
+export function resolveInterpreter(flag: string | undefined): { interpreter: string; found: boolean } {
+  if (flag !== undefined) {
+    const found = flag.includes('/') ? isExecutable(path.resolve(flag)) : onPath(flag);
+    if (!found) throw new UsageError(`--interpreter ${flag}: not found${flag.includes('/') ? '' : ' on PATH'}; give the path of a Python, e.g. --interpreter ~/venv/bin/python`);
+    return { interpreter: flag, found };
+  }
+  if (onPath('python3')) return { interpreter: 'python3', found: true };
+  if (onPath('python')) return { interpreter: 'python', found: true };
+  return { interpreter: 'python3', found: false };
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `command` is an executable file in a folder of PATH. */
 function onPath(command: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      fs.accessSync(path.join(dir, command), fs.constants.X_OK);
-      return true;
-    } catch {
-      // not here
-    }
+    if (dir && isExecutable(path.join(dir, command))) return true;
   }
   return false;
 }

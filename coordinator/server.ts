@@ -260,7 +260,7 @@ export class CoordinatorServer {
         return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef) };
       }),
       Lease: this.agentCall((req) => {
-        const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id, req.programs_only);
+        const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id, req.programs_only ? 'program' : req.native_only ? 'native' : null);
         const unfinished = this.closing ? 0 : store.unfinished();
         if (unfinished === 0) this.toldIdle.add(req.agent_id);
         else this.toldIdle.delete(req.agent_id);

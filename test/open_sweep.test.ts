@@ -41,7 +41,7 @@ test('a lease makes the runs an open-ended sweep is asked for, in its transactio
   assert.deepEqual(store.lease(a, 2, 10_000, 'req-1').map((r) => r.name), ['r0000', 'r0001']);
   assert.deepEqual(store.lease(a, 1, 10_000, 'req-2').map((r) => r.name), ['r0002']);
   // An agent that runs programs only makes no runs of a native sweep.
-  assert.deepEqual(store.lease(a, 1, 10_000, 'req-3', true), []);
+  assert.deepEqual(store.lease(a, 1, 10_000, 'req-3', 'program'), []);
   assert.equal(store.status('open', 10_000).runs.length, 3);
   store.cancel('open');
   assert.deepEqual(store.lease(a, 2, 10_000, 'req-4'), []);

@@ -176,7 +176,7 @@ parameters:
   assert.equal(readJsonl(path.join(dir, 'metrics.jsonl')).length, 6, 'the literal --steps 6 of command was honoured');
 });
 
-test('a crashing program is failed with the tail of its stderr; a missing interpreter fails the run, not the agent', { skip }, async () => {
+test('a crashing program is failed with the tail of its stderr; a missing executable fails the run, not the agent; a missing --interpreter is refused at start', { skip }, async () => {
   const ws = programWorkspace(`
 program: train.py
 method: grid
@@ -200,16 +200,21 @@ parameters:
   assert.equal(summary.status, 'failed');
   assert.equal(readJsonl(path.join(runFolder(ws, 'sweep/r000'), 'metrics.jsonl')).length, 4, 'what it logged before failing landed');
 
-  const ws2 = programWorkspace('program: train.py\nmethod: grid\nparameters:\n  lr: {values: [0.1, 0.2]}\n');
+  // A command naming a program this host does not have fails the run in one line; the agent goes on.
+  const ws2 = programWorkspace('program: train.py\nmethod: grid\ncommand: [/nonexistent/python9, "${program}", "${args}"]\nparameters:\n  lr: {values: [0.1, 0.2]}\n');
   await withCluster(async (c) => {
     const coord = await serveSweep(c, ws2, ['--exit-when-done']);
-    const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle', '--interpreter', '/nonexistent/python9']));
+    // An --interpreter that is not there is refused when the agent starts, before it leases anything.
+    const refused = c.track('bad agent', startOneSlotAgent(coord.address, ['--interpreter', '/nonexistent/python9']));
+    assert.equal(await within('the misconfigured agent to exit', refused.exited, 30_000, c.logs), 2);
+    assert.match(refused.log(), /dlphys-agent: --interpreter \/nonexistent\/python9: not found; give the path of a Python/);
+    const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle']));
     assert.equal(await within('the coordinator to finish', coord.exited, 60_000, c.logs), 0, c.logs());
     assert.equal(await within('the agent to exit', agent.exited, 30_000, c.logs), 0, 'the agent goes on after a run it cannot start');
   });
   for (const r of query<{ state: string; error: string }>(ws2.db, 'SELECT state, error FROM runs')) {
     assert.equal(r.state, 'failed');
-    assert.equal(r.error, 'cannot run "/nonexistent/python9": not found on this host (install it, or give dlphys-agent --interpreter PATH)');
+    assert.equal(r.error, 'cannot run "/nonexistent/python9": not found');
   }
 });
 

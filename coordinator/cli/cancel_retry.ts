@@ -20,7 +20,8 @@ export function retryCommand(): Command {
   return targetCommand({
     verb: 'retry',
     rpc: 'Retry',
-    description: 'Queue the failed (and cancelled) runs of a sweep, or one run, again.',
+    description:
+      "Queue the failed (and cancelled) runs of a sweep, or one run, again. A program sweep's runs run the code it was submitted with: after fixing the script, submit the sweep again (under another --name).",
     done: (n) => `${n} run(s) queued again`,
     takes: 'retry takes failed or cancelled runs',
   });

@@ -68,12 +68,14 @@ function table(header: string[], rows: string[][]): string[] {
   return textTable([header, ...rows]);
 }
 
-/** A run in progress's latest metrics row, short: `step 40 loss=0.31 val_acc=0.9`. */
-function latest(json: string): string {
+/** A run in progress's latest metrics row, short, the sweep metric first: `step 40 val_acc=0.9 loss=0.31`. */
+function latest(json: string, metric: string): string {
   const row = parseOrNull(json);
   if (!row || typeof row !== 'object') return '';
   const o = row as Record<string, unknown>;
-  const numbers = Object.entries(o).filter(([k, v]) => typeof v === 'number' && !['step', 'epoch', 'time'].includes(k));
+  const numbers = Object.entries(o)
+    .filter(([k, v]) => typeof v === 'number' && !['step', 'epoch', 'time'].includes(k))
+    .sort(([a], [b]) => Number(b === metric) - Number(a === metric));
   const step = typeof o.step === 'number' ? `step ${o.step} ` : '';
   return (step + numbers.slice(0, 3).map(([k, v]) => `${k}=${formatNumber(v as number)}`).join(' ')).trim();
 }
@@ -120,7 +122,7 @@ function render(s: StatusReply__Output): string {
           String(r.lost_attempts),
           r.agent_id || '-',
           r.params_json,
-          latest(r.last_metrics_json),
+          latest(r.last_metrics_json, s.sweeps.find((w) => w.name === r.sweep)?.metric ?? ''),
           (r.error ?? '').split('\n')[0]!.slice(0, 60),
         ]),
       ),

@@ -46,7 +46,7 @@ coordinator with a sweep instead, use dlphys-coord sweep FILE.`,
       logLine(
         reply.existed
           ? `sweep ${reply.sweep} was already recorded by the coordinator at ${flags.coord}: nothing added`
-          : `submitted sweep ${reply.sweep} (${reply.runs} runs) to the coordinator at ${flags.coord}`,
+          : `submitted sweep ${reply.sweep} (${sweep.open ? 'open-ended: runs are made as agents ask, until cancelled' : `${reply.runs} runs`}) to the coordinator at ${flags.coord}`,
       );
     });
 }

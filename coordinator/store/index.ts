@@ -42,6 +42,7 @@ import {
   type RunState,
   type StatusReport,
   type StoreOptions,
+  type SweepKind,
 } from './types.js';
 
 export { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from '../errors.js';
@@ -138,10 +139,11 @@ export class Store {
    * (the reply was lost on the way), the same runs are answered again, as long as they are still
    * its current attempts, and nothing new is leased. A quarantined agent gets nothing. A run
    * whose last attempt this agent lost (within AVOID_LOSER_MS) is left for another live agent.
-   * `programsOnly`: the agent has no tensor backend; only program sweeps' runs are leased to it.
+   * `only`: the kind of sweep the agent can run ('program': it has no tensor backend; 'native': no
+   * Python), or null for any.
    */
-  lease(agentId: string, max: number, leaseTtlMs: number, requestId = '', programsOnly = false): LeasedRun[] {
-    return lifecycle.lease(this.core, agentId, max, leaseTtlMs, requestId, programsOnly);
+  lease(agentId: string, max: number, leaseTtlMs: number, requestId = '', only: SweepKind | null = null): LeasedRun[] {
+    return lifecycle.lease(this.core, agentId, max, leaseTtlMs, requestId, only);
   }
 
   /**

@@ -27,10 +27,11 @@ import {
   type RunReportIn,
   type RunRow,
   type RunState,
+  type SweepKind,
 } from './types.js';
 
 /** See Store.lease. */
-export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs: number, requestId: string, programsOnly = false): LeasedRun[] {
+export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs: number, requestId: string, only: SweepKind | null = null): LeasedRun[] {
   requireTtl(leaseTtlMs);
   const { s } = core;
   return core.tx(() => {
@@ -62,7 +63,7 @@ export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs:
     };
     // queuedOf selects the runs that nextState('lease', ...) moves: the queued ones.
     const take = () => {
-      for (const sweep of s.sweepsWithQueued.all(programsOnly ? 1 : 0)) {
+      for (const sweep of s.sweepsWithQueued.all(only ?? '', only ?? '')) {
         const want = Math.floor(max) - out.length;
         if (want <= 0) break;
         for (const r of s.queuedOf.all(sweep, want + 64)) {
@@ -79,7 +80,7 @@ export function lease(core: StoreCore, agentId: string, max: number, leaseTtlMs:
     take();
     // Open-ended sweeps fill what the others leave: their runs are made now, in this transaction
     // (proposals.ts), so a sweep submitted after one still gets its agents.
-    if (out.length < Math.floor(max) && proposeRuns(core, Math.floor(max) - out.length, programsOnly) > 0) take();
+    if (out.length < Math.floor(max) && proposeRuns(core, Math.floor(max) - out.length, only) > 0) take();
     return out;
   });
 }

@@ -8,6 +8,7 @@
  */
 import { expandSweep, MAX_RUNS, type ProgramJob } from '../../lib/sweep/index.js';
 import type { StoreCore } from './core.js';
+import type { SweepKind } from './types.js';
 
 /**
  * An open-ended sweep whose first this many runs all failed is closed: its program cannot run
@@ -16,13 +17,13 @@ import type { StoreCore } from './core.js';
 export const MAX_INITIAL_FAILURES = 5;
 
 /**
- * Makes up to `wanted` runs of the open-ended sweeps, oldest first (only program sweeps for an
- * agent that runs programs only), counting the runs already queued in them; returns how many it
+ * Makes up to `wanted` runs of the open-ended sweeps, oldest first (only those of kind `only`
+ * when set), counting the runs already queued in them; returns how many it
  * made. Call inside the lease's transaction. A sweep whose runs can no longer be made (its cap
  * reached, its stored spec refused, or its first runs all failed) is closed, with an event and
  * the sweep's warning saying why.
  */
-export function proposeRuns(core: StoreCore, wanted: number, programsOnly: boolean): number {
+export function proposeRuns(core: StoreCore, wanted: number, only: SweepKind | null): number {
   const { s } = core;
   let made = 0;
   const close = (name: string, reason: string) => {
@@ -32,7 +33,7 @@ export function proposeRuns(core: StoreCore, wanted: number, programsOnly: boole
   };
   for (const sweep of s.openSweeps.all()) {
     if (made >= wanted) break;
-    if (programsOnly && sweep.template_json === null) continue;
+    if (only !== null && only !== sweep.kind) continue;
     if (sweep.runs >= MAX_RUNS) {
       close(sweep.name, `it made ${MAX_RUNS} runs, the most one sweep makes`);
       continue;

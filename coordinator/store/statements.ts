@@ -10,8 +10,8 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO sweeps (name, spec_json, spec_hash, method, metric_name, metric_goal, created_at, kind, code_hash, open, template_json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    openSweeps: db.prepare<[], { name: string; spec_json: string; template_json: string | null; runs: number; queued: number }>(
-      `SELECT s.name, s.spec_json, s.template_json,
+    openSweeps: db.prepare<[], { name: string; kind: 'native' | 'program'; spec_json: string; template_json: string | null; runs: number; queued: number }>(
+      `SELECT s.name, s.kind, s.spec_json, s.template_json,
          (SELECT count(*) FROM runs r WHERE r.sweep = s.name) AS runs,
          (SELECT count(*) FROM runs r WHERE r.sweep = s.name AND r.state = 'queued') AS queued
        FROM sweeps s WHERE s.open = 1 ORDER BY s.created_at, s.rowid`,
@@ -64,11 +64,11 @@ export function prepareStatements(db: Database.Database) {
     setLanded: db.prepare('UPDATE attempts SET landed_at = ?, landed_files = ?, landed_bytes = ? WHERE run_id = ? AND attempt = ?'),
     touchAgent: db.prepare('UPDATE agents SET last_heartbeat = ?, lost_at = NULL WHERE id = ?'),
     setHealth: db.prepare('UPDATE agents SET health_json = ? WHERE id = ?'),
-    // 1: only program sweeps (an agent that leases programs only).
+    // A kind ('native' | 'program'), twice, for an agent that can run only that; '' for any.
     sweepsWithQueued: db
-      .prepare<[number], string>(
+      .prepare<[string, string], string>(
         `SELECT s.name FROM sweeps s WHERE EXISTS (SELECT 1 FROM runs r WHERE r.state = 'queued' AND r.sweep = s.name)
-           AND (? = 0 OR s.kind = 'program')
+           AND (? = '' OR s.kind = ?)
          ORDER BY s.created_at, s.rowid`,
       )
       .pluck(),

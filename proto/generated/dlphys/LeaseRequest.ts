@@ -14,6 +14,10 @@ export interface LeaseRequest {
    * runs of program sweeps.
    */
   'programs_only'?: (boolean);
+  /**
+   * The agent cannot run programs (no Python interpreter): lease it only dlphys's own runs.
+   */
+  'native_only'?: (boolean);
 }
 
 export interface LeaseRequest__Output {
@@ -29,4 +33,8 @@ export interface LeaseRequest__Output {
    * runs of program sweeps.
    */
   'programs_only': (boolean);
+  /**
+   * The agent cannot run programs (no Python interpreter): lease it only dlphys's own runs.
+   */
+  'native_only': (boolean);
 }
