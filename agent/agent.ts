@@ -1,5 +1,6 @@
 import { nanoid } from 'nanoid';
 import os from 'node:os';
+import path from 'node:path';
 import { MAX_WASM_THREADS } from '../lib/backend/threads.js';
 import { version } from '../lib/version.js';
 import { unary, type Connection } from '../proto/client.js';
@@ -9,7 +10,6 @@ import { fromWireRef, runRefKey, toWireRef, type WireRunRef } from '../proto/run
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
 import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
-import path from 'node:path';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
 import { RunTask, type TaskContext } from './run_task.js';

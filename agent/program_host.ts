@@ -14,6 +14,7 @@ import { runnerEnv } from './launch/process.js';
 /** The wandb-compatible module put on PYTHONPATH for program runs (agent/wandb_shim/README.md). */
 export const WANDB_SHIM_DIR = packagePath('agent', 'wandb_shim');
 
+/** What a ProgramHost works with: the agent's connection and id, where it caches code, and its flags. */
 export interface ProgramHostOptions {
   conn: Connection;
   agentId: string;
@@ -127,7 +128,7 @@ export class ProgramHost {
  * of W&B's local runs in the agent's folder would import as a namespace package), without the
  * agent's secrets, and asking for the package's file and `init` (a namespace package has neither).
  */
-function hasRealWandb(interpreter: string): Promise<boolean> {
+export function hasRealWandb(interpreter: string): Promise<boolean> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'dlphys-probe-'));
   return new Promise<boolean>((resolve) => {
     const child = spawn(interpreter, ['-c', 'import sys, wandb; sys.exit(0 if getattr(wandb, "__file__", None) and hasattr(wandb, "init") else 1)'], {

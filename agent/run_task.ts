@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isProgramJob } from '../lib/sweep/program_sweep.js';
 import type { LeasedRun__Output } from '../proto/generated/dlphys/LeasedRun.js';
 import { unary, type Connection } from '../proto/client.js';
 import { callDetails, isDefiniteRefusal, isFenced, isInvalid, isNotLanded, isUploadRefused } from '../proto/errors.js';
@@ -7,7 +8,6 @@ import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { fromWireRef, toWireRef, type RunRef } from '../proto/run_ref.js';
 import { MAX_ERROR_BYTES, clipUtf8 } from '../proto/wire.js';
 import { uploadFolder } from './sync_sender.js';
-import { isProgramJob } from '../lib/sweep/program_sweep.js';
 import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
 import { ProgramSetupError, type ProgramHost } from './program_host.js';

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { archiveHash, createCodeSnapshot, CorruptSnapshotError, extractCodeSnapshot } from '../lib/sweep/code_snapshot.js';
+import { waitFor } from './cluster.js';
 import { tempDir } from './helpers.js';
 import { throwsUsage } from './sweep_fixtures.js';
 
@@ -286,14 +287,16 @@ test('two processes extracting the same archive into the same folder both succee
   const archiveFile = path.join(work, 'code.tar.gz');
   fs.writeFileSync(archiveFile, snap.archive);
   const script = path.join(work, 'extract.ts');
-  // Both wait for the same instant after start-up, so that their extractions overlap.
+  // A barrier: each says it is ready, then waits for the test's go, so that their extractions
+  // start together (the interleaving itself is pinned down by the test above).
   fs.writeFileSync(
     script,
     `import fs from 'node:fs';
-const [lib, archive, hash, dest, startAt] = process.argv.slice(2);
+const [lib, archive, hash, dest, ready, go] = process.argv.slice(2);
 const { extractCodeSnapshot } = await import(lib);
 const bytes = fs.readFileSync(archive);
-await new Promise((resolve) => setTimeout(resolve, Number(startAt) - Date.now()));
+fs.writeFileSync(ready, '');
+while (!fs.existsSync(go)) await new Promise((resolve) => setTimeout(resolve, 5));
 const existed = fs.existsSync(dest);
 extractCodeSnapshot(bytes, hash, dest);
 console.log(existed ? 'found' : 'extracted');
@@ -301,16 +304,22 @@ console.log(existed ? 'found' : 'extracted');
   );
   const dest = path.join(work, 'cache', snap.hash);
   const lib = new URL('../lib/sweep/code_snapshot.ts', import.meta.url).href;
-  const startAt = String(Date.now() + 2000);
-  const run = () =>
+  const go = path.join(work, 'go');
+  const run = (n: number) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, lib, archiveFile, snap.hash, dest, startAt], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', script, lib, archiveFile, snap.hash, dest, path.join(work, `ready${n}`), go], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('close', (code) => resolve({ code, out: out.trim() }));
     });
-  const results = await Promise.all([run(), run()]);
-  assert.deepEqual(results, [{ code: 0, out: 'extracted' }, { code: 0, out: 'extracted' }], 'both ran the whole extraction');
+  const both = Promise.all([run(1), run(2)]);
+  await waitFor('both extractors to be ready', () => fs.existsSync(path.join(work, 'ready1')) && fs.existsSync(path.join(work, 'ready2')), 60_000);
+  fs.writeFileSync(go, '');
+  const results = await both;
+  for (const r of results) {
+    assert.equal(r.code, 0);
+    assert.ok(r.out === 'extracted' || r.out === 'found', r.out);
+  }
   assert.deepEqual(fs.readdirSync(path.dirname(dest)), [snap.hash]);
   assert.equal(Object.keys(readTree(dest)).length, 1500);
   assert.equal(archiveHash(createCodeSnapshot(dest).archive), snap.hash);

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { RunnerProcess } from '../agent/launch/process.js';
+import { hasRealWandb } from '../agent/program_host.js';
 import { MetricsTail } from '../agent/runner/metrics_tail.js';
 import { ProgramRun, sweepParamYaml, type ProgramRunMessage } from '../agent/runner/program_run.js';
 import { isRunning, waitFor } from './cluster.js';
@@ -157,4 +159,20 @@ test('a runner killed with SIGKILL takes its program with it', { timeout: 60_000
   assert.equal(summary, null);
   assert.match(error!, /runner process was killed by SIGKILL/);
   await waitFor('the program to be gone with its runner', () => !isRunning(pid), 5000);
+});
+
+test("a folder of W&B's local runs named wandb/ is not taken for the real wandb package", { skip: spawnSync('python3', ['--version']).status === 0 ? false : 'python3 is not installed' }, async () => {
+  const saved = process.env.PYTHONPATH;
+  const site = tempDir('dlphys-site-');
+  fs.mkdirSync(path.join(site, 'wandb', 'run-20260101_000000-abc'), { recursive: true });
+  try {
+    // On the path, a wandb/ folder without __init__.py imports as a namespace package.
+    process.env.PYTHONPATH = site;
+    assert.equal(await hasRealWandb('python3'), false);
+    fs.writeFileSync(path.join(site, 'wandb', '__init__.py'), 'def init(**kw):\n    pass\n');
+    assert.equal(await hasRealWandb('python3'), true);
+  } finally {
+    if (saved === undefined) delete process.env.PYTHONPATH;
+    else process.env.PYTHONPATH = saved;
+  }
 });

@@ -18,6 +18,7 @@ export class ProgramSummary {
 
   constructor(private readonly metric: { name: string; goal: 'min' | 'max' } | null) {}
 
+  /** Takes one metrics row (a parsed metrics.jsonl line): its step and its finite numbers. */
   add(row: Record<string, unknown>): void {
     if (typeof row.step === 'number' && Number.isFinite(row.step)) {
       this.maxStep = Math.max(this.maxStep ?? row.step, row.step);

@@ -12,6 +12,7 @@ export interface WandbTable {
   readonly rows: readonly (readonly Cell[])[];
 }
 
+/** How wandbTable builds the table: the scanned folder (for Sweep) and whether every config leaf is a column. */
 export interface WandbOptions {
   /** The scanned folder, whose name is the sweep of runs directly inside it. */
   readonly dir: string;

@@ -17,6 +17,7 @@ import zlib from 'node:zlib';
 import ignore, { type Ignore } from 'ignore';
 import { namedError, UsageError } from '../errors.js';
 
+/** A folder's code as one content-addressed archive (createCodeSnapshot). */
 export interface CodeSnapshot {
   /** sha256 hex of the canonical manifest (sorted relative paths with mode and each file's sha256): equal for equal content whatever the mtimes or the archive bytes. */
   hash: string;
@@ -27,6 +28,7 @@ export interface CodeSnapshot {
   bytes: number;
 }
 
+/** Caps and exclusions of createCodeSnapshot. */
 export interface SnapshotOptions {
   /** The most the snapshot's files may hold together, bytes, uncompressed. @default 50 MiB */
   maxBytes?: number;
@@ -39,9 +41,11 @@ export interface SnapshotOptions {
 /** An archive that is not what its sender made (truncated, altered, crafted): fetch it again. */
 export class CorruptSnapshotError extends namedError('CorruptSnapshotError') {}
 
+/** The most a snapshot's files may hold together by default, bytes (uncompressed). */
 export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
 /** The most an archive may inflate to: the default cap's files plus room for a 10,000-file header. */
 const MAX_INFLATED_BYTES = DEFAULT_MAX_BYTES + 8 * 1024 * 1024;
+/** The most files a snapshot may hold by default. */
 export const DEFAULT_MAX_FILES = 10_000;
 const FORMAT = 'dlphys-code/1';
 const IGNORE_FILE = '.dlphysignore';

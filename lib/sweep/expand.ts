@@ -122,8 +122,10 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
 
   // Base: inline, or a path relative to the sweep file; stored inlined.
   let baseRaw: RawConfig;
-  if (typeof sweep.base === 'string' || sweep.base === undefined) {
-    const file = path.resolve(options.baseDir, sweep.base ?? '');
+  // A sweep without base is a program sweep, expanded above.
+  const baseSpec = sweep.base!;
+  if (typeof baseSpec === 'string') {
+    const file = path.resolve(options.baseDir, baseSpec);
     const loaded = readJsonFile(file, `${source}: base config`);
     if (loaded === null || typeof loaded !== 'object' || Array.isArray(loaded)) {
       return fail(`base config ${file} must be a JSON object with model, data and train`);
@@ -131,7 +133,7 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
     // Paths in a base file are relative to that file, not to the sweep file or an agent's cwd.
     baseRaw = resolveConfigPaths(loaded as RawConfig, path.dirname(file));
   } else {
-    baseRaw = resolveConfigPaths(sweep.base, options.baseDir);
+    baseRaw = resolveConfigPaths(baseSpec, options.baseDir);
   }
   const storedSpec = { ...structuredClone(spec as Record<string, unknown>), base: structuredClone(baseRaw) };
   // A base's sizes may only fit together once a run's parameters are applied: checked per run.

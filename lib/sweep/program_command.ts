@@ -15,6 +15,7 @@ export const COMMAND_MACROS: readonly string[] = Object.freeze([
   ...['args_json', 'args_json_file', 'args_dict', 'args_append_hydra', 'args_override_hydra'],
 ]);
 
+/** What buildProgramCommand needs: the sweep's command and program, a run's parameters, the agent's interpreter and environment. */
 export interface ProgramCommandInput {
   /** The sweep's `command` as written (strings, numbers, booleans...), or undefined for the default. */
   command: readonly unknown[] | undefined;

@@ -322,6 +322,7 @@ for _name in _NOOPS:
     globals()[_name] = _noop(_name)
     setattr(Run, _name, (lambda f: lambda self, *a, **k: f(*a, **k))(_noop(_name)))
 login = _noop("login", True)
+Run._label = lambda self, *args, **kwargs: None  # integrations (transformers' WandbCallback) tag runs with it
 
 
 class _Unsupported(object):
@@ -392,3 +393,19 @@ def _finish_at_exit():
 
 
 atexit.register(_finish_at_exit)
+
+
+def termlog(string="", newline=True, repeat=True, prefix=True):
+    """W&B's terminal messages (used by integrations): written to stderr, which goes to train.log."""
+    sys.stderr.write(("wandb: " if prefix else "") + str(string) + ("\n" if newline else ""))
+
+
+termwarn = termerror = termlog
+
+
+def __getattr__(name):
+    """Any other wandb attribute (PEP 562): a no-op callable with one warning, so a script or an
+    integration that touches a part of W&B the shim does not cover keeps running."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return _noop(name)
