@@ -129,7 +129,7 @@ parameters:
     assert.deepEqual(summary.final, { loss: lr / 4, acc: 0.3 });
     assert.equal((summary.best as Record<string, number>).loss, lr / 4);
     // W&B's sweep-param file, where wandb.init looks for it.
-    assert.match(fs.readFileSync(path.join(dir, 'wandb', 'sweep-my-w-b-sweep', `config-${name}.yaml`), 'utf8'), /lr:\n {2}value: 0\.[12]/);
+    assert.match(fs.readFileSync(path.join(dir, 'wandb', 'sweep-my-w-b-sweep', `config-${name}.yaml`), 'utf8'), /"lr": \{\n {4}"value": 0\.[12]\n/);
     assert.match(fs.readFileSync(path.join(dir, 'train.log'), 'utf8'), /program run my-w-b-sweep\/r00\d: \/usr\/bin\/env python3 train\.py --lr=/);
   }
   // The stored metrics are the program's rows.
@@ -278,7 +278,7 @@ test('where the real wandb is installed, program runs use it offline; --wandb-sh
     'import json, os\nREAL = True\ndef init(**kw):\n    json.dump({"mode": os.environ.get("WANDB_MODE"), "real": True}, open(os.path.join(os.environ["WANDB_DIR"], "which.json"), "w"))\n',
   );
   const ws = programWorkspace('program: probe.py\nmethod: grid\nparameters:\n  lr: {values: [0.1]}\n');
-  writeText(path.join(ws.dir, 'probe.py'), 'import json, os, wandb\nif getattr(wandb, "REAL", False):\n    wandb.init()\nelse:\n    json.dump({"mode": os.environ.get("WANDB_MODE"), "real": False}, open(os.path.join(os.environ["DLPHYS_RUN_DIR"], "which.json"), "w"))\n');
+  writeText(path.join(ws.dir, 'probe.py'), 'import json, os, wandb\nif "wandb_shim" not in wandb.__file__:\n    wandb.init()\nelse:\n    json.dump({"mode": os.environ.get("WANDB_MODE"), "real": False}, open(os.path.join(os.environ["DLPHYS_RUN_DIR"], "which.json"), "w"))\n');
   const env = { PYTHONPATH: site };
   for (const [flags, expected] of [
     [[], { mode: 'offline', real: true }],
