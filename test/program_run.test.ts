@@ -176,3 +176,9 @@ test("a folder of W&B's local runs named wandb/ is not taken for the real wandb 
     else process.env.PYTHONPATH = saved;
   }
 });
+
+test("the real wandb's offline summary gives a program run's final values when it streamed no row", async () => {
+  const { run } = shRun('d="$DLPHYS_RUN_DIR/wandb/offline-run-1/files"; mkdir -p "$d"; echo \'{"loss": 0.5, "_step": 3, "nested": {"a": 1}, "note": "x"}\' > "$d/wandb-summary.json"');
+  const { summary } = await run.run();
+  assert.deepEqual(summary!.final, { loss: 0.5, 'nested.a': 1 });
+});

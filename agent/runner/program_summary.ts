@@ -47,11 +47,15 @@ export class ProgramSummary {
   }
 }
 
-/** The finite numbers of `wandb-summary.json` (nested objects by dotted keys); {} when absent or unreadable. */
+/**
+ * The finite numbers of the run's W&B summary (nested objects by dotted keys): `wandb-summary.json`
+ * in the run folder (the shim's), else the newest `wandb/<run>/files/wandb-summary.json` (the real
+ * wandb's, offline); {} when there is none.
+ */
 function readWandbSummary(dir: string): Record<string, number> {
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(path.join(dir, 'wandb-summary.json'), 'utf8'));
+    raw = JSON.parse(fs.readFileSync(summaryFile(dir) ?? '', 'utf8'));
   } catch {
     return {};
   }
@@ -64,4 +68,20 @@ function readWandbSummary(dir: string): Record<string, number> {
   };
   visit(raw, '');
   return out;
+}
+
+function summaryFile(dir: string): string | null {
+  const own = path.join(dir, 'wandb-summary.json');
+  if (fs.existsSync(own)) return own;
+  let newest: { file: string; mtime: number } | null = null;
+  try {
+    for (const run of fs.readdirSync(path.join(dir, 'wandb'))) {
+      const file = path.join(dir, 'wandb', run, 'files', 'wandb-summary.json');
+      const mtime = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+      if (mtime !== undefined && (!newest || mtime > newest.mtime)) newest = { file, mtime };
+    }
+  } catch {
+    // no wandb/ folder
+  }
+  return newest?.file ?? null;
 }
