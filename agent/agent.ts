@@ -337,8 +337,9 @@ export class Agent {
     this.opts.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
     const runner = slot.spare ?? this.spawnRunner(slot.gpu);
     const runsPerProcess = this.opts.runsPerProcess ?? 1;
-    // The next run's process warms up while this one trains, unless this one will be reused.
-    slot.spare = runsPerProcess > 1 ? null : this.spawnRunner(slot.gpu);
+    // The next run's process warms up while this one trains, unless this one will be reused (a
+    // program run leaves its runner as it was: launch/process.ts).
+    slot.spare = runsPerProcess > 1 || task.isProgram ? null : this.spawnRunner(slot.gpu);
     const freeSlot = () => {
       if (slot.training !== task) return;
       slot.training = null;

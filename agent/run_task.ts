@@ -81,6 +81,15 @@ export class RunTask {
     return this.lost;
   }
 
+  /** The run executes its sweep's program (not dlphys's trainer). */
+  get isProgram(): boolean {
+    try {
+      return isProgramJob(JSON.parse(this.leased.config_json));
+    } catch {
+      return false;
+    }
+  }
+
   /** The user cancelled the run: stop it; it is reported (and recorded as cancelled) as usual. */
   cancel(): void {
     if (this.cancelled) return;

@@ -33,7 +33,11 @@ export class RunnerProcess {
   private onMetrics: ((line: string) => void) | null = null;
   private resolveDone: ((outcome: RunOutcome) => void) | null = null;
   private earlyDone: RunOutcome | null = null;
-  /** Runs this process has trained (or started). */
+  /**
+   * dlphys runs this process has trained (or started). Program runs do not count: their program is
+   * a process of its own, which leaves nothing behind in this one, so the warm process (and its
+   * loaded tfjs) serves the slot's next run whatever --runs-per-process says.
+   */
   runs = 0;
   /** A stop asked for before the job reached the child (it was still loading): sent right after it. */
   private stopBeforeJob: string | null = null;
@@ -102,7 +106,7 @@ export class RunnerProcess {
     } catch (err) {
       return this.earlyDone ?? { summary: null, error: (err as Error).message };
     }
-    this.runs += 1;
+    if (job.type === 'run') this.runs += 1;
     this.jobSent = false;
     this.onMetrics = onMetrics;
     const done = new Promise<RunOutcome>((resolve) => {
