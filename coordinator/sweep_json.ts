@@ -17,7 +17,7 @@ const expandedSweep = z.object({
   name,
   // Absent from clients older than program sweeps: native.
   kind: z.enum(['native', 'program']).default('native'),
-  method: z.enum(['grid', 'random']),
+  method: z.enum(['grid', 'random', 'bayes']),
   metric: z.object({ name: z.string().min(1).max(MAX_NAME), goal: z.enum(['min', 'max']) }).nullable(),
   spec: object,
   specHash: z.string().regex(/^[0-9a-f]{1,128}$/, 'must be a hex digest'),

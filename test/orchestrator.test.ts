@@ -92,7 +92,7 @@ test('malformed sweep files are refused with one line, exit code 2, and nothing 
   const cases: [string, unknown, RegExp][] = [
     ['bad JSON', '{"method": "grid",', /not valid JSON/],
     ['an unknown method', { ...base, method: 'hyperband' }, /method/],
-    ['bayes', { ...base, method: 'bayes' }, /bayes.*"grid" or "random"/],
+    ['bayes without a metric', { ...base, method: 'bayes', metric: undefined }, /method bayes needs a metric to optimise/],
     ['a grid over a continuous range', { ...base, parameters: { 'optimizer.kwargs.lr': { min: 0.01, max: 0.1 } } }, /grid.*continuous|continuous.*grid/],
     ['a parameter path the base does not have', { ...base, parameters: { 'optimizer.kwargs.lrr': { values: [0.1] } } }, /optimizer\.kwargs\.lrr/],
     ['an empty values list', { ...base, parameters: { seed: { values: [] } } }, /values/],

@@ -13,14 +13,14 @@ test('a sweep file that is not valid JSON is a UsageError naming the file', () =
   throwsUsage(() => loadSweep(path.join(dir, 'missing.json')), /sweep file not found: .*missing\.json/);
 });
 
-test('an unknown method is a UsageError listing grid and random', () => {
-  throwsUsage(() => expand({ method: 'hyperopt', parameters: { seed: { values: [1] } } }), /^sweep\.json: unknown method "hyperopt"; use "grid" or "random"/);
+test('an unknown method is a UsageError listing grid, random and bayes', () => {
+  throwsUsage(() => expand({ method: 'hyperopt', parameters: { seed: { values: [1] } } }), /^sweep\.json: unknown method "hyperopt"; use "grid", "random" or "bayes"$/);
 });
 
-test('method bayes is refused as not supported yet', () => {
+test('method bayes without a metric is a UsageError saying what to add', () => {
   throwsUsage(
-    () => expand({ method: 'bayes', metric: { name: 'val_loss' }, parameters: { seed: { values: [1] } } }),
-    /^sweep\.json: method "bayes" is not supported yet; use "grid" or "random"$/,
+    () => expand({ method: 'bayes', parameters: { seed: { values: [1] } } }),
+    /^sweep\.json: method bayes needs a metric to optimise: add metric: \{name: val_loss, goal: minimize\}$/,
   );
 });
 

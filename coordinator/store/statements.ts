@@ -19,6 +19,9 @@ export function prepareStatements(db: Database.Database) {
     outcomesOf: db.prepare<[string], { failed: number; succeeded: number }>(
       `SELECT count(*) FILTER (WHERE state = 'failed') AS failed, count(*) FILTER (WHERE state IN ('completed', 'diverged')) AS succeeded FROM runs WHERE sweep = ?`,
     ),
+    historyOf: db.prepare<[string], { params_json: string; state: string; summary_json: string | null }>(
+      'SELECT params_json, state, summary_json FROM runs WHERE sweep = ? ORDER BY idx',
+    ),
     closeSweep: db.prepare('UPDATE sweeps SET open = 0 WHERE name = ? AND open = 1'),
     sweepMetricOf: db.prepare<[string], { metric_name: string | null; warning: string | null }>('SELECT metric_name, warning FROM sweeps WHERE name = ?'),
     setWarning: db.prepare('UPDATE sweeps SET warning = ? WHERE name = ? AND warning IS NULL'),

@@ -14,8 +14,9 @@ export function checkSweepShape(sweep: ExpandedSweep): void {
     throw new UsageError(`sweep ${sweep.name}: ${message}`);
   };
   const spec = sweep.spec as { method?: unknown; run_cap?: unknown };
-  if (sweep.open && !(spec.method === 'random' && spec.run_cap === undefined && sweep.runs.length === 0)) {
-    fail('only a random sweep without run_cap, sent with no runs, is open-ended');
+  const onDemand = spec.method === 'bayes' || (spec.method === 'random' && spec.run_cap === undefined);
+  if (Boolean(sweep.open) !== onDemand || (onDemand && sweep.runs.length > 0)) {
+    fail('a bayes sweep, or a random one without run_cap, is sent with no runs and open; any other with its runs');
   }
   const program = sweep.kind === 'program';
   const template = sweep.programTemplate;

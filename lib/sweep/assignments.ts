@@ -8,7 +8,7 @@ import { configPathProblem } from '../config.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { gridDropsMax, gridValues, normalizeParameter, sample, type Parameter } from './distributions.js';
-import type { ParameterSpec, SweepSpec } from './spec.js';
+import { parseSweepSpec, type ParameterSpec, type SweepSpec } from './spec.js';
 
 /** More runs than this in one sweep is almost surely a mistake (int_uniform over a huge range, say). */
 export const MAX_RUNS = 100_000;
@@ -58,6 +58,13 @@ export function flattenParameters(
   return out;
 }
 
+/** A stored spec's parameters as its search sees them: flattened in file order, their distributions known. */
+export function sweepParameters(spec: unknown, source: string): { sweep: SweepSpec; flat: FlatParameter[]; params: Parameter[] } {
+  const sweep = parseSweepSpec(spec, source);
+  const flat = flattenParameters(sweep.parameters, source, sweep.base !== undefined);
+  return { sweep, flat, params: normalizeAll(flat, source) };
+}
+
 /** Runs `fn`, putting the sweep file in front of a UsageError's message. */
 export function withSource<T>(source: string, fn: () => T): T {
   try {
@@ -76,9 +83,13 @@ export function normalizeAll(flat: FlatParameter[], source: string): Parameter[]
 /** Runs of an open-ended sweep (random without run_cap) named with this many digits at least: r0000. */
 const OPEN_NAME_DIGITS = 4;
 
-/** Whether runs are made as agents ask, until the sweep is cancelled: W&B's random search without run_cap. */
+/**
+ * Whether runs are made as agents ask rather than up front: bayes search (each run proposed from
+ * the results so far, up to run_cap if any), and W&B's random search without run_cap (until the
+ * sweep is cancelled).
+ */
 export function isOpenEnded(sweep: SweepSpec): boolean {
-  return sweep.method === 'random' && sweep.run_cap === undefined;
+  return sweep.method === 'bayes' || (sweep.method === 'random' && sweep.run_cap === undefined);
 }
 
 /** A slice of a sweep's runs: indices `from` to `from + count - 1`. */
@@ -103,13 +114,19 @@ export function assignRuns(
   source: string,
   warnings: string[],
   window?: RunWindow,
+  /** The values of runs a search method proposed (bayes), numbered from `from`. */
+  proposed?: { from: number; values: unknown[][] },
 ): { values: unknown[][]; names: string[]; first: number } {
   const fail = (message: string): never => {
     throw new UsageError(`${source}: ${message}`);
   };
   let values: unknown[][];
   let first = 0;
-  if (isOpenEnded(sweep)) {
+  if (proposed) {
+    first = proposed.from;
+    values = proposed.values;
+  } else if (isOpenEnded(sweep)) {
+    // Random draws: an open-ended random search's runs, and the first runs of a bayes search.
     first = window?.from ?? 0;
     const count = window?.count ?? 0;
     if (first + count > MAX_RUNS) fail(`an open-ended sweep makes at most ${MAX_RUNS} runs; cancel it, or set run_cap`);

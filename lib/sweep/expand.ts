@@ -43,7 +43,7 @@ export interface ExpandedSweep<C extends ExperimentConfig | ProgramJob = Experim
   name: string;
   /** native: dlphys's trainer from `base`; program: the sweep's own program or command. */
   kind: 'native' | 'program';
-  method: 'grid' | 'random';
+  method: 'grid' | 'random' | 'bayes';
   metric: { name: string; goal: 'min' | 'max' } | null;
   /** The sweep as given, with `base` inlined (and a program sweep's code hash): enough to store and expand again without the files. */
   spec: Record<string, unknown>;
@@ -68,6 +68,8 @@ export interface ExpandOptions {
   name?: string;
   /** An open-ended sweep's runs to make (none without it); ignored by other sweeps. */
   window?: RunWindow;
+  /** Runs a search method proposed (their values, one per parameter in file order), numbered from `from`. */
+  proposed?: { from: number; values: unknown[][] };
   /** A program sweep made again from its stored spec: its job as first made (no code folder is read). */
   programTemplate?: Omit<ProgramJob, 'params'>;
   /** Paths a program sweep's code snapshot leaves out (the coordinator's database and runs folder). */
@@ -115,6 +117,7 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
       spec: spec as Record<string, unknown>,
       warnings,
       ...(options.window ? { window: options.window } : {}),
+      ...(options.proposed ? { proposed: options.proposed } : {}),
       ...(options.programTemplate ? { template: options.programTemplate } : {}),
       ...(options.codeExclude ? { codeExclude: options.codeExclude } : {}),
     });
@@ -150,7 +153,7 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
   const params = normalizeAll(flat, source);
   for (const p of params) checkPath(p.path, baseResolved, source);
 
-  const { values: assignments, names, first } = assignRuns(sweep, params, source, warnings, options.window);
+  const { values: assignments, names, first } = assignRuns(sweep, params, source, warnings, options.window, options.proposed);
   warnings.push(...specWarnings(sweep));
   if (sweep.metric) {
     const unknown = unloggedMetric(sweep.metric.name, baseResolved);

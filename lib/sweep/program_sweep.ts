@@ -53,6 +53,7 @@ export function expandProgramSweep(
     spec: Record<string, unknown>;
     warnings: string[];
     window?: RunWindow;
+    proposed?: { from: number; values: unknown[][] };
     /** Made again from the stored spec: the job as first made; no file is read. */
     template?: Omit<ProgramJob, 'params'>;
     /** Paths the code snapshot leaves out. */
@@ -101,7 +102,7 @@ export function expandProgramSweep(
 
   const flat = flattenParameters(sweep.parameters, source, false);
   const params = normalizeAll(flat, source);
-  const { values, names, first } = assignRuns(sweep, params, source, warnings, ctx.window);
+  const { values, names, first } = assignRuns(sweep, params, source, warnings, ctx.window, ctx.proposed);
   warnings.push(...specWarnings(sweep));
   const metric = sweepMetric(sweep);
 

@@ -41,7 +41,7 @@ export const parameterSpecSchema: z.ZodType<ParameterSpec> = z.lazy(() =>
 
 export const PARAMETER_KEYS = ['distribution', 'value', 'values', 'probabilities', 'min', 'max', 'mu', 'sigma', 'q', 'parameters'] as const;
 
-export const METHODS = ['grid', 'random'] as const;
+export const METHODS = ['grid', 'random', 'bayes'] as const;
 export type SweepMethod = (typeof METHODS)[number];
 
 const metricSchema = z.strictObject({
@@ -104,11 +104,11 @@ export function parseSweepSpec(spec: unknown, source: string): SweepSpec {
   const unknown = Object.keys(obj).filter((k) => !SWEEP_KEYS.includes(k));
   if (unknown.length) fail(`unknown key "${unknown[0]}" in the sweep; allowed: ${SWEEP_KEYS.join(', ')}`);
   if (obj.method === undefined) fail('missing "method" (use "grid" or "random")');
-  if (obj.method === 'bayes') {
-    fail('method "bayes" is not supported yet; use "grid" or "random"');
-  }
   if (typeof obj.method !== 'string' || !(METHODS as readonly string[]).includes(obj.method)) {
-    fail(`unknown method ${JSON.stringify(obj.method)}; use "grid" or "random" (bayes is not supported yet)`);
+    fail(`unknown method ${JSON.stringify(obj.method)}; use "grid", "random" or "bayes"`);
+  }
+  if (obj.method === 'bayes' && (obj.metric === undefined || obj.metric === null)) {
+    fail('method bayes needs a metric to optimise: add metric: {name: val_loss, goal: minimize}');
   }
   if (obj.parameters === undefined) fail('missing "parameters" (the values to sweep, e.g. {"optimizer.kwargs.lr": {"values": [0.01, 0.1]}})');
   if (obj.base === undefined && obj.program === undefined && obj.command === undefined) {
