@@ -173,6 +173,9 @@ export const MIGRATIONS: readonly Migration[] = [
       -- runs do not log (coordinator/store/metric_check.ts), an open-ended sweep closed because
       -- its runs keep failing (proposals.ts).
       ALTER TABLE sweeps ADD COLUMN warning TEXT;
+      -- Why the sweep makes and hands out no more runs though some were left: its metric.target
+      -- was reached (coordinator/store/metric_check.ts). Its running runs finish.
+      ALTER TABLE sweeps ADD COLUMN finished_reason TEXT;
       -- Content-addressed (sha256 of the content, lib/sweep/code_snapshot.ts): two sweeps of the
       -- same folder share one row.
       CREATE TABLE code_snapshots (

@@ -13,7 +13,7 @@ import type { SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
 import type { AgentRow, HostHealthData, RunStatusRow, StatusReport, SweepRow } from './store/index.js';
 
 export function sweepToWire(s: SweepRow): Required<SweepStatus> {
-  return { name: s.name, created_at: s.created_at, total: s.total, states: { ...s.states }, metric: s.metric, goal: s.goal, warning: s.warning };
+  return { name: s.name, created_at: s.created_at, total: s.total, states: { ...s.states }, metric: s.metric, goal: s.goal, warning: s.warning, finished_reason: s.finished_reason };
 }
 
 export function agentToWire(a: AgentRow): Required<AgentStatus> {

@@ -28,6 +28,10 @@ export class SweepProgress {
         this.last.set(s.name, line);
         this.log(line);
       }
+      if (s.finished_reason && !this.warned.has(`${s.name} finished`)) {
+        this.warned.add(`${s.name} finished`);
+        this.log(`sweep ${s.name} finished: ${s.finished_reason}; its running runs finish, no new one starts`);
+      }
       if (s.warning && !this.warned.has(s.name)) {
         this.warned.add(s.name);
         this.log(`warning: sweep ${s.name}: ${s.warning}`);

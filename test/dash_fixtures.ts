@@ -23,7 +23,7 @@ const STATES = ['queued', 'leased', 'running', 'completed', 'diverged', 'failed'
 /** A sweep's status; `goal` as the store keeps it ('max' | 'min'). */
 export function sweep(name: string, states: Record<string, number>, metric = 'val_acc', goal = 'max'): SweepStatus__Output {
   const all = Object.fromEntries(STATES.map((s) => [s, states[s] ?? 0]));
-  return { name, created_at: at(0), total: Object.values(all).reduce((a, b) => a + b, 0), states: all, metric, goal, warning: '' };
+  return { name, created_at: at(0), total: Object.values(all).reduce((a, b) => a + b, 0), states: all, metric, goal, warning: '', finished_reason: '' };
 }
 
 export function health(cpu: number, ramUsedGb: number, ramTotalGb: number, gpus: [number, number, number][] = [], collectedAt = at(0)): HostHealth__Output {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { expandSweep, loadSweep } from '../lib/sweep/index.js';
 import { coordCommand, query, runStates, serveSweep, startCoordinator, startOneSlotAgent, waitFor, within, withCluster } from './cluster.js';
 import { tempDir, writeText } from './helpers.js';
-import { agent, fresh } from './store_fixtures.js';
+import { agent, fresh, landed } from './store_fixtures.js';
 import { base, expand } from './sweep_fixtures.js';
 
 const OPEN = { method: 'random', seed: 7, parameters: { 'optimizer.kwargs.lr': { distribution: 'log_uniform_values', min: 0.001, max: 0.1 }, seed: { values: [0, 1, 2] } } };
@@ -94,4 +94,27 @@ test('an open-ended sweep fills what other sweeps leave, and is closed once its 
   assert.deepEqual(store.lease(a, 2, 10_000, 'after'), [], 'no run is made once its first 5 runs failed');
   assert.match(store.status('open', 10_000).sweeps[0]!.warning, /^no more runs are made: its first 5 runs failed/);
   assert.equal(store.unfinished(), 2, "the other sweep's two leased runs; the closed sweep is not waited for");
+});
+
+test("metric.target: the first run that ends having reached it finishes the sweep; queued runs are cancelled, running ones finish", () => {
+  const { store } = fresh();
+  const spec = { method: 'grid', base: base(), metric: { name: 'val_loss', goal: 'minimize', target: 0.2 }, parameters: { seed: { values: [0, 1, 2, 3, 4] } } };
+  store.addSweep(expandSweep(spec, { source: 't.json', baseDir: '/', name: 't' }));
+  const a = agent(store);
+  const [r0, r1, r2] = store.lease(a, 3, 10_000, 'l1');
+  const end = (r: typeof r0, best: number) => {
+    landed(store, { runId: r!.runId, attempt: r!.attempt });
+    store.finishRun({ runId: r!.runId, attempt: r!.attempt }, a, { status: 'completed', summaryJson: JSON.stringify({ best: { val_loss: best }, final: { val_loss: best } }), error: '' });
+  };
+  end(r0, 0.5);
+  assert.equal(store.status('t', 10_000).sweeps[0]!.finished_reason, '', 'not reached yet');
+  end(r1, 0.15);
+  const sweep = store.status('t', 10_000).sweeps[0]!;
+  assert.equal(sweep.finished_reason, 'run r001 reached val_loss 0.15 <= target 0.2');
+  assert.deepEqual(store.lease(a, 3, 10_000, 'l2'), [], 'no run is handed out once the target is reached');
+  assert.deepEqual(sweep.states.cancelled, 2);
+  // The run still going when the target was reached finishes and is recorded.
+  end(r2, 0.3);
+  assert.equal(store.status('t', 10_000).runs.find((r) => r.id === 't/r002')!.state, 'completed');
+  assert.equal(store.unfinished(), 0);
 });

@@ -110,6 +110,7 @@ function render(s: StatusReply__Output): string {
     ),
   );
   for (const w of s.sweeps) if (w.warning) out.push(`warning: sweep ${w.name}: ${w.warning}`);
+  for (const w of s.sweeps) if (w.finished_reason) out.push(`sweep ${w.name} finished: ${w.finished_reason}`);
   if (s.runs.length) {
     out.push('');
     out.push(

@@ -9,7 +9,7 @@ import { NotFoundError, NotLandedError, StaleAttemptError } from '../errors.js';
 import type { HostHealthData } from '../../proto/host_health.js';
 import { touchAgent } from './agents.js';
 import { recordHealth } from './health.js';
-import { checkSweepMetric } from './metric_check.js';
+import { checkSweepMetric, checkSweepTarget } from './metric_check.js';
 import { proposeRuns } from './proposals.js';
 import { iso, requireRef, requireTtl, type StoreCore } from './core.js';
 import { isHeld, nextState } from './states.js';
@@ -195,6 +195,7 @@ export function finishRun(core: StoreCore, ref: RunRef, agentId: string, report:
     s.finish.run(state, report.summaryJson ? report.summaryJson : null, error, now, now, row.id);
     core.event('run_finished', { sweep: row.sweep, runId: row.id, agentId, data: { attempt: row.attempt, state, status: report.status } });
     checkSweepMetric(core, row.sweep, row.name, report.summaryJson);
+    if (state === 'completed' || state === 'diverged') checkSweepTarget(core, row.sweep, row.name, report.summaryJson);
     return state;
   });
 }

@@ -53,8 +53,8 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
     if (sweep && !db.prepare('SELECT 1 FROM sweeps WHERE name = ?').get(sweep)) throw new NotFoundError(`no sweep named ${sweep}`);
     const args: unknown[] = sweep ? [sweep] : [];
     const sweepRows = db
-      .prepare<unknown[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null; warning: string | null }>(
-        `SELECT name, created_at, metric_name, metric_goal, warning FROM sweeps ${sweep ? 'WHERE name = ?' : ''} ORDER BY created_at, rowid`,
+      .prepare<unknown[], { name: string; created_at: number; metric_name: string | null; metric_goal: string | null; warning: string | null; finished_reason: string | null }>(
+        `SELECT name, created_at, metric_name, metric_goal, warning, finished_reason FROM sweeps ${sweep ? 'WHERE name = ?' : ''} ORDER BY created_at, rowid`,
       )
       .all(...args);
     const counts = db
@@ -78,6 +78,7 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
         metric: s.metric_name ?? '',
         goal: s.metric_goal ?? '',
         warning: s.warning ?? '',
+        finished_reason: s.finished_reason ?? '',
       };
     });
     const now = core.now();

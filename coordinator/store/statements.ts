@@ -23,7 +23,11 @@ export function prepareStatements(db: Database.Database) {
       'SELECT params_json, state, summary_json FROM runs WHERE sweep = ? ORDER BY idx',
     ),
     closeSweep: db.prepare('UPDATE sweeps SET open = 0 WHERE name = ? AND open = 1'),
-    sweepMetricOf: db.prepare<[string], { metric_name: string | null; warning: string | null }>('SELECT metric_name, warning FROM sweeps WHERE name = ?'),
+    sweepMetricOf: db.prepare<[string], { metric_name: string | null; metric_goal: string | null; warning: string | null; spec_json: string; finished_reason: string | null }>(
+      'SELECT metric_name, metric_goal, warning, spec_json, finished_reason FROM sweeps WHERE name = ?',
+    ),
+    finishSweep: db.prepare('UPDATE sweeps SET finished_reason = ?, open = 0 WHERE name = ? AND finished_reason IS NULL'),
+    queuedIdsOf: db.prepare<[string], string>(`SELECT id FROM runs WHERE sweep = ? AND state = 'queued'`).pluck(),
     setWarning: db.prepare('UPDATE sweeps SET warning = ? WHERE name = ? AND warning IS NULL'),
     hasCode: db.prepare<[string], number>('SELECT count(*) FROM code_snapshots WHERE hash = ?').pluck(),
     insertCode: db.prepare('INSERT OR IGNORE INTO code_snapshots (hash, archive, files, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),

@@ -86,6 +86,8 @@ export interface SweepRow {
   goal: string;
   /** Why the sweep metric may never get a value (no run that ended logged it), or ''. */
   warning: string;
+  /** Why the sweep hands out no more runs though it had some left (its metric.target was reached), or ''. */
+  finished_reason: string;
 }
 
 export type AgentState = 'alive' | 'lost' | 'left' | 'quarantined';

@@ -225,9 +225,6 @@ export function specWarnings(sweep: SweepSpec): string[] {
     const hint = isProgramSweep(sweep) ? '' : ' (use the early_stopping callback in base to stop runs)';
     out.push(`early_terminate is recorded but not applied: every run trains to the end${hint}`);
   }
-  if (sweep.metric?.target !== undefined) {
-    out.push(`metric target ${sweep.metric.target} is recorded but not applied: the sweep does not stop when a run reaches it`);
-  }
   return out;
 }
 

@@ -50,6 +50,7 @@ const DEFAULTS: Required<CoordinatorSourceOptions> = {
 const CHANGES_STATUS = new Set([
   'sweep_submitted',
   'sweep_closed',
+  'sweep_finished',
   'runs_proposed',
   'run_leased',
   'run_started',

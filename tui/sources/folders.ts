@@ -112,7 +112,7 @@ export function folderSource(dir: string, options: FolderSourceOptions = {}): Da
       const started = members.map((r) => Date.parse(String(r.provenance?.started_at ?? ''))).filter(Number.isFinite);
       const first = started.length ? Math.min(...started) : Math.min(...members.map((r) => r.updatedAt || Infinity));
       const [metric, goal] = RANKING.find(([m]) => members.some((r) => [...r.lastBySplit.values()].some((l) => m in l.value))) ?? ['', ''];
-      sweeps.push({ name, created_at: Number.isFinite(first) ? stamp('iso', first) : '', total: members.length, states, metric, goal, warning: '', first });
+      sweeps.push({ name, created_at: Number.isFinite(first) ? stamp('iso', first) : '', total: members.length, states, metric, goal, warning: '', finished_reason: '', first });
     }
     sweeps.sort((a, b) => a.first - b.first || natural.compare(a.name, b.name));
     return { sweeps: sweeps.map(({ first: _, ...s }) => s), agents: [], runs: wireRuns, coordinator: null };

@@ -13,6 +13,10 @@ export interface SweepStatus {
    * (with the nearest name it logged); empty otherwise.
    */
   'warning'?: (string);
+  /**
+   * Why the sweep hands out no more runs though some were left: its metric.target was reached.
+   */
+  'finished_reason'?: (string);
 }
 
 export interface SweepStatus__Output {
@@ -27,4 +31,8 @@ export interface SweepStatus__Output {
    * (with the nearest name it logged); empty otherwise.
    */
   'warning': (string);
+  /**
+   * Why the sweep hands out no more runs though some were left: its metric.target was reached.
+   */
+  'finished_reason': (string);
 }
