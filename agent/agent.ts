@@ -387,6 +387,7 @@ export class Agent {
       const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => toWireRef(t.ref)), health }, 3 * this.heartbeatMs);
       const byKey = new Map(tasks.map((t) => [runRefKey(t.ref), t]));
       for (const ref of reply.cancel) byKey.get(runRefKey(fromWireRef(ref)))?.cancel();
+      for (const stop of reply.early_stop) byKey.get(runRefKey(fromWireRef(stop.run!)))?.earlyStop(stop.reason);
       for (const ref of reply.lost) byKey.get(runRefKey(fromWireRef(ref)))?.markLost();
     } catch (err) {
       if (isDefiniteRefusal(err)) this.opts.log(`heartbeat: ${describeCallError(this.opts.conn.address, err)}`);

@@ -7,6 +7,7 @@ import { callDetails, isDefiniteRefusal, isFenced, isInvalid, isNotLanded, isUpl
 import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { fromWireRef, toWireRef, type RunRef } from '../proto/run_ref.js';
 import { MAX_ERROR_BYTES, clipUtf8 } from '../proto/wire.js';
+import { writeJsonAtomic } from '../lib/run/run_folder.js';
 import { uploadFolder } from './sync_sender.js';
 import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
@@ -60,6 +61,7 @@ export class RunTask {
   readonly dir: string;
   private lost = false;
   private cancelled = false;
+  private earlyStopReason: string | null = null;
   private readonly metrics: MetricBuffer;
   private runner: RunnerProcess | null = null;
   private readonly started = performance.now();
@@ -96,6 +98,14 @@ export class RunTask {
     this.cancelled = true;
     this.ctx.log(`cancel ${this.ref.runId}: stopping it`);
     this.runner?.stop('cancelled by the coordinator');
+  }
+
+  /** The sweep's early termination stopped the run: it stops, and its summary says early_stopped and why. */
+  earlyStop(reason: string): void {
+    if (this.earlyStopReason !== null) return;
+    this.earlyStopReason = reason;
+    this.ctx.log(`early stop ${this.ref.runId}: ${reason}`);
+    this.runner?.stop(reason);
   }
 
   /** Asks the run to stop because the agent is shutting down. */
@@ -187,7 +197,14 @@ export class RunTask {
   }
 
   private async finish(outcome: RunOutcome): Promise<void> {
-    const status = outcome.summary?.status ?? 'failed';
+    // Stopped by the sweep's early termination: the folder says so (scan reads it), and why.
+    if (this.earlyStopReason !== null && outcome.summary?.status === 'stopped') {
+      outcome.summary.status = 'early_stopped';
+      outcome.summary.reason = this.earlyStopReason;
+      const file = path.join(this.dir, 'summary.json');
+      if (fs.existsSync(file)) writeJsonAtomic(file, outcome.summary);
+    }
+    const status = outcome.summary?.status === 'early_stopped' ? 'stopped' : (outcome.summary?.status ?? 'failed');
     // Handed back only when the drain stopped it: a run its own callback stopped is a result.
     if (this.ctx.draining() && status === 'stopped' && !this.cancelled && outcome.summary?.reason === DRAIN_REASON) {
       await this.retry('hand back', () =>

@@ -15,6 +15,11 @@ export interface Migration {
   version: number;
   description: string;
   sql: string;
+  /**
+   * It rebuilds a table others refer to (SQLite cannot change a CHECK in place): foreign keys are
+   * off while it runs, and checked before it commits (SQLite's documented 12-step procedure).
+   */
+  rebuilds?: boolean;
 }
 
 export { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES, type RunState };
@@ -159,8 +164,52 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    description: 'program sweeps (their kind, job template and code snapshots) and open-ended sweeps',
+    description: 'program sweeps (their kind, job template and code snapshots), sweeps made on demand, early termination',
+    rebuilds: true,
     sql: `
+      -- The early_stopped state, and why a run was stopped early (coordinator/store/early_stop.ts):
+      -- runs rebuilt with the new CHECK, their rows and indexes as they were.
+      CREATE TABLE runs_new (
+        id               TEXT PRIMARY KEY,
+        sweep            TEXT NOT NULL REFERENCES sweeps(name),
+        idx              INTEGER NOT NULL,
+        name             TEXT NOT NULL,
+        params_json      TEXT NOT NULL,
+        config_json      TEXT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('queued','leased','running','completed','diverged','failed','cancelled','early_stopped')),
+        attempt          INTEGER NOT NULL DEFAULT 0,
+        agent_id         TEXT,
+        lease_expires_at INTEGER,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        retry_base       INTEGER NOT NULL DEFAULT 0,
+        summary_json     TEXT,
+        error            TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        started_at       INTEGER,
+        ended_at         INTEGER,
+        stop_reason      TEXT,
+        UNIQUE (sweep, name)
+      );
+      INSERT INTO runs_new (id, sweep, idx, name, params_json, config_json, state, attempt, agent_id, lease_expires_at,
+          cancel_requested, retry_base, summary_json, error, created_at, updated_at, started_at, ended_at)
+        SELECT id, sweep, idx, name, params_json, config_json, state, attempt, agent_id, lease_expires_at,
+          cancel_requested, retry_base, summary_json, error, created_at, updated_at, started_at, ended_at FROM runs;
+      DROP TABLE runs;
+      ALTER TABLE runs_new RENAME TO runs;
+      CREATE INDEX runs_state_sweep_idx ON runs (state, sweep, idx);
+      CREATE INDEX runs_sweep_idx ON runs (sweep, idx);
+      CREATE INDEX runs_agent ON runs (agent_id) WHERE agent_id IS NOT NULL;
+      -- Each attempt's values of its sweep's metric, in the order logged (i from 0): the
+      -- iterations early termination counts. Only for sweeps with early_terminate.
+      CREATE TABLE metric_values (
+        run_id  TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        i       INTEGER NOT NULL,
+        value   REAL NOT NULL,
+        PRIMARY KEY (run_id, attempt, i)
+      ) WITHOUT ROWID;
+
       -- native: dlphys's trainer runs it from its base; program: each run executes the sweep's own
       -- program (lib/sweep/program_sweep.ts). Agents without a tensor backend lease only these.
       ALTER TABLE sweeps ADD COLUMN kind TEXT NOT NULL DEFAULT 'native' CHECK (kind IN ('native','program'));
@@ -209,11 +258,20 @@ export function migrate(db: Database.Database, file = 'the database'): number {
     );
   }
   for (const m of MIGRATIONS) {
-    db.transaction(() => {
-      if (schemaVersion(db) >= m.version) return;
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    }).immediate();
+    if (schemaVersion(db) >= m.version) continue;
+    // A pragma that cannot change inside a transaction: set around it.
+    const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+    if (m.rebuilds) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        if (schemaVersion(db) >= m.version) return;
+        db.exec(m.sql);
+        if (m.rebuilds && (db.pragma('foreign_key_check') as unknown[]).length > 0) throw new Error(`migration ${m.version} broke a foreign key`);
+        db.pragma(`user_version = ${m.version}`);
+      }).immediate();
+    } finally {
+      if (m.rebuilds) db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+    }
   }
   return before;
 }

@@ -256,8 +256,8 @@ export class CoordinatorServer {
       }),
       Heartbeat: this.agentCall((req) => {
         const health = req.health ? healthFromWire(req.health) : null;
-        const { cancel, lost } = store.heartbeat(req.agent_id, req.runs.map(fromWireRef), leaseTtlMs, health);
-        return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef) };
+        const { cancel, lost, earlyStop } = store.heartbeat(req.agent_id, req.runs.map(fromWireRef), leaseTtlMs, health);
+        return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef), early_stop: earlyStop.map((e) => ({ run: toWireRef(e.ref), reason: e.reason })) };
       }),
       Lease: this.agentCall((req) => {
         const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id, req.programs_only ? 'program' : req.native_only ? 'native' : null);

@@ -46,10 +46,10 @@ export class SweepProgress {
  */
 export function sweepProgressLine(s: { name: string; total: number; states: Record<string, number> }): string {
   const n = (state: string) => s.states[state] ?? 0;
-  const finished = n('completed') + n('diverged') + n('failed') + n('cancelled');
+  const finished = n('completed') + n('diverged') + n('failed') + n('cancelled') + n('early_stopped');
   return (
     `sweep ${s.name}: ${finished}/${s.total} finished (${n('completed')} completed` +
-    `${n('diverged') ? `, ${n('diverged')} diverged` : ''}${n('failed') ? `, ${n('failed')} failed` : ''}${n('cancelled') ? `, ${n('cancelled')} cancelled` : ''})` +
+    `${n('diverged') ? `, ${n('diverged')} diverged` : ''}${n('failed') ? `, ${n('failed')} failed` : ''}${n('cancelled') ? `, ${n('cancelled')} cancelled` : ''}${n('early_stopped') ? `, ${n('early_stopped')} early-stopped` : ''})` +
     `, ${n('leased') + n('running')} running, ${n('queued')} queued`
   );
 }

@@ -119,7 +119,7 @@ async function refused(what: string, call: Promise<unknown>, code: grpc.status, 
   });
 }
 
-const ALL_ZERO = { queued: 0, leased: 0, running: 0, completed: 0, diverged: 0, failed: 0, cancelled: 0 };
+const ALL_ZERO = { queued: 0, leased: 0, running: 0, completed: 0, diverged: 0, failed: 0, cancelled: 0, early_stopped: 0 };
 
 test('through gRPC: lease order, heartbeat, metrics ack, a report after landing, and the status counts', async () => {
   await withCoordinator(async (c) => {

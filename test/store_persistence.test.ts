@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { UsageError } from '../lib/errors.js';
-import { SCHEMA_VERSION } from '../coordinator/schema.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../coordinator/schema.js';
 import { Store } from '../coordinator/store/index.js';
 import { tempDir } from './helpers.js';
 import { TTL, agent, fresh, landed, line, ref, sweep } from './store_fixtures.js';
@@ -31,7 +31,7 @@ test('the database survives close and reopen with everything in it, and records 
   assert.deepEqual(again.metricsOf(r0!.runId), [line(1), line(2)]);
   assert.equal(again.eventsSince(0).at(-1)!.id, lastEvent);
   // The agent carries on where it was: its lease, its attempt, its metric ack.
-  assert.deepEqual(again.heartbeat('a1', [ref(r0!)], TTL), { cancel: [], lost: [] });
+  assert.deepEqual(again.heartbeat('a1', [ref(r0!)], TTL), { cancel: [], lost: [], earlyStop: [] });
   assert.equal(again.addMetrics(ref(r0!), 'a1', [2, 3].map((seq) => ({ seq, line: line(seq) }))), 3);
   assert.equal(landed(again, r0!, 'a1').finishRun(ref(r0!), 'a1', { status: 'completed', summaryJson: '{}', error: '' }), 'completed');
   assert.equal(again.addSweep(sweep('s', 3)).existed, true);
@@ -95,4 +95,29 @@ test('a coordinator killed with SIGKILL mid-ingestion has every acknowledged met
   assert.ok(lines.length >= lastAck, `${lines.length} rows stored, ${lastAck} acknowledged`);
   assert.deepEqual(lines.map((l) => (JSON.parse(l) as { step: number }).step), Array.from({ length: lines.length }, (_, i) => i + 1));
   reopened.close();
+});
+
+test('a database of the previous schema (4) is migrated with its runs, attempts and metrics kept, foreign keys intact', () => {
+  const file = path.join(tempDir('dlphys-migrate-'), 'old.db');
+  const old = new Database(file);
+  for (const m of MIGRATIONS.filter((x) => x.version <= 4)) old.exec(m.sql);
+  old.pragma('user_version = 4');
+  old.exec(`
+    INSERT INTO sweeps (name, spec_json, spec_hash, method, metric_name, metric_goal, created_at) VALUES ('s', '{}', 'h', 'grid', 'loss', 'min', 1);
+    INSERT INTO runs (id, sweep, idx, name, params_json, config_json, state, attempt, created_at, updated_at) VALUES ('s/r0', 's', 0, 'r0', '{}', '{}', 'completed', 1, 1, 2);
+    INSERT INTO runs (id, sweep, idx, name, params_json, config_json, state, attempt, agent_id, created_at, updated_at) VALUES ('s/r1', 's', 1, 'r1', '{"lr":1}', '{}', 'running', 2, 'a1', 1, 2);
+    INSERT INTO attempts (run_id, attempt, agent_id, leased_at) VALUES ('s/r1', 2, 'a1', 5);
+    INSERT INTO metrics (run_id, attempt, seq, step, split, line) VALUES ('s/r1', 2, 1, 0, 'train', '{"step":0,"loss":1}');
+  `);
+  old.close();
+  const store = Store.open(file);
+  const runs = store.status('s', TTL).runs;
+  assert.deepEqual(runs.map((r) => [r.id, r.state, r.attempt, r.params_json]), [['s/r0', 'completed', 1, '{}'], ['s/r1', 'running', 2, '{"lr":1}']]);
+  store.close();
+  const db = new Database(file, { readonly: true });
+  assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.deepEqual(db.pragma('foreign_key_check'), []);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM metrics').get() as { n: number }).n, 1);
+  assert.match((db.prepare("SELECT sql FROM sqlite_master WHERE name = 'runs'").get() as { sql: string }).sql, /'early_stopped'/);
+  db.close();
 });

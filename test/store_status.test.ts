@@ -22,8 +22,8 @@ test('status counts runs per state, agents with their running runs, and the runs
   assert.deepEqual(
     st.sweeps.map((s) => [s.name, s.total, s.states]),
     [
-      ['done', 1, { queued: 0, leased: 0, running: 0, completed: 1, diverged: 0, failed: 0, cancelled: 0 }],
-      ['busy', 4, { queued: 2, leased: 0, running: 1, completed: 0, diverged: 1, failed: 0, cancelled: 0 }],
+      ['done', 1, { queued: 0, leased: 0, running: 0, completed: 1, diverged: 0, failed: 0, cancelled: 0, early_stopped: 0 }],
+      ['busy', 4, { queued: 2, leased: 0, running: 1, completed: 0, diverged: 1, failed: 0, cancelled: 0, early_stopped: 0 }],
     ],
   );
   assert.equal(st.sweeps[0]!.created_at, new Date(1_700_000_000_000).toISOString());

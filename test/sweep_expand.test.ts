@@ -191,7 +191,7 @@ test('the sweep name comes from the option, else the file, else the file name', 
   assert.equal(expand({ method: 'grid', name: 'a/b', parameters: { seed: { values: [1] } } }).name, 'a-b', 'a display name gets a slug');
 });
 
-test('metric goals take the W&B words and the short forms; early_terminate is kept with a warning', () => {
+test('metric goals take the W&B words and the short forms; early_terminate is checked and recorded', () => {
   const max = expand({ method: 'grid', metric: { name: 'val_acc', goal: 'maximize' }, parameters: { seed: { values: [1] } } });
   assert.deepEqual(max.metric, { name: 'val_acc', goal: 'max' });
   const min = expand({ method: 'grid', metric: { name: 'val_loss', goal: 'min' }, parameters: { seed: { values: [1] } } });
@@ -201,6 +201,7 @@ test('metric goals take the W&B words and the short forms; early_terminate is ke
   assert.equal(expand({ method: 'grid', parameters: { seed: { values: [1] } } }).metric, null);
   const et = expand({
     method: 'grid',
+    metric: { name: 'val_loss' },
     early_terminate: { type: 'hyperband', min_iter: 3 },
     project: 'p',
     entity: 'e',
@@ -209,7 +210,8 @@ test('metric goals take the W&B words and the short forms; early_terminate is ke
   });
   assert.deepEqual(et.spec.early_terminate, { type: 'hyperband', min_iter: 3 });
   assert.equal(et.spec.description, 'a scan');
-  assert.ok(et.warnings.some((w) => /early_terminate is recorded but not applied/.test(w)));
+  assert.deepEqual(et.warnings, []);
+  throwsUsage(() => expand({ method: 'grid', early_terminate: { type: 'hyperband', min_iter: 3 }, parameters: { seed: { values: [1] } } }), /early_terminate needs a metric to judge runs by/);
 });
 
 test('examples/grid.json expands to its 12 runs and examples/random.json to 8', () => {

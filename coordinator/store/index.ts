@@ -173,7 +173,12 @@ export class Store {
    * `health`, when given, becomes the agent's latest (status shows it), with an agent_health
    * event when it moved meaningfully (store/health.ts says when).
    */
-  heartbeat(agentId: string, refs: RunRef[], leaseTtlMs: number, health: HostHealthData | null = null): { cancel: RunRef[]; lost: RunRef[] } {
+  heartbeat(
+    agentId: string,
+    refs: RunRef[],
+    leaseTtlMs: number,
+    health: HostHealthData | null = null,
+  ): { cancel: RunRef[]; lost: RunRef[]; earlyStop: { ref: RunRef; reason: string }[] } {
     return lifecycle.heartbeat(this.core, agentId, refs, leaseTtlMs, health);
   }
 

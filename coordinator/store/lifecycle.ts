@@ -140,7 +140,7 @@ export function heartbeat(
   refs: RunRef[],
   leaseTtlMs: number,
   health: HostHealthData | null,
-): { cancel: RunRef[]; lost: RunRef[] } {
+): { cancel: RunRef[]; lost: RunRef[]; earlyStop: { ref: RunRef; reason: string }[] } {
   requireTtl(leaseTtlMs);
   return core.tx(() => {
     touchAgent(core, agentId);
@@ -148,6 +148,7 @@ export function heartbeat(
     const now = core.now();
     const cancel: RunRef[] = [];
     const lost: RunRef[] = [];
+    const earlyStop: { ref: RunRef; reason: string }[] = [];
     for (const ref of refs) {
       const row = typeof ref?.runId === 'string' ? core.s.getRun.get(ref.runId) : undefined;
       const ok = row && row.attempt === ref.attempt && row.agent_id === agentId && isHeld(row.state);
@@ -156,9 +157,10 @@ export function heartbeat(
         continue;
       }
       core.s.extendLease.run(now + leaseTtlMs, row.id);
-      if (row.cancel_requested) cancel.push({ runId: row.id, attempt: row.attempt });
+      if (row.stop_reason !== null) earlyStop.push({ ref: { runId: row.id, attempt: row.attempt }, reason: row.stop_reason });
+      else if (row.cancel_requested) cancel.push({ runId: row.id, attempt: row.attempt });
     }
-    return { cancel, lost };
+    return { cancel, lost, earlyStop };
   });
 }
 
@@ -182,10 +184,11 @@ export function finishRun(core: StoreCore, ref: RunRef, agentId: string, report:
         throw new NotLandedError(`run ${row.id} attempt ${row.attempt}: its run folder has not landed; upload it, then report`);
       }
     }
-    const state = nextState(report.status, row.state, { cancelRequested: row.cancel_requested === 1 });
+    const state = nextState(report.status, row.state, { cancelRequested: row.cancel_requested === 1, earlyStop: row.stop_reason !== null });
     if (state === null || state === 'cancel_requested') throw new Error(`store bug: no transition for ${report.status} from ${row.state}`);
     const now = core.now();
-    const error = report.error ? report.error : null;
+    // An early-stopped run's error column says why it was stopped (status shows it).
+    const error = report.error ? report.error : state === 'early_stopped' ? row.stop_reason : null;
     s.endAttempt.run(now, report.status, error, row.id, row.attempt);
     if (state === 'queued') {
       s.requeue.run(now, row.id);
@@ -216,8 +219,13 @@ export function expireLeases(core: StoreCore, leaseTtlMs: number | undefined, he
       s.endAttempt.run(now, 'lost', 'lease expired: the agent stopped heartbeating', row.id, row.attempt);
       const lost = s.lostSinceRetry.get(row.id, row.retry_base)!;
       const base = { sweep: row.sweep, runId: row.id, agentId: row.agent_id };
-      const state = nextState('lost', row.state, { cancelRequested: row.cancel_requested === 1, outOfAttempts: lost >= core.maxAttempts });
-      if (state === 'cancelled') {
+      const state = nextState('lost', row.state, { cancelRequested: row.cancel_requested === 1, outOfAttempts: lost >= core.maxAttempts, earlyStop: row.stop_reason !== null });
+      if (state === 'early_stopped') {
+        // Asked to stop, then its agent vanished: stopped all the same, never run again.
+        s.finish.run('early_stopped', null, row.stop_reason, now, now, row.id);
+        core.event('run_finished', { ...base, data: { attempt: row.attempt, state: 'early_stopped', status: 'lost' } });
+        result.cancelled.push(ref);
+      } else if (state === 'cancelled') {
         s.finish.run('cancelled', null, null, now, now, row.id);
         core.event('run_finished', { ...base, data: { attempt: row.attempt, state: 'cancelled', status: 'lost' } });
         result.cancelled.push(ref);

@@ -4,6 +4,7 @@ import { MAX_METRIC_LINE_BYTES, MAX_SEQ } from '../bounds.js';
 import { compactMetrics } from '../events.js';
 import { NotFoundError, StaleAttemptError } from '../errors.js';
 import type { StoreCore } from './core.js';
+import { checkEarlyStop } from './early_stop.js';
 import { current } from './lifecycle.js';
 import type { MetricBatchIn, MetricBatchResult, MetricRowIn, RunRef } from './types.js';
 
@@ -68,18 +69,22 @@ function ingest(core: StoreCore, ref: RunRef, agentId: string, rows: MetricRowIn
   let inserted = 0;
   let lastSeq = 0;
   let lastValue: unknown = null;
+  const stored: { seq: number; value: unknown }[] = [];
   for (let i = 0; i < rows.length; i++) {
     const seq = seqs[i]!;
     const line = rows[i]!.line;
     const p = parsed[i]!;
     if (insertMetric.run(run.id, run.attempt, seq, p.step, p.split, line).changes > 0) {
       inserted++;
+      stored.push({ seq, value: p.value });
       if (seq > lastSeq) {
         lastSeq = seq;
         lastValue = p.value;
       }
     }
   }
+  // The rows just stored, in the order logged, for early termination (early_stop.ts).
+  if (stored.length) checkEarlyStop(core, run, stored.sort((a, b) => a.seq - b.seq).map((r) => r.value));
   const before = core.s.ackedSeq.get(run.id, run.attempt) ?? 0;
   let acked = before;
   if (inserted > 0) {

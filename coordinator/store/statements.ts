@@ -22,6 +22,16 @@ export function prepareStatements(db: Database.Database) {
     historyOf: db.prepare<[string], { params_json: string; state: string; summary_json: string | null }>(
       'SELECT params_json, state, summary_json FROM runs WHERE sweep = ? ORDER BY idx',
     ),
+    metricValueCount: db.prepare<[string, number], number>('SELECT count(*) FROM metric_values WHERE run_id = ? AND attempt = ?').pluck(),
+    insertMetricValue: db.prepare('INSERT OR IGNORE INTO metric_values (run_id, attempt, i, value) VALUES (?, ?, ?, ?)'),
+    metricValuesOf: db.prepare<[string, number], number>('SELECT value FROM metric_values WHERE run_id = ? AND attempt = ? ORDER BY i').pluck(),
+    // Every run's current attempt: the value at iteration i (0-based) of those that reached it.
+    metricValuesAt: db
+      .prepare<[string, number], number>(
+        'SELECT v.value FROM runs r JOIN metric_values v ON v.run_id = r.id AND v.attempt = r.attempt WHERE r.sweep = ? AND v.i = ?',
+      )
+      .pluck(),
+    setStopReason: db.prepare('UPDATE runs SET stop_reason = ?, cancel_requested = 1, updated_at = ? WHERE id = ?'),
     closeSweep: db.prepare('UPDATE sweeps SET open = 0 WHERE name = ? AND open = 1'),
     sweepMetricOf: db.prepare<[string], { metric_name: string | null; metric_goal: string | null; warning: string | null; spec_json: string; finished_reason: string | null }>(
       'SELECT metric_name, metric_goal, warning, spec_json, finished_reason FROM sweeps WHERE name = ?',

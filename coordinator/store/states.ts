@@ -1,6 +1,6 @@
 /**
  * The run states and the one table of how a run moves between them. Runs go
- * queued -> leased -> running -> completed | diverged | failed | cancelled; lifecycle.ts looks
+ * queued -> leased -> running -> completed | diverged | failed | cancelled | early_stopped; lifecycle.ts looks
  * every move up here (nextState) instead of deciding it in place.
  */
 import { ACTIVE_STATES, HELD_STATES, RUN_STATES, TERMINAL_STATES, type RunState } from '../run_states.js';
@@ -27,6 +27,8 @@ export interface Transition {
   cancelRequested?: boolean;
   /** Only when the run has been lost max_attempts times since its last retry (true) or not (false). */
   outOfAttempts?: boolean;
+  /** Only when early termination has asked the run to stop (true) or not (false). */
+  earlyStop?: boolean;
   to: Target;
 }
 
@@ -40,6 +42,11 @@ export const TRANSITIONS: readonly Transition[] = [
   { on: 'lease', from: ['queued'], to: 'leased' },
   { on: 'start', from: ['leased'], to: 'running' },
   // Reports (finishRun); a report needs the attempt held, which the fencing checks first.
+  // A run early termination stopped ends early_stopped however its agent ended it; a run that
+  // completed or failed before the stop reached it ends as it did.
+  { on: 'stopped', from: HELD, earlyStop: true, to: 'early_stopped' },
+  { on: 'handback', from: HELD, earlyStop: true, to: 'early_stopped' },
+  { on: 'lost', from: HELD, earlyStop: true, to: 'early_stopped' },
   { on: 'completed', from: HELD, to: 'completed' },
   { on: 'stopped', from: HELD, cancelRequested: true, to: 'cancelled' },
   { on: 'stopped', from: HELD, to: 'completed' }, // a callback stopped it
@@ -60,6 +67,7 @@ export const TRANSITIONS: readonly Transition[] = [
 export interface Facts {
   cancelRequested?: boolean;
   outOfAttempts?: boolean;
+  earlyStop?: boolean;
 }
 
 /** Where `on` takes a run in state `from`, given the facts; null when it does not move it. */
@@ -68,6 +76,7 @@ export function nextState(on: RunEvent, from: RunState, facts: Facts = {}): Targ
     if (t.on !== on || !t.from.includes(from)) continue;
     if (t.cancelRequested !== undefined && t.cancelRequested !== (facts.cancelRequested ?? false)) continue;
     if (t.outOfAttempts !== undefined && t.outOfAttempts !== (facts.outOfAttempts ?? false)) continue;
+    if (t.earlyStop !== undefined && t.earlyStop !== (facts.earlyStop ?? false)) continue;
     return t.to;
   }
   return null;

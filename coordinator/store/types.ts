@@ -67,6 +67,8 @@ export interface RunRow {
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** Set when early termination asked the run to stop (why: rule, band, value, cut); its end is then early_stopped. */
+  stop_reason: string | null;
 }
 
 // -----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import type { FitSink } from '../training/trainer.js';
 /** summary.json, as scan and the coordinator read it. */
 export interface RunSummary {
   name: string;
-  status: 'completed' | 'diverged' | 'stopped' | 'failed';
+  status: 'completed' | 'diverged' | 'stopped' | 'early_stopped' | 'failed';
   reason: string | null;
   steps: number;
   final: Record<string, number>;

@@ -84,19 +84,30 @@ export function hyperbandBands(config: HyperbandConfig): number[] {
 }
 
 /**
+ * The values of the sweep metric at iteration `i` (1-based) of every run that has logged at least
+ * i of them, the run being decided included.
+ */
+export type ValuesAt = (i: number) => number[];
+
+/** ValuesAt over whole histories (tests, benches). */
+export function valuesAtOf(histories: number[][]): ValuesAt {
+  return (i) => histories.filter((h) => h.length >= i).map((h) => h[i - 1]!);
+}
+
+/**
  * Whether the running run `history` (its metric values in order, finite only) is stopped, given
- * every run's history in the sweep (`all`, the run's own included), as W&B's rule decides: at each
+ * the sweep's values at each iteration (`valuesAt`, the run's own included), as W&B's rule decides: at each
  * band b, the cut is the value at iteration b ranked ⌊n/eta⌋ among the n runs that reached it (best
  * first); a run past band b (its last band) is stopped when its value at b (strict) or its best so
  * far (not strict) is worse than that band's cut. `goal` max negates values, as W&B does.
  */
-export function hyperbandStop(config: HyperbandConfig, goal: 'min' | 'max', history: number[], all: number[][]): StopDecision | null {
+export function hyperbandStop(config: HyperbandConfig, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt): StopDecision | null {
   const sign = goal === 'max' ? -1 : 1;
   const bands = hyperbandBands(config);
   let band = -1;
   for (const b of bands) if (b <= history.length) band = b;
   if (band === -1) return null;
-  const reached = all.filter((h) => h.length >= band).map((h) => sign * h[band - 1]!);
+  const reached = valuesAt(band).map((v) => sign * v);
   reached.sort((a, b) => a - b);
   // W&B: sorted(values)[int(r * len)] with r = 1 / eta, in that floating-point order.
   const cut = reached.length ? reached[Math.trunc((1 / config.eta) * reached.length)]! : Infinity;
@@ -118,11 +129,11 @@ export function ashaRungs(config: AshaConfig): number[] {
  * by every run that reached it (itself included), as Ray's AsyncHyperBandScheduler cuts at the
  * (1 − 1/rf) quantile. null when the run is not at a rung or survives.
  */
-export function ashaStop(config: AshaConfig, goal: 'min' | 'max', history: number[], all: number[][]): StopDecision | null {
+export function ashaStop(config: AshaConfig, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt): StopDecision | null {
   const rung = history.length;
   if (!ashaRungs(config).includes(rung)) return null;
   const sign = goal === 'max' ? -1 : 1;
-  const recorded = all.filter((h) => h.length >= rung).map((h) => sign * h[rung - 1]!);
+  const recorded = valuesAt(rung).map((v) => sign * v);
   recorded.sort((a, b) => a - b);
   // Keep the best ⌈n/rf⌉ (at least one): the cut is the worst value kept.
   const keep = Math.max(1, Math.ceil(recorded.length / config.reduction_factor));
@@ -132,8 +143,8 @@ export function ashaStop(config: AshaConfig, goal: 'min' | 'max', history: numbe
 }
 
 /** The stop decision for a running run under the sweep's rule. */
-export function earlyStop(config: EarlyTerminate, goal: 'min' | 'max', history: number[], all: number[][]): StopDecision | null {
-  return config.type === 'hyperband' ? hyperbandStop(config, goal, history, all) : ashaStop(config, goal, history, all);
+export function earlyStop(config: EarlyTerminate, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt): StopDecision | null {
+  return config.type === 'hyperband' ? hyperbandStop(config, goal, history, valuesAt) : ashaStop(config, goal, history, valuesAt);
 }
 
 /** A decision as status, scan and the dashboard show it. */

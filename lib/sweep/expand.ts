@@ -15,6 +15,7 @@ import { TRAINER_METRICS } from '../training/callback.js';
 import { assignRuns, flattenParameters, isOpenEnded, normalizeAll, type RunWindow } from './assignments.js';
 import { canonicalJson } from './canonical_json.js';
 import { markFloatRanges } from './float_ranges.js';
+import { parseEarlyTerminate } from './early_terminate.js';
 import { expandProgramSweep, type ProgramJob } from './program_sweep.js';
 import { readSweepFile } from './sweep_file.js';
 import { isProgramSweep, parseSweepSpec, type SweepSpec } from './spec.js';
@@ -154,7 +155,7 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
   for (const p of params) checkPath(p.path, baseResolved, source);
 
   const { values: assignments, names, first } = assignRuns(sweep, params, source, warnings, options.window, options.proposed);
-  warnings.push(...specWarnings(sweep));
+  warnings.push(...specWarnings(sweep, source));
   if (sweep.metric) {
     const unknown = unloggedMetric(sweep.metric.name, baseResolved);
     if (unknown) warnings.push(unknown);
@@ -218,14 +219,16 @@ export function sweepMetric(sweep: SweepSpec): ExpandedSweep['metric'] {
   return { name: sweep.metric.name, goal: goal === 'maximize' || goal === 'max' ? 'max' : 'min' };
 }
 
-/** Warnings for W&B keys recorded but not acted on yet (early_terminate, metric.target). */
-export function specWarnings(sweep: SweepSpec): string[] {
-  const out: string[] = [];
+/**
+ * Checks the keys the coordinator acts on while runs go: early_terminate (its rule, which needs a
+ * metric). Returns warnings (none today); throws a UsageError for what cannot work.
+ */
+export function specWarnings(sweep: SweepSpec, source = 'sweep'): string[] {
   if (sweep.early_terminate !== undefined) {
-    const hint = isProgramSweep(sweep) ? '' : ' (use the early_stopping callback in base to stop runs)';
-    out.push(`early_terminate is recorded but not applied: every run trains to the end${hint}`);
+    if (!sweep.metric) throw new UsageError(`${source}: early_terminate needs a metric to judge runs by: add metric: {name: val_loss, goal: minimize}`);
+    parseEarlyTerminate(sweep.early_terminate, source);
   }
-  return out;
+  return [];
 }
 
 /**

@@ -103,7 +103,7 @@ export function expandProgramSweep(
   const flat = flattenParameters(sweep.parameters, source, false);
   const params = normalizeAll(flat, source);
   const { values, names, first } = assignRuns(sweep, params, source, warnings, ctx.window, ctx.proposed);
-  warnings.push(...specWarnings(sweep));
+  warnings.push(...specWarnings(sweep, source));
   const metric = sweepMetric(sweep);
 
   const runs = values.map((row, index): ExpandedRun => {

@@ -7,6 +7,7 @@ import type { CodeReply as _dlphys_CodeReply, CodeReply__Output as _dlphys_CodeR
 import type { CodeRequest as _dlphys_CodeRequest, CodeRequest__Output as _dlphys_CodeRequest__Output } from './dlphys/CodeRequest.js';
 import type { CoordinatorClient as _dlphys_CoordinatorClient, CoordinatorDefinition as _dlphys_CoordinatorDefinition } from './dlphys/Coordinator.js';
 import type { CoordinatorHealth as _dlphys_CoordinatorHealth, CoordinatorHealth__Output as _dlphys_CoordinatorHealth__Output } from './dlphys/CoordinatorHealth.js';
+import type { EarlyStop as _dlphys_EarlyStop, EarlyStop__Output as _dlphys_EarlyStop__Output } from './dlphys/EarlyStop.js';
 import type { Event as _dlphys_Event, Event__Output as _dlphys_Event__Output } from './dlphys/Event.js';
 import type { FileEnd as _dlphys_FileEnd, FileEnd__Output as _dlphys_FileEnd__Output } from './dlphys/FileEnd.js';
 import type { FileStart as _dlphys_FileStart, FileStart__Output as _dlphys_FileStart__Output } from './dlphys/FileStart.js';
@@ -53,6 +54,7 @@ export interface ProtoGrpcType {
     CodeRequest: MessageTypeDefinition<_dlphys_CodeRequest, _dlphys_CodeRequest__Output>
     Coordinator: SubtypeConstructor<typeof grpc.Client, _dlphys_CoordinatorClient> & { service: _dlphys_CoordinatorDefinition }
     CoordinatorHealth: MessageTypeDefinition<_dlphys_CoordinatorHealth, _dlphys_CoordinatorHealth__Output>
+    EarlyStop: MessageTypeDefinition<_dlphys_EarlyStop, _dlphys_EarlyStop__Output>
     Event: MessageTypeDefinition<_dlphys_Event, _dlphys_Event__Output>
     FileEnd: MessageTypeDefinition<_dlphys_FileEnd, _dlphys_FileEnd__Output>
     FileStart: MessageTypeDefinition<_dlphys_FileStart, _dlphys_FileStart__Output>

@@ -21,7 +21,7 @@ export interface SweepsPaneProps {
   readonly height: number;
 }
 
-const COUNTED = ['completed', 'running', 'leased', 'queued', 'failed', 'diverged', 'cancelled'];
+const COUNTED = ['completed', 'running', 'leased', 'queued', 'failed', 'diverged', 'cancelled', 'early_stopped'];
 
 function stats(s: SweepView): string {
   const parts: string[] = [];
@@ -34,7 +34,7 @@ function stats(s: SweepView): string {
 
 function SweepLines({ s, selected, width }: { readonly s: SweepView; readonly selected: boolean; readonly width: number }) {
   const color = useColor();
-  const finished = (s.counts.completed ?? 0) + (s.counts.diverged ?? 0) + (s.counts.failed ?? 0) + (s.counts.cancelled ?? 0);
+  const finished = (s.counts.completed ?? 0) + (s.counts.diverged ?? 0) + (s.counts.failed ?? 0) + (s.counts.cancelled ?? 0) + (s.counts.early_stopped ?? 0);
   const tally = `${finished}/${s.total}`;
   const right = `${tally}  ${stats(s)}`;
   const name = fit(s.name, Math.min(18, Math.max(6, Math.floor(width / 5))));

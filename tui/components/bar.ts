@@ -25,7 +25,8 @@ export function barCells(counts: Readonly<Record<string, number>>, width: number
     completed: counts.completed ?? 0,
     diverged: counts.diverged ?? 0,
     failed: counts.failed ?? 0,
-    cancelled: counts.cancelled ?? 0,
+    // An early-stopped run ended as the search meant it to: counted with the cancelled ones' cells.
+    cancelled: (counts.cancelled ?? 0) + (counts.early_stopped ?? 0),
     running: (counts.running ?? 0) + (counts.leased ?? 0),
     queued: counts.queued ?? 0,
   };

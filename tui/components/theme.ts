@@ -18,6 +18,7 @@ export const STATE_COLOR: Readonly<Record<string, string>> = {
   failed: 'red',
   diverged: 'magenta',
   cancelled: 'yellow',
+  early_stopped: 'magenta',
 };
 
 /** Colours of overlaid curves, in order (a chart's train and val curves, the compared runs). */

@@ -28,7 +28,7 @@ export function nextSortKey(key: SortKey, varying: readonly string[]): SortKey {
 }
 
 /** Live runs first, then how runs ended, best to worst. */
-const STATE_RANK: Readonly<Record<string, number>> = { running: 0, leased: 1, queued: 2, completed: 3, diverged: 4, failed: 5, cancelled: 6 };
+const STATE_RANK: Readonly<Record<string, number>> = { running: 0, leased: 1, queued: 2, completed: 3, diverged: 4, failed: 5, cancelled: 6, early_stopped: 7 };
 
 type Cell = number | string | null;
 
