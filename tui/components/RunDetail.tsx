@@ -113,7 +113,8 @@ export function RunDetail(props: RunDetailProps) {
   }
   const err = status?.error || summary?.error || run?.error || '';
   if (err) {
-    lines.push(heading('error', 'error'));
+    // An early-stopped run's "error" is why the sweep's early termination stopped it.
+    lines.push(heading(status?.state === 'early_stopped' ? 'stopped early' : 'error', 'error'));
     err.split('\n').slice(0, 8).forEach((l, i) => lines.push(plain(`  ${l}`, `error-${i}`)));
   }
 
