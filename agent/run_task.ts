@@ -132,12 +132,19 @@ export class RunTask {
     this.runner?.kill();
   }
 
+  /** One ReportMetrics call; its reply may say the sweep's early termination stopped the run. */
+  private async reportMetrics(rows: Parameters<Parameters<MetricBuffer['flush']>[0]>[0]) {
+    const reply = await unary(this.ctx.conn, 'ReportMetrics', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, rows });
+    if (reply.early_stop) this.earlyStop(reply.early_stop);
+    return reply;
+  }
+
   /** Sends the metrics lines not yet acknowledged (one request at a time). */
   async flushMetrics(): Promise<void> {
     if (this.lost) return;
     try {
       await this.metrics.flush((rows) =>
-        unary(this.ctx.conn, 'ReportMetrics', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, rows }),
+        this.reportMetrics(rows),
       );
     } catch (err) {
       if (isFenced(err)) this.markLost();
@@ -219,7 +226,7 @@ export class RunTask {
         'metrics',
         async () => {
           while (!this.metrics.empty) {
-            await this.metrics.flush((rows) => unary(this.ctx.conn, 'ReportMetrics', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, rows }));
+            await this.metrics.flush((rows) => this.reportMetrics(rows));
           }
         },
         refusedOrInvalid,

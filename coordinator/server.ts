@@ -274,12 +274,13 @@ export class CoordinatorServer {
         return {};
       }),
       ReportMetrics: this.agentCall((req) => {
+        const ref = fromWireRef(req.run);
         const acked = store.addMetrics(
-          fromWireRef(req.run),
+          ref,
           req.agent_id,
           req.rows.map((r) => ({ seq: Number(r.seq), line: r.line })),
         );
-        return { acked_seq: String(acked) };
+        return { acked_seq: String(acked), early_stop: store.stopReason(ref) ?? '' };
       }),
       Upload: upload,
       Report: this.agentCall((req) => {

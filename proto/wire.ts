@@ -8,7 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 
 /** The contract version; an agent speaking another one is refused at Register. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The bounds a run's records keep to on the wire (lib/run/limits.ts). */
 export { MAX_ERROR_BYTES, MAX_METRIC_LINE_BYTES } from '../lib/run/limits.js';

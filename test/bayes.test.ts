@@ -134,3 +134,26 @@ test('a W&B bayes sweep.yaml runs unchanged to its run_cap', { skip: hasPython ?
   const xs = query<{ params_json: string }>(ws.db, 'SELECT params_json FROM runs ORDER BY idx').map((r) => (JSON.parse(r.params_json) as { x: number }).x);
   assert.ok(xs.every((x) => x >= 0 && x <= 1 && !Number.isInteger(x)), `uniform draws, not int_uniform: ${xs}`);
 });
+
+test('bayes maximises as well as it minimises, and on a discrete space never re-proposes a running configuration', () => {
+  // Maximising −bowl is minimising bowl.
+  const runs: SearchRun[] = [];
+  for (let i = 0; i < 25; i++) {
+    const [values] = bayesNext(BOWL, runs, 1, 'max', new Rng(4, `bayes ${i}`));
+    runs.push({ values: values!, state: 'finished', metric: -bowl(values![0] as number, values![1] as number) });
+  }
+  assert.ok(Math.max(...runs.map((r) => r.metric!)) > -0.01, `best ${Math.max(...runs.map((r) => r.metric!))}`);
+  // A small discrete space: a categorical and an int_uniform; the best configuration is running.
+  const space = [p('act', { values: ['relu', 'tanh'] }), p('w', { distribution: 'int_uniform', min: 0, max: 3 })];
+  const f = (v: unknown[]) => (v[0] === 'tanh' ? 0 : 1) + ((v[1] as number) - 1) ** 2;
+  const rng = new Rng(2, 'discrete');
+  const history: SearchRun[] = Array.from({ length: 10 }, () => {
+    const v = space.map((q) => sample(q, rng));
+    return { values: v, state: 'finished', metric: f(v) };
+  });
+  history.push({ values: ['tanh', 1], state: 'pending', metric: null });
+  const next = bayesNext(space, history, 4, 'min', new Rng(3, 'next'));
+  const keys = next.map((v) => JSON.stringify(v));
+  assert.ok(!keys.includes(JSON.stringify(['tanh', 1])), `re-proposed the running configuration: ${keys}`);
+  assert.equal(new Set(keys).size, 4, `four distinct configurations: ${keys}`);
+});

@@ -155,4 +155,38 @@ test('a W&B hyperband sweep: the run worse than the cut is stopped mid-run, earl
   assert.deepEqual([summary.status, summary.reason], ['early_stopped', row!.error]);
   const scan = runCli(['scan', path.join(ws.runsDir, 'hb')]);
   assert.match(scan.stdout, /r002 +early_stopped/);
+  assert.match(scan.stdout, /r002 +early_stopped .* early_terminate hyperband: val_/);
+  const rows = JSON.parse(runCli(['scan', path.join(ws.runsDir, 'hb'), '--format', 'json']).stdout) as { run: string; why: string | null }[];
+  assert.deepEqual(rows.map((r) => [r.run, r.why]), [['r000', null], ['r001', null], ['r002', row!.error]]);
+});
+
+test('ASHA judges the highest rung a batch of rows crossed; non-strict hyperband takes histories of any length', () => {
+  const config = parseEarlyTerminate({ type: 'asha', grace_period: 1, reduction_factor: 2, max_t: 10 }, 's.yaml');
+  if (config.type !== 'asha') throw new Error('asha');
+  const good = [[1, 1, 1], [1.5, 1.5, 1.5], [2, 2, 2]];
+  // Three rows in one batch (from length 0 to 3) cross rungs 1 and 2: judged at rung 2.
+  assert.deepEqual(ashaStop(config, 'min', [5, 5, 5], valuesAtOf([...good, [5, 5, 5]]), 0), { rule: 'asha', band: 2, value: 5, cut: 1.5 });
+  assert.equal(ashaStop(config, 'min', [5, 5, 5], valuesAtOf([...good, [5, 5, 5]]), 2), null, 'no rung between 2 (exclusive) and 3');
+  const long = Array.from({ length: 200_000 }, (_, i) => 1 / (i + 1));
+  const hyper = hb({ min_iter: 3, eta: 3, strict: false });
+  assert.equal(hyperbandStop(hyper, 'min', long, valuesAtOf([long])), null);
+});
+
+test('a run stopped early and then retried (it failed first) starts clean: its next attempt carries no stop', () => {
+  const { store } = fresh();
+  const spec = { method: 'grid', base: base(), metric: { name: 'val_loss', goal: 'minimize' }, early_terminate: { type: 'hyperband', min_iter: 1, eta: 2 }, parameters: { seed: { values: [0, 1, 2] } } };
+  store.addSweep(expandSweep(spec, { source: 'h.json', baseDir: '/', name: 'r' }));
+  const a = agent(store);
+  const runs = store.lease(a, 3, 10_000, 'l');
+  let seq = 0;
+  runs.forEach((r, i) => store.addMetrics({ runId: r.runId, attempt: r.attempt }, a, [{ seq: ++seq, line: JSON.stringify({ step: 0, val_loss: i }) }]));
+  const stoppedRun = runs[2]!;
+  assert.match(store.stopReason({ runId: stoppedRun.runId, attempt: stoppedRun.attempt })!, /^early_terminate hyperband: val_loss 2 at band 1/);
+  // Its runner died before the stop reached it: failed; a user retries it.
+  store.finishRun({ runId: stoppedRun.runId, attempt: stoppedRun.attempt }, a, { status: 'failed', summaryJson: '', error: 'runner died' });
+  assert.equal(store.retry(stoppedRun.runId), 1);
+  const [again] = store.lease(a, 1, 10_000, 'l2');
+  assert.equal(again!.attempt, 2);
+  assert.equal(store.stopReason({ runId: again!.runId, attempt: again!.attempt }), null);
+  assert.deepEqual(store.heartbeat(a, [{ runId: again!.runId, attempt: again!.attempt }], 10_000).earlyStop, []);
 });

@@ -16,7 +16,7 @@ test('a metrics line the coordinator would refuse goes out as a stand-in that ke
   const sent: { seq: string; line: string }[] = [];
   await buffer.flush(async (rows) => {
     sent.push(...(rows as { seq: string; line: string }[]));
-    return { acked_seq: '3' };
+    return { acked_seq: '3', early_stop: '' };
   });
   assert.deepEqual(sent.map((r) => r.seq), ['1', '2', '3'], 'seq numbers stay contiguous');
   assert.ok(sent.every((r) => Buffer.byteLength(r.line) <= MAX_METRIC_LINE_BYTES && JSON.parse(r.line) !== null));

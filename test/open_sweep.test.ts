@@ -58,7 +58,7 @@ test('an open-ended program sweep keeps producing runs through a coordinator res
   const completed = () => Object.values(runStates(ws.db)).filter((s) => s === 'completed').length;
   await withCluster(async (c) => {
     let coord = await serveSweep(c, ws);
-    assert.match(coord.log(), /sweep open is open-ended \(random without run_cap\): runs are made as agents ask, until dlphys-coord cancel open/);
+    assert.match(coord.log(), /sweep open: open-ended random \(no run_cap\): runs are made as agents ask, until dlphys-coord cancel open/);
     const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle']));
     await waitFor('2 runs to complete', () => completed() >= 2, 60_000, c.logs);
     coord.kill('SIGKILL');

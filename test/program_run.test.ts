@@ -182,3 +182,12 @@ test("the real wandb's offline summary gives a program run's final values when i
   const { summary } = await run.run();
   assert.deepEqual(summary!.final, { loss: 0.5, 'nested.a': 1 });
 });
+
+test("a stopped program's final values are its last logged rows, not the shim's summary file, which may be a second older", async () => {
+  const { run } = shRun(
+    'echo \'{"step": 0, "loss": 2}\' >> "$DLPHYS_RUN_DIR/metrics.jsonl"; echo \'{"step": 1, "loss": 1}\' >> "$DLPHYS_RUN_DIR/metrics.jsonl"; ' +
+      'echo \'{"loss": 2, "best": 0.5, "_dlphys_explicit": ["best"]}\' > "$DLPHYS_RUN_DIR/wandb-summary.json"',
+  );
+  const { summary } = await run.run();
+  assert.deepEqual(summary!.final, { loss: 1, best: 0.5 }, 'loss from the rows; best, set by the program, from the file');
+});

@@ -25,6 +25,7 @@ interface Ran {
   rows(): Record<string, unknown>[];
   config(): Record<string, unknown>;
   summary(): Record<string, unknown>;
+  explicit(): unknown;
 }
 
 /** Runs `script` (Python source) as the agent runs a program: shim on PYTHONPATH, run folder, sweep values. */
@@ -67,7 +68,12 @@ function runPython(
         return row;
       }),
     config: () => readJson('config.json'),
-    summary: () => readJson('wandb-summary.json'),
+    /** wandb-summary.json without the shim's mark of the keys the program set itself (checked in the summary test). */
+    summary: () => {
+      const { _dlphys_explicit: _marks, ...rest } = readJson('wandb-summary.json') as Record<string, unknown>;
+      return rest;
+    },
+    explicit: () => (readJson('wandb-summary.json') as { _dlphys_explicit?: unknown })._dlphys_explicit,
   };
 }
 
@@ -295,9 +301,11 @@ wandb.log({"loss": 1.0}, commit=False)
     ),
   );
   const seen = JSON.parse(r.stdout);
-  assert.deepEqual(seen.file, { loss: 2, acc: 0.99, best_loss: 2, note: 'hand-set' }, 'an explicit set is written at once');
+  assert.deepEqual(seen.file, { loss: 2, acc: 0.99, best_loss: 2, note: 'hand-set', _dlphys_explicit: ['acc', 'best_loss', 'note'] }, 'an explicit set is written at once');
   assert.deepEqual([seen.attr, seen.item], [2, 0.99]);
   assert.deepEqual(r.summary(), { loss: 1, acc: 0.99, best_loss: 2, note: 'hand-set' });
+  // The agent takes these from the file, the rest (possibly a second old) from metrics.jsonl.
+  assert.deepEqual(r.explicit(), ['acc', 'best_loss', 'note']);
   assert.deepEqual(r.rows(), [
     { step: 0, loss: 3, acc: 0.1 },
     { step: 1, loss: 2 },

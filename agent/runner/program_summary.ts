@@ -34,10 +34,17 @@ export class ProgramSummary {
     }
   }
 
-  /** The summary.json of the run, with what the program's own summary file says merged into `final`. */
+  /**
+   * The summary.json of the run, with the program's W&B summary merged into `final`: from the
+   * shim's file only the keys it marks as set by the program (the rest of that file can be up to a
+   * second older than the rows: a run killed mid-way would report a stale final), and keys it
+   * never logged; from the real wandb's offline file (written at finish) every key.
+   */
   summary(dir: string, fields: Omit<RunSummary, 'steps' | 'final' | 'best' | 'callback_time'>): RunSummary {
-    const final = { ...this.final, ...readWandbSummary(dir) };
-    return { ...fields, steps: this.steps, final, best: { ...this.best }, callback_time: {} };
+    const { values, explicit } = readWandbSummary(dir);
+    const merged: Record<string, number> = { ...this.final };
+    for (const [k, v] of Object.entries(values)) if (explicit === null || explicit.has(k) || !(k in this.final)) merged[k] = v;
+    return { ...fields, steps: this.steps, final: merged, best: { ...this.best }, callback_time: {} };
   }
 
   /** Steps the program logged: W&B counts from 0, so a last step of 299 after a first of 0 is 300 steps. */
@@ -48,17 +55,20 @@ export class ProgramSummary {
 }
 
 /**
- * The finite numbers of the run's W&B summary (nested objects by dotted keys): `wandb-summary.json`
+ * The finite numbers of the run's W&B summary (nested objects by dotted keys), and the keys the
+ * program set itself when the shim wrote it (null for the real wandb's file): `wandb-summary.json`
  * in the run folder (the shim's), else the newest `wandb/<run>/files/wandb-summary.json` (the real
- * wandb's, offline); {} when there is none.
+ * wandb's, offline); nothing when there is none.
  */
-function readWandbSummary(dir: string): Record<string, number> {
+function readWandbSummary(dir: string): { values: Record<string, number>; explicit: Set<string> | null } {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(summaryFile(dir) ?? '', 'utf8'));
   } catch {
-    return {};
+    return { values: {}, explicit: null };
   }
+  const marks = (raw as { _dlphys_explicit?: unknown })._dlphys_explicit;
+  const explicit = Array.isArray(marks) ? new Set(marks.map(String)) : null;
   const out: Record<string, number> = {};
   const visit = (value: unknown, prefix: string) => {
     if (typeof value === 'number' && Number.isFinite(value) && prefix && !BOOKKEEPING_KEYS.has(prefix) && !prefix.startsWith('_')) out[prefix] = value;
@@ -67,7 +77,7 @@ function readWandbSummary(dir: string): Record<string, number> {
     }
   };
   visit(raw, '');
-  return out;
+  return { values: out, explicit };
 }
 
 function summaryFile(dir: string): string | null {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { addClientOptions, type ClientFlags } from '../../lib/cli/client_options.js';
-import { loadSweep } from '../../lib/sweep/index.js';
+import { loadSweep, onDemandLine } from '../../lib/sweep/index.js';
 import { unary } from '../../proto/client.js';
 import { logLine } from '../../lib/log.js';
 import { withCoordinator } from './client_call.js';
@@ -46,7 +46,7 @@ coordinator with a sweep instead, use dlphys-coord sweep FILE.`,
       logLine(
         reply.existed
           ? `sweep ${reply.sweep} was already recorded by the coordinator at ${flags.coord}: nothing added`
-          : `submitted sweep ${reply.sweep} (${sweep.open ? 'open-ended: runs are made as agents ask, until cancelled' : `${reply.runs} runs`}) to the coordinator at ${flags.coord}`,
+          : `submitted sweep ${reply.sweep} (${onDemandLine(sweep) ?? `${reply.runs} runs`}) to the coordinator at ${flags.coord}`,
       );
     });
 }

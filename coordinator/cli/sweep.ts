@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { isProgramJob, loadSweep, type ExpandedSweep, type ProgramJob } from '../../lib/sweep/index.js';
+import { isProgramJob, loadSweep, onDemandLine, type ExpandedSweep, type ProgramJob } from '../../lib/sweep/index.js';
 import { buildProgramCommand, shellQuote } from '../../lib/sweep/program_command.js';
 import { addListenOptions, type ListenFlags } from '../listen_options.js';
 import { logLine } from '../../lib/log.js';
@@ -46,7 +46,8 @@ Examples:
       const sweep = loadSweep(file, flags.dryRun ? { ...name, window: { from: 0, count: OPEN_DRY_RUN } } : name);
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
       if (flags.dryRun) return printDryRun(sweep, flags.json);
-      if (sweep.open) logLine(`sweep ${sweep.name} is open-ended (random without run_cap): runs are made as agents ask, until dlphys-coord cancel ${sweep.name}`);
+      const onDemand = onDemandLine(sweep);
+      if (onDemand) logLine(`sweep ${sweep.name}: ${onDemand}`);
       const opts = {
         flags,
         sweep,
@@ -90,7 +91,7 @@ function printDryRun(sweep: ExpandedSweep, json: boolean): void {
   process.stdout.write(textTable([head, ...rows]).join('\n') + '\n');
   process.stderr.write(
     sweep.open
-      ? `sweep ${sweep.name}: open-ended (random without run_cap), its first ${sweep.runs.length} runs shown; nothing recorded (--dry-run)\n`
+      ? `sweep ${sweep.name}: ${onDemandLine(sweep)}; ${sweep.method === 'bayes' ? `${sweep.runs.length} random draws shown as an example of its first runs` : `its first ${sweep.runs.length} runs shown`}; nothing recorded (--dry-run)\n`
       : `sweep ${sweep.name}: ${sweep.runs.length} runs (${sweep.method}); nothing recorded (--dry-run)\n`,
   );
 }

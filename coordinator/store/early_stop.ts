@@ -58,7 +58,7 @@ export function checkEarlyStop(core: StoreCore, run: RunRow, rows: unknown[]): v
   }
   if (added === 0 || !isHeld(run.state) || run.stop_reason !== null || run.cancel_requested) return;
   const history = s.metricValuesOf.all(run.id, run.attempt);
-  const decision = earlyStop(rule.config, rule.goal, history, (i) => s.metricValuesAt.all(run.sweep, i - 1));
+  const decision = earlyStop(rule.config, rule.goal, history, (i) => s.metricValuesAt.all(run.sweep, i - 1), history.length - added);
   if (!decision) return;
   const reason = describeStop(decision, rule.metric);
   s.setStopReason.run(reason, core.now(), run.id);

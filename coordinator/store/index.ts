@@ -25,6 +25,7 @@ import * as metrics from './metrics.js';
 import * as queries from './queries.js';
 import { isTerminal } from './states.js';
 import { addSweep, codeArchive } from './sweeps.js';
+import { isHeld as isHeldState } from './states.js';
 import type { ExpandedSweep } from '../../lib/sweep/index.js';
 import {
   DEFAULT_LEASE_TTL_MS,
@@ -93,6 +94,12 @@ export class Store {
    */
   addSweep(sweep: ExpandedSweep, codeArchive?: Buffer): { existed: boolean; runs: number } {
     return addSweep(this.core, sweep, codeArchive);
+  }
+
+  /** Why early termination stopped the run's attempt `ref`, or null (not stopped, or another attempt). */
+  stopReason(ref: RunRef): string | null {
+    const row = this.core.s.getRun.get(ref.runId);
+    return row && row.attempt === ref.attempt && isHeldState(row.state) ? row.stop_reason : null;
   }
 
   /** A program sweep's code snapshot archive by its content hash; null when none is stored. */

@@ -196,6 +196,8 @@ export function finishRun(core: StoreCore, ref: RunRef, agentId: string, report:
       return 'queued';
     }
     s.finish.run(state, report.summaryJson ? report.summaryJson : null, error, now, now, row.id);
+    // It ended on its own before the stop reached it (completed, failed): it was not stopped early.
+    if (row.stop_reason !== null && state !== 'early_stopped') s.clearStopReason.run(row.id);
     core.event('run_finished', { sweep: row.sweep, runId: row.id, agentId, data: { attempt: row.attempt, state, status: report.status } });
     checkSweepMetric(core, row.sweep, row.name, report.summaryJson);
     if (state === 'completed' || state === 'diverged') checkSweepTarget(core, row.sweep, row.name, report.summaryJson);

@@ -5,6 +5,7 @@
  * metrics but not the sweep's records one warning on the sweep, with the nearest name it did log.
  */
 import { closestName } from '../../lib/closest_name.js';
+import { summaryMetric } from '../../lib/metric_goal.js';
 import type { StoreCore } from './core.js';
 
 /** Inside the transaction that records the run's end; `summaryJson` is its summary.json. */
@@ -39,15 +40,14 @@ export function checkSweepTarget(core: StoreCore, sweep: string, run: string, su
   if (!row?.metric_name || row.finished_reason !== null || !summaryJson) return;
   const target = (JSON.parse(row.spec_json) as { metric?: { target?: unknown } }).metric?.target;
   if (typeof target !== 'number') return;
-  let value: unknown;
+  const max = row.metric_goal === 'max';
+  let value: number | null;
   try {
-    const summary = JSON.parse(summaryJson) as { final?: Record<string, unknown>; best?: Record<string, unknown> };
-    value = summary.best?.[row.metric_name] ?? summary.final?.[row.metric_name];
+    value = summaryMetric(JSON.parse(summaryJson) as Parameters<typeof summaryMetric>[0], row.metric_name, max ? 'max' : 'min');
   } catch {
     return;
   }
-  if (typeof value !== 'number' || !Number.isFinite(value)) return;
-  const max = row.metric_goal === 'max';
+  if (value === null) return;
   if (max ? value < target : value > target) return;
   const reason = `run ${run} reached ${row.metric_name} ${value} ${max ? '>=' : '<='} target ${target}`;
   core.s.finishSweep.run(reason, sweep);

@@ -8,7 +8,8 @@
  * the same database makes the same next runs: nothing about the search lives outside it.
  */
 import { Rng } from '../../lib/rng.js';
-import { bayesNext, expandSweep, MAX_RUNS, sweepParameters, type ProgramJob, type SearchRun } from '../../lib/sweep/index.js';
+import { summaryMetric } from '../../lib/metric_goal.js';
+import { bayesNext, expandSweep, MAX_RUNS, sweepMetric, sweepParameters, type ProgramJob, type SearchRun } from '../../lib/sweep/index.js';
 import type { StoreCore } from './core.js';
 import type { SweepKind } from './types.js';
 
@@ -67,8 +68,11 @@ export function proposeRuns(core: StoreCore, wanted: number, only: SweepKind | n
       };
       if (parsed.method === 'bayes') {
         // The next points from every run so far: the same history gives the same proposals.
-        const history = s.historyOf.all(sweep.name).map((r) => searchRun(r, flat.map((f) => f.path), parsed.metric!.name));
-        const goal = parsed.metric!.goal === 'maximize' || parsed.metric!.goal === 'max' ? 'max' : 'min';
+        const goal = sweepMetric(parsed)!.goal;
+        const history = s.historyOf
+          .all(sweep.name)
+          .map((r) => searchRun(r, flat.map((f) => f.path), parsed.metric!.name, goal))
+          .filter((r): r is SearchRun => r !== null);
         const values = bayesNext(params, history, need, goal, new Rng(parsed.seed, `bayes ${sweep.runs}`));
         runs = expandSweep(spec, { ...options, proposed: { from: sweep.runs, values } }).runs;
       } else {
@@ -89,16 +93,15 @@ export function proposeRuns(core: StoreCore, wanted: number, only: SweepKind | n
   return made;
 }
 
-/** A run of the sweep as bayes search sees it: its values by parameter path, its state, its best value of the metric. */
-function searchRun(row: { params_json: string; state: string; summary_json: string | null }, paths: string[], metric: string): SearchRun {
+/**
+ * A run of the sweep as bayes search sees it: its values by parameter path, its state, its value
+ * of the metric; null for a cancelled run, which says nothing about the metric.
+ */
+function searchRun(row: { params_json: string; state: string; summary_json: string | null }, paths: string[], metric: string, goal: 'min' | 'max'): SearchRun | null {
+  if (row.state === 'cancelled') return null;
   const params = JSON.parse(row.params_json) as Record<string, unknown>;
-  const state = row.state === 'completed' || row.state === 'diverged' ? 'finished' : row.state === 'failed' ? 'failed' : 'pending';
-  let value: number | null = null;
-  if (row.summary_json) {
-    const summary = JSON.parse(row.summary_json) as { best?: Record<string, unknown>; final?: Record<string, unknown> };
-    const v = summary.best?.[metric] ?? summary.final?.[metric];
-    if (typeof v === 'number' && Number.isFinite(v)) value = v;
-  }
-  // A cancelled run says nothing about the metric: it is left out as a pending point would be.
-  return { values: paths.map((p) => params[p]), state: row.state === 'cancelled' ? 'pending' : state, metric: value };
+  // An early-stopped run's values are observations like a finished one's (worse, as a rule).
+  const state = ['completed', 'diverged', 'early_stopped'].includes(row.state) ? 'finished' : row.state === 'failed' ? 'failed' : 'pending';
+  const value = row.summary_json ? summaryMetric(JSON.parse(row.summary_json) as Parameters<typeof summaryMetric>[0], metric, goal) : null;
+  return { values: paths.map((p) => params[p]), state, metric: value };
 }

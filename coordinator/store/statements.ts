@@ -31,6 +31,7 @@ export function prepareStatements(db: Database.Database) {
         'SELECT v.value FROM runs r JOIN metric_values v ON v.run_id = r.id AND v.attempt = r.attempt WHERE r.sweep = ? AND v.i = ?',
       )
       .pluck(),
+    clearStopReason: db.prepare('UPDATE runs SET stop_reason = NULL WHERE id = ?'),
     setStopReason: db.prepare('UPDATE runs SET stop_reason = ?, cancel_requested = 1, updated_at = ? WHERE id = ?'),
     closeSweep: db.prepare('UPDATE sweeps SET open = 0 WHERE name = ? AND open = 1'),
     sweepMetricOf: db.prepare<[string], { metric_name: string | null; metric_goal: string | null; warning: string | null; spec_json: string; finished_reason: string | null }>(
@@ -93,7 +94,7 @@ export function prepareStatements(db: Database.Database) {
       `SELECT id, attempt, sweep, name, config_json FROM runs WHERE state = 'queued' AND sweep = ? ORDER BY idx LIMIT ?`,
     ),
     leaseRun: db.prepare(
-      `UPDATE runs SET state = 'leased', attempt = ?, agent_id = ?, lease_expires_at = ?, cancel_requested = 0,
+      `UPDATE runs SET state = 'leased', attempt = ?, agent_id = ?, lease_expires_at = ?, cancel_requested = 0, stop_reason = NULL,
          summary_json = NULL, error = NULL, started_at = NULL, ended_at = NULL, updated_at = ? WHERE id = ?`,
     ),
     insertAttempt: db.prepare('INSERT INTO attempts (run_id, attempt, agent_id, leased_at, lease_request) VALUES (?, ?, ?, ?, ?)'),
@@ -111,7 +112,7 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE runs SET state = ?, summary_json = ?, error = ?, ended_at = ?, lease_expires_at = NULL, updated_at = ? WHERE id = ?`,
     ),
     requeue: db.prepare(
-      `UPDATE runs SET state = 'queued', agent_id = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = ? WHERE id = ?`,
+      `UPDATE runs SET state = 'queued', agent_id = NULL, lease_expires_at = NULL, started_at = NULL, stop_reason = NULL, updated_at = ? WHERE id = ?`,
     ),
     expired: db.prepare<[number], RunRow>(`SELECT * FROM runs WHERE state IN ${sqlList(HELD_STATES)} AND lease_expires_at < ? ORDER BY id`),
     lostSinceRetry: db
@@ -125,7 +126,7 @@ export function prepareStatements(db: Database.Database) {
     cancelNow: db.prepare(`UPDATE runs SET state = 'cancelled', ended_at = ?, updated_at = ? WHERE id = ?`),
     requestCancel: db.prepare('UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?'),
     retryRun: db.prepare(
-      `UPDATE runs SET state = 'queued', error = NULL, summary_json = NULL, cancel_requested = 0, retry_base = attempt,
+      `UPDATE runs SET state = 'queued', error = NULL, summary_json = NULL, cancel_requested = 0, stop_reason = NULL, retry_base = attempt,
          agent_id = NULL, lease_expires_at = NULL, started_at = NULL, ended_at = NULL, updated_at = ? WHERE id = ?`,
     ),
     // An open-ended sweep is unfinished until it is cancelled, whatever its runs.

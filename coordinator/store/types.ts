@@ -74,10 +74,10 @@ export interface RunRow {
 // -----------------------------------------------------------------------------------------------
 // Status rows (Store.status). Times are ISO 8601 strings, '' for none; missing text is ''.
 
-/** A sweep and how many of its runs are in each state. */
 /** What a sweep's runs execute: dlphys's trainer, or the sweep's own program. */
 export type SweepKind = 'native' | 'program';
 
+/** A sweep and how many of its runs are in each state. */
 export interface SweepRow {
   name: string;
   created_at: string;

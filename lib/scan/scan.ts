@@ -89,7 +89,7 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
 
   // Full rows carry every config key, so that grouping can use keys the table does not show.
   const full: Row[] = runs.map((run, i) => {
-    const row: Row = { run: run.path, status: run.status, steps: run.steps, ...configs[i] };
+    const row: Row = { run: run.path, status: run.status, steps: run.steps, ...configs[i], why: run.status === 'early_stopped' ? run.reason : null };
     for (const m of metrics) {
       row[finalColumn(m)] = run.final[m] ?? null;
       if (ranked(m)) row[bestColumn(m)] = bestOf(run, m, goalOf(m)) ?? null;
@@ -119,7 +119,9 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
     return { ...grouped, errors, warnings, runs: sortedRuns };
   }
 
-  const columns = ['run', 'status', 'steps', ...shownKeys, ...metricColumns];
+  // Why a sweep's early termination stopped a run (rule, band, value, cut): only when one was.
+  const why = runs.some((run) => run.status === 'early_stopped') ? ['why'] : [];
+  const columns = ['run', 'status', 'steps', ...shownKeys, ...metricColumns, ...why];
   const rows = sortedRows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
   return { columns, rows, errors, warnings, runs: sortedRuns };
 }

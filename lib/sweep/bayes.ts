@@ -3,11 +3,13 @@
  * of the sweep metric over the parameters on the unit cube (lib/sweep/unit_cube.ts, lib/sweep/gp.ts),
  * the next point the one of largest expected improvement among random candidates, random points
  * until two runs have finished, and runs still going (or proposed in the same batch) standing in
- * with the surrogate's own prediction (the "kriging believer"; W&B's current_X), so parallel
- * agents are not all sent to the same place. Deterministic for a given history and `rng`.
+ * with the worst value seen (a constant liar; W&B passes them as current_X with the surrogate's
+ * prediction, which sends parallel agents to near-identical points), so parallel agents spread
+ * out. Deterministic for a given history and `rng`.
  */
 import type { Rng } from '../rng.js';
 import { normalCdf, normalPdf } from '../theory/special.js';
+import { canonicalJson } from './canonical_json.js';
 import { sample, type Parameter } from './distributions.js';
 import { fitGaussianProcess } from './gp.js';
 import { cubeDims, cubeWidth, decode, encode } from './unit_cube.js';
@@ -16,7 +18,10 @@ import { cubeDims, cubeWidth, decode, encode } from './unit_cube.js';
 export interface SearchRun {
   /** One value per parameter, in the sweep's order. */
   values: unknown[];
-  /** finished: its metric counts; failed: the worst metric seen stands for it (W&B's impute worst); pending: queued or running. */
+  /**
+   * finished (an early-stopped run too: what it logged is an observation): its metric counts;
+   * failed: the worst metric seen stands for it (W&B's impute worst); pending: queued or running.
+   */
   state: 'finished' | 'failed' | 'pending';
   /** The sweep metric's value (its best), or null when the run logged none. */
   metric: number | null;
@@ -26,8 +31,10 @@ export interface SearchRun {
 const CANDIDATES = 1000;
 /** More candidates near the best point so far: where improvement is likeliest once the surrogate is good. */
 const LOCAL_CANDIDATES = 200;
-/** The surrogate is fitted on at most this many runs (the most recent): its cost is cubic in them. */
-const MAX_FIT = 80;
+/** The surrogate is fitted on at most this many runs (the most recent): its cost is cubic in them, and it runs in the lease's transaction. */
+const MAX_FIT = 40;
+/** Pending points the surrogate is conditioned on, at most (W&B: max_samples − 5). */
+const MAX_PENDING = 30;
 
 /**
  * The values of the next `count` runs (one array per run, one value per parameter). `goal`: the
@@ -48,36 +55,45 @@ export function bayesNext(params: Parameter[], runs: SearchRun[], count: number,
     x.push(encode(params, r.values));
     y.push(value);
   }
-  const pending = runs.filter((r) => r.state === 'pending').map((r) => encode(params, r.values));
+  const pendingRuns = runs.filter((r) => r.state === 'pending').slice(-MAX_PENDING);
+  const pending = pendingRuns.map((r) => encode(params, r.values));
+  // Configurations not to propose again: those running, and this batch's.
+  const taken = new Set(pendingRuns.map((r) => canonicalJson(r.values)));
   const out: unknown[][] = [];
+  // Too little to fit a surface (W&B: fewer than 2 samples): random points, as random search draws them.
+  const gp = observed.length >= 2 && dims > 0 ? fitGaussianProcess(x, y, rng) : null;
+  // The incumbent over every run observed, not only those the surface was fitted on.
+  const bestY = Math.min(...ys);
+  const worstY = Math.max(...y);
+  const bestX = x[y.indexOf(Math.min(...y))]!;
   for (let k = 0; k < count; k++) {
-    // Too little to fit a surface (W&B: fewer than 2 samples): a random point, as random search draws it.
-    if (observed.length < 2 || dims === 0) {
+    if (!gp) {
       out.push(params.map((p) => sample(p, rng)));
       continue;
     }
-    const gp = fitGaussianProcess(x, y, rng);
-    // Pending points take the surrogate's prediction, then the surface is conditioned on them too.
-    const believed = pending.length ? gp.predict(pending).mean : [];
-    const surrogate = pending.length ? fitGaussianProcess([...x, ...pending], [...y, ...believed], rng, { hyperparameters: gp }) : gp;
-    const bestY = Math.min(...y);
-    const bestX = x[y.indexOf(bestY)]!;
+    // Pending points stand in with the worst value seen (the "constant liar" CL-max of Ginsbourger
+    // et al. 2010): the surface is pushed up around them, so the next proposal goes elsewhere.
+    const surrogate = pending.length ? fitGaussianProcess([...x, ...pending], [...y, ...pending.map(() => worstY)], rng, { hyperparameters: gp }) : gp;
     const candidates = [
       ...Array.from({ length: CANDIDATES }, () => randomPoint(params, rng)),
       ...Array.from({ length: LOCAL_CANDIDATES }, () => nearby(params, bestX, rng)),
     ];
     const { mean, std } = surrogate.predict(candidates);
-    let pick = 0;
-    let bestEi = -Infinity;
-    candidates.forEach((_, i) => {
-      const ei = expectedImprovement(mean[i]!, std[i]!, bestY);
-      if (ei > bestEi) {
-        bestEi = ei;
-        pick = i;
+    const ei = candidates.map((_, i) => expectedImprovement(mean[i]!, std[i]!, bestY));
+    // The best candidate whose configuration is not running already (on a discrete space distinct
+    // points of the cube round to the same one); a random draw when every candidate is taken.
+    const order = ei.map((_, i) => i).sort((a, b) => ei[b]! - ei[a]! || a - b);
+    let values: unknown[] | undefined;
+    for (const i of order) {
+      const v = decode(params, candidates[i]!);
+      if (!taken.has(canonicalJson(v))) {
+        values = v;
+        break;
       }
-    });
-    const values = decode(params, candidates[pick]!);
+    }
+    values ??= params.map((p) => sample(p, rng));
     out.push(values);
+    taken.add(canonicalJson(values));
     // The next proposal of this batch sees this one as running.
     pending.push(encode(params, values));
   }

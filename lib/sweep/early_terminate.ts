@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { formatNumber } from '../format_number.js';
 
 const hyperbandSchema = z.strictObject({
   type: z.literal('hyperband'),
@@ -45,16 +46,20 @@ export function parseEarlyTerminate(raw: unknown, source: string): EarlyTerminat
     throw new UsageError(`${source}: early_terminate: ${message}`);
   };
   const type = (raw as { type?: unknown } | null)?.type;
+  if (type === undefined) fail('missing "type": hyperband (W&B\'s) or asha');
   if (type !== 'hyperband' && type !== 'asha') fail(`type ${JSON.stringify(type)} is not one dlphys applies; use "hyperband" (W&B's) or "asha"`);
   const parsed = (type === 'hyperband' ? hyperbandSchema : ashaSchema).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    fail(issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys[0]}" for ${type}` : `"${issue.path.join('.')}" ${issue.message}`);
+    const key = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') fail(`unknown key "${issue.keys[0]}" for ${type}`);
+    if (issue.code === 'too_small') fail(`"${key}" must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`);
+    fail(`"${key}" must be ${key === 'strict' ? 'true or false' : ['min_iter', 'max_iter', 'grace_period', 'max_t'].includes(key) ? 'a whole number' : 'a number'}`);
   }
   const config = parsed.data!;
   if (config.type === 'hyperband') {
     if (config.min_iter === undefined && (config.max_iter === undefined || config.s === undefined)) fail('hyperband needs min_iter, or max_iter with s');
-    if (hyperbandBands(config).length === 0) fail('these give no band; increase max_iter or lower s or eta');
+    if (hyperbandBands(config).length === 0) fail('these give no band (max_iter / eta is below 1); increase max_iter or lower eta');
   }
   return config;
 }
@@ -112,7 +117,8 @@ export function hyperbandStop(config: HyperbandConfig, goal: 'min' | 'max', hist
   // W&B: sorted(values)[int(r * len)] with r = 1 / eta, in that floating-point order.
   const cut = reached.length ? reached[Math.trunc((1 / config.eta) * reached.length)]! : Infinity;
   const own = history.map((v) => sign * v);
-  const value = config.strict ? own[band - 1]! : Math.min(...own);
+  let value = own[band - 1]!;
+  if (!config.strict) for (const v of own) if (v < value) value = v; // the best so far (no spread: histories are long)
   return value > cut ? { rule: 'hyperband', band, value: sign * value, cut: sign * cut } : null;
 }
 
@@ -124,14 +130,17 @@ export function ashaRungs(config: AshaConfig): number[] {
 }
 
 /**
- * ASHA's decision for a run that has just reached a rung (its history length is a rung): stopped
- * when its value there is worse than the top 1/reduction_factor of the values recorded at that rung
- * by every run that reached it (itself included), as Ray's AsyncHyperBandScheduler cuts at the
- * (1 − 1/rf) quantile. null when the run is not at a rung or survives.
+ * ASHA's decision for a run that has just reached a rung: the highest rung among its iterations
+ * `since` (exclusive) to its history's length (rows arrive in batches, so one batch may cross a
+ * rung without ending on it). Stopped when its value at that rung is worse than the best
+ * ⌈n/reduction_factor⌉ of the values every run that reached it recorded there (itself included),
+ * as Ray's AsyncHyperBandScheduler keeps the top 1/rf. null when no rung was reached or it survives.
  */
-export function ashaStop(config: AshaConfig, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt): StopDecision | null {
-  const rung = history.length;
-  if (!ashaRungs(config).includes(rung)) return null;
+export function ashaStop(config: AshaConfig, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt, since = history.length - 1): StopDecision | null {
+  const rung = ashaRungs(config)
+    .filter((r) => r > since && r <= history.length)
+    .pop();
+  if (rung === undefined) return null;
   const sign = goal === 'max' ? -1 : 1;
   const recorded = valuesAt(rung).map((v) => sign * v);
   recorded.sort((a, b) => a - b);
@@ -142,12 +151,12 @@ export function ashaStop(config: AshaConfig, goal: 'min' | 'max', history: numbe
   return value > cut ? { rule: 'asha', band: rung, value: sign * value, cut: sign * cut } : null;
 }
 
-/** The stop decision for a running run under the sweep's rule. */
-export function earlyStop(config: EarlyTerminate, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt): StopDecision | null {
-  return config.type === 'hyperband' ? hyperbandStop(config, goal, history, valuesAt) : ashaStop(config, goal, history, valuesAt);
+/** The stop decision for a running run under the sweep's rule; `since`: its history's length before the rows just arrived. */
+export function earlyStop(config: EarlyTerminate, goal: 'min' | 'max', history: number[], valuesAt: ValuesAt, since = history.length - 1): StopDecision | null {
+  return config.type === 'hyperband' ? hyperbandStop(config, goal, history, valuesAt) : ashaStop(config, goal, history, valuesAt, since);
 }
 
 /** A decision as status, scan and the dashboard show it. */
 export function describeStop(d: StopDecision, metric: string): string {
-  return `early_terminate ${d.rule}: ${metric} ${d.value} at ${d.rule === 'asha' ? 'rung' : 'band'} ${d.band} is worse than its cut ${d.cut}`;
+  return `early_terminate ${d.rule}: ${metric} ${formatNumber(d.value)} at ${d.rule === 'asha' ? 'rung' : 'band'} ${d.band} is worse than its cut ${formatNumber(d.cut)}`;
 }

@@ -155,7 +155,7 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
   for (const p of params) checkPath(p.path, baseResolved, source);
 
   const { values: assignments, names, first } = assignRuns(sweep, params, source, warnings, options.window, options.proposed);
-  warnings.push(...specWarnings(sweep, source));
+  checkEarlyTerminate(sweep, source);
   if (sweep.metric) {
     const unknown = unloggedMetric(sweep.metric.name, baseResolved);
     if (unknown) warnings.push(unknown);
@@ -194,6 +194,19 @@ export function expandSweep(spec: unknown, options: ExpandOptions): ExpandedSwee
 }
 
 /**
+ * How an on-demand sweep makes its runs, in words for the user: bayes (from the results so far, up
+ * to run_cap) or open-ended random; null for a sweep whose runs are all made up front.
+ */
+export function onDemandLine(sweep: ExpandedSweep): string | null {
+  if (!sweep.open) return null;
+  const cap = (sweep.spec as { run_cap?: unknown }).run_cap;
+  if (sweep.method === 'bayes') {
+    return `bayes: each run is proposed as agents ask, from the results so far${typeof cap === 'number' ? `, up to run_cap ${cap}` : ', until dlphys-coord cancel ' + sweep.name}; the first ones are random draws`;
+  }
+  return `open-ended random (no run_cap): runs are made as agents ask, until dlphys-coord cancel ${sweep.name}`;
+}
+
+/**
  * The sweep's id, which becomes its folder name like a run's. A name written in the file is a
  * display name (W&B's "name: My sweep"): one that cannot be a folder name gets a slug of it, said
  * once in `warnings`. A --name (`options.name`) is an id the user chose, taken as it is.
@@ -219,16 +232,11 @@ export function sweepMetric(sweep: SweepSpec): ExpandedSweep['metric'] {
   return { name: sweep.metric.name, goal: goal === 'maximize' || goal === 'max' ? 'max' : 'min' };
 }
 
-/**
- * Checks the keys the coordinator acts on while runs go: early_terminate (its rule, which needs a
- * metric). Returns warnings (none today); throws a UsageError for what cannot work.
- */
-export function specWarnings(sweep: SweepSpec, source = 'sweep'): string[] {
-  if (sweep.early_terminate !== undefined) {
-    if (!sweep.metric) throw new UsageError(`${source}: early_terminate needs a metric to judge runs by: add metric: {name: val_loss, goal: minimize}`);
-    parseEarlyTerminate(sweep.early_terminate, source);
-  }
-  return [];
+/** Checks a sweep's early_terminate (its rule, which needs a metric) before anything is recorded; a UsageError for what cannot work. */
+export function checkEarlyTerminate(sweep: SweepSpec, source = 'sweep'): void {
+  if (sweep.early_terminate === undefined) return;
+  if (!sweep.metric) throw new UsageError(`${source}: early_terminate needs a metric to judge runs by: add metric: {name: val_loss, goal: minimize}`);
+  parseEarlyTerminate(sweep.early_terminate, source);
 }
 
 /**

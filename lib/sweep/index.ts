@@ -1,5 +1,6 @@
 export { markFloatRanges } from './float_ranges.js';
 export { canonicalJson } from './canonical_json.js';
+export { onDemandLine, sweepMetric } from './expand.js';
 export { loadSweep, expandSweep, asNativeSweep, MAX_RUNS, type CodeRef, type ExpandedRun, type ExpandedSweep } from './expand.js';
 export { isProgramJob, type ProgramJob } from './program_sweep.js';
 export { sweepParameters } from './assignments.js';

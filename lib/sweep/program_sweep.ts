@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { assignRuns, flattenParameters, isOpenEnded, normalizeAll, type RunWindow } from './assignments.js';
 import { canonicalJson } from './canonical_json.js';
 import { createCodeSnapshot } from './code_snapshot.js';
-import { specWarnings, sweepMetric, type ExpandedRun, type ExpandedSweep } from './expand.js';
+import { checkEarlyTerminate, sweepMetric, type ExpandedRun, type ExpandedSweep } from './expand.js';
 import { unknownMacros, usesProgram } from './program_command.js';
 import type { SweepSpec } from './spec.js';
 
@@ -103,7 +103,7 @@ export function expandProgramSweep(
   const flat = flattenParameters(sweep.parameters, source, false);
   const params = normalizeAll(flat, source);
   const { values, names, first } = assignRuns(sweep, params, source, warnings, ctx.window, ctx.proposed);
-  warnings.push(...specWarnings(sweep, source));
+  checkEarlyTerminate(sweep, source);
   const metric = sweepMetric(sweep);
 
   const runs = values.map((row, index): ExpandedRun => {

@@ -158,6 +158,7 @@ function describeSweepIssue(issue: z.core.$ZodIssue): string {
     return `unknown key "${issue.keys[0]}" in ${where ? `"${where}"` : 'the sweep'}; allowed: ${allowed.join(', ')}`;
   }
   if (where === 'metric.goal') return `metric goal must be "minimize" or "maximize"${got}`;
+  if (where === 'early_terminate') return `"early_terminate" must be an object such as {type: hyperband, min_iter: 3}${got}`;
   if (where === 'run_cap') return `"run_cap" must be a positive integer (how many runs at most)${got}`;
   if (where === 'seed') return `"seed" must be a non-negative integer${got}`;
   if (where === 'command' || where.startsWith('command.')) return `"command" must be a list of arguments (strings, numbers, booleans) such as ["\${env}", "\${interpreter}", "\${program}", "\${args}"]${got}`;

@@ -144,11 +144,14 @@ class Config(_AttrDict):
 class Summary(_AttrDict):
     """wandb.summary: the last logged value of each key, overridden by explicit sets (in time order)."""
 
-    __slots__ = ()
+    __slots__ = ("_explicit",)
 
     def __init__(self, on_change=None):
         dict.__init__(self)
         object.__setattr__(self, "_on_change", on_change)
+        # Keys set by the program since they were last logged: the agent takes these from the file,
+        # the rest from metrics.jsonl (the file is rewritten at most once a second while logging).
+        object.__setattr__(self, "_explicit", set())
 
     def _changed(self):
         if self._on_change:
@@ -156,13 +159,19 @@ class Summary(_AttrDict):
 
     def __setitem__(self, key, value):
         dict.__setitem__(self, key, value)
+        self._explicit.add(str(key))
         self._changed()
 
     __setattr__ = __setitem__
 
     def update(self, d=(), **kw):
-        dict.update(self, d, **kw)
+        d = dict(d, **kw)
+        dict.update(self, d)
+        self._explicit.update(str(k) for k in d)
         self._changed()
+
+    def _file(self):
+        return dict(self, _dlphys_explicit=sorted(self._explicit))
 
 
 class Run(object):
@@ -234,7 +243,7 @@ class Run(object):
         now = time.monotonic()
         if explicit or now - self._summary_written >= SUMMARY_EVERY:
             self._summary_written = now
-            _write_json(os.path.join(self.dir, "wandb-summary.json"), self.summary)
+            _write_json(os.path.join(self.dir, "wandb-summary.json"), self.summary._file())
 
     def _flatten(self, data, prefix, out):
         for k, v in data.items():
@@ -263,6 +272,7 @@ class Run(object):
         while data:
             data = data[os.write(self._fd, data):]
         dict.update(self.summary, row)
+        self.summary._explicit.difference_update(row)
         self._summary_changed(False)
 
     def log(self, data, step=None, commit=None):
@@ -295,7 +305,7 @@ class Run(object):
             self._finished = True
             if os.getpid() == self._pid:  # a forked child leaves the parent's files alone
                 self._commit()
-                _write_json(os.path.join(self.dir, "wandb-summary.json"), self.summary)
+                _write_json(os.path.join(self.dir, "wandb-summary.json"), self.summary._file())
                 os.close(self._fd)
         if run is self:
             _unset_globals()
