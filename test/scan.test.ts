@@ -249,7 +249,9 @@ describe('scanRuns', () => {
       writeJson(path.join(root, name, 'summary.json'), summary(name, 'completed', { val_acc: acc }, { val_acc: acc }));
     }
     const table = scanRuns(root, { groupBy: ['optimizer.kwargs.lr'], metric: 'val_acc' });
-    assert.deepEqual(table.columns, ['optimizer.kwargs.lr', 'count', 'final.val_acc.mean', 'final.val_acc.std', 'best.val_acc.mean', 'best.val_acc.std']);
+    const stats = (c: string) => ['mean', 'std', 'count', 'min', 'max', 'ci95_low', 'ci95_high'].map((s) => `${c}.${s}`);
+    assert.deepEqual(table.columns, ['optimizer.kwargs.lr', 'count', ...stats('final.val_acc'), ...stats('best.val_acc')]);
+    assert.deepEqual(table.textColumns, ['optimizer.kwargs.lr', 'count', 'final.val_acc.mean', 'final.val_acc.std', 'final.val_acc.count', 'best.val_acc.mean', 'best.val_acc.std', 'best.val_acc.count']);
     assert.equal(table.rows.length, 2);
     const [top, bottom] = table.rows;
     assert.equal(top!['optimizer.kwargs.lr'], 0.1);

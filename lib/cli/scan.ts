@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { oneOf } from './flags.js';
+import { collect, oneOf, positiveInt } from './flags.js';
 import type { Goal } from '../scan/read_run.js';
 import { FORMATS, formatTable, type Format } from '../scan/format.js';
 import { scanRuns } from '../scan/scan.js';
@@ -25,6 +25,8 @@ interface ScanFlags {
   all?: boolean;
   format?: ScanFormat;
   groupBy?: string[];
+  where?: string[];
+  top?: number;
   output?: string;
 }
 
@@ -47,23 +49,45 @@ export function scanCommand(io: ScanIo = processIo): Command {
       'min or max (or the sweep file\'s minimize / maximize): what "best" means for --metric (default: max if the name contains "acc", else min)',
       (value: string): Goal => (oneOf('--goal', GOALS)(value) === 'maximize' || value === 'max' ? 'max' : 'min'),
     )
-    .option('-a, --all', 'show every config value, not only those that differ across runs, and per-layer probe metrics (q_l1, ...)')
+    .option(
+      '-a, --all',
+      'show every config value, not only those that differ across runs, per-layer probe metrics (q_l1, ...), and with --group-by every statistic in the text table',
+    )
     .option(
       '-f, --format <format>',
       'table, csv, json or wandb-csv (W&B\'s runs-table export, see below); default: from the --output extension, else table',
       oneOf('--format', SCAN_FORMATS),
     )
-    .option('-g, --group-by <keys...>', 'one row per value of these config keys (or status): count, mean and std of each metric')
+    .option('-g, --group-by <keys...>', 'one row per value of these config keys (or status): count, and mean, std, min, max and 95% interval of each metric')
+    .option(
+      '-w, --where <expr>',
+      'keep only runs where KEY=VALUE (also !=, <, >, <=, >=; repeat: all must hold); KEY is a column or any config key. Quote it: \'lr<0.1\'',
+      collect,
+    )
+    .option('-t, --top <k>', 'keep the K best runs (with --group-by: groups) by --metric', positiveInt('--top'))
     .option('-o, --output <file>', 'write to FILE instead of standard output')
     .addHelpText(
       'after',
       `
 Columns: run (its path under DIR), status, steps, config values as dotted keys
 (optimizer.kwargs.lr; arrays as JSON), then final.M and best.M for each metric M
-(best = max for names containing "acc", min otherwise). With --group-by: the keys,
-count, then COLUMN.mean and COLUMN.std. Without summary.json a run is "running"
-(its process is alive on this host), "crashed" (it is not) or "incomplete"
-(started on another host). Unreadable folders are reported on stderr and skipped.
+(best = max for names containing "acc", min otherwise), and why, when a sweep
+stopped a run early. Without summary.json a run is "running" (its process is
+alive on this host), "crashed" (it is not) or "incomplete" (started on another
+host). Unreadable folders are reported on stderr and skipped.
+
+With --group-by: the keys, count (runs in the group), then for each metric
+column C: C.mean, C.std (sample, n-1; empty for one run), C.count (runs with a
+value), C.min, C.max, C.ci95_low and C.ci95_high (the 95% interval of the mean,
+mean -/+ t(0.975, n-1)*std/sqrt(n)). The text table shows mean, std and count
+(--all: every statistic); CSV and JSON always hold all of them.
+
+--where KEY OP VALUE, OP one of = != < > <= >=: numbers compare as numbers, other
+values as strings (status=completed, model.kwargs.activation=tanh); VALUE may be
+JSON (=true, =null). KEY: run, status, steps, why, a config key (shown or not),
+final.M or best.M. A run without KEY fails every OP but !=. Filtering comes first,
+then grouping, then --top (which needs --metric; runs or groups without a value
+of it are not kept).
 
 --format wandb-csv writes what W&B's "Export as CSV" of a runs table holds, for
 notebooks written for that file: Name, State (completed -> finished, failed,
@@ -72,13 +96,16 @@ if its process here is gone), Notes ("-"), User and Tags (empty), Created (start
 ISO 8601), Runtime (whole seconds), Sweep (the run's sweep folder), the config
 values as the sweep file names them (those that differ; all with --all), the last
 value of every metric, then _runtime and _step. Every field is quoted. --metric
-only orders the rows; --group-by does not apply.
+only orders the rows; --where and --top apply, --group-by does not.
 
 Examples:
   $ dlphys scan runs/lr-sweep
   $ dlphys scan runs/lr-sweep --metric val_acc
   $ dlphys scan runs/lr-sweep --metric val_loss --goal min --format csv > lr.csv
   $ dlphys scan runs/depth-width --group-by model.kwargs.depth --metric val_loss
+  $ dlphys scan runs/lr-sweep --where status=completed --where 'optimizer.kwargs.lr<=0.1'
+  $ dlphys scan runs/lr-sweep --where model.kwargs.activation!=relu --metric val_acc --top 5
+  $ dlphys scan runs/seeds --group-by optimizer.kwargs.lr --metric val_loss --top 3 --all
   $ dlphys scan runs --all --output all-runs.json
   $ dlphys scan runs/my-sweep --format wandb-csv --output wandb_export.csv`,
     )
@@ -90,7 +117,7 @@ Examples:
       if (format === 'wandb-csv' && flags.groupBy !== undefined) {
         throw new UsageError('--group-by does not apply to --format wandb-csv (W&B\'s export has one row per run); use --format csv');
       }
-      const table = scanRuns(dir, { metric: flags.metric, goal: flags.goal, all: flags.all, groupBy: flags.groupBy });
+      const table = scanRuns(dir, { metric: flags.metric, goal: flags.goal, all: flags.all, groupBy: flags.groupBy, where: flags.where, top: flags.top });
 
       for (const e of table.errors) io.stderr(`dlphys: skipped ${e.path}: ${e.message}\n`);
       for (const w of table.warnings) io.stderr(`dlphys: warning: ${w}\n`);
@@ -100,7 +127,10 @@ Examples:
         if (format === 'table') return;
       }
 
-      const text = format === 'wandb-csv' ? formatWandbCsv(wandbTable(table.runs, { dir, all: flags.all })) : formatTable(table, format);
+      const text =
+        format === 'wandb-csv'
+          ? formatWandbCsv(wandbTable(table.runs, { dir, all: flags.all }))
+          : formatTable(format === 'table' ? { columns: table.textColumns, rows: table.rows } : table, format);
       if (flags.output === undefined) {
         io.stdout(text);
         return;

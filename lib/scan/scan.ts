@@ -3,6 +3,8 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bestOf, defaultGoal, isObject, isRunFolder, localLiveness, readRun, type Goal, type Liveness, type RunRecord } from './read_run.js';
 import { UNRANKED_METRICS } from '../metric_goal.js';
+import { checkWhereKeys, matchesAll, parseWhere } from './filter.js';
+import { groupRows } from './group.js';
 
 export type Cell = string | number | boolean | null;
 export type Row = Record<string, Cell>;
@@ -15,11 +17,17 @@ export interface ScanError {
 
 /**
  * Rows are runs (or groups). Columns, in order: `run`, `status`, `steps`, the flattened config
- * values (`optimizer.kwargs.lr`), then for each metric M `final.M` and `best.M`. Grouped:
- * the group keys, `count`, then `<metric column>.mean` and `<metric column>.std`.
+ * values (`optimizer.kwargs.lr`), then for each metric M `final.M` and `best.M`, then `why` when
+ * a run was stopped early. Grouped: the group keys, `count`, then for each metric column C
+ * `C.mean`, `C.std`, `C.count`, `C.min`, `C.max`, `C.ci95_low`, `C.ci95_high` (see groupRows).
  */
 export interface ScanTable {
   readonly columns: string[];
+  /**
+   * The columns a terminal table shows: `columns`, except that a grouped table without `all`
+   * shows only mean, std and count of each metric column.
+   */
+  readonly textColumns: string[];
   readonly rows: Row[];
   readonly errors: ScanError[];
   readonly warnings: string[];
@@ -34,8 +42,16 @@ export interface ScanOptions {
   readonly goal?: Goal;
   /** Every config value, not only those that differ across runs. */
   readonly all?: boolean;
-  /** Config keys (dotted) or `status`: one row per group, with count, mean and std of each metric column. */
+  /** Config keys (dotted) or `status`: one row per group, with count and statistics of each metric column. */
   readonly groupBy?: readonly string[];
+  /**
+   * Conditions every run must meet (`status=completed`, `optimizer.kwargs.lr<0.1`; see
+   * parseWhere and matches), applied before grouping and `top`. A key may be any column (also
+   * `final.M` or `best.M` of a metric not shown) or any config key; one in no run is a UsageError.
+   */
+  readonly where?: readonly string[];
+  /** Keep the `top` best rows (groups, when grouped) by `metric`, which it needs; rows without a value of it are not kept. */
+  readonly top?: number;
   readonly liveness?: Liveness;
 }
 
@@ -54,6 +70,11 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
   if (options.goal !== undefined && options.goal !== 'min' && options.goal !== 'max') {
     throw new UsageError(`goal must be min or max (got "${String(options.goal)}")`);
   }
+  if (options.top !== undefined) {
+    if (!Number.isInteger(options.top) || options.top < 1) throw new UsageError(`--top must be a positive integer (got ${String(options.top)})`);
+    if (options.metric === undefined) throw new UsageError('--top needs --metric (the metric whose best value ranks the runs)');
+  }
+  const where = (options.where ?? []).map(parseWhere);
   if (!isDirectory(dir)) {
     throw new UsageError(fs.existsSync(dir) ? `runs dir is not a directory: ${dir}` : `runs dir not found: ${dir}`);
   }
@@ -61,49 +82,18 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
   const warnings: string[] = [];
   const label = (folder: string) => path.relative(dir, folder).split(path.sep).join('/') || path.basename(path.resolve(folder));
 
-  const runs: RunRecord[] = [];
+  const allRuns: RunRecord[] = [];
   for (const folder of findRunFolders(dir, label, errors)) {
     const read = readRun(folder, options.liveness ?? localLiveness);
     if (read.kind === 'error') errors.push({ path: label(folder), message: read.message });
     else {
-      runs.push({ ...read, path: label(folder) });
+      allRuns.push({ ...read, path: label(folder) });
       warnings.push(...read.warnings);
     }
   }
 
-  const configs = runs.map((run) => flattenConfig(run.config));
-  const configKeys = unionKeys(configs);
-  const shownKeys = shownConfigKeys(configs, options.all);
-  const probeMetrics = new Set(runs.flatMap((run) => [...run.probeMetrics]));
-  // Per-layer probe numbers (q_l1 ... q_l40) would bury the table: shown with --all or --metric.
-  const perLayer = (m: string) => probeMetrics.has(m) && /_l\d+$/.test(m);
-  const metrics = options.metric !== undefined ? [options.metric] : metricNames(runs).filter((m) => options.all || !perLayer(m));
-  if (options.metric !== undefined && runs.length > 0 && !runs.some((run) => options.metric! in run.final || options.metric! in run.best)) {
-    const present = metricNames(runs);
-    warnings.push(`no run has metric "${options.metric}" (present: ${present.length > 0 ? present.join(', ') : 'none'})`);
-  }
-  const goalOf = (m: string): Goal => (m === options.metric && options.goal) || defaultGoal(m);
-  // A probe metric has a best only for a goal the user gives; its column would be empty otherwise.
-  const ranked = (m: string) => !probeMetrics.has(m) || (m === options.metric && options.goal !== undefined);
-  const metricColumns = metrics.flatMap((m) => (ranked(m) ? [finalColumn(m), bestColumn(m)] : [finalColumn(m)]));
-
-  // Full rows carry every config key, so that grouping can use keys the table does not show.
-  const full: Row[] = runs.map((run, i) => {
-    const row: Row = { run: run.path, status: run.status, steps: run.steps, ...configs[i], why: run.status === 'early_stopped' ? run.reason : null };
-    for (const m of metrics) {
-      row[finalColumn(m)] = run.final[m] ?? null;
-      if (ranked(m)) row[bestColumn(m)] = bestOf(run, m, goalOf(m)) ?? null;
-    }
-    return row;
-  });
-  const order = full.map((_, i) => i).sort((a, b) => natural.compare(runs[a]!.path, runs[b]!.path));
-  if (options.metric !== undefined) {
-    const key = ranked(options.metric) ? bestColumn(options.metric) : finalColumn(options.metric);
-    order.sort((a, b) => compareByGoal(full[a]![key], full[b]![key], goalOf(options.metric!)));
-  }
-  const sortedRuns = order.map((i) => runs[i]!);
-  const sortedRows = order.map((i) => full[i]!);
-
+  const allConfigs = allRuns.map((run) => flattenConfig(run.config));
+  const configKeys = unionKeys(allConfigs);
   if (options.groupBy && options.groupBy.length > 0) {
     const known = new Set(['status', ...configKeys]);
     for (const key of options.groupBy) {
@@ -111,19 +101,84 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
         throw new UsageError(`unknown group-by key "${key}"; use status or a config key: ${configKeys.join(', ') || '(no runs)'}`);
       }
     }
-    const grouped = groupRows(sortedRows, options.groupBy, metricColumns);
-    if (options.metric !== undefined) {
-      const key = `${ranked(options.metric) ? bestColumn(options.metric) : finalColumn(options.metric)}.mean`;
-      grouped.rows.sort((a, b) => compareByGoal(a[key], b[key], goalOf(options.metric!)));
+  }
+
+  const probeMetrics = new Set(allRuns.flatMap((run) => [...run.probeMetrics]));
+  const goalOf = (m: string): Goal => (m === options.metric && options.goal) || defaultGoal(m);
+  // A probe metric has a best only for a goal the user gives; its column would be empty otherwise.
+  const ranked = (m: string) => !probeMetrics.has(m) || (m === options.metric && options.goal !== undefined);
+  // A row carries every config key, so that grouping and filtering can use keys the table does not show.
+  const rowOf = (run: RunRecord, config: Row, metrics: Iterable<string>): Row => {
+    const row: Row = { run: run.path, status: run.status, steps: run.steps, ...config, why: run.status === 'early_stopped' ? run.reason : null };
+    for (const m of metrics) {
+      row[finalColumn(m)] = run.final[m] ?? null;
+      if (ranked(m)) row[bestColumn(m)] = bestOf(run, m, goalOf(m)) ?? null;
     }
-    return { ...grouped, errors, warnings, runs: sortedRuns };
+    return row;
+  };
+
+  // Filtering first, so that the columns shown (config values that differ, metrics) are those of the runs kept.
+  let keep = allRuns.map((_, i) => i);
+  if (where.length > 0 && allRuns.length > 0) {
+    // Every metric a run logged, shown or not (`--metric val_acc --where final.val_loss<1`).
+    const filterRows = allRuns.map((run, i) => rowOf(run, allConfigs[i]!, new Set([...Object.keys(run.final), ...Object.keys(run.best)])));
+    checkWhereKeys(where, new Set(filterRows.flatMap((row) => Object.keys(row))));
+    keep = keep.filter((i) => matchesAll(filterRows[i]!, where));
+  }
+  const runs = keep.map((i) => allRuns[i]!);
+  const configs = keep.map((i) => allConfigs[i]!);
+
+  const shownKeys = shownConfigKeys(configs, options.all);
+  // Per-layer probe numbers (q_l1 ... q_l40) would bury the table: shown with --all or --metric.
+  const perLayer = (m: string) => probeMetrics.has(m) && /_l\d+$/.test(m);
+  const metrics = options.metric !== undefined ? [options.metric] : metricNames(runs).filter((m) => options.all || !perLayer(m));
+  if (options.metric !== undefined && allRuns.length > 0 && !allRuns.some((run) => options.metric! in run.final || options.metric! in run.best)) {
+    const present = metricNames(allRuns);
+    warnings.push(`no run has metric "${options.metric}" (present: ${present.length > 0 ? present.join(', ') : 'none'})`);
+  }
+  const metricColumns = metrics.flatMap((m) => (ranked(m) ? [finalColumn(m), bestColumn(m)] : [finalColumn(m)]));
+
+  const full: Row[] = runs.map((run, i) => rowOf(run, configs[i]!, metrics));
+  // The column that ranks runs: best.M, or final.M for a probe metric without a goal.
+  const rankKey = options.metric === undefined ? undefined : ranked(options.metric) ? bestColumn(options.metric) : finalColumn(options.metric);
+  const order = full.map((_, i) => i).sort((a, b) => natural.compare(runs[a]!.path, runs[b]!.path));
+  if (rankKey !== undefined) order.sort((a, b) => compareByGoal(full[a]![rankKey], full[b]![rankKey], goalOf(options.metric!)));
+  const sortedRuns = order.map((i) => runs[i]!);
+  const sortedRows = order.map((i) => full[i]!);
+
+  // A run (or group) without a value of the metric, a diverged run's NaN included, is not among the best.
+  const top = <T>(items: T[], value: (item: T) => Cell | undefined): T[] =>
+    options.top === undefined ? items : items.filter((item) => isNumber(value(item))).slice(0, options.top);
+
+  if (options.groupBy && options.groupBy.length > 0) {
+    const grouped = groupRows(sortedRows, options.groupBy, metricColumns);
+    let groups = grouped.rows.map((row, i) => ({ row, members: grouped.members[i]! }));
+    if (rankKey !== undefined) {
+      const key = `${rankKey}.mean`;
+      groups.sort((a, b) => compareByGoal(a.row[key], b.row[key], goalOf(options.metric!)));
+      groups = top(groups, (g) => g.row[key]);
+    }
+    const kept = new Set(groups.flatMap((g) => g.members));
+    return {
+      columns: grouped.columns,
+      textColumns: options.all ? grouped.columns : grouped.briefColumns,
+      rows: groups.map((g) => g.row),
+      errors,
+      warnings,
+      runs: sortedRuns.filter((_, i) => kept.has(sortedRows[i]!)),
+    };
   }
 
   // Why a sweep's early termination stopped a run (rule, band, value, cut): only when one was.
   const why = runs.some((run) => run.status === 'early_stopped') ? ['why'] : [];
   const columns = ['run', 'status', 'steps', ...shownKeys, ...metricColumns, ...why];
-  const rows = sortedRows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
-  return { columns, rows, errors, warnings, runs: sortedRuns };
+  const kept = rankKey === undefined ? order.map((_, i) => i) : top(order.map((_, i) => i), (i) => sortedRows[i]![rankKey]);
+  const rows = kept.map((i) => Object.fromEntries(columns.map((c) => [c, sortedRows[i]![c] ?? null])));
+  return { columns, textColumns: columns, rows, errors, warnings, runs: kept.map((i) => sortedRuns[i]!) };
+}
+
+function isNumber(value: Cell | undefined): boolean {
+  return typeof value === 'number' && !Number.isNaN(value);
 }
 
 /**
@@ -217,47 +272,6 @@ function compareByGoal(a: Cell | undefined, b: Cell | undefined, goal: Goal): nu
   if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : 1) : -1;
   if (x === y) return 0;
   return goal === 'min' ? (x < y ? -1 : 1) : x > y ? -1 : 1;
-}
-
-/** Nulls last, numbers by value, the rest in natural string order. */
-function compareCells(a: Cell, b: Cell): number {
-  if (a === null || b === null) return a === null ? (b === null ? 0 : 1) : -1;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return natural.compare(String(a), String(b));
-}
-
-/** One row per distinct value of `keys`: count, and mean and sample std of the finite values of each metric column. */
-function groupRows(rows: readonly Row[], keys: readonly string[], metricColumns: readonly string[]): { columns: string[]; rows: Row[] } {
-  const groups = new Map<string, Row[]>();
-  for (const row of rows) {
-    const id = JSON.stringify(keys.map((k) => row[k] ?? null));
-    const members = groups.get(id);
-    if (members) members.push(row);
-    else groups.set(id, [row]);
-  }
-  const columns = [...keys, 'count', ...metricColumns.flatMap((c) => [`${c}.mean`, `${c}.std`])];
-  const out: Row[] = [];
-  for (const members of groups.values()) {
-    const row: Row = {};
-    for (const k of keys) row[k] = members[0]![k] ?? null;
-    row.count = members.length;
-    for (const c of metricColumns) {
-      const values = members.map((m) => m[c]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-      const mean = values.length > 0 ? values.reduce((s, v) => s + v, 0) / values.length : null;
-      row[`${c}.mean`] = mean;
-      row[`${c}.std`] =
-        mean !== null && values.length > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1)) : null;
-    }
-    out.push(row);
-  }
-  out.sort((a, b) => {
-    for (const k of keys) {
-      const c = compareCells(a[k] ?? null, b[k] ?? null);
-      if (c !== 0) return c;
-    }
-    return 0;
-  });
-  return { columns, rows: out };
 }
 
 function isDirectory(p: string): boolean {
