@@ -7,6 +7,9 @@ import type { Goal } from '../scan/read_run.js';
 import { FORMATS, formatTable, type Format } from '../scan/format.js';
 import { scanRuns } from '../scan/scan.js';
 import { formatWandbCsv, wandbTable } from '../scan/wandb_csv.js';
+import { PLOT_TYPES, type PlotType } from '../scan/plot.js';
+import { plotSpec } from '../scan/plot_data.js';
+import { plotFormat, writePlot, writeSpec } from '../scan/plot_render.js';
 
 /** Where the command writes; tests may hand their own. */
 export interface ScanIo {
@@ -28,6 +31,13 @@ interface ScanFlags {
   where?: string[];
   top?: number;
   output?: string;
+  plot?: string;
+  plotType?: PlotType;
+  vega?: string;
+  x?: string;
+  y?: string;
+  logX?: boolean;
+  logY?: boolean;
 }
 
 // wandb-csv is chosen by name only: a .csv file name means the plain table.
@@ -66,6 +76,13 @@ export function scanCommand(io: ScanIo = processIo): Command {
     )
     .option('-t, --top <k>', 'keep the K best runs (with --group-by: groups) by --metric', positiveInt('--top'))
     .option('-o, --output <file>', 'write to FILE instead of standard output')
+    .option('--plot <file>', 'draw a plot (see --plot-type) to FILE.svg or FILE.png instead of the table')
+    .option('--plot-type <type>', 'curves (default), scatter, heatmap or layers', oneOf('--plot-type', PLOT_TYPES))
+    .option('--vega <file>', 'write the plot\'s Vega-Lite spec (JSON) to FILE instead of rendering it')
+    .option('--x <key>', 'the plot\'s x: step, epoch or time for curves (default step); a config key for scatter and heatmap')
+    .option('--y <key>', 'the heatmap\'s y: a config key')
+    .option('--log-x', 'logarithmic x axis (scatter)')
+    .option('--log-y', 'logarithmic y axis (curves, scatter, layers)')
     .addHelpText(
       'after',
       `
@@ -107,9 +124,28 @@ Examples:
   $ dlphys scan runs/lr-sweep --where model.kwargs.activation!=relu --metric val_acc --top 5
   $ dlphys scan runs/seeds --group-by optimizer.kwargs.lr --metric val_loss --top 3 --all
   $ dlphys scan runs --all --output all-runs.json
-  $ dlphys scan runs/my-sweep --format wandb-csv --output wandb_export.csv`,
+  $ dlphys scan runs/my-sweep --format wandb-csv --output wandb_export.csv
+
+Plots (Vega-Lite, rendered to SVG, or PNG with @resvg/resvg-js installed); --where applies:
+  curves   --metric M [--x step|epoch|time] [--group-by P] [--log-y]: a line per run from
+           metrics.jsonl; grouped, the mean per group with a band of +/-1 std across its runs
+  scatter  --x P --metric M [--log-x] [--log-y]: a point per run, M its final value (best.M: best)
+  heatmap  --x P1 --y P2 --metric final.M|best.M: a cell per (P1, P2), coloured by the mean
+  layers   --metric q [--group-by P]: q_l1, q_l2, ... of each run's last probe step against layer
+  $ dlphys scan runs/lr-sweep --plot loss.svg --metric val_loss --log-y
+  $ dlphys scan runs/seeds --plot acc.png --metric val_acc --group-by optimizer.kwargs.lr
+  $ dlphys scan runs/lr-sweep --plot lr.svg --plot-type scatter --x optimizer.kwargs.lr --log-x --metric best.val_acc
+  $ dlphys scan runs/eoc --plot eoc.svg --plot-type heatmap --x init.kwargs.sigma_w2 --y model.kwargs.depth --metric final.val_acc
+  $ dlphys scan runs/eoc --plot q.svg --plot-type layers --metric q --vega q.json`,
     )
-    .action((dir: string, flags: ScanFlags) => {
+    .action(async (dir: string, flags: ScanFlags) => {
+      if (flags.plot !== undefined || flags.vega !== undefined) {
+        await plot(dir, flags, io);
+        return;
+      }
+      for (const flag of ['plotType', 'x', 'y', 'logX', 'logY'] as const) {
+        if (flags[flag] !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to plots: add --plot FILE.svg (or --vega FILE.json)`);
+      }
       if (flags.goal !== undefined && flags.metric === undefined) {
         throw new UsageError('--goal needs --metric (the metric whose best value orders the runs)');
       }
@@ -138,6 +174,35 @@ Examples:
       writeAtomic(flags.output, text);
       io.stderr(`dlphys: wrote ${table.rows.length} row${table.rows.length === 1 ? '' : 's'} to ${flags.output}\n`);
     });
+}
+
+/** `--plot` / `--vega`: a plot of the runs --where keeps, instead of the table. */
+async function plot(dir: string, flags: ScanFlags, io: ScanIo): Promise<void> {
+  if (flags.plot !== undefined) plotFormat(flags.plot);
+  for (const flag of ['format', 'output', 'top'] as const) {
+    if (flags[flag] !== undefined) throw new UsageError(`--${flag} applies to the table, not to --plot; leave it out`);
+  }
+  const table = scanRuns(dir, { where: flags.where, all: true });
+  for (const e of table.errors) io.stderr(`dlphys: skipped ${e.path}: ${e.message}\n`);
+  for (const w of table.warnings) io.stderr(`dlphys: warning: ${w}\n`);
+  const spec = plotSpec(dir, table.runs, {
+    type: flags.plotType ?? 'curves',
+    metric: flags.metric,
+    x: flags.x,
+    y: flags.y,
+    groupBy: flags.groupBy,
+    goal: flags.goal,
+    logX: flags.logX,
+    logY: flags.logY,
+  });
+  if (flags.vega !== undefined) {
+    writeSpec(spec, flags.vega);
+    io.stderr(`dlphys: wrote the Vega-Lite spec to ${flags.vega}\n`);
+  }
+  if (flags.plot !== undefined) {
+    await writePlot(spec, flags.plot);
+    io.stderr(`dlphys: wrote ${flags.plot}\n`);
+  }
 }
 
 function formatFromPath(file: string | undefined): Format | undefined {

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import { UsageError } from '../errors.js';
+
+export type PlotFormat = 'svg' | 'png';
+
+/** svg or png from the file's extension; another extension is a UsageError. */
+export function plotFormat(file: string): PlotFormat {
+  const ext = path.extname(file).slice(1).toLowerCase();
+  if (ext === 'svg' || ext === 'png') return ext;
+  throw new UsageError(`--plot ${file}: the file name must end in .svg or .png (for the Vega-Lite spec itself use --vega FILE.json)`);
+}
+
+/** A headless vega View of a Vega-Lite spec (no DOM: renderer "none"), not yet run. */
+export function plotView(spec: vl.TopLevelSpec): vega.View {
+  return new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+}
+
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  return plotView(spec).toSVG();
+}
+
+/** PNG at twice the SVG's size on white, through @resvg/resvg-js (a dev dependency). */
+export async function renderPng(svg: string): Promise<Buffer> {
+  let Resvg: typeof import('@resvg/resvg-js').Resvg;
+  try {
+    ({ Resvg } = await import('@resvg/resvg-js'));
+  } catch {
+    throw new UsageError('writing a PNG needs @resvg/resvg-js: npm install --save-dev @resvg/resvg-js (or write an SVG: --plot FILE.svg)');
+  }
+  return new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng();
+}
+
+/** Renders `spec` to `file` (.svg or .png), written whole or not at all. */
+export async function writePlot(spec: vl.TopLevelSpec, file: string): Promise<void> {
+  const format = plotFormat(file);
+  const svg = await renderSvg(spec);
+  writeAtomic(file, format === 'svg' ? svg : await renderPng(svg));
+}
+
+/** The spec as JSON, for the Vega editor or a notebook. */
+export function writeSpec(spec: vl.TopLevelSpec, file: string): void {
+  writeAtomic(file, JSON.stringify(spec, null, 2) + '\n');
+}
+
+function writeAtomic(file: string, data: string | Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new UsageError(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (check the folder exists and is writable)`);
+  }
+}
