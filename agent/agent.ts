@@ -6,8 +6,9 @@ import { version } from '../lib/version.js';
 import { unary, type Connection } from '../proto/client.js';
 import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
 import { RetryStopped, retryWhile } from '../proto/retry.js';
-import { fromWireRef, runRefKey, toWireRef, type WireRunRef } from '../proto/run_ref.js';
+import type { WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
+import { beat } from './heartbeat.js';
 import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
 import { buildRunnerBundle } from './launch/bundle.js';
@@ -378,20 +379,10 @@ export class Agent {
   private async heartbeat(): Promise<void> {
     if (this.beating) return;
     this.beating = true;
-    const tasks = [...this.tasks.keys()];
     try {
-      // A heartbeat is worth waiting for until the leases it renews would expire (3 periods): on
-      // a loaded machine a deadline of one period would let leases lapse that were never in danger.
       // Never waits on nvidia-smi and never fails (host_health.ts): the leases come first.
       const health = await this.health.read();
-      const reply = await unary(this.opts.conn, 'Heartbeat', { agent_id: this.id, runs: tasks.map((t) => toWireRef(t.ref)), health }, 3 * this.heartbeatMs);
-      const byKey = new Map(tasks.map((t) => [runRefKey(t.ref), t]));
-      for (const ref of reply.cancel) byKey.get(runRefKey(fromWireRef(ref)))?.cancel();
-      for (const stop of reply.early_stop) byKey.get(runRefKey(fromWireRef(stop.run!)))?.earlyStop(stop.reason);
-      for (const ref of reply.lost) byKey.get(runRefKey(fromWireRef(ref)))?.markLost();
-    } catch (err) {
-      if (isDefiniteRefusal(err)) this.opts.log(`heartbeat: ${describeCallError(this.opts.conn.address, err)}`);
-      // Anything else: training goes on; the next heartbeat tries again.
+      await beat({ conn: this.opts.conn, agentId: this.id, tasks: [...this.tasks.keys()], health, periodMs: this.heartbeatMs, log: this.opts.log });
     } finally {
       this.beating = false;
     }

@@ -52,10 +52,9 @@ test("W&B's sweep-param file reads back floats as floats in YAML 1.1 (PyYAML): 1
   assert.match(text, /"wd": \{\n {4}"value": 0\.0001\n/);
 });
 
-/** A program run of `sh -c script` in a fresh folder. */
-function shRun(script: string, extra: Partial<ProgramRunMessage> = {}) {
-  const dir = tempDir('dlphys-prun-');
-  const msg: ProgramRunMessage = {
+/** The program run of `sh -c script` in folder `dir`, run r000 of sweep s. */
+function shMessage(dir: string, script: string): ProgramRunMessage {
+  return {
     type: 'program',
     job: { kind: 'program', program: null, command: ['sh', '-c', script], code: null, cwd: dir, params: { lr: 0.1 }, metric: { name: 'loss', goal: 'min' } },
     runsDir: path.join(dir, 'runs'),
@@ -66,8 +65,13 @@ function shRun(script: string, extra: Partial<ProgramRunMessage> = {}) {
     interpreter: 'python3',
     shim: null,
     wandbOffline: false,
-    ...extra,
   };
+}
+
+/** A program run of `sh -c script` in a fresh folder. */
+function shRun(script: string, extra: Partial<ProgramRunMessage> = {}) {
+  const dir = tempDir('dlphys-prun-');
+  const msg: ProgramRunMessage = { ...shMessage(dir, script), ...extra };
   const lines: string[] = [];
   return { dir, lines, run: new ProgramRun(msg, (l) => lines.push(l)) };
 }
@@ -138,21 +142,7 @@ test('a runner killed with SIGKILL takes its program with it', { timeout: 60_000
   const dir = tempDir('dlphys-prun-');
   const pidfile = path.join(dir, 'pid');
   const runner = new RunnerProcess({ backend: 'none', threads: 1 });
-  const outcome = runner.run(
-    {
-      type: 'program',
-      job: { kind: 'program', program: null, command: ['sh', '-c', `echo $$ > ${pidfile}; exec sleep 60`], code: null, cwd: dir, params: {}, metric: null },
-      runsDir: path.join(dir, 'runs'),
-      name: 'r000',
-      sweep: 's',
-      runId: 's/r000',
-      cwd: dir,
-      interpreter: 'python3',
-      shim: null,
-      wandbOffline: false,
-    },
-    () => {},
-  );
+  const outcome = runner.run(shMessage(dir, `echo $$ > ${pidfile}; exec sleep 60`), () => {});
   const pid = await waitFor('the program to start', () => fs.existsSync(pidfile) && Number(fs.readFileSync(pidfile, 'utf8')), 30_000);
   runner.kill();
   const { summary, error } = await outcome;
