@@ -22,13 +22,13 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   return plotView(spec).toSVG();
 }
 
-/** PNG at twice the SVG's size on white, through @resvg/resvg-js (a dev dependency). */
+/** PNG at twice the SVG's size on white, through @resvg/resvg-js (prebuilt for each platform, from the npm registry). */
 export async function renderPng(svg: string): Promise<Buffer> {
   let Resvg: typeof import('@resvg/resvg-js').Resvg;
   try {
     ({ Resvg } = await import('@resvg/resvg-js'));
   } catch {
-    throw new UsageError('writing a PNG needs @resvg/resvg-js: npm install --save-dev @resvg/resvg-js (or write an SVG: --plot FILE.svg)');
+    throw new UsageError('writing a PNG needs @resvg/resvg-js, which did not install for this platform: npm install @resvg/resvg-js (or write an SVG: --plot FILE.svg)');
   }
   return new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng();
 }
