@@ -9,6 +9,7 @@ import { scanRuns } from '../scan/scan.js';
 import { formatWandbCsv, wandbTable } from '../scan/wandb_csv.js';
 import { PLOT_TYPES, type PlotType } from '../scan/plot.js';
 import { plotSpec } from '../scan/plot_data.js';
+import { THEORIES, type Theory } from '../scan/plot_theory.js';
 import { plotFormat, writePlot, writeSpec } from '../scan/plot_render.js';
 
 /** Where the command writes; tests may hand their own. */
@@ -38,6 +39,7 @@ interface ScanFlags {
   y?: string;
   logX?: boolean;
   logY?: boolean;
+  theory?: Theory;
 }
 
 // wandb-csv is chosen by name only: a .csv file name means the plain table.
@@ -81,6 +83,7 @@ export function scanCommand(io: ScanIo = processIo): Command {
     .option('--vega <file>', 'write the plot\'s Vega-Lite spec (JSON) to FILE instead of rendering it')
     .option('--x <key>', 'the plot\'s x: step, epoch or time for curves (default step); a config key for scatter and heatmap')
     .option('--y <key>', 'the heatmap\'s y: a config key')
+    .option('--theory <name>', 'heatmap: draw the mean-field chi1 = 1 boundary over sigma_w2 x depth or sigma_w2 x sigma_b2 (chi1)', oneOf('--theory', THEORIES))
     .option('--log-x', 'logarithmic x axis (scatter)')
     .option('--log-y', 'logarithmic y axis (curves, scatter, layers)')
     .addHelpText(
@@ -126,16 +129,18 @@ Examples:
   $ dlphys scan runs --all --output all-runs.json
   $ dlphys scan runs/my-sweep --format wandb-csv --output wandb_export.csv
 
-Plots (Vega-Lite, rendered to SVG, or PNG with @resvg/resvg-js installed); --where applies:
+Plots (Vega-Lite rendered to SVG or PNG; hover a mark in the SVG for its values); --where applies:
   curves   --metric M [--x step|epoch|time] [--group-by P] [--log-y]: a line per run from
            metrics.jsonl; grouped, the mean per group with a band of +/-1 std across its runs
   scatter  --x P --metric M [--log-x] [--log-y]: a point per run, M its final value (best.M: best)
-  heatmap  --x P1 --y P2 --metric final.M|best.M: a cell per (P1, P2), coloured by the mean
+  heatmap  --x P1 --y P2 --metric final.M|best.M [--theory chi1]: a cell per (P1, P2), coloured by
+           the mean over its runs; --theory chi1 draws the mean-field chi1 = 1 boundary (sigma_w2
+           against depth or sigma_b2, at the runs' activation and sigma_b2)
   layers   --metric q [--group-by P]: q_l1, q_l2, ... of each run's last probe step against layer
   $ dlphys scan runs/lr-sweep --plot loss.svg --metric val_loss --log-y
   $ dlphys scan runs/seeds --plot acc.png --metric val_acc --group-by optimizer.kwargs.lr
   $ dlphys scan runs/lr-sweep --plot lr.svg --plot-type scatter --x optimizer.kwargs.lr --log-x --metric best.val_acc
-  $ dlphys scan runs/eoc --plot eoc.svg --plot-type heatmap --x init.kwargs.sigma_w2 --y model.kwargs.depth --metric final.val_acc
+  $ dlphys scan runs/eoc --plot eoc.svg --plot-type heatmap --x init.kwargs.sigma_w2 --y model.kwargs.depth --metric final.val_acc --theory chi1
   $ dlphys scan runs/eoc --plot q.svg --plot-type layers --metric q --vega q.json`,
     )
     .action(async (dir: string, flags: ScanFlags) => {
@@ -143,7 +148,7 @@ Plots (Vega-Lite, rendered to SVG, or PNG with @resvg/resvg-js installed); --whe
         await plot(dir, flags, io);
         return;
       }
-      for (const flag of ['plotType', 'x', 'y', 'logX', 'logY'] as const) {
+      for (const flag of ['plotType', 'x', 'y', 'logX', 'logY', 'theory'] as const) {
         if (flags[flag] !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to plots: add --plot FILE.svg (or --vega FILE.json)`);
       }
       if (flags.goal !== undefined && flags.metric === undefined) {
@@ -194,6 +199,7 @@ async function plot(dir: string, flags: ScanFlags, io: ScanIo): Promise<void> {
     goal: flags.goal,
     logX: flags.logX,
     logY: flags.logY,
+    theory: flags.theory,
   });
   if (flags.vega !== undefined) {
     writeSpec(spec, flags.vega);

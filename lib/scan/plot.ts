@@ -1,4 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
+import type { TheoryLine } from './plot_theory.js';
 
 /**
  * Vega-Lite specs for `dlphys scan --plot`: pure functions, data rows in, a spec out (rendering
@@ -128,25 +129,121 @@ export interface HeatmapOptions {
   readonly x: string;
   readonly y: string;
   readonly metric: string;
+  readonly logX?: boolean;
+  readonly logY?: boolean;
+  /** Lines drawn over the cells (a theory boundary), in data units; numeric axes only. */
+  readonly lines?: readonly TheoryLine[];
 }
 
-/** One cell per (x, y) pair of config values, coloured by the mean of the metric over its runs. */
+/**
+ * One cell per (x, y) pair of config values, coloured by the mean of the metric over its runs,
+ * with the run count in the tooltip. Numeric axes are true scales: each value's cell spans from
+ * midway to its neighbours (geometric midway on a log axis), ticks sit on the grid's values, and
+ * a line in data units (lines[]) lands where it belongs between them. Other axes are ordinal.
+ */
 export function heatmapSpec(points: readonly RunPoint[], options: HeatmapOptions): TopLevelSpec {
-  return {
-    $schema: SCHEMA,
-    title: `mean ${options.metric}`,
-    data: { values: points.map((p) => ({ run: p.run, x: p.x, y: p.y ?? null, value: p.value })) },
-    mark: 'rect',
+  const numeric = points.every((p) => typeof p.x === 'number' && typeof p.y === 'number');
+  // Cells are aggregated explicitly so that each carries one description (its hover text and
+  // aria-label) naming the cell's values, mean and run count, whatever the encodings.
+  const str = (text: string) => JSON.stringify(text);
+  const cellTransform = (groupby: string[]) => [
+    { aggregate: [{ op: 'mean' as const, field: 'value', as: 'mean' }, { op: 'count' as const, as: 'runs' }], groupby },
+    {
+      calculate: `${str(`${options.x}: `)} + datum.x + ${str(`; ${options.y}: `)} + datum.y + ${str(`; mean ${options.metric}: `)} + format(datum.mean, '.4~g') + '; runs: ' + datum.runs`,
+      as: 'description',
+    },
+  ];
+  const tooltip = [
+    { field: 'x', title: options.x },
+    { field: 'y', title: options.y },
+    { field: 'mean', type: 'quantitative' as const, title: `mean ${options.metric}`, format: '.4~g' },
+    { field: 'runs', title: 'runs' },
+  ];
+  const cellEncoding = {
+    color: { field: 'mean', type: 'quantitative' as const, title: `mean ${options.metric}` },
+    tooltip,
+    description: { field: 'description' },
+  };
+  const base = { $schema: SCHEMA, title: `mean ${options.metric}` };
+  if (!numeric) {
+    return {
+      ...base,
+      data: { values: points.map((p) => ({ run: p.run, x: p.x, y: p.y ?? null, value: p.value })) },
+      transform: cellTransform(['x', 'y']),
+      mark: 'rect',
+      encoding: {
+        x: { field: 'x', type: 'ordinal', title: options.x, sort: 'ascending' },
+        y: { field: 'y', type: 'ordinal', title: options.y, sort: 'descending' },
+        ...cellEncoding,
+      },
+    };
+  }
+  const xEdges = cellEdges(points.map((p) => p.x as number), options.logX ?? false);
+  const yEdges = cellEdges(points.map((p) => p.y as number), options.logY ?? false);
+  const axis = (edges: Map<number, readonly [number, number]>, title: string, log: boolean) => {
+    const all = [...edges.values()].flat();
+    return {
+      type: 'quantitative' as const,
+      title,
+      scale: log
+        ? { type: 'log' as const, domain: [Math.min(...all), Math.max(...all)], nice: false }
+        : { type: 'linear' as const, domain: [Math.min(...all), Math.max(...all)], nice: false, zero: false },
+      axis: { values: [...edges.keys()], grid: false, format: '.4~g' },
+    };
+  };
+  const xAxis = axis(xEdges, options.x, options.logX ?? false);
+  const yAxis = axis(yEdges, options.y, options.logY ?? false);
+  const cells = {
+    data: {
+      values: points.map((p) => {
+        const [x0, x1] = xEdges.get(p.x as number)!;
+        const [y0, y1] = yEdges.get(p.y as number)!;
+        return { run: p.run, x: p.x, y: p.y, x0, x1, y0, y1, value: p.value };
+      }),
+    },
+    transform: cellTransform(['x', 'y', 'x0', 'x1', 'y0', 'y1']),
+    mark: 'rect' as const,
     encoding: {
-      x: { field: 'x', type: 'ordinal', title: options.x, sort: 'ascending' },
-      y: { field: 'y', type: 'ordinal', title: options.y, sort: 'descending' },
-      color: { field: 'value', aggregate: 'mean', type: 'quantitative', title: `mean ${options.metric}` },
-      tooltip: [
-        { field: 'x', title: options.x },
-        { field: 'y', title: options.y },
-        { field: 'value', aggregate: 'mean', title: `mean ${options.metric}` },
-        { field: 'value', aggregate: 'count', title: 'runs' },
-      ],
+      x: { field: 'x0', ...xAxis },
+      x2: { field: 'x1' },
+      y: { field: 'y0', ...yAxis },
+      y2: { field: 'y1' },
+      ...cellEncoding,
     },
   };
+  // The layer's name is the Vega mark's name, by which tests find the line in the scenegraph.
+  const lines = (options.lines ?? []).map((line, i) => ({
+    name: `theory${i}`,
+    data: { values: line.points.map((p, order) => ({ ...p, order, label: line.label })) },
+    mark: { type: 'line' as const, color: 'black', strokeWidth: 2.5, strokeDash: [6, 4], clip: true },
+    encoding: {
+      x: { field: 'x', ...xAxis },
+      y: { field: 'y', ...yAxis },
+      order: { field: 'order', type: 'quantitative' as const },
+      tooltip: [{ field: 'label', title: 'theory' }],
+      description: { field: 'label' },
+    },
+  }));
+  if (lines.length === 0) return { ...base, width: WIDTH, height: HEIGHT, ...cells };
+  const title = { text: base.title, subtitle: (options.lines ?? []).map((line) => `dashed: ${line.label}`).join('; ') };
+  return { ...base, title, width: WIDTH, height: HEIGHT, layer: [cells, ...lines] };
+}
+
+/**
+ * Each distinct value's cell [lo, hi]: from midway to the previous value to midway to the next
+ * (geometric midway when log), the end cells as wide on their outer side as on their inner one; a
+ * lone value spans ±0.5 (×/÷ √2 when log).
+ */
+export function cellEdges(values: readonly number[], log: boolean): Map<number, readonly [number, number]> {
+  const sorted = [...new Set(values)].sort((a, b) => a - b);
+  const to = (v: number) => (log ? Math.log(v) : v);
+  const from = (t: number) => (log ? Math.exp(t) : t);
+  const t = sorted.map(to);
+  const edges = new Map<number, readonly [number, number]>();
+  sorted.forEach((v, i) => {
+    const below = i > 0 ? (t[i]! - t[i - 1]!) / 2 : i + 1 < t.length ? (t[i + 1]! - t[i]!) / 2 : log ? Math.log(2) / 2 : 0.5;
+    const above = i + 1 < t.length ? (t[i + 1]! - t[i]!) / 2 : below;
+    edges.set(v, [from(t[i]! - below), from(t[i]! + above)]);
+  });
+  return edges;
 }

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { curvesSpec, heatmapSpec, scatterSpec, type CurvePoint, type CurveX, type PlotType, type PlotValue, type RunPoint } from './plot.js';
+import { cellEdges, curvesSpec, heatmapSpec, scatterSpec, type CurvePoint, type CurveX, type PlotType, type PlotValue, type RunPoint } from './plot.js';
+import { chi1Boundary, type Theory } from './plot_theory.js';
 import { mergeProbeRows, readProbeRows } from './probe_rows.js';
 import { bestOf, isObject, isRunFolder, type Goal, type RunRecord } from './read_run.js';
 import { flattenConfig, type Row } from './scan.js';
@@ -17,6 +18,8 @@ export interface PlotRequest {
   readonly goal?: Goal;
   readonly logX?: boolean;
   readonly logY?: boolean;
+  /** A theory line over a heatmap (see plot_theory.ts); other plot types refuse it. */
+  readonly theory?: Theory;
 }
 
 /**
@@ -38,6 +41,9 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
   const groupOf = (i: number): string | undefined =>
     request.groupBy?.length ? request.groupBy.map((k) => cellText(k === 'status' ? runs[i]!.status : configs[i]![k])).join(', ') : undefined;
   const groupTitle = request.groupBy?.length ? request.groupBy.join(', ') : undefined;
+  if (request.theory !== undefined && request.type !== 'heatmap') {
+    throw new UsageError(`--theory ${request.theory} draws over a heatmap: add --plot-type heatmap --x init.kwargs.sigma_w2 --y model.kwargs.depth`);
+  }
 
   switch (request.type) {
     case 'curves': {
@@ -89,7 +95,19 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
       checkKey('--x', x);
       checkKey('--y', y);
       const points = runPoints(runs, configs, metric, request.goal, (c) => ({ x: c[x], y: c[y] }));
-      return heatmapSpec(points, { x, y, metric: columnOf(metric) });
+      const options = { x, y, metric: columnOf(metric), logX: request.logX, logY: request.logY };
+      if (request.theory === undefined) return heatmapSpec(points, options);
+      const xs = points.map((p) => p.x);
+      const ys = points.map((p) => p.y);
+      if (!xs.every((v) => typeof v === 'number') || !ys.every((v) => typeof v === 'number')) {
+        throw new UsageError(`--theory ${request.theory} needs numeric --x and --y values; ${x} or ${y} has other values`);
+      }
+      const extent = (values: number[], log: boolean): [number, number] => {
+        const all = [...cellEdges(values, log).values()].flat();
+        return [Math.min(...all), Math.max(...all)];
+      };
+      const line = chi1Boundary(configs, x, y, extent(xs, request.logX ?? false), extent(ys as number[], request.logY ?? false));
+      return heatmapSpec(points, { ...options, lines: [line] });
     }
   }
 }

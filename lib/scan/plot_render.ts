@@ -18,8 +18,21 @@ export function plotView(spec: vl.TopLevelSpec): vega.View {
   return new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
 }
 
+/** The SVG of `spec`, each mark carrying its tooltip as a hover title (see withHoverTitles). */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
-  return plotView(spec).toSVG();
+  return withHoverTitles(await plotView(spec).toSVG());
+}
+
+/**
+ * Vega's SVG renderer writes a mark's tooltip text into its aria-label but no hover text (tooltips
+ * are a browser handler's job). A <title> child is what SVG viewers and browsers show on hover, so
+ * each self-closing mark element with an aria-label gets one holding the same (already escaped) text.
+ */
+export function withHoverTitles(svg: string): string {
+  return svg.replace(
+    /<(path|rect|line|circle|text)( aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="[^"]* mark"[^>]*?)\/>/g,
+    (_all, tag: string, attrs: string, label: string) => `<${tag}${attrs}><title>${label}</title></${tag}>`,
+  );
 }
 
 /** PNG at twice the SVG's size on white, through @resvg/resvg-js (prebuilt for each platform, from the npm registry). */
