@@ -19,6 +19,7 @@ export interface ListenFlags {
   maxAttempts: number;
   maxUploadMb: number;
   exitWhenDone: boolean;
+  report: boolean;
   uploadIdle: number;
   watchMax: number;
   watchBufferKb: number;
@@ -39,6 +40,7 @@ export function addListenOptions(cmd: Command): Command {
     .option('--max-attempts <n>', 'times a run may be lost (its agent vanished) before it fails', positiveInt('--max-attempts'), 3)
     .option('--max-upload-mb <mb>', 'largest run folder an agent may upload', positiveNumber('--max-upload-mb'), 4096)
     .option('--exit-when-done', 'exit once every run of every sweep has finished', false)
+    .option('--report', 'write <runs-dir>/<sweep>/report.html (as dlphys report makes) each time a sweep finishes', false)
     .option('--upload-idle <seconds>', 'an upload that sends nothing for this long is abandoned (DEADLINE_EXCEEDED)', positiveNumber('--upload-idle'), 60)
     .option('--watch-max <n>', 'Watch streams (the event feed of dashboards and scripts) served at once', positiveInt('--watch-max'), 256)
     .option('--watch-buffer-kb <kb>', 'event bytes a watch stream holds before it waits for its client', positiveNumber('--watch-buffer-kb'), 256)

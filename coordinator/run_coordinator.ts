@@ -9,6 +9,7 @@ import { CoordinatorServer } from './server.js';
 import { Store } from './store/index.js';
 import { cleanStaging } from './landing.js';
 import { SweepProgress } from './sweep_progress.js';
+import { SweepReports, writeSweepSpec } from './sweep_files.js';
 
 export interface RunCoordinatorOptions {
   flags: ListenFlags;
@@ -52,6 +53,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     if (opts.sweep) {
       const { existed, runs } = store.addSweep(opts.sweep, opts.sweep.codeArchive);
       log(existed ? `sweep ${opts.sweep.name} is already recorded in ${flags.db}: continuing it` : `sweep ${opts.sweep.name}: ${runs} runs recorded in ${flags.db}`);
+      if (!existed) writeSweepSpec(flags.runsDir, opts.sweep, log);
     } else if (store.status().sweeps.length === 0) {
       // serve on a mistyped --db starts on an empty database: say so, it is rarely what was meant.
       log(`warning: no sweep is recorded in ${flags.db}; check --db, or add one with dlphys-coord submit FILE --coord HOST:PORT`);
@@ -80,6 +82,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token-file FILE' : ''}`);
     opts.onListening?.(port);
     const progress = new SweepProgress(store, log);
+    const reports = flags.report ? new SweepReports(store, flags.runsDir, log) : null;
     // Checked right after each commit, in the same tick: once every run has finished, nothing
     // new is taken (no lease, sweep or retry), so what it says it exits with is what it has.
     const finished = () => {
@@ -100,6 +103,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
       if (opts.stop?.aborted) onStop();
       const unsubscribe = store.onEvent(() => {
         progress.schedule();
+        reports?.schedule();
         if (finished()) resolve('every run has finished: exiting (--exit-when-done)');
       });
       detach = () => {
@@ -115,6 +119,8 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     progress.flush();
     log(why);
     if (finished()) await server.waitUntilAgentsToldIdle(Math.min(leaseTtlMs, 10_000));
+    // The last sweep's report is part of finishing it: written before the process exits.
+    await reports?.drain();
   } finally {
     await server?.close();
     store.close();

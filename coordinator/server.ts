@@ -15,6 +15,7 @@ import { statusToWire } from './status_wire.js';
 import { type ReportStatus, type Store } from './store/index.js';
 import { runDetail } from './run_detail.js';
 import { parseSweepJson } from './sweep_json.js';
+import { writeSweepSpec } from './sweep_files.js';
 import { makeUploadHandler } from './sync_receiver.js';
 import { WatchHub, type WatchOptions } from './watch.js';
 
@@ -311,6 +312,7 @@ export class CoordinatorServer {
         }
         const { existed, runs } = store.addSweep(sweep, req.code_archive.length ? req.code_archive : undefined);
         log(existed ? `sweep ${sweep.name} already recorded: continuing it` : `sweep ${sweep.name}: ${runs} runs queued`);
+        if (!existed) writeSweepSpec(this.opts.runsDir, sweep, log);
         return { sweep: sweep.name, runs, existed };
       }),
       Status: this.unary((req) => statusToWire(store.status(req.sweep || undefined, leaseTtlMs), this.health())),

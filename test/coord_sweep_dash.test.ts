@@ -67,6 +67,7 @@ function listenFlags(ws: ReturnType<typeof workspace>, exitWhenDone: boolean): L
     maxAttempts: 3,
     maxUploadMb: 64,
     exitWhenDone,
+    report: false,
     uploadIdle: 60,
     watchMax: 16,
     watchBufferKb: 256,
