@@ -70,6 +70,12 @@ export function oneOf<T extends string>(flag: string, choices: readonly T[]): Pa
   };
 }
 
+/** A sweep file's words (W&B's minimize / maximize) or scan's (min / max), as scan's short form. */
+export function goalFlag(flag: string): Parser<'min' | 'max'> {
+  const words = oneOf(flag, ['min', 'max', 'minimize', 'maximize'] as const);
+  return (value) => (words(value) === 'max' || value === 'maximize' ? 'max' : 'min');
+}
+
 /** commander's collector for a repeatable option (`--set a=1 --set b=2`). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

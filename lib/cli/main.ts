@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { listCommand } from './list.js';
+import { reportCommand } from './report.js';
 import { scanCommand } from './scan.js';
 import { theoryCommand } from './theory.js';
 import { trainCommand } from './train.js';
@@ -16,6 +17,7 @@ export function dlphysProgram(): Command {
     .showSuggestionAfterError()
     .addCommand(trainCommand())
     .addCommand(scanCommand())
+    .addCommand(reportCommand())
     .addCommand(listCommand())
     .addCommand(theoryCommand())
     .addHelpText(
@@ -25,6 +27,7 @@ Examples:
   $ dlphys train examples/mnist.json
   $ dlphys train examples/mlp.json --set optimizer.kwargs.lr=0.1 --name lr0.1
   $ dlphys scan runs --metric val_acc --goal max
+  $ dlphys report runs/mnist_grid
   $ dlphys dash runs/mnist_grid
   $ dlphys list model
   $ dlphys theory --activation tanh --sigma-b2 0.05`,
