@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeReport } from '../lib/report/index.js';
+import { writeReport } from '../lib/report/write_report.js';
 import type { Store } from './store/index.js';
 
 /**

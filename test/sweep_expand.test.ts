@@ -229,6 +229,16 @@ test('examples/grid.json expands to its 12 runs and examples/random.json to 8', 
   }
 });
 
+test('every sweep file under examples/ expands without a warning, each run config valid', () => {
+  const sweeps = fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.json') && 'parameters' in JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', f), 'utf8')));
+  assert.ok(sweeps.includes('eoc_seeds.json') && sweeps.includes('eoc_tanh.json'), sweeps.join(', '));
+  for (const file of sweeps) {
+    const sweep = loadNative(path.join(repoRoot, 'examples', file));
+    assert.ok(sweep.runs.length > 0, file);
+    assert.deepEqual(sweep.warnings, [], file);
+  }
+});
+
 test('grid values equal by content count once, objects whatever their key order, in first-seen order (as W&B)', () => {
   const sweep = expand({
     method: 'grid',

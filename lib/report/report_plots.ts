@@ -125,9 +125,7 @@ function specOf(dir: string, runs: readonly RunRecord[], plot: PlannedPlot): Top
     }
   };
   if (plot.theory !== undefined) {
-    // TODO(merge): PlotRequest gains `theory?: 'chi1'` in the plot branch; then pass it inline and drop this widened type.
-    const withTheory: PlotRequest & { theory?: 'chi1' } = { ...plot.request, theory: plot.theory };
-    const spec = attempt(withTheory);
+    const spec = attempt({ ...plot.request, theory: plot.theory });
     if (spec !== undefined) return spec;
   }
   return attempt(plot.request);

@@ -52,7 +52,8 @@ export interface CurvesOptions {
  */
 export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions): TopLevelSpec {
   const x = { field: 'x', type: 'quantitative' as const, title: options.xTitle };
-  const yScale = options.logY ? { type: 'log' as const } : { zero: false };
+  // A log axis ends where the data do: nice decades would leave most of the plot empty.
+  const yScale = options.logY ? { type: 'log' as const, nice: false } : { zero: false };
   const base = {
     $schema: SCHEMA,
     title: options.title ?? `${options.metric} by ${options.xTitle}`,
@@ -72,7 +73,9 @@ export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions
       },
     };
   }
-  const color = { field: 'group', type: 'nominal' as const, title: options.groupBy };
+  // Groups in natural order (64 before 128), not as strings.
+  const groups = [...new Set(points.map((p) => p.group ?? ''))].sort(naturalCompare);
+  const color = { field: 'group', type: 'nominal' as const, title: options.groupBy, sort: groups };
   return {
     ...base,
     encoding: { x, color },
@@ -246,4 +249,15 @@ export function cellEdges(values: readonly number[], log: boolean): Map<number, 
     edges.set(v, [from(t[i]! - below), from(t[i]! + above)]);
   });
   return edges;
+}
+
+/** Numbers by value, then anything else as text: the order of a legend of config values. */
+export function naturalCompare(a: string, b: string): number {
+  const x = Number(a);
+  const y = Number(b);
+  const xn = a.trim() !== '' && Number.isFinite(x);
+  const yn = b.trim() !== '' && Number.isFinite(y);
+  if (xn && yn) return x - y;
+  if (xn !== yn) return xn ? -1 : 1;
+  return a.localeCompare(b);
 }
