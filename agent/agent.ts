@@ -13,6 +13,7 @@ import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
+import { DEFAULT_REUSE, type ReusePolicy } from './launch/reuse_policy.js';
 import { RunTask, type TaskContext } from './run_task.js';
 
 export interface AgentOptions {
@@ -29,11 +30,12 @@ export interface AgentOptions {
   /** How long to wait before asking again when the queue was empty. @default 1000 */
   pollMs?: number;
   /**
-   * Runs one runner process may train in turn before it is replaced. 1 (the default) gives every
-   * run a fresh process; more saves the process start (~1 s of CPU) between short runs.
-   * @default 1
+   * When a runner process trains another run (launch/reuse_policy.ts): by default one process
+   * trains up to 50 runs in turn, replaced sooner after a failed run, a leak or an hour;
+   * maxRuns 1 gives every run a fresh process.
+   * @default DEFAULT_REUSE
    */
-  runsPerProcess?: number;
+  reuse?: ReusePolicy;
   /**
    * How long the coordinator may stay unreachable while the agent has nothing to do (at start,
    * or idle between runs) before the agent gives up and exits with an error; 0: never.
@@ -63,14 +65,15 @@ const AGENT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000 } as const;
 export class AgentFatalError extends Error {}
 
 /**
- * A slot is one training process at a time. Its next process is spawned when a run starts, so it
- * has loaded tfjs by the time that run ends; and a run frees its slot when training ends, its
- * upload and report going on beside the next run. Both keep the gap between runs to a lease call.
+ * A slot is one training process at a time, which trains the slot's runs in turn until its reuse
+ * policy retires it (launch/reuse_policy.ts); a replacement is spawned at once, so it loads tfjs
+ * while the slot leases. A run frees its slot when training ends, its upload and report going on
+ * beside the next run: the gap between runs is a lease call.
  */
 interface Slot {
   index: number;
   gpu: string | undefined;
-  /** Warm (or warming) process for the slot's next run; null while a reusable one is training. */
+  /** Warm (or warming) process for the slot's next run: the last run's, or a new one; null while one is training. */
   spare: RunnerProcess | null;
   /** The run training on this slot, if any. */
   training: RunTask | null;
@@ -337,20 +340,25 @@ export class Agent {
     slot.training = task;
     this.opts.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
     const runner = slot.spare ?? this.spawnRunner(slot.gpu);
-    const runsPerProcess = this.opts.runsPerProcess ?? 1;
-    // The next run's process warms up while this one trains, unless this one will be reused (a
-    // program run leaves its runner as it was: launch/process.ts).
-    slot.spare = runsPerProcess > 1 || task.isProgram ? null : this.spawnRunner(slot.gpu);
+    const reuse = this.opts.reuse ?? DEFAULT_REUSE;
+    // One process per run (maxRuns 1): the next run's process warms up while this one trains.
+    // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
+    slot.spare = reuse.maxRuns === 1 && !task.isProgram ? this.spawnRunner(slot.gpu) : null;
     const freeSlot = () => {
       if (slot.training !== task) return;
       slot.training = null;
-      if (!slot.spare && !this.draining && !task.isLost && runner.reusable && runner.runs < runsPerProcess) {
-        slot.spare = runner;
-      } else {
-        if (task.isLost) runner.kill();
-        else runner.release();
-        if (!slot.spare && !this.draining) slot.spare = this.spawnRunner(slot.gpu);
+      if (task.isLost) runner.kill();
+      else if (slot.spare || this.draining) runner.release();
+      else {
+        const why = runner.retireReason(reuse);
+        if (why === null) slot.spare = runner;
+        else {
+          runner.release();
+          // Replacing after every run is what one process per run means: nothing to say then.
+          if (reuse.maxRuns > 1) this.opts.log(`slot ${slot.index}: a new runner process (pid ${runner.pid} retired: ${why})`);
+        }
       }
+      if (!slot.spare && !this.draining) slot.spare = this.spawnRunner(slot.gpu);
       this.wake?.();
     };
     const done = task

@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { runProgram } from '../lib/cli/command.js';
-import { nonNegative, positiveInt } from '../lib/cli/flags.js';
+import { nonNegative, positiveInt, positiveNumber } from '../lib/cli/flags.js';
 import { addClientOptions, DEFAULT_COORD, type ClientFlags } from '../lib/cli/client_options.js';
 import { UsageError } from '../lib/errors.js';
 import { logLine as log } from '../lib/log.js';
 import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
 import { Agent, AgentFatalError } from './agent.js';
+import { DEFAULT_REUSE } from './launch/reuse_policy.js';
 import { GPU_BACKEND_MISSING, hasGpuBackend, resolveGpus } from './gpus.js';
 import { resolveInterpreter } from './program_host.js';
 import { lockWorkDir } from './work_dir.js';
@@ -21,6 +22,7 @@ interface AgentFlags extends ClientFlags {
   uploadEvery: number;
   poll: number;
   runsPerProcess: number;
+  runnerMaxMinutes: number;
   connectTimeout?: number;
   interpreter?: string;
   wandbShim: boolean;
@@ -48,7 +50,13 @@ const program = addClientOptions(agentCommand, { description: 'the coordinator',
   )
   .option('--interpreter <path>', "the Python of program sweeps' runs, W&B's ${interpreter} (default: python3 when on PATH, else python)")
   .option('--wandb-shim', "program runs import dlphys's wandb module even where the real wandb is installed (their metrics then stream live; without it, the real wandb logs offline)", false)
-  .option('--runs-per-process <n>', 'runs one child process trains in turn (1: a fresh process per run; more saves ~0.35 s of CPU per run between short runs)', positiveInt('--runs-per-process'), 1)
+  .option(
+    '--runs-per-process <n>',
+    `runs one child process trains in turn (default ${DEFAULT_REUSE.maxRuns}; 1: a fresh process per run). A process is replaced sooner after a failed or diverged run, a run that left tensors allocated or grew its memory, or --runner-max-minutes`,
+    positiveInt('--runs-per-process'),
+    DEFAULT_REUSE.maxRuns,
+  )
+  .option('--runner-max-minutes <m>', 'a child process older than this takes no further run', positiveNumber('--runner-max-minutes'), DEFAULT_REUSE.maxAgeMs / 60_000)
   .addHelpText(
     'after',
     `
@@ -90,7 +98,7 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
       exitWhenIdle: flags.exitWhenIdle,
       uploadEverySec: flags.uploadEvery,
       pollMs: flags.poll,
-      runsPerProcess: flags.runsPerProcess,
+      reuse: { ...DEFAULT_REUSE, maxRuns: flags.runsPerProcess, maxAgeMs: flags.runnerMaxMinutes * 60_000 },
       programsOnly,
       nativeOnly: !found,
       interpreter,

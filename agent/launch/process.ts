@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { packagePath } from '../../lib/package_dir.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
-import type { FromRunner, RunJob, ToRunner } from '../runner/protocol.js';
+import type { FromRunner, RunJob, RunnerHeld, ToRunner } from '../runner/protocol.js';
+import { retireReason, type ReusePolicy, type RunnerRecord } from './reuse_policy.js';
 
 /** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
 export const TSX_ENTRY = packagePath('agent', 'runner', 'entry.js');
@@ -19,11 +20,14 @@ export function runnerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessE
 export interface RunOutcome {
   summary: RunSummary | null;
   error: string | null;
+  /** What the runner held after a dlphys run (runner/protocol.ts). */
+  held?: RunnerHeld;
 }
 
 /**
  * One runner child as the agent sees it: spawned warm (tfjs loaded, backend chosen), then given
- * exactly one run. Its stderr tail is kept so a crash can be reported with its last words.
+ * runs one at a time for as long as its reuse policy allows (retireReason). Its stderr tail is
+ * kept so a crash can be reported with its last words.
  */
 export class RunnerProcess {
   readonly ready: Promise<string>;
@@ -44,6 +48,12 @@ export class RunnerProcess {
   /** The process group of the program this runner is running (a program run), killed with the runner. */
   private programGroup: number | null = null;
   private jobSent = false;
+  private readonly spawnedAt = performance.now();
+  /** What it held when ready, and after its first dlphys run (reuse_policy.ts). */
+  private atReady: RunnerHeld | null = null;
+  private afterFirst: RunnerHeld | null = null;
+  /** Its last dlphys run's outcome (program runs leave it as it was). */
+  private lastRun: RunOutcome | null = null;
 
   constructor(env: { backend: string; cudaVisibleDevices?: string | undefined; threads: number; entry?: string }) {
     this.child = fork(env.entry ?? TSX_ENTRY, [], {
@@ -68,12 +78,15 @@ export class RunnerProcess {
     );
     this.ready = new Promise((resolve, reject) => {
       this.child.on('message', (message: FromRunner) => {
-        if (message.type === 'ready') resolve(message.backend);
+        if (message.type === 'ready') {
+          this.atReady = message.held;
+          resolve(message.backend);
+        }
         else if (message.type === 'metrics') this.onMetrics?.(message.line);
         else if (message.type === 'program_pid') this.programGroup = message.pid;
         else if (message.type === 'done') {
           this.programGroup = null;
-          const outcome = { summary: message.summary, error: message.error };
+          const outcome: RunOutcome = { summary: message.summary, error: message.error, ...(message.held ? { held: message.held } : {}) };
           if (this.resolveDone) {
             this.resolveDone(outcome);
             this.resolveDone = null;
@@ -117,7 +130,23 @@ export class RunnerProcess {
     this.jobSent = true;
     if (this.stopBeforeJob !== null) this.send({ type: 'stop', reason: this.stopBeforeJob });
     this.stopBeforeJob = null;
-    return done;
+    const outcome = await done;
+    if (job.type === 'run') {
+      this.lastRun = outcome;
+      if (this.runs === 1) this.afterFirst = outcome.held ?? null;
+    }
+    return outcome;
+  }
+
+  /**
+   * Why this process must not train another run (in words for the agent's log), or null when it
+   * may: it has exited, or its reuse policy retires it (reuse_policy.ts).
+   */
+  retireReason(policy: ReusePolicy): string | null {
+    if (!this.reusable) return 'it has exited';
+    if (this.lastRun === null || this.atReady === null) return null;
+    const record: RunnerRecord = { runs: this.runs, ageMs: performance.now() - this.spawnedAt, atReady: this.atReady, afterFirst: this.afterFirst, last: this.lastRun };
+    return retireReason(record, policy);
   }
 
   /** Alive and connected: can take another run. */

@@ -1,17 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendChoice } from '../../lib/backend/index.js';
 import { RunFailedError, UsageError } from '../../lib/errors.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
 import { trainRun } from '../../lib/run/train_run.js';
 import type { Trainer } from '../../lib/training/trainer.js';
 import { ProgramRun, type ProgramRunMessage } from './program_run.js';
-import type { FromRunner, ToRunner } from './protocol.js';
+import type { FromRunner, RunnerHeld, ToRunner } from './protocol.js';
 
 /**
- * The child process that trains one run for an agent. It starts before it has a run ("warm"):
- * tfjs and the backend load while the slot's previous run is still finishing, so the next run
- * starts the moment it is leased. One process per run: a crash or leak never reaches the agent.
+ * The child process that trains runs for an agent, one at a time. It starts before it has a run
+ * ("warm"): tfjs and the backend load once, and the agent sends it run after run until its reuse
+ * policy retires it (agent/launch/reuse_policy.ts: after a failed run, a leak, N runs or M
+ * minutes), so a crash or leak never reaches the next run. It reports what it holds (tensors,
+ * memory) when ready and after each run, for that policy to judge.
  * A program run (a program sweep's own script) is a child of this process: it outlives neither
  * this process's run nor the agent (the channel closing kills its process group).
  * DLPHYS_BACKEND=none: no tensor backend is loaded (an agent that runs programs only).
@@ -87,7 +90,24 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   training = false;
   // A stop belongs to the run it was sent for; the next run starts clean.
   pendingStop = undefined;
-  await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error });
+  trainer = undefined;
+  injectFault(message.name);
+  await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error, held: held() });
+}
+
+/** What this process holds now (see RunnerHeld). */
+function held(): RunnerHeld {
+  return { tensors: backendChoice === 'none' ? 0 : tf.memory().numTensors, rssMb: process.memoryUsage().rss / (1024 * 1024) };
+}
+
+/**
+ * DLPHYS_RUNNER_FAULT=leak:NAME keeps a tensor alive after the run named NAME: how the tests show
+ * that a run which leaks never trains beside the next one (the agent replaces its process).
+ */
+const fault = /^leak:(.+)$/.exec(process.env.DLPHYS_RUNNER_FAULT ?? '');
+const leaked: tf.Tensor[] = [];
+function injectFault(name: string): void {
+  if (fault && fault[1] === name && backendChoice !== 'none') leaked.push(tf.ones([16]));
 }
 
 /** One program run (agent/runner/program_run.ts); needs no backend. */
@@ -118,7 +138,7 @@ function readSummary(dir: string): RunSummary | null {
 const backendReady = backendChoice === 'none' ? Promise.resolve({ name: 'none' }) : useBackend(backendChoice);
 try {
   const info = await backendReady;
-  await send({ type: 'ready', backend: info.name });
+  await send({ type: 'ready', backend: info.name, held: held() });
 } catch (err) {
   await send({ type: 'done', summary: null, error: err instanceof Error ? err.message : String(err) });
   process.exitCode = 1;

@@ -7,10 +7,22 @@ export type RunJob = { type: 'run'; config: Record<string, unknown>; runsDir: st
 /** Agent -> runner child, over the fork IPC channel. */
 export type ToRunner = RunJob | { type: 'stop'; reason: string };
 
+/**
+ * What a runner holds between runs, read when it is ready and after each run: the agent replaces
+ * a runner whose run left tensors allocated or grew its memory (agent/launch/reuse_policy.ts).
+ */
+export interface RunnerHeld {
+  /** tf.memory().numTensors (0 without a backend). */
+  tensors: number;
+  /** process.memoryUsage().rss, in MiB. */
+  rssMb: number;
+}
+
 /** Runner child -> agent. */
 export type FromRunner =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: string; held: RunnerHeld }
   | { type: 'metrics'; line: string }
   /** A program run's program started: its pid is its process group's id, which the agent kills if this process dies. */
   | { type: 'program_pid'; pid: number }
-  | { type: 'done'; summary: RunSummary | null; error: string | null };
+  /** `held` is read after a dlphys run (not after a program run, whose program is a process of its own). */
+  | { type: 'done'; summary: RunSummary | null; error: string | null; held?: RunnerHeld };
