@@ -273,12 +273,14 @@ export class Agent {
         continue;
       }
       let reply;
+      let leaseSent = Date.now();
       try {
         reply = await retryWhile(
           () => {
             // Slots may have freed while the coordinator did not answer: ask for them too.
             free = this.slots.filter((s) => !s.training);
             unanswered = true;
+            leaseSent = Date.now();
             return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId, programs_only: this.opts.programsOnly ?? false, native_only: this.opts.nativeOnly ?? false });
           },
           {
@@ -315,7 +317,8 @@ export class Agent {
         for (const run of reply.runs) void this.handBack(run.run!);
         break;
       }
-      reply.runs.forEach((run, i) => this.start(free[i]!, new RunTask(this.ctx, run)));
+      const answered = Date.now();
+      reply.runs.forEach((run, i) => this.start(free[i]!, new RunTask(this.ctx, run, { sent: leaseSent, answered, slot: free[i]!.index })));
       if (reply.runs.length > 0) continue;
       if (this.opts.exitWhenIdle && this.tasks.size === 0 && reply.unfinished === 0) {
         this.opts.log('idle: no run left in any sweep; exiting');

@@ -13,6 +13,7 @@ import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
 import { ProgramSetupError, type ProgramHost } from './program_host.js';
 import type { RunJob } from './runner/protocol.js';
+import { recordPhases, type RunPhases } from './phases.js';
 
 export interface TaskContext {
   conn: Connection;
@@ -68,11 +69,16 @@ export class RunTask {
   /** The coordinator took the run (report or handback accepted): the folder may go. */
   private settled = false;
 
+  /** When each phase of the run ended on this agent (phases.ts). */
+  private readonly phases: RunPhases;
+
   constructor(
     private readonly ctx: TaskContext,
     private readonly leased: LeasedRun__Output,
+    lease: { sent: number; answered: number; slot: number } = { sent: Date.now(), answered: Date.now(), slot: 0 },
   ) {
     this.ref = fromWireRef(leased.run);
+    this.phases = { run: this.ref.runId, attempt: this.ref.attempt, agent: ctx.agentId, slot: lease.slot, lease_sent: lease.sent, leased: lease.answered };
     this.name = leased.name;
     this.sweep = leased.sweep;
     this.dir = path.join(ctx.workDir, leased.sweep, `a${this.ref.attempt}`, leased.name);
@@ -165,7 +171,7 @@ export class RunTask {
       let outcome: RunOutcome;
       try {
         const job = await this.job();
-        if (typeof job !== 'string') outcome = await runner.run(job, (line) => this.metrics.push(line));
+        if (typeof job !== 'string') outcome = await runner.run(job, (line) => this.metrics.push(line), () => (this.phases.job_sent = Date.now()));
         // A program whose code could not be fetched because the agent is shutting down goes back to the queue.
         else if (this.ctx.draining()) outcome = { summary: { status: 'stopped', reason: DRAIN_REASON } as RunOutcome['summary'], error: null };
         else outcome = { summary: null, error: job };
@@ -173,6 +179,7 @@ export class RunTask {
         if (periodic) clearInterval(periodic);
         // The process is the agent's again (to reuse or to end): a later markLost must not kill it.
         this.runner = null;
+        this.phases.done = Date.now();
         onTrained();
       }
       await started;
@@ -240,6 +247,8 @@ export class RunTask {
     await this.uploading;
     const hasFolder = fs.existsSync(this.dir);
     if (hasFolder) uploadError = await this.finalUpload();
+    this.phases.uploaded = Date.now();
+    if (outcome.marks) this.phases.runner = outcome.marks;
     const error = [outcome.error ?? '', uploadError].filter(Boolean).join('; ');
     const summaryJson = outcome.summary ? JSON.stringify(outcome.summary) : '';
     const report = {
@@ -273,6 +282,8 @@ export class RunTask {
       await send({ ...report, status: 'failed', summary_json: '', error: clipUtf8(`the report was refused: ${callDetails(err)}`, 1000) });
     }
     this.settled = !uploadError;
+    this.phases.reported = Date.now();
+    recordPhases(this.phases);
     const seconds = ((performance.now() - this.started) / 1000).toFixed(1);
     this.ctx.log(`finished ${this.ref.runId}: ${status} in ${seconds}s${error ? ` (${error.split('\n')[0]})` : ''}`);
   }

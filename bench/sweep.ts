@@ -3,13 +3,17 @@
  * random data) as a sweep through a local coordinator and one CPU agent with 2 slots (one run per
  * core), against PyTorch (2 threads) training the same 8 one after another, timed in the same run.
  *
- *   npm run bench:sweep [-- --runs 8 --steps 300 --slots 2 --runs-per-process 1 --repeat 1]
+ *   npm run bench:sweep [-- --runs 8 --steps 300 --slots 2 --runs-per-process N --repeat 1]
+ *
+ * The agent runs with its defaults (runner processes reused) unless --runs-per-process is given.
  *
  * With --repeat N both sides run N times and each keeps its best: PyTorch's two threads vary by
  * half from one run to the next on a shared 2-core machine. Each repeat is a new coordinator,
  * agent, workspace and data cache (lib/data/cache.ts), so each starts as a new sweep would.
  *
- * Prints wall times, the throughput ratio (PyTorch's wall / ours) and one JSON line.
+ * Prints wall times, where each run's time went on the agent (bench/phases.ts: lease, start, data,
+ * build, train, upload, report), the gaps between runs on a slot, the throughput ratio (PyTorch's
+ * wall / ours) and one JSON line.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,8 +22,13 @@ import { scriptArgs } from '../lib/cli/flags.js';
 import { query, startAgent, startCoordinator, workspace } from '../test/cluster.js';
 import { tempDir } from '../test/helpers.js';
 import { findTorchPython, REFERENCE_HINT, runTorch } from './torch_reference.js';
+import { phaseFigures, phaseReport, readPhases, slotGaps } from './phases.js';
+import type { RunPhases } from '../agent/phases.js';
 
-const values = scriptArgs({ runs: 8, steps: 300, slots: 2, 'runs-per-process': 1, repeat: 1 });
+// --runs-per-process 0: the agent's default.
+const values = scriptArgs({ runs: 8, steps: 300, slots: 2, 'runs-per-process': 0, repeat: 1 });
+const rppFlag = values['runs-per-process'] > 0 ? ['--runs-per-process', String(values['runs-per-process'])] : [];
+const rppText = values['runs-per-process'] > 0 ? `--runs-per-process ${values['runs-per-process']}` : 'default flags';
 const repeat = values.repeat;
 const runs = values.runs;
 const steps = values.steps;
@@ -47,6 +56,7 @@ interface SweepRun {
   sweepWall: number;
   totalWall: number;
   perRun: { lease_to_start_s: number; training_s: number; start_to_report_s: number };
+  phases: RunPhases[];
 }
 
 async function runSweep(): Promise<SweepRun> {
@@ -54,8 +64,10 @@ async function runSweep(): Promise<SweepRun> {
   const t0 = performance.now();
   const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done']);
   // A data cache of its own: every repeat starts as a new sweep would, drawing its data once.
-  const agent = startAgent(coord.address, ['--slots', String(values.slots), '--exit-when-idle', '--poll', '100', '--runs-per-process', String(values['runs-per-process'])], {
+  const phasesFile = path.join(ws.dir, 'phases.jsonl');
+  const agent = startAgent(coord.address, ['--slots', String(values.slots), '--exit-when-idle', '--poll', '100', ...rppFlag], {
     DLPHYS_CACHE_DIR: tempDir('dlphys-bench-cache-'),
+    DLPHYS_PHASES_FILE: phasesFile,
   });
   const codes = await Promise.all([coord.exited, agent.exited]);
   const totalWall = (performance.now() - t0) / 1000;
@@ -71,6 +83,7 @@ async function runSweep(): Promise<SweepRun> {
   return {
     sweepWall,
     totalWall,
+    phases: readPhases(phasesFile),
     perRun: {
       lease_to_start_s: mean(attempts.map((a) => (a.started_at - a.leased_at) / 1000)),
       training_s: mean(trainWall),
@@ -84,7 +97,8 @@ for (let r = 0; r < repeat; r++) {
   process.stderr.write(`dlphys sweep${repeat > 1 ? ` (${r + 1}/${repeat})` : ''}...\n`);
   sweeps.push(await runSweep());
 }
-const { sweepWall, totalWall, perRun } = sweeps.reduce((a, b) => (b.sweepWall < a.sweepWall ? b : a));
+const { sweepWall, totalWall, perRun, phases } = sweeps.reduce((a, b) => (b.sweepWall < a.sweepWall ? b : a));
+const gaps = slotGaps(phases);
 
 const python = findTorchPython();
 let torch: ReturnType<typeof runTorch> | null = null;
@@ -100,8 +114,9 @@ for (let r = 0; python && r < repeat; r++) {
 
 if (repeat > 1) console.log(`best of ${repeat} on each side`);
 console.log(`${runs} runs x ${steps} steps of MLP ${WIDTHS.join('-')}, batch ${BATCH}; ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}`);
-console.log(`dlphys, 1 agent x ${values.slots} slots, ${values['runs-per-process']} run(s) per process: ${sweepWall.toFixed(1)} s from first lease to last report (${totalWall.toFixed(1)} s with coordinator and agent start-up)`);
+console.log(`dlphys, 1 agent x ${values.slots} slots, ${rppText}: ${sweepWall.toFixed(1)} s from first lease to last report (${totalWall.toFixed(1)} s with coordinator and agent start-up)`);
 console.log(`per run (mean): lease to start ${perRun.lease_to_start_s.toFixed(2)} s, training ${perRun.training_s.toFixed(2)} s, start to report ${perRun.start_to_report_s.toFixed(2)} s`);
+console.log(['where a run\'s time goes on the agent (ms):', ...phaseReport(phases, gaps)].join('\n'));
 if (!torch) console.log(`reference skipped: no python3 with torch (${REFERENCE_HINT})`);
 else if ('error' in torch) console.log(`reference failed: ${torch.error}`);
 else {
@@ -115,11 +130,12 @@ console.log(
     runs,
     steps,
     slots: values.slots,
-    runs_per_process: values['runs-per-process'],
+    runs_per_process: values['runs-per-process'] || 'default',
     repeat,
     sweep_wall_s: sweepWall,
     total_wall_s: totalWall,
     per_run: perRun,
+    phases: phaseFigures(phases, gaps),
     torch_wall_s: reference?.wall_s ?? null,
     ratio: reference ? reference.wall_s / sweepWall : null,
     loadavg: os.loadavg()[0],

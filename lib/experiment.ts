@@ -70,7 +70,7 @@ export interface BuiltExperiment {
  * ones, hence the order. Fills in the default loss from the data's task, so the returned config
  * is the one to record.
  */
-export function buildExperiment(resolved: ExperimentConfig, baseDir: string): BuiltExperiment {
+export function buildExperiment(resolved: ExperimentConfig, baseDir: string, onDataBuilt?: () => void): BuiltExperiment {
   // Relative paths are made absolute here, so the config recorded in the run folder trains again
   // from anywhere (dlphys train runs/x/config.json).
   const config = resolveConfigPaths(resolved, baseDir);
@@ -82,6 +82,7 @@ export function buildExperiment(resolved: ExperimentConfig, baseDir: string): Bu
   try {
     const data = datasets.build(config.data, { seed: config.seed });
     owned.push(data);
+    onDataBuilt?.();
     checkBatchSize(config.train.batch_size, data.train.size);
     const model = models.build(config.model, { inputShape: data.inputShape, outputDim: data.outputDim });
     owned.push(model);

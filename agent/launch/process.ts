@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { packagePath } from '../../lib/package_dir.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
-import type { FromRunner, RunJob, RunnerHeld, ToRunner } from '../runner/protocol.js';
+import type { FromRunner, RunJob, RunnerHeld, RunnerMarks, ToRunner } from '../runner/protocol.js';
 import { retireReason, type ReusePolicy, type RunnerRecord } from './reuse_policy.js';
 
 /** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
@@ -22,6 +22,8 @@ export interface RunOutcome {
   error: string | null;
   /** What the runner held after a dlphys run (runner/protocol.ts). */
   held?: RunnerHeld;
+  /** When it received the run and ended each phase (runner/protocol.ts). */
+  marks?: RunnerMarks;
 }
 
 /**
@@ -86,7 +88,7 @@ export class RunnerProcess {
         else if (message.type === 'program_pid') this.programGroup = message.pid;
         else if (message.type === 'done') {
           this.programGroup = null;
-          const outcome: RunOutcome = { summary: message.summary, error: message.error, ...(message.held ? { held: message.held } : {}) };
+          const outcome: RunOutcome = { summary: message.summary, error: message.error, ...(message.held ? { held: message.held } : {}), ...(message.marks ? { marks: message.marks } : {}) };
           if (this.resolveDone) {
             this.resolveDone(outcome);
             this.resolveDone = null;
@@ -111,8 +113,8 @@ export class RunnerProcess {
     return this.stderrTail;
   }
 
-  /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). */
-  async run(job: RunJob, onMetrics: (line: string) => void): Promise<RunOutcome> {
+  /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). `onSent` marks the job's handing over. */
+  async run(job: RunJob, onMetrics: (line: string) => void, onSent: () => void = () => {}): Promise<RunOutcome> {
     // A run leased right after the previous one ended may find its process still loading tfjs.
     try {
       await this.ready;
@@ -127,6 +129,7 @@ export class RunnerProcess {
       void this.exited.then(({ code, signal }) => resolve({ summary: null, error: this.describeExit(code, signal) }));
     });
     this.send(job);
+    onSent();
     this.jobSent = true;
     if (this.stopBeforeJob !== null) this.send({ type: 'stop', reason: this.stopBeforeJob });
     this.stopBeforeJob = null;

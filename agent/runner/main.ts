@@ -7,7 +7,7 @@ import type { RunSummary } from '../../lib/run/run_folder.js';
 import { trainRun } from '../../lib/run/train_run.js';
 import type { Trainer } from '../../lib/training/trainer.js';
 import { ProgramRun, type ProgramRunMessage } from './program_run.js';
-import type { FromRunner, RunnerHeld, ToRunner } from './protocol.js';
+import type { FromRunner, RunnerHeld, RunnerMarks, ToRunner } from './protocol.js';
 
 /**
  * The child process that trains runs for an agent, one at a time. It starts before it has a run
@@ -62,6 +62,7 @@ process.on('SIGTERM', () => {});
 
 /** One run; the agent may send another afterwards (--runs-per-process), or close the channel. */
 async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
+  const marks: RunnerMarks = { received: Date.now() };
   training = true;
   trainer = undefined;
   let error: string | null = null;
@@ -81,6 +82,7 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
         if (pendingStop) t.requestStop(pendingStop);
       },
       onMetricsLine: (line) => void send({ type: 'metrics', line }),
+      marks,
     });
   } catch (err) {
     // A run that failed after it started has its stack in train.log; the report keeps the message.
@@ -92,7 +94,7 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   pendingStop = undefined;
   trainer = undefined;
   injectFault(message.name);
-  await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error, held: held() });
+  await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error, held: held(), marks });
 }
 
 /** What this process holds now (see RunnerHeld). */

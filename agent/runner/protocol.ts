@@ -1,4 +1,5 @@
 import type { RunSummary } from '../../lib/run/run_folder.js';
+import type { RunMarks } from '../../lib/run/train_run.js';
 import type { ProgramRunMessage } from './program_run.js';
 
 /** A run for the runner: dlphys's trainer on a config, or a program sweep's program. */
@@ -25,4 +26,9 @@ export type FromRunner =
   /** A program run's program started: its pid is its process group's id, which the agent kills if this process dies. */
   | { type: 'program_pid'; pid: number }
   /** `held` is read after a dlphys run (not after a program run, whose program is a process of its own). */
-  | { type: 'done'; summary: RunSummary | null; error: string | null; held?: RunnerHeld };
+  | { type: 'done'; summary: RunSummary | null; error: string | null; held?: RunnerHeld; marks?: RunnerMarks };
+
+/** When (Date.now(), ms) the runner received a dlphys run, and when each of its phases ended. */
+export interface RunnerMarks extends RunMarks {
+  received: number;
+}

@@ -25,6 +25,15 @@ export interface TrainRunOptions {
   onTrainer?: (t: Trainer) => void;
   /** Sees every metrics.jsonl line once it is written (the agent streams them to the coordinator). */
   onMetricsLine?: (line: string) => void;
+  /** Filled with when (Date.now(), ms) each phase ended: where a run's time goes (bench/sweep.ts). */
+  marks?: RunMarks;
+}
+
+/** When each phase of trainRun ended, in ms since the epoch: data loaded, model built, training (and its final evaluation) done. */
+export interface RunMarks {
+  data?: number;
+  model?: number;
+  trained?: number;
 }
 
 export interface TrainRunResult {
@@ -43,7 +52,9 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const overwrite = opts.overwrite ?? false;
   const dir = checkRunDir(opts.runsDir, name, overwrite);
   const backend = await useBackend(opts.backend ?? 'auto', opts.threads !== undefined ? { threads: opts.threads } : {});
-  const exp = buildExperiment({ ...config, name }, opts.baseDir);
+  const marks = opts.marks ?? {};
+  const exp = buildExperiment({ ...config, name }, opts.baseDir, () => (marks.data = Date.now()));
+  marks.model = Date.now();
   const folder = RunFolder.create(dir, {
     overwrite,
     config: { ...exp.config, provenance: provenance(backend, config.seed) },
@@ -85,6 +96,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       const where = path.relative(process.cwd(), dir) || dir;
       throw new RunFailedError(`run ${name} failed: ${message.split('\n')[0]} (details in ${path.join(where, 'train.log')})`, { cause: err });
     }
+    marks.trained = Date.now();
     folder.print(`${result.status} after ${result.steps} steps in ${result.wallTime.toFixed(2)} s${result.reason ? `: ${result.reason}` : ''}`);
     folder.writeSummary({
       name,

@@ -1,0 +1,90 @@
+/**
+ * The agent's per-run phase marks (agent/phases.ts, written where DLPHYS_PHASES_FILE points) as
+ * the benches print them: each phase's distribution over the runs, and the gap on a slot between
+ * one run's training and the next one's.
+ */
+import fs from 'node:fs';
+import { textTable } from '../lib/text_table.js';
+import type { RunPhases } from '../agent/phases.js';
+
+export function readPhases(file: string): RunPhases[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as RunPhases);
+}
+
+/** ms between two marks of a run; undefined when either is missing. */
+type Span = (p: RunPhases) => number | undefined;
+const between = (from: (p: RunPhases) => number | undefined, to: (p: RunPhases) => number | undefined): Span => (p) => {
+  const a = from(p);
+  const b = to(p);
+  return a === undefined || b === undefined ? undefined : b - a;
+};
+
+/** The phases a run goes through on an agent, in order, each from the end of the one before. */
+export const PHASES: readonly [string, string, Span][] = [
+  ['lease', 'Lease call, sent to answered', between((p) => p.lease_sent, (p) => p.leased)],
+  ['start', 'lease answered to the runner holding the job', between((p) => p.leased, (p) => p.runner?.received)],
+  ['data', 'data loaded (the cache) in the runner', between((p) => p.runner?.received, (p) => p.runner?.data)],
+  ['build', 'model, init, optimizer and callbacks built', between((p) => p.runner?.data, (p) => p.runner?.model)],
+  ['train', 'training and its final evaluation', between((p) => p.runner?.model, (p) => p.runner?.trained)],
+  ['finish', 'summary written, the runner says done', between((p) => p.runner?.trained, (p) => p.done)],
+  ['upload', 'metrics flushed, run folder landed', between((p) => p.done, (p) => p.uploaded)],
+  ['report', 'Report call, taken by the coordinator', between((p) => p.uploaded, (p) => p.reported)],
+];
+
+export function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return s[lo]! + (s[hi]! - s[lo]!) * (i - lo);
+}
+
+/**
+ * Gaps (ms) on each slot of each agent between a run's training end (the runner's `trained`) and
+ * the next run's training start (its `model` mark): everything a slot does between two runs,
+ * lease, hand-over, data and build included.
+ */
+export function slotGaps(phases: readonly RunPhases[]): number[] {
+  const bySlot = new Map<string, RunPhases[]>();
+  for (const p of phases) {
+    if (p.runner?.model === undefined || p.runner.trained === undefined) continue;
+    const key = `${p.agent}/${p.slot}`;
+    bySlot.set(key, [...(bySlot.get(key) ?? []), p]);
+  }
+  const gaps: number[] = [];
+  for (const runs of bySlot.values()) {
+    runs.sort((a, b) => a.runner!.model! - b.runner!.model!);
+    for (let i = 1; i < runs.length; i++) gaps.push(runs[i]!.runner!.model! - runs[i - 1]!.runner!.trained!);
+  }
+  return gaps;
+}
+
+const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+
+/** The phase table (median, p90, mean per phase, ms) and the gap line, ready to print. */
+export function phaseReport(phases: readonly RunPhases[], gaps: readonly number[]): string[] {
+  const rows = PHASES.map(([name, what, span]) => {
+    const xs = phases.map(span).filter((x): x is number => x !== undefined);
+    const mean = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+    return [name, fmt(quantile(xs, 0.5)), fmt(quantile(xs, 0.9)), fmt(mean), what];
+  });
+  return [
+    ...textTable([['phase', 'median ms', 'p90 ms', 'mean ms', 'from the end of the phase before'], ...rows], { right: [false, true, true, true, false] }),
+    `gap on a slot, training end to the next training start: median ${fmt(quantile(gaps, 0.5))} ms, p90 ${fmt(quantile(gaps, 0.9))} ms, max ${fmt(Math.max(...gaps))} ms (${gaps.length} gaps)`,
+  ];
+}
+
+/** { phase: median ms } and the gap figures, for a bench's JSON line. */
+export function phaseFigures(phases: readonly RunPhases[], gaps: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, , span] of PHASES) out[`${name}_median_ms`] = quantile(phases.map(span).filter((x): x is number => x !== undefined), 0.5);
+  out.gap_median_ms = quantile(gaps, 0.5);
+  out.gap_p90_ms = quantile(gaps, 0.9);
+  return out;
+}
