@@ -7,6 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { UsageError } from '../lib/errors.js';
 import { plotSpec, type PlotRequest } from '../lib/scan/plot_data.js';
 import { plotView } from '../lib/scan/plot_render.js';
+import { curveBands } from '../lib/scan/plot_bands.js';
 import { scanRuns } from '../lib/scan/scan.js';
 import { runCli, tempDir, writeJson, writeText } from './helpers.js';
 
@@ -105,9 +106,61 @@ describe('scan --plot specs', () => {
     const dir = sweep(threeRuns);
     assert.throws(() => spec(dir, { type: 'curves' }), (e: Error) => e instanceof UsageError && /needs --metric/.test(e.message));
     assert.throws(() => spec(dir, { type: 'heatmap', x: 'optimizer.kwargs.lr', metric: 'final.loss' }), /needs --y/);
-    assert.throws(() => spec(dir, { type: 'curves', metric: 'nope' }), /no run has this metric; use one of: loss, /);
+    assert.throws(() => spec(dir, { type: 'curves', metric: 'nope' }), /--metric nope: no run has this metric \(there are: loss, q_l<1\.\.3>, val_acc\)/);
+    assert.throws(() => spec(dir, { type: 'curves', metric: 'val_ac' }), /did you mean val_acc\?/);
+    assert.throws(() => spec(dir, { type: 'scatter', x: 'optimizer.kwargs.lr', metric: 'best.q_l1' }), /q_l1 is a probe measurement, which has no best; use final\.q_l1/);
+    // A flag the plot type does not read is refused, not ignored.
+    assert.throws(() => spec(dir, { type: 'heatmap', x: 'optimizer.kwargs.lr', y: 'model.kwargs.depth', metric: 'loss', groupBy: ['seed'] }), /--group-by does not apply to --plot-type heatmap/);
+    assert.throws(() => spec(dir, { type: 'layers', metric: 'q', x: 'optimizer.kwargs.lr' }), /--x does not apply to --plot-type layers/);
+    assert.throws(() => spec(dir, { type: 'layers', metric: 'q', step: 7 }), /--step 7: no run has probe rows at that step/);
     assert.throws(() => spec(dir, { type: 'scatter', x: 'nope', metric: 'loss' }), /no run has this config key/);
     assert.throws(() => spec(dir, { type: 'layers', metric: 'chi1' }), /use one of: q/);
+  });
+});
+
+describe('curve bands and probe steps', () => {
+  test('a band on a log axis is geometric: it stays positive where mean - std would not', () => {
+    const points = [0.01, 10].map((y, i) => ({ run: `r${i}`, group: 'a', x: 1, y }));
+    const [linear] = curveBands(points, false);
+    assert.ok(linear!.lo < 0, 'mean - std of 0.01 and 10 is negative');
+    const [log] = curveBands(points, true);
+    assert.ok(Math.abs(log!.mean - Math.sqrt(0.1)) < 1e-12, `geometric mean ${log!.mean}`);
+    assert.ok(log!.lo > 0 && Math.abs(log!.lo * log!.hi - log!.mean ** 2) < 1e-12, `${log!.lo}..${log!.hi}`);
+    assert.equal(log!.runs, 2);
+  });
+
+  test('grouped curves on a log y axis draw every band and line inside the plot', async () => {
+    const runs = [0.1, 1].flatMap((lr) => [0, 1, 2].map((seed) => ({ name: `lr${lr}-s${seed}`, lr, depth: 2, seed })));
+    const s = spec(sweep(runs), { type: 'curves', metric: 'loss', groupBy: ['optimizer.kwargs.lr'], logY: true });
+    const view = plotView(s);
+    await view.runAsync();
+    const ys: number[] = [];
+    const visit = (node: SceneNode & { y?: number; y2?: number }) => {
+      if ((node as { marktype?: string }).marktype === undefined && typeof node.y === 'number') ys.push(node.y, ...(typeof node.y2 === 'number' ? [node.y2] : []));
+      for (const child of node.items ?? []) visit(child);
+    };
+    for (const mark of ['line', 'area']) {
+      ys.length = 0;
+      const root = (view.scenegraph() as unknown as { root: SceneNode }).root;
+      const find = (node: SceneNode): SceneNode[] => [...(node.marktype === mark && node.role === 'mark' ? [node] : []), ...(node.items ?? []).flatMap(find)];
+      for (const m of find(root)) visit(m);
+      assert.ok(ys.length > 0 && ys.every((y) => Number.isFinite(y) && y >= -0.5 && y <= 300.5), `${mark}: ${ys.join(', ')}`);
+    }
+  });
+
+  test('layers draw the first probe step (initialisation) by default, --step last or N another', () => {
+    const dir = sweep(threeRuns);
+    for (const run of threeRuns) fs.appendFileSync(path.join(dir, run.name, 'metrics.jsonl'), JSON.stringify({ step: 0, split: 'probe', q_l1: 7, q_l2: 7, q_l3: 7 }) + '\n');
+    const values = (request: Partial<PlotRequest>) => (spec(dir, { type: 'layers', metric: 'q', ...request }).data as { values: { y: number }[] }).values.map((v) => v.y);
+    assert.deepEqual(new Set(values({})), new Set([7]));
+    assert.equal(spec(dir, { type: 'layers', metric: 'q' }).title, 'q by layer at step 0');
+    assert.ok(!values({ step: 'last' }).includes(7));
+    assert.deepEqual(values({ step: 50 }), values({ step: 'last' }));
+  });
+
+  test('curves take final.M and best.M as the curve of M', () => {
+    const dir = sweep(threeRuns);
+    assert.deepEqual(spec(dir, { type: 'curves', metric: 'final.val_acc' }).data, spec(dir, { type: 'curves', metric: 'val_acc' }).data);
   });
 });
 
@@ -120,6 +173,18 @@ describe('dlphys scan --plot', () => {
     const svg = fs.readFileSync(out, 'utf8');
     assert.match(svg, /^<svg/);
     assert.equal(svg.match(/<path[^>]*aria-roledescription="line mark"/g)?.length, 3);
+  });
+
+  test('a --where that keeps no run, or a --vega file that is not JSON, is one line naming the fix', () => {
+    const dir = sweep(threeRuns);
+    const none = runCli(['scan', dir, '--plot', path.join(tempDir(), 'x.svg'), '--metric', 'loss', '--where', 'model.kwargs.depth>100']);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /--where model\.kwargs\.depth>100 kept 0 of the 3 runs under .*; loosen it/);
+    const out = path.join(tempDir(), 'spec.png');
+    const vega = runCli(['scan', dir, '--vega', out, '--metric', 'loss']);
+    assert.equal(vega.status, 2);
+    assert.match(vega.stderr, /--vega .*spec\.png: the spec is JSON, so the file name must end in \.json/);
+    assert.ok(!fs.existsSync(out));
   });
 
   test('writes a PNG when @resvg/resvg-js is installed', async (t) => {

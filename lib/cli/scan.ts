@@ -40,6 +40,7 @@ interface ScanFlags {
   logX?: boolean;
   logY?: boolean;
   theory?: Theory;
+  step?: number | 'first' | 'last';
 }
 
 // wandb-csv is chosen by name only: a .csv file name means the plain table.
@@ -84,8 +85,9 @@ export function scanCommand(io: ScanIo = processIo): Command {
     .option('--x <key>', 'the plot\'s x: step, epoch or time for curves (default step); a config key for scatter and heatmap')
     .option('--y <key>', 'the heatmap\'s y: a config key')
     .option('--theory <name>', 'heatmap: draw the mean-field chi1 = 1 boundary over sigma_w2 x depth or sigma_w2 x sigma_b2 (chi1)', oneOf('--theory', THEORIES))
-    .option('--log-x', 'logarithmic x axis (scatter)')
-    .option('--log-y', 'logarithmic y axis (curves, scatter, layers)')
+    .option('--step <n>', "layers: the probe step drawn, first (default: at initialisation), last, or a step number", probeStepFlag)
+    .option('--log-x', 'logarithmic x axis (curves, scatter, heatmap, layers)')
+    .option('--log-y', 'logarithmic y axis (curves and layers: the band becomes x/÷ the geometric std; scatter, heatmap)')
     .addHelpText(
       'after',
       `
@@ -136,7 +138,8 @@ Plots (Vega-Lite rendered to SVG or PNG; hover a mark in the SVG for its values)
   heatmap  --x P1 --y P2 --metric final.M|best.M [--theory chi1]: a cell per (P1, P2), coloured by
            the mean over its runs; --theory chi1 draws the mean-field chi1 = 1 boundary (sigma_w2
            against depth or sigma_b2, at the runs' activation and sigma_b2)
-  layers   --metric q [--group-by P]: q_l1, q_l2, ... of each run's last probe step against layer
+  layers   --metric q [--group-by P] [--step N|first|last]: q_l1, q_l2, ... of each run's probe step
+           (default the first: at initialisation) against layer
   $ dlphys scan runs/lr-sweep --plot loss.svg --metric val_loss --log-y
   $ dlphys scan runs/seeds --plot acc.png --metric val_acc --group-by optimizer.kwargs.lr
   $ dlphys scan runs/lr-sweep --plot lr.svg --plot-type scatter --x optimizer.kwargs.lr --log-x --metric best.val_acc
@@ -148,7 +151,7 @@ Plots (Vega-Lite rendered to SVG or PNG; hover a mark in the SVG for its values)
         await plot(dir, flags, io);
         return;
       }
-      for (const flag of ['plotType', 'x', 'y', 'logX', 'logY', 'theory'] as const) {
+      for (const flag of ['plotType', 'x', 'y', 'logX', 'logY', 'theory', 'step'] as const) {
         if (flags[flag] !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to plots: add --plot FILE.svg (or --vega FILE.json)`);
       }
       if (flags.goal !== undefined && flags.metric === undefined) {
@@ -184,10 +187,17 @@ Plots (Vega-Lite rendered to SVG or PNG; hover a mark in the SVG for its values)
 /** `--plot` / `--vega`: a plot of the runs --where keeps, instead of the table. */
 async function plot(dir: string, flags: ScanFlags, io: ScanIo): Promise<void> {
   if (flags.plot !== undefined) plotFormat(flags.plot);
+  if (flags.vega !== undefined && path.extname(flags.vega).toLowerCase() !== '.json') {
+    throw new UsageError(`--vega ${flags.vega}: the spec is JSON, so the file name must end in .json (for a picture use --plot FILE.svg or FILE.png)`);
+  }
   for (const flag of ['format', 'output', 'top'] as const) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} applies to the table, not to --plot; leave it out`);
   }
   const table = scanRuns(dir, { where: flags.where, all: true });
+  if (table.runs.length === 0 && flags.where?.length) {
+    const all = scanRuns(dir, { all: true }).runs.length;
+    if (all > 0) throw new UsageError(`--where ${flags.where.join(' --where ')} kept 0 of the ${all} runs under ${dir}; loosen it`);
+  }
   for (const e of table.errors) io.stderr(`dlphys: skipped ${e.path}: ${e.message}\n`);
   for (const w of table.warnings) io.stderr(`dlphys: warning: ${w}\n`);
   const spec = plotSpec(dir, table.runs, {
@@ -200,6 +210,7 @@ async function plot(dir: string, flags: ScanFlags, io: ScanIo): Promise<void> {
     logX: flags.logX,
     logY: flags.logY,
     theory: flags.theory,
+    step: flags.step,
   });
   if (flags.vega !== undefined) {
     writeSpec(spec, flags.vega);
@@ -209,6 +220,14 @@ async function plot(dir: string, flags: ScanFlags, io: ScanIo): Promise<void> {
     await writePlot(spec, flags.plot);
     io.stderr(`dlphys: wrote ${flags.plot}\n`);
   }
+}
+
+/** --step: first, last, or a step number. */
+function probeStepFlag(value: string): number | 'first' | 'last' {
+  if (value === 'first' || value === 'last') return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--step ${value}: give first, last or a step number (0 is initialisation)`);
+  return n;
 }
 
 function formatFromPath(file: string | undefined): Format | undefined {

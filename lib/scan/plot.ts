@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { TheoryLine } from './plot_theory.js';
+import { curveBands } from './plot_bands.js';
 
 /**
  * Vega-Lite specs for `dlphys scan --plot`: pure functions, data rows in, a spec out (rendering
@@ -27,6 +28,8 @@ export interface CurvePoint {
 /** One run in a scatter plot or a heatmap: its config value(s) and its metric value. */
 export interface RunPoint {
   readonly run: string;
+  /** The run's --group-by values joined, when grouped (scatter colours by it). */
+  readonly group?: string;
   readonly x: PlotValue;
   readonly y?: PlotValue;
   readonly value: number;
@@ -42,28 +45,26 @@ export interface CurvesOptions {
   readonly xTitle: string;
   /** The --group-by title; set when the points carry a group. */
   readonly groupBy?: string;
+  readonly logX?: boolean;
   readonly logY?: boolean;
   readonly title?: string;
 }
 
 /**
- * Lines of `metric` against x: one per run, or with `groupBy` one mean line per group and a band
- * of ±1 standard deviation across the group's runs at each x.
+ * Lines of `metric` against x: one per run, or with `groupBy` one line per group through the
+ * centre of its runs at each x, in a band of ±1 std (plot_bands.ts: arithmetic, or geometric on
+ * a log y axis).
  */
 export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions): TopLevelSpec {
-  const x = { field: 'x', type: 'quantitative' as const, title: options.xTitle };
+  const x = { field: 'x', type: 'quantitative' as const, title: options.xTitle, ...(options.logX ? { scale: { type: 'log' as const, nice: false } } : {}) };
   // A log axis ends where the data do: nice decades would leave most of the plot empty.
   const yScale = options.logY ? { type: 'log' as const, nice: false } : { zero: false };
-  const base = {
-    $schema: SCHEMA,
-    title: options.title ?? `${options.metric} by ${options.xTitle}`,
-    width: WIDTH,
-    height: HEIGHT,
-    data: { values: points.map((p) => ({ ...p })) },
-  };
+  const base = { $schema: SCHEMA, width: WIDTH, height: HEIGHT };
   if (options.groupBy === undefined) {
     return {
       ...base,
+      title: options.title ?? `${options.metric} by ${options.xTitle}`,
+      data: { values: points.filter((p) => !options.logY || p.y > 0).map((p) => ({ ...p })) },
       mark: { type: 'line', point: false },
       encoding: {
         x,
@@ -73,27 +74,47 @@ export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions
       },
     };
   }
-  // Groups in natural order (64 before 128), not as strings.
-  const groups = [...new Set(points.map((p) => p.group ?? ''))].sort(naturalCompare);
-  const color = { field: 'group', type: 'nominal' as const, title: options.groupBy, sort: groups };
+  const bands = curveBands(points, options.logY ?? false);
+  // Groups in natural order (64 before 128), not as strings; numbers on an ordered palette.
+  const groups = [...new Set(bands.map((p) => p.group))].sort(naturalCompare);
+  const ordered = groups.every((g) => g.trim() !== '' && Number.isFinite(Number(g)));
+  const color = {
+    field: 'group',
+    type: 'nominal' as const,
+    title: options.groupBy,
+    sort: groups,
+    // A stroke swatch per group, as the lines are drawn (not the faded band).
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+    ...(ordered && groups.length > 2 ? { scale: { scheme: { name: 'viridis', extent: [0, 0.85] } } } : {}),
+  };
+  const centre = options.logY ? 'geometric mean' : 'mean';
+  const spread = options.logY ? '×/÷ geometric std' : '±1 std';
   return {
     ...base,
-    encoding: { x, color },
+    title: { text: options.title ?? `${options.metric} by ${options.xTitle}`, subtitle: `${centre} over each group's runs, band ${spread}` },
+    data: { values: bands.map((p) => ({ ...p })) },
+    encoding: { x },
     layer: [
       {
-        mark: { type: 'errorband', extent: 'stdev', opacity: 0.25 },
-        encoding: { y: { field: 'y', type: 'quantitative', title: options.metric, scale: yScale } },
+        mark: { type: 'area', opacity: 0.25 },
+        encoding: {
+          y: { field: 'lo', type: 'quantitative', title: options.metric, scale: yScale },
+          y2: { field: 'hi' },
+          color,
+        },
       },
       {
         mark: 'line',
         encoding: {
-          y: { field: 'y', aggregate: 'mean', type: 'quantitative', title: options.metric },
+          y: { field: 'mean', type: 'quantitative', title: options.metric },
+          color,
           tooltip: [
             { field: 'group', title: options.groupBy },
             { field: 'x', title: options.xTitle },
-            { field: 'y', aggregate: 'mean', title: `mean ${options.metric}` },
-            { field: 'y', aggregate: 'stdev', title: 'std' },
-            { field: 'y', aggregate: 'count', title: 'runs' },
+            { field: 'mean', title: `${centre} ${options.metric}`, format: '.4~g' },
+            { field: 'lo', title: 'band from', format: '.4~g' },
+            { field: 'hi', title: 'band to', format: '.4~g' },
+            { field: 'runs', title: 'runs' },
           ],
         },
       },
@@ -104,6 +125,8 @@ export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions
 export interface ScatterOptions {
   readonly x: string;
   readonly metric: string;
+  /** The --group-by title; the points are coloured by their group. */
+  readonly groupBy?: string;
   readonly logX?: boolean;
   readonly logY?: boolean;
 }
@@ -116,14 +139,17 @@ export function scatterSpec(points: readonly RunPoint[], options: ScatterOptions
     title: `${options.metric} by ${options.x}`,
     width: WIDTH,
     height: HEIGHT,
-    data: { values: points.map((p) => ({ run: p.run, x: p.x, value: p.value })) },
+    data: { values: points.map((p) => ({ run: p.run, x: p.x, value: p.value, ...(p.group !== undefined ? { group: p.group } : {}) })) },
     mark: { type: 'point', filled: true, size: 60 },
     encoding: {
       x: numeric
         ? { field: 'x', type: 'quantitative', title: options.x, scale: options.logX ? { type: 'log' } : { zero: false } }
         : { field: 'x', type: 'ordinal', title: options.x },
       y: { field: 'value', type: 'quantitative', title: options.metric, scale: options.logY ? { type: 'log' } : { zero: false } },
-      tooltip: [{ field: 'run' }, { field: 'x', title: options.x }, { field: 'value', title: options.metric }],
+      tooltip: [{ field: 'run' }, { field: 'x', title: options.x }, { field: 'value', title: options.metric }, ...(options.groupBy ? [{ field: 'group', title: options.groupBy }] : [])],
+      ...(options.groupBy
+        ? { color: { field: 'group', type: 'nominal' as const, title: options.groupBy, sort: [...new Set(points.map((p) => p.group ?? ''))].sort(naturalCompare) } }
+        : {}),
     },
   };
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { cellEdges, curvesSpec, heatmapSpec, scatterSpec, type CurvePoint, type CurveX, type PlotType, type PlotValue, type RunPoint } from './plot.js';
 import { chi1Boundary, type Theory } from './plot_theory.js';
-import { mergeProbeRows, readProbeRows } from './probe_rows.js';
+import { mergeProbeRows, readProbeRows, type ProbeRow } from './probe_rows.js';
+import { unknownMetric } from './metric_names.js';
 import { bestOf, isObject, isRunFolder, type Goal, type RunRecord } from './read_run.js';
 import { flattenConfig, type Row } from './scan.js';
 import type { TopLevelSpec } from 'vega-lite';
@@ -20,7 +21,18 @@ export interface PlotRequest {
   readonly logY?: boolean;
   /** A theory line over a heatmap (see plot_theory.ts); other plot types refuse it. */
   readonly theory?: Theory;
+  /** layers: the probe step drawn, 'first' (default: at initialisation, where mean-field theory speaks) or 'last'. */
+  readonly step?: number | 'first' | 'last';
 }
+
+/** The flags each plot type reads beyond --metric: any other is refused, never silently ignored. */
+const USES: Record<PlotType, readonly (keyof PlotRequest)[]> = {
+  curves: ['x', 'groupBy', 'logX', 'logY'],
+  layers: ['groupBy', 'logX', 'logY', 'step'],
+  scatter: ['x', 'groupBy', 'logX', 'logY', 'goal'],
+  heatmap: ['x', 'y', 'logX', 'logY', 'theory', 'goal'],
+};
+const FLAG: Partial<Record<keyof PlotRequest, string>> = { x: '--x', y: '--y', groupBy: '--group-by', logX: '--log-x', logY: '--log-y', theory: '--theory', step: '--step', goal: '--goal' };
 
 /**
  * The spec for `request` over `runs` (scan's runs, their `path` relative to `dir`). A flag the
@@ -31,6 +43,15 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
     if (value === undefined) throw new UsageError(`--plot-type ${request.type} needs ${flag} (e.g. ${flag} ${example})`);
     return value;
   };
+  if (request.theory !== undefined && request.type !== 'heatmap') {
+    throw new UsageError(`--theory ${request.theory} draws over a heatmap: add --plot-type heatmap --x init.kwargs.sigma_w2 --y model.kwargs.depth`);
+  }
+  for (const [key, flag] of Object.entries(FLAG) as [keyof PlotRequest, string][]) {
+    const given = request[key];
+    if (given !== undefined && given !== false && !(Array.isArray(given) && given.length === 0) && !USES[request.type].includes(key)) {
+      throw new UsageError(`${flag} does not apply to --plot-type ${request.type} (it reads ${['--metric', ...USES[request.type].map((k) => FLAG[k])].join(', ')}); leave it out`);
+    }
+  }
   if (runs.length === 0) throw new UsageError(`no run folders under ${dir} to plot (a run folder holds config.json or metrics.jsonl)`);
   const configs = runs.map((run) => flattenConfig(run.config));
   const configKeys = [...new Set(configs.flatMap((c) => Object.keys(c)))].sort();
@@ -41,13 +62,11 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
   const groupOf = (i: number): string | undefined =>
     request.groupBy?.length ? request.groupBy.map((k) => cellText(k === 'status' ? runs[i]!.status : configs[i]![k])).join(', ') : undefined;
   const groupTitle = request.groupBy?.length ? request.groupBy.join(', ') : undefined;
-  if (request.theory !== undefined && request.type !== 'heatmap') {
-    throw new UsageError(`--theory ${request.theory} draws over a heatmap: add --plot-type heatmap --x init.kwargs.sigma_w2 --y model.kwargs.depth`);
-  }
 
   switch (request.type) {
     case 'curves': {
-      const metric = need('--metric', request.metric, 'val_loss');
+      // A curve is the metric's logged values: final.M and best.M name the same curve as M.
+      const metric = need('--metric', request.metric, 'val_loss').replace(/^(final|best)\./, '');
       const x = (request.x ?? 'step') as CurveX;
       if (x !== 'step' && x !== 'epoch' && x !== 'time') throw new UsageError(`--x ${x}: curves run along step, epoch or time`);
       checkMetric(runs, metric);
@@ -60,33 +79,40 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
         }
       });
       if (points.length === 0) throw new UsageError(`no metrics.jsonl row has both ${x} and ${metric}; try --x step`);
-      return curvesSpec(points, { metric, xTitle: x, groupBy: groupTitle, logY: request.logY });
+      return curvesSpec(points, { metric, xTitle: x, groupBy: groupTitle, logX: request.logX, logY: request.logY });
     }
     case 'layers': {
       const metric = need('--metric', request.metric, 'q');
       const pattern = new RegExp(`^${metric.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_l(\\d+)$`);
+      const which = request.step ?? 'first';
       const points: CurvePoint[] = [];
+      const steps = new Set<number>();
       runs.forEach((run, i) => {
         const rows = readProbeRows(runDir(dir, run));
-        const last = rows.at(-1);
-        const merged = last ? mergeProbeRows(rows, last.step) : null;
+        const step = probeStep(rows, which);
+        const merged = step === undefined ? null : mergeProbeRows(rows, step);
         for (const [key, value] of Object.entries(merged ?? {})) {
           const layer = pattern.exec(key)?.[1];
-          if (layer !== undefined && Number.isFinite(value)) points.push(withGroup({ run: run.path, x: Number(layer), y: value }, groupOf(i)));
+          if (layer !== undefined && Number.isFinite(value)) {
+            points.push(withGroup({ run: run.path, x: Number(layer), y: value }, groupOf(i)));
+            steps.add(step!);
+          }
         }
       });
       if (points.length === 0) {
         const families = [...new Set(runs.flatMap((run) => [...run.probeMetrics].map((k) => /^(.+)_l\d+$/.exec(k)?.[1]).filter((k) => k !== undefined)))].sort();
+        if (typeof which === 'number' && families.includes(metric)) throw new UsageError(`--step ${which}: no run has probe rows at that step; leave --step out for the first probe step, or --step last`);
         throw new UsageError(`--metric ${metric}: no run's probe rows have ${metric}_l1, ${metric}_l2, ...; use one of: ${families.join(', ') || '(no per-layer probe metrics)'}`);
       }
-      return curvesSpec(points, { metric, xTitle: 'layer', groupBy: groupTitle, logY: request.logY, title: `${metric} by layer (last probe step)` });
+      const at = steps.size === 1 ? `step ${[...steps][0]}` : `the ${which} probe step`;
+      return curvesSpec(points, { metric, xTitle: 'layer', groupBy: groupTitle, logX: request.logX, logY: request.logY, title: `${metric} by layer at ${at}` });
     }
     case 'scatter': {
       const x = need('--x', request.x, 'optimizer.kwargs.lr');
       const metric = need('--metric', request.metric, 'val_acc');
       checkKey('--x', x);
-      const points = runPoints(runs, configs, metric, request.goal, (c) => ({ x: c[x] }));
-      return scatterSpec(points, { x, metric: columnOf(metric), logX: request.logX, logY: request.logY });
+      const points = runPoints(runs, configs, metric, request.goal, (c) => ({ x: c[x] })).map((p) => ({ ...p, ...groupField(groupOf(runs.findIndex((r) => r.path === p.run))) }));
+      return scatterSpec(points, { x, metric: columnOf(metric), logX: request.logX, logY: request.logY, groupBy: groupTitle });
     }
     case 'heatmap': {
       const x = need('--x', request.x, 'init.kwargs.sigma_w2');
@@ -96,6 +122,9 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
       checkKey('--y', y);
       const points = runPoints(runs, configs, metric, request.goal, (c) => ({ x: c[x], y: c[y] }));
       const options = { x, y, metric: columnOf(metric), logX: request.logX, logY: request.logY };
+      for (const [flag, log, key, values] of [['--log-x', request.logX, x, points.map((p) => p.x)], ['--log-y', request.logY, y, points.map((p) => p.y)]] as const) {
+        if (log && !values.every((v) => typeof v === 'number' && v > 0)) throw new UsageError(`${flag}: ${key} has values a log axis cannot show (text, zero or negative); leave ${flag} out`);
+      }
       if (request.theory === undefined) return heatmapSpec(points, options);
       const xs = points.map((p) => p.x);
       const ys = points.map((p) => p.y);
@@ -136,14 +165,29 @@ function runPoints(
     const point: RunPoint = { run: run.path, x: plotValue(x), value };
     points.push(y === undefined ? point : { ...point, y: y === null ? 'null' : plotValue(y) });
   });
-  if (points.length === 0) throw new UsageError(`no run has both a finite ${columnOf(metric)} and the config values asked for`);
+  if (points.length === 0) {
+    if (best && runs.some((run) => run.probeMetrics.has(name))) throw new UsageError(`--metric ${metric}: ${name} is a probe measurement, which has no best; use final.${name}`);
+    throw new UsageError(`no run has both a finite ${columnOf(metric)} and the config values asked for`);
+  }
   return points;
 }
 
 function checkMetric(runs: readonly RunRecord[], metric: string): void {
   if (runs.some((run) => metric in run.final)) return;
-  const known = [...new Set(runs.flatMap((run) => Object.keys(run.final)))].sort();
-  throw new UsageError(`--metric ${metric}: no run has this metric; use one of: ${known.join(', ') || '(none logged)'}`);
+  throw unknownMetric('--metric', metric, [...new Set(runs.flatMap((run) => Object.keys(run.final)))]);
+}
+
+/** The probe step of `rows` that `which` names: the first, the last, or that step if a row has it. */
+function probeStep(rows: readonly ProbeRow[], which: number | 'first' | 'last'): number | undefined {
+  if (rows.length === 0) return undefined;
+  const steps = rows.map((r) => r.step);
+  if (which === 'first') return Math.min(...steps);
+  if (which === 'last') return Math.max(...steps);
+  return steps.includes(which) ? which : undefined;
+}
+
+function groupField(group: string | undefined): { group?: string } {
+  return group === undefined ? {} : { group };
 }
 
 function withGroup(point: CurvePoint, group: string | undefined): CurvePoint {
