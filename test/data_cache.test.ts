@@ -32,6 +32,24 @@ test('a second draw of the same key reads the cached arrays back, value for valu
   });
 });
 
+test('a process keeps what it read: the next read of a key comes from memory, a copy whatever was done to the last', () => {
+  const dir = tempDir();
+  withCacheDir(dir, () => {
+    const first = cachedArrays({ k: 'memory' }, draw);
+    first.x[0] = 99; // a dataset scaling its arrays in place
+    const [file] = fs.readdirSync(path.join(dir, 'data'));
+    const full = path.join(dir, 'data', file!);
+    // Unreadable now, yet unchanged in size and time: only memory can answer.
+    const stat = fs.statSync(full);
+    fs.writeFileSync(full, Buffer.alloc(stat.size));
+    fs.utimesSync(full, stat.atimeMs / 1000, stat.mtimeMs / 1000);
+    let draws = 0;
+    const second = cachedArrays({ k: 'memory' }, () => (draws++, draw()));
+    assert.equal(draws, 0);
+    assert.deepEqual(second, draw());
+  });
+});
+
 test('a damaged cache file is drawn again and replaced; DLPHYS_CACHE_DIR=off writes nothing', () => {
   const dir = tempDir();
   withCacheDir(dir, () => {
