@@ -15,6 +15,8 @@ import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
 import { DEFAULT_REUSE, type ReusePolicy } from './launch/reuse_policy.js';
 import { RunTask, type TaskContext } from './run_task.js';
+import { Slot, type SlotHost } from './slot.js';
+import { toWireRef } from '../proto/run_ref.js';
 
 export interface AgentOptions {
   conn: Connection;
@@ -65,21 +67,6 @@ const AGENT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000 } as const;
 export class AgentFatalError extends Error {}
 
 /**
- * A slot is one training process at a time, which trains the slot's runs in turn until its reuse
- * policy retires it (launch/reuse_policy.ts); a replacement is spawned at once, so it loads tfjs
- * while the slot leases. A run frees its slot when training ends, its upload and report going on
- * beside the next run: the gap between runs is a lease call.
- */
-interface Slot {
-  index: number;
-  gpu: string | undefined;
-  /** Warm (or warming) process for the slot's next run: the last run's, or a new one; null while one is training. */
-  spare: RunnerProcess | null;
-  /** The run training on this slot, if any. */
-  training: RunTask | null;
-}
-
-/**
  * Leases runs from the coordinator and trains each in its own child process, one per slot.
  * Heartbeats renew the leases and bring back cancel requests; an unreachable coordinator is
  * waited out (training goes on, unacknowledged metrics and reports are resent).
@@ -96,8 +83,13 @@ export class Agent {
   private get threadsPerRun(): number {
     return Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(os.availableParallelism() / this.opts.slots)));
   }
-  /** Every run not yet reported: training, or uploading and reporting after training. */
+  /** Every run not yet reported: leased ahead, training, or uploading and reporting after training. */
   private readonly tasks = new Map<RunTask, Promise<void>>();
+  /** Settles the promise `tasks` holds for a run leased ahead, once it has run or been dropped. */
+  private readonly aheadSettled = new Map<RunTask, () => void>();
+  /** The lease loop waits for a slot (none idle, none ending soon): a run nearing its end wakes it. */
+  private waitingForSlot = false;
+  private readonly slotHost: SlotHost;
   private draining = false;
   private heartbeatMs = 2000;
   private wake: (() => void) | null = null;
@@ -108,6 +100,26 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.health = new HostHealthMonitor({ log: opts.log });
+    this.slotHost = {
+      spawn: (gpu) => this.spawnRunner(gpu),
+      reuse: opts.reuse ?? DEFAULT_REUSE,
+      draining: () => this.draining,
+      log: opts.log,
+      started: (task, done) => {
+        const settle = this.aheadSettled.get(task);
+        this.aheadSettled.delete(task);
+        this.tasks.set(
+          task,
+          done.finally(() => {
+            this.tasks.delete(task);
+            settle?.();
+            this.wake?.();
+          }),
+        );
+      },
+      dropped: (task) => void this.dropAhead(task),
+      freed: () => this.wake?.(),
+    };
     this.ctx = {
       conn: opts.conn,
       agentId: this.id,
@@ -115,6 +127,9 @@ export class Agent {
       uploadEverySec: opts.uploadEverySec,
       log: opts.log,
       draining: () => this.draining,
+      onProgress: () => {
+        if (this.waitingForSlot && this.slots.some((s) => s.wantsNext)) this.wake?.();
+      },
       programs: new ProgramHost({
         conn: opts.conn,
         agentId: this.id,
@@ -134,6 +149,10 @@ export class Agent {
     const busy = this.slots.filter((s) => s.training);
     this.opts.log(busy.length ? `draining: stopping ${busy.length} run(s) and handing them back` : 'draining: no run in progress');
     for (const slot of busy) slot.training!.stopForDrain();
+    for (const slot of this.slots) {
+      const next = slot.takeNext();
+      if (next) void this.dropAhead(next);
+    }
     this.wake?.();
   }
 
@@ -152,7 +171,7 @@ export class Agent {
     if (this.stoppedBeforeRegistering) return this.opts.log('stopped before the coordinator answered');
     for (let i = 0; i < this.opts.slots; i++) {
       const gpu = this.opts.gpus.length ? this.opts.gpus[i % this.opts.gpus.length] : undefined;
-      this.slots.push({ index: i, gpu, spare: this.spawnRunner(gpu), training: null });
+      this.slots.push(new Slot(i, gpu, this.slotHost));
     }
     const heartbeat = setInterval(() => {
       this.opts.onHeartbeat?.();
@@ -265,11 +284,15 @@ export class Agent {
     /** A Lease that got no answer: it may have leased runs, which a drain must hand back. */
     let unanswered = false;
     while (!this.draining) {
-      let free = this.slots.filter((s) => !s.training);
-      // Runs that trained but are not reported yet (a full disk on the coordinator, say) are
-      // bounded too: past 2 per slot the agent trains nothing new until they are taken.
-      if (free.length === 0 || this.tasks.size >= 2 * this.opts.slots) {
-        await this.sleep(60_000); // woken when a slot frees or a task ends
+      // Idle slots first, then slots whose run ends soon (their next run is leased ahead).
+      const wanting = () => [...this.slots.filter((s) => s.idle), ...this.slots.filter((s) => s.wantsNext)];
+      let free = wanting();
+      // Runs that trained but that the coordinator cannot take for now (a full disk, say) are
+      // bounded: past 2 per slot the agent trains nothing new until they are taken.
+      if (free.length === 0 || [...this.tasks.keys()].filter((t) => t.backlogged).length >= 2 * this.opts.slots) {
+        this.waitingForSlot = true;
+        await this.sleep(60_000); // woken when a slot frees, a task ends or a run nears its end
+        this.waitingForSlot = false;
         continue;
       }
       let reply;
@@ -278,7 +301,7 @@ export class Agent {
         reply = await retryWhile(
           () => {
             // Slots may have freed while the coordinator did not answer: ask for them too.
-            free = this.slots.filter((s) => !s.training);
+            free = wanting();
             unanswered = true;
             leaseSent = Date.now();
             return unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: free.length, request_id: requestId, programs_only: this.opts.programsOnly ?? false, native_only: this.opts.nativeOnly ?? false });
@@ -318,7 +341,7 @@ export class Agent {
         break;
       }
       const answered = Date.now();
-      reply.runs.forEach((run, i) => this.start(free[i]!, new RunTask(this.ctx, run, { sent: leaseSent, answered, slot: free[i]!.index })));
+      reply.runs.forEach((run, i) => this.assign(free[i]!, new RunTask(this.ctx, run, { sent: leaseSent, answered, slot: free[i]!.index })));
       if (reply.runs.length > 0) continue;
       if (this.opts.exitWhenIdle && this.tasks.size === 0 && reply.unfinished === 0) {
         this.opts.log('idle: no run left in any sweep; exiting');
@@ -339,40 +362,19 @@ export class Agent {
     }
   }
 
-  private start(slot: Slot, task: RunTask): void {
-    slot.training = task;
-    this.opts.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${slot.index}${slot.gpu !== undefined ? ` (GPU ${slot.gpu})` : ''}`);
-    const runner = slot.spare ?? this.spawnRunner(slot.gpu);
-    const reuse = this.opts.reuse ?? DEFAULT_REUSE;
-    // One process per run (maxRuns 1): the next run's process warms up while this one trains.
-    // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
-    slot.spare = reuse.maxRuns === 1 && !task.isProgram ? this.spawnRunner(slot.gpu) : null;
-    const freeSlot = () => {
-      if (slot.training !== task) return;
-      slot.training = null;
-      if (task.isLost) runner.kill();
-      else if (slot.spare || this.draining) runner.release();
-      else {
-        const why = runner.retireReason(reuse);
-        if (why === null) slot.spare = runner;
-        else {
-          runner.release();
-          // Replacing after every run is what one process per run means: nothing to say then.
-          if (reuse.maxRuns > 1) this.opts.log(`slot ${slot.index}: a new runner process (pid ${runner.pid} retired: ${why})`);
-        }
-      }
-      if (!slot.spare && !this.draining) slot.spare = this.spawnRunner(slot.gpu);
-      this.wake?.();
-    };
-    const done = task
-      .execute(runner, freeSlot)
-      .catch((err) => this.opts.log(`${task.ref.runId}: ${(err as Error).message}`))
-      .finally(() => {
-        freeSlot();
-        this.tasks.delete(task);
-        this.wake?.();
-      });
-    this.tasks.set(task, done);
+  /** Gives a leased run to its slot: trained now if the slot is idle, else next, tracked (heartbeats renew its lease) until it has run. */
+  private assign(slot: Slot, task: RunTask): void {
+    if (!slot.idle) this.tasks.set(task, new Promise<void>((resolve) => this.aheadSettled.set(task, resolve)));
+    slot.assign(task);
+  }
+
+  /** A run leased ahead that will not run here: handed back (unless it was lost), and no longer tracked. */
+  private async dropAhead(task: RunTask): Promise<void> {
+    if (!task.isLost) await this.handBack(toWireRef(task.ref));
+    this.tasks.delete(task);
+    this.aheadSettled.get(task)?.();
+    this.aheadSettled.delete(task);
+    this.wake?.();
   }
 
   private async handBack(ref: WireRunRef): Promise<void> {

@@ -25,9 +25,23 @@ export interface TaskContext {
   draining: () => boolean;
   /** Code, interpreter and wandb for program runs. */
   programs: ProgramHost;
+  /** A dlphys run reported a new step (the agent may lease its slot's next run ahead). */
+  onProgress?: () => void;
 }
 
 class LostError extends Error {}
+
+/** train.steps of a dlphys run's config, or null (a program run, or a config that does not say). */
+function plannedSteps(configJson: string): number | null {
+  try {
+    const config = JSON.parse(configJson) as { train?: { steps?: unknown } };
+    if (isProgramJob(config)) return null;
+    const steps = config.train?.steps;
+    return typeof steps === 'number' && steps > 0 ? steps : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Final for metrics and reports: a definite refusal, or rows or a report the coordinator will never take as they are. */
 function refusedOrInvalid(err: unknown): boolean {
@@ -71,6 +85,15 @@ export class RunTask {
 
   /** When each phase of the run ended on this agent (phases.ts). */
   private readonly phases: RunPhases;
+  /** A dlphys run's train.steps (its progress is read from its metrics rows); null for a program run. */
+  private readonly totalSteps: number | null;
+  /** The last step a metrics row reported, and when (performance.now()). */
+  private lastStep = 0;
+  private lastStepAt = 0;
+  private jobSentAt = 0;
+  /** A call of this run's is being retried: the coordinator could not take it for now. */
+  private retrying = false;
+  private trained = false;
 
   constructor(
     private readonly ctx: TaskContext,
@@ -78,6 +101,7 @@ export class RunTask {
     lease: { sent: number; answered: number; slot: number } = { sent: Date.now(), answered: Date.now(), slot: 0 },
   ) {
     this.ref = fromWireRef(leased.run);
+    this.totalSteps = plannedSteps(leased.config_json);
     this.phases = { run: this.ref.runId, attempt: this.ref.attempt, agent: ctx.agentId, slot: lease.slot, lease_sent: lease.sent, leased: lease.answered };
     this.name = leased.name;
     this.sweep = leased.sweep;
@@ -87,6 +111,34 @@ export class RunTask {
 
   get isLost(): boolean {
     return this.lost;
+  }
+
+  /**
+   * The run will end within `ms`, by the pace of its steps so far (time since its job was handed
+   * over, per step reported); false while that is unknown (no step yet, or a program run).
+   */
+  endsWithin(ms: number): boolean {
+    if (this.totalSteps === null || this.lastStep === 0 || this.jobSentAt === 0) return false;
+    const perStep = (this.lastStepAt - this.jobSentAt) / this.lastStep;
+    return perStep * Math.max(0, this.totalSteps - this.lastStep) <= ms;
+  }
+
+  /** Trained, but its upload or report waits for a coordinator that cannot take it now (a full disk, a restart). */
+  get backlogged(): boolean {
+    return this.trained && this.retrying;
+  }
+
+  /** A metrics line from the runner: queued for the coordinator, its step noted for endsWithin. */
+  private onMetricsLine(line: string): void {
+    this.metrics.push(line);
+    if (this.totalSteps === null) return;
+    // The step alone, without parsing the row: this runs for every row.
+    const step = /"step":(\d+)/.exec(line)?.[1];
+    if (step !== undefined && Number(step) > this.lastStep) {
+      this.lastStep = Number(step);
+      this.lastStepAt = performance.now();
+      this.ctx.onProgress?.();
+    }
   }
 
   /** The run executes its sweep's program (not dlphys's trainer). */
@@ -161,6 +213,9 @@ export class RunTask {
   /** Runs the task to its end; `onTrained` fires once the child is done training (the slot is free). */
   async execute(runner: RunnerProcess, onTrained: () => void = () => {}): Promise<void> {
     this.runner = runner;
+    // Cancelled or stopped while it waited, leased ahead: the stop reaches the runner with the job.
+    if (this.cancelled) runner.stop('cancelled by the coordinator');
+    else if (this.earlyStopReason !== null) runner.stop(this.earlyStopReason);
     try {
       // Training does not wait for the coordinator to record the start: one round trip (and one
       // disk sync there) less between runs. The report waits for it, so the order is kept.
@@ -171,7 +226,12 @@ export class RunTask {
       let outcome: RunOutcome;
       try {
         const job = await this.job();
-        if (typeof job !== 'string') outcome = await runner.run(job, (line) => this.metrics.push(line), () => (this.phases.job_sent = Date.now()));
+        if (typeof job !== 'string') {
+          outcome = await runner.run(job, (line) => this.onMetricsLine(line), () => {
+            this.phases.job_sent = Date.now();
+            this.jobSentAt = performance.now();
+          });
+        }
         // A program whose code could not be fetched because the agent is shutting down goes back to the queue.
         else if (this.ctx.draining()) outcome = { summary: { status: 'stopped', reason: DRAIN_REASON } as RunOutcome['summary'], error: null };
         else outcome = { summary: null, error: job };
@@ -179,6 +239,7 @@ export class RunTask {
         if (periodic) clearInterval(periodic);
         // The process is the agent's again (to reuse or to end): a later markLost must not kill it.
         this.runner = null;
+        this.trained = true;
         this.phases.done = Date.now();
         onTrained();
       }
@@ -344,9 +405,13 @@ export class RunTask {
         final: (err) => isFenced(err) || final(err),
         stopped: () => this.lost,
         onRetry: (err, failures) => {
+          this.retrying = true;
           if (failures === 1) this.ctx.log(`${what} ${this.ref.runId}: ${callDetails(err).split('\n')[0]}; keeping it and retrying`);
         },
-        onRecover: () => this.ctx.log(`${what} ${this.ref.runId}: the coordinator took it`),
+        onRecover: () => {
+          this.retrying = false;
+          this.ctx.log(`${what} ${this.ref.runId}: the coordinator took it`);
+        },
         initialDelayMs: 100,
         maxDelayMs: MAX_BACKOFF_MS,
       });

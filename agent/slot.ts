@@ -1,0 +1,107 @@
+import type { RunnerProcess } from './launch/process.js';
+import type { ReusePolicy } from './launch/reuse_policy.js';
+import type { RunTask } from './run_task.js';
+
+/**
+ * A run that will end within this long has its slot's next run leased ahead: the lease round trip
+ * (which a coordinator busy with many slots' metrics and uploads answers in tens of ms on a loaded
+ * host) is then off the path from one run's last step to the next one's first. Short enough that
+ * a run held ahead never waits long while another agent idles.
+ */
+export const LEASE_AHEAD_MS = 1000;
+
+/** What a slot needs from its agent. */
+export interface SlotHost {
+  spawn(gpu: string | undefined): RunnerProcess;
+  readonly reuse: ReusePolicy;
+  draining(): boolean;
+  log(line: string): void;
+  /** A run began on the slot; `done` settles once it is reported (or given up). */
+  started(task: RunTask, done: Promise<void>): void;
+  /** A run leased ahead will not run here (the agent is draining, or it was lost): hand it back. */
+  dropped(task: RunTask): void;
+  /** The slot can take a run now (wakes the lease loop). */
+  freed(): void;
+}
+
+/**
+ * One training process at a time: the slot's runner trains its runs in turn until its reuse
+ * policy retires it (launch/reuse_policy.ts), and a replacement is spawned at once, so it loads
+ * tfjs while the slot leases. A run frees the slot when training ends, its upload and report
+ * going on beside the next run; a run leased ahead (`next`) starts that same moment.
+ */
+export class Slot {
+  /** Warm (or warming) process for the slot's next run: the last run's, or a new one; null while one is training. */
+  spare: RunnerProcess | null;
+  /** The run training here, if any. */
+  training: RunTask | null = null;
+  /** The run leased ahead, to start when the training one ends. */
+  next: RunTask | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly gpu: string | undefined,
+    private readonly host: SlotHost,
+  ) {
+    this.spare = host.spawn(gpu);
+  }
+
+  /** Nothing training: a lease may bring it a run. */
+  get idle(): boolean {
+    return this.training === null;
+  }
+
+  /** Its run ends soon and nothing is leased after it: a lease may bring the next one ahead. */
+  get wantsNext(): boolean {
+    return this.training !== null && this.next === null && !this.host.draining() && this.training.endsWithin(LEASE_AHEAD_MS);
+  }
+
+  /** Trains `task` now when idle, else holds it as the next run. */
+  assign(task: RunTask): void {
+    if (this.training === null) this.start(task);
+    else this.next = task;
+  }
+
+  /** Takes back the run leased ahead, if any (the agent is draining). */
+  takeNext(): RunTask | null {
+    const next = this.next;
+    this.next = null;
+    return next;
+  }
+
+  private start(task: RunTask): void {
+    this.training = task;
+    this.host.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${this.index}${this.gpu !== undefined ? ` (GPU ${this.gpu})` : ''}`);
+    const runner = this.spare ?? this.host.spawn(this.gpu);
+    const reuse = this.host.reuse;
+    // One process per run (maxRuns 1): the next run's process warms up while this one trains.
+    // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
+    this.spare = reuse.maxRuns === 1 && !task.isProgram ? this.host.spawn(this.gpu) : null;
+    const freeSlot = () => {
+      if (this.training !== task) return;
+      this.training = null;
+      const draining = this.host.draining();
+      if (task.isLost) runner.kill();
+      else if (this.spare || draining) runner.release();
+      else {
+        const why = runner.retireReason(reuse);
+        if (why === null) this.spare = runner;
+        else {
+          runner.release();
+          // Replacing after every run is what one process per run means: nothing to say then.
+          if (reuse.maxRuns > 1) this.host.log(`slot ${this.index}: a new runner process (pid ${runner.pid} retired: ${why})`);
+        }
+      }
+      if (!this.spare && !draining) this.spare = this.host.spawn(this.gpu);
+      const next = this.takeNext();
+      if (next && (draining || next.isLost)) this.host.dropped(next);
+      else if (next) this.start(next);
+      this.host.freed();
+    };
+    const done = task
+      .execute(runner, freeSlot)
+      .catch((err) => this.host.log(`${task.ref.runId}: ${(err as Error).message}`))
+      .finally(freeSlot);
+    this.host.started(task, done);
+  }
+}
