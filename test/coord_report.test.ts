@@ -4,6 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { coordCommand, serveSweep, startAgent, tinySweep, waitFor, withCluster, workspace } from './cluster.js';
 import { writeJson } from './helpers.js';
+import { agent, fresh, landed, ref, sweep, TTL } from './store_fixtures.js';
+import { SweepReports } from '../coordinator/sweep_files.js';
 
 /** The report's run rows (its table's body rows). */
 const rowsOf = (html: string) => html.match(/<tr data-i=/g)?.length ?? 0;
@@ -18,7 +20,7 @@ test('--report: each sweep that finishes gets report.html beside its runs, and e
     assert.equal(spec.metric.name, 'val_acc');
 
     const firstReport = path.join(ws.runsDir, 'first', 'report.html');
-    await waitFor('the first sweep\'s report', () => /sweep first: report written to .*report\.html \(2 runs, \d+ plots\)/.test(coord.log()), 90_000, c.logs);
+    await waitFor('the first sweep\'s report', () => /sweep first: report written to .*report\.html \(2 runs, \d+ plots?\)/.test(coord.log()), 90_000, c.logs);
     const html = fs.readFileSync(firstReport, 'utf8');
     // Both runs, in a table with a header row: the report was written after they had landed.
     assert.equal(rowsOf(html), 2, html.slice(0, 2000));
@@ -28,7 +30,7 @@ test('--report: each sweep that finishes gets report.html beside its runs, and e
     const submitted = await coordCommand(['submit', second, '--coord', coord.address]);
     assert.equal(submitted.status, 0, submitted.stderr);
     assert.ok(fs.existsSync(path.join(ws.runsDir, 'second', 'sweep.json')));
-    await waitFor('the second sweep\'s report', () => /sweep second: report written to .*\(3 runs, \d+ plots\)/.test(coord.log()), 90_000, c.logs);
+    await waitFor('the second sweep\'s report', () => /sweep second: report written to .*\(3 runs, \d+ plots?\)/.test(coord.log()), 90_000, c.logs);
     assert.equal(rowsOf(fs.readFileSync(path.join(ws.runsDir, 'second', 'report.html'), 'utf8')), 3);
     // The first sweep's report is written once, not again on every later event.
     assert.equal(coord.log().match(/sweep first: report written/g)?.length, 1, coord.log());
@@ -44,4 +46,31 @@ test('--report with --exit-when-done: the report is on disk when the coordinator
     assert.ok(fs.existsSync(path.join(ws.runsDir, 'once', 'report.html')), c.logs());
     assert.match(coord.log(), /sweep once: report written/);
   });
+});
+
+test('a sweep retried and finished again between two looks still gets a new report', async () => {
+  const { store, clock, dir } = fresh();
+  agent(store);
+  store.addSweep(sweep('again', 1));
+  const lines: string[] = [];
+  const reports = new SweepReports(store, path.join(dir, 'runs'), (line) => lines.push(line));
+  const finish = (status: 'failed' | 'completed') => {
+    const [run] = store.lease('a1', 1, TTL);
+    store.markStarted(ref(run!), 'a1');
+    clock.t += 1000;
+    if (status === 'completed') landed(store, run!);
+    store.finishRun(ref(run!), 'a1', { status, summaryJson: status === 'completed' ? '{}' : '', error: status === 'failed' ? 'boom' : '' });
+  };
+  finish('failed');
+  await reports.drain();
+  assert.equal(lines.filter((l) => /sweep again: writing its report/.test(l)).length, 1, lines.join('\n'));
+  // Retried and finished again before the next look: no look ever saw it unfinished.
+  store.retry('again');
+  finish('completed');
+  await reports.drain();
+  assert.equal(lines.filter((l) => /sweep again: writing its report/.test(l)).length, 2, lines.join('\n'));
+  // Nothing new: no third report.
+  await reports.drain();
+  assert.equal(lines.filter((l) => /writing its report/.test(l)).length, 2);
+  store.close();
 });

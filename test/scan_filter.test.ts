@@ -34,7 +34,8 @@ function writeRun(root: string, name: string, spec: RunSpec): void {
     ...(spec.note !== undefined ? { note: spec.note } : {}),
   });
   const final: Record<string, unknown> = {};
-  if (spec.valLoss !== undefined) final.val_loss = Number.isNaN(spec.valLoss) ? 'NaN' : spec.valLoss;
+  // summary.json writes the non-finite as strings (JSON has no NaN or Infinity).
+  if (spec.valLoss !== undefined) final.val_loss = Number.isFinite(spec.valLoss) ? spec.valLoss : String(spec.valLoss);
   if (spec.valAcc !== undefined) final.val_acc = spec.valAcc;
   writeJson(path.join(root, name, 'summary.json'), {
     name,
@@ -245,6 +246,18 @@ describe('scan --top', () => {
     // e diverged (NaN), d logged no val_acc.
     assert.deepEqual(runsOf(scanRuns(sweep, { metric: 'val_loss', top: 10 })), ['b', 'd', 'a', 'c']);
     assert.deepEqual(runsOf(scanRuns(sweep, { metric: 'val_acc', top: 10 })), ['b', 'a', 'c']);
+  });
+
+  test('an infinite value (a diverged run) is never the best', () => {
+    const root = tempDir('dlphys-scan-inf-');
+    writeRun(root, 'ok', { lr: 0.1, valLoss: 0.25 });
+    // A loss that ran off to -Infinity is the "best" its trainer saw.
+    for (const [name, value] of [['neg', '-Infinity'], ['pos', 'Infinity']] as const) {
+      writeRun(root, name, { lr: 1, status: 'diverged' });
+      writeJson(path.join(root, name, 'summary.json'), { name, status: 'diverged', steps: 3, final: { val_loss: value }, best: { val_loss: value }, wall_time: 1 });
+    }
+    assert.deepEqual(runsOf(scanRuns(root, { metric: 'val_loss', goal: 'min' })), ['ok', 'neg', 'pos']);
+    assert.deepEqual(runsOf(scanRuns(root, { metric: 'val_loss', goal: 'min', top: 3 })), ['ok']);
   });
 
   test('with --group-by keeps the K best groups', () => {

@@ -158,6 +158,14 @@ describe('curve bands and probe steps', () => {
     assert.deepEqual(values({ step: 50 }), values({ step: 'last' }));
   });
 
+  test('points a log axis cannot show (step 0, a zero loss) are left out and counted in a note', () => {
+    const dir = sweep(threeRuns);
+    for (const run of threeRuns) fs.appendFileSync(path.join(dir, run.name, 'metrics.jsonl'), JSON.stringify({ step: 0, split: 'train', loss: 0 }) + '\n');
+    const s = spec(dir, { type: 'curves', metric: 'loss', logX: true });
+    assert.deepEqual(s.title, { text: 'loss by step', subtitle: '3 of 18 points at or below zero left out (--log-x)' });
+    assert.ok((s.data as { values: { x: number }[] }).values.every((v) => v.x > 0));
+  });
+
   test('curves take final.M and best.M as the curve of M', () => {
     const dir = sweep(threeRuns);
     assert.deepEqual(spec(dir, { type: 'curves', metric: 'final.val_acc' }).data, spec(dir, { type: 'curves', metric: 'val_acc' }).data);

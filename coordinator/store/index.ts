@@ -276,6 +276,11 @@ export class Store {
     return queries.sweepDone(this.core, name);
   }
 
+  /** The latest ended_at (ms) of the sweep's runs, null while none has ended: it changes whenever a run of it ends. */
+  sweepLastEnded(name: string): number | null {
+    return this.core.db.prepare<[string], { t: number | null }>('SELECT max(ended_at) AS t FROM runs WHERE sweep = ?').get(name)?.t ?? null;
+  }
+
   allDone(): boolean {
     return this.unfinished() === 0;
   }

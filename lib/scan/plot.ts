@@ -48,6 +48,8 @@ export interface CurvesOptions {
   readonly logX?: boolean;
   readonly logY?: boolean;
   readonly title?: string;
+  /** A line under the title (what was left out, say). */
+  readonly note?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions
   if (options.groupBy === undefined) {
     return {
       ...base,
-      title: options.title ?? `${options.metric} by ${options.xTitle}`,
+      title: withNote(options.title ?? `${options.metric} by ${options.xTitle}`, options.note),
       data: { values: points.filter((p) => !options.logY || p.y > 0).map((p) => ({ ...p })) },
       mark: { type: 'line', point: false },
       encoding: {
@@ -91,7 +93,7 @@ export function curvesSpec(points: readonly CurvePoint[], options: CurvesOptions
   const spread = options.logY ? '×/÷ geometric std' : '±1 std';
   return {
     ...base,
-    title: { text: options.title ?? `${options.metric} by ${options.xTitle}`, subtitle: `${centre} over each group's runs, band ${spread}` },
+    title: { text: options.title ?? `${options.metric} by ${options.xTitle}`, subtitle: [`${centre} over each group's runs, band ${spread}`, ...(options.note ? [options.note] : [])] },
     data: { values: bands.map((p) => ({ ...p })) },
     encoding: { x },
     layer: [
@@ -127,6 +129,7 @@ export interface ScatterOptions {
   readonly metric: string;
   /** The --group-by title; the points are coloured by their group. */
   readonly groupBy?: string;
+  readonly note?: string;
   readonly logX?: boolean;
   readonly logY?: boolean;
 }
@@ -136,7 +139,7 @@ export function scatterSpec(points: readonly RunPoint[], options: ScatterOptions
   const numeric = points.every((p) => typeof p.x === 'number');
   return {
     $schema: SCHEMA,
-    title: `${options.metric} by ${options.x}`,
+    title: withNote(`${options.metric} by ${options.x}`, options.note),
     width: WIDTH,
     height: HEIGHT,
     data: { values: points.map((p) => ({ run: p.run, x: p.x, value: p.value, ...(p.group !== undefined ? { group: p.group } : {}) })) },
@@ -286,4 +289,8 @@ export function naturalCompare(a: string, b: string): number {
   if (xn && yn) return x - y;
   if (xn !== yn) return xn ? -1 : 1;
   return a.localeCompare(b);
+}
+
+function withNote(text: string, note: string | undefined): string | { text: string; subtitle: string } {
+  return note === undefined ? text : { text, subtitle: note };
 }

@@ -79,7 +79,8 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
         }
       });
       if (points.length === 0) throw new UsageError(`no metrics.jsonl row has both ${x} and ${metric}; try --x step`);
-      return curvesSpec(points, { metric, xTitle: x, groupBy: groupTitle, logX: request.logX, logY: request.logY });
+      const { kept, note } = positiveOnLogAxes(points, request, (p) => p.x, (p) => p.y);
+      return curvesSpec(kept, { metric, xTitle: x, groupBy: groupTitle, logX: request.logX, logY: request.logY, note });
     }
     case 'layers': {
       const metric = need('--metric', request.metric, 'q');
@@ -105,14 +106,16 @@ export function plotSpec(dir: string, runs: readonly RunRecord[], request: PlotR
         throw new UsageError(`--metric ${metric}: no run's probe rows have ${metric}_l1, ${metric}_l2, ...; use one of: ${families.join(', ') || '(no per-layer probe metrics)'}`);
       }
       const at = steps.size === 1 ? `step ${[...steps][0]}` : `the ${which} probe step`;
-      return curvesSpec(points, { metric, xTitle: 'layer', groupBy: groupTitle, logX: request.logX, logY: request.logY, title: `${metric} by layer at ${at}` });
+      const { kept, note } = positiveOnLogAxes(points, request, (p) => p.x, (p) => p.y);
+      return curvesSpec(kept, { note, metric, xTitle: 'layer', groupBy: groupTitle, logX: request.logX, logY: request.logY, title: `${metric} by layer at ${at}` });
     }
     case 'scatter': {
       const x = need('--x', request.x, 'optimizer.kwargs.lr');
       const metric = need('--metric', request.metric, 'val_acc');
       checkKey('--x', x);
       const points = runPoints(runs, configs, metric, request.goal, (c) => ({ x: c[x] })).map((p) => ({ ...p, ...groupField(groupOf(runs.findIndex((r) => r.path === p.run))) }));
-      return scatterSpec(points, { x, metric: columnOf(metric), logX: request.logX, logY: request.logY, groupBy: groupTitle });
+      const { kept, note } = positiveOnLogAxes(points, request, (p) => (typeof p.x === 'number' ? p.x : 1), (p) => p.value);
+      return scatterSpec(kept, { x, metric: columnOf(metric), logX: request.logX, logY: request.logY, groupBy: groupTitle, note });
     }
     case 'heatmap': {
       const x = need('--x', request.x, 'init.kwargs.sigma_w2');
@@ -175,6 +178,18 @@ function runPoints(
 function checkMetric(runs: readonly RunRecord[], metric: string): void {
   if (runs.some((run) => metric in run.final)) return;
   throw unknownMetric('--metric', metric, [...new Set(runs.flatMap((run) => Object.keys(run.final)))]);
+}
+
+/**
+ * The points a log axis can show (x > 0 under --log-x, y > 0 under --log-y) and, when some were
+ * left out, a note saying how many; none left is a UsageError naming the flag to drop.
+ */
+function positiveOnLogAxes<P>(points: readonly P[], request: PlotRequest, x: (p: P) => number, y: (p: P) => number): { kept: P[]; note?: string } {
+  const kept = points.filter((p) => (!request.logX || x(p) > 0) && (!request.logY || y(p) > 0));
+  if (kept.length === points.length) return { kept };
+  const flags = [request.logX ? '--log-x' : '', request.logY ? '--log-y' : ''].filter(Boolean).join(' and ');
+  if (kept.length === 0) throw new UsageError(`${flags}: every point is at or below zero, which a log axis cannot show; leave ${flags} out`);
+  return { kept, note: `${points.length - kept.length} of ${points.length} points at or below zero left out (${flags})` };
 }
 
 /** The probe step of `rows` that `which` names: the first, the last, or that step if a row has it. */

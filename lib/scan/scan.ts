@@ -146,9 +146,9 @@ export function scanRuns(dir: string, options: ScanOptions = {}): ScanTable {
   const sortedRuns = order.map((i) => runs[i]!);
   const sortedRows = order.map((i) => full[i]!);
 
-  // A run (or group) without a value of the metric, a diverged run's NaN included, is not among the best.
+  // A run (or group) without a finite value of the metric, a diverged run's NaN or Infinity included, is not among the best.
   const top = <T>(items: T[], value: (item: T) => Cell | undefined): T[] =>
-    options.top === undefined ? items : items.filter((item) => isNumber(value(item))).slice(0, options.top);
+    options.top === undefined ? items : items.filter((item) => { const v = value(item); return typeof v === 'number' && Number.isFinite(v); }).slice(0, options.top);
 
   if (options.groupBy && options.groupBy.length > 0) {
     const grouped = groupRows(sortedRows, options.groupBy, metricColumns);
@@ -265,10 +265,10 @@ function metricNames(runs: readonly RunRecord[]): string[] {
   return [...LEADING_METRICS.filter((m) => names.has(m)), ...rest];
 }
 
-/** Best first; missing values (and NaN) last, whatever the goal. */
+/** Best first; missing values, NaN and ±Infinity (a diverged run's, never a best) last, whatever the goal. */
 function compareByGoal(a: Cell | undefined, b: Cell | undefined, goal: Goal): number {
-  const x = typeof a === 'number' && !Number.isNaN(a) ? a : undefined;
-  const y = typeof b === 'number' && !Number.isNaN(b) ? b : undefined;
+  const x = typeof a === 'number' && Number.isFinite(a) ? a : undefined;
+  const y = typeof b === 'number' && Number.isFinite(b) ? b : undefined;
   if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : 1) : -1;
   if (x === y) return 0;
   return goal === 'min' ? (x < y ? -1 : 1) : x > y ? -1 : 1;
