@@ -37,6 +37,8 @@ export class Slot {
   training: RunTask | null = null;
   /** The run leased ahead, to start when the training one ends. */
   next: RunTask | null = null;
+  /** How long the slot's last run of each sweep took, job handed over to done (ms). */
+  private readonly lastTook = new Map<string, number>();
 
   constructor(
     readonly index: number,
@@ -51,9 +53,16 @@ export class Slot {
     return this.training === null;
   }
 
-  /** Its run ends soon and nothing is leased after it: a lease may bring the next one ahead. */
+  /**
+   * Its run ends soon and nothing is leased after it: a lease may bring the next one ahead. Soon:
+   * by the pace of its steps so far, or, before it has reported one, because the slot's last run of
+   * the same sweep took no longer than LEASE_AHEAD_MS (short runs end before their first row arrives).
+   */
   get wantsNext(): boolean {
-    return this.training !== null && this.next === null && !this.host.draining() && this.training.endsWithin(LEASE_AHEAD_MS);
+    const run = this.training;
+    if (run === null || this.next !== null || this.host.draining()) return false;
+    const took = this.lastTook.get(run.sweep);
+    return run.endsWithin(LEASE_AHEAD_MS) || (took !== undefined && took <= LEASE_AHEAD_MS);
   }
 
   /** Trains `task` now when idle, else holds it as the next run. */
@@ -77,9 +86,11 @@ export class Slot {
     // One process per run (maxRuns 1): the next run's process warms up while this one trains.
     // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
     this.spare = reuse.maxRuns === 1 && !task.isProgram ? this.host.spawn(this.gpu) : null;
+    const began = performance.now();
     const freeSlot = () => {
       if (this.training !== task) return;
       this.training = null;
+      this.lastTook.set(task.sweep, performance.now() - began);
       const draining = this.host.draining();
       if (task.isLost) runner.kill();
       else if (this.spare || draining) runner.release();
