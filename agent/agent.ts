@@ -3,62 +3,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAX_WASM_THREADS } from '../lib/backend/threads.js';
 import { version } from '../lib/version.js';
-import { unary, type Connection } from '../proto/client.js';
+import { unary } from '../proto/client.js';
 import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
 import { RetryStopped, retryWhile } from '../proto/retry.js';
-import type { WireRunRef } from '../proto/run_ref.js';
+import { toWireRef, type WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
 import { beat } from './heartbeat.js';
 import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
 import { buildRunnerBundle } from './launch/bundle.js';
 import { RunnerProcess } from './launch/process.js';
-import { DEFAULT_REUSE, type ReusePolicy } from './launch/reuse_policy.js';
+import { DEFAULT_REUSE } from './launch/reuse_policy.js';
 import { RunTask, type TaskContext } from './run_task.js';
 import { Slot, type SlotHost } from './slot.js';
-import { toWireRef } from '../proto/run_ref.js';
+import type { AgentOptions } from './agent_options.js';
 
-export interface AgentOptions {
-  conn: Connection;
-  /** GPU ids each slot is pinned to, round-robin (empty: CPU only). */
-  gpus: string[];
-  slots: number;
-  workDir: string;
-  /** Backend the runner children use: node-gpu when GPUs were asked for, else auto. */
-  backend: string;
-  exitWhenIdle: boolean;
-  /** Seconds between uploads of a running run's folder (0: only at the end). */
-  uploadEverySec: number;
-  /** How long to wait before asking again when the queue was empty. @default 1000 */
-  pollMs?: number;
-  /**
-   * When a runner process trains another run (launch/reuse_policy.ts): by default one process
-   * trains up to 50 runs in turn, replaced sooner after a failed run, a leak or an hour;
-   * maxRuns 1 gives every run a fresh process.
-   * @default DEFAULT_REUSE
-   */
-  reuse?: ReusePolicy;
-  /**
-   * How long the coordinator may stay unreachable while the agent has nothing to do (at start,
-   * or idle between runs) before the agent gives up and exits with an error; 0: never.
-   * @default 0
-   */
-  connectTimeoutMs?: number;
-  /**
-   * No tensor backend for dlphys's own runs (a GPU host without tfjs-node-gpu): the agent leases
-   * only program sweeps' runs, and its runner children load no backend.
-   */
-  programsOnly?: boolean;
-  /** The interpreter of program runs (agent/program_host.ts resolveInterpreter). */
-  interpreter: string;
-  /** No interpreter here: the agent leases only dlphys's own runs. */
-  nativeOnly?: boolean;
-  /** --wandb-shim: program runs use the shim even where the real wandb is installed. */
-  wandbShim?: boolean;
-  /** Called at every heartbeat tick (the agent keeps its work-dir lock fresh with it). */
-  onHeartbeat?: () => void;
-  log: (line: string) => void;
-}
+export type { AgentOptions } from './agent_options.js';
 
 /** Waits between tries of Register and Lease while the coordinator does not answer (proto/retry.ts). */
 const AGENT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000 } as const;

@@ -14,6 +14,7 @@ import { MetricBuffer } from './metric_buffer.js';
 import { ProgramSetupError, type ProgramHost } from './program_host.js';
 import type { RunJob } from './runner/protocol.js';
 import { recordPhases, type RunPhases } from './phases.js';
+import { RunProgress } from './run_progress.js';
 
 export interface TaskContext {
   conn: Connection;
@@ -30,18 +31,6 @@ export interface TaskContext {
 }
 
 class LostError extends Error {}
-
-/** train.steps of a dlphys run's config, or null (a program run, or a config that does not say). */
-function plannedSteps(configJson: string): number | null {
-  try {
-    const config = JSON.parse(configJson) as { train?: { steps?: unknown } };
-    if (isProgramJob(config)) return null;
-    const steps = config.train?.steps;
-    return typeof steps === 'number' && steps > 0 ? steps : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Final for metrics and reports: a definite refusal, or rows or a report the coordinator will never take as they are. */
 function refusedOrInvalid(err: unknown): boolean {
@@ -85,12 +74,7 @@ export class RunTask {
 
   /** When each phase of the run ended on this agent (phases.ts). */
   private readonly phases: RunPhases;
-  /** A dlphys run's train.steps (its progress is read from its metrics rows); null for a program run. */
-  private readonly totalSteps: number | null;
-  /** The last step a metrics row reported, and when (performance.now()). */
-  private lastStep = 0;
-  private lastStepAt = 0;
-  private jobSentAt = 0;
+  private readonly progress: RunProgress;
   /** A call of this run's is being retried: the coordinator could not take it for now. */
   private retrying = false;
   private trained = false;
@@ -101,7 +85,7 @@ export class RunTask {
     lease: { sent: number; answered: number; slot: number } = { sent: Date.now(), answered: Date.now(), slot: 0 },
   ) {
     this.ref = fromWireRef(leased.run);
-    this.totalSteps = plannedSteps(leased.config_json);
+    this.progress = new RunProgress(leased.config_json);
     this.phases = { run: this.ref.runId, attempt: this.ref.attempt, agent: ctx.agentId, slot: lease.slot, lease_sent: lease.sent, leased: lease.answered };
     this.name = leased.name;
     this.sweep = leased.sweep;
@@ -113,32 +97,20 @@ export class RunTask {
     return this.lost;
   }
 
-  /**
-   * The run will end within `ms`, by the pace of its steps so far (time since its job was handed
-   * over, per step reported); false while that is unknown (no step yet, or a program run).
-   */
-  endsWithin(ms: number): boolean {
-    if (this.totalSteps === null || this.lastStep === 0 || this.jobSentAt === 0) return false;
-    const perStep = (this.lastStepAt - this.jobSentAt) / this.lastStep;
-    return perStep * Math.max(0, this.totalSteps - this.lastStep) <= ms;
-  }
-
   /** Trained, but its upload or report waits for a coordinator that cannot take it now (a full disk, a restart). */
   get backlogged(): boolean {
     return this.trained && this.retrying;
   }
 
-  /** A metrics line from the runner: queued for the coordinator, its step noted for endsWithin. */
+  /** The run will end within `ms` (run_progress.ts). */
+  endsWithin(ms: number): boolean {
+    return this.progress.endsWithin(ms);
+  }
+
+  /** A metrics line from the runner: queued for the coordinator, its step noted. */
   private onMetricsLine(line: string): void {
     this.metrics.push(line);
-    if (this.totalSteps === null) return;
-    // The step alone, without parsing the row: this runs for every row.
-    const step = /"step":(\d+)/.exec(line)?.[1];
-    if (step !== undefined && Number(step) > this.lastStep) {
-      this.lastStep = Number(step);
-      this.lastStepAt = performance.now();
-      this.ctx.onProgress?.();
-    }
+    if (this.progress.note(line)) this.ctx.onProgress?.();
   }
 
   /** The run executes its sweep's program (not dlphys's trainer). */
@@ -229,7 +201,7 @@ export class RunTask {
         if (typeof job !== 'string') {
           outcome = await runner.run(job, (line) => this.onMetricsLine(line), () => {
             this.phases.job_sent = Date.now();
-            this.jobSentAt = performance.now();
+            this.progress.handedOver();
           });
         }
         // A program whose code could not be fetched because the agent is shutting down goes back to the queue.

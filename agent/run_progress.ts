@@ -1,0 +1,56 @@
+import { isProgramJob } from '../lib/sweep/program_sweep.js';
+
+/**
+ * How far a dlphys run has got, read from the metrics rows its runner streams: enough to say when
+ * it will end (agent/slot.ts leases the slot's next run ahead of that). A program run's length is
+ * unknown: it never says it ends soon.
+ */
+export class RunProgress {
+  /** train.steps of the run's config; null for a program run or a config that does not say. */
+  private readonly totalSteps: number | null;
+  private lastStep = 0;
+  private lastStepAt = 0;
+  private handedOverAt = 0;
+
+  constructor(configJson: string) {
+    this.totalSteps = plannedSteps(configJson);
+  }
+
+  /** The job reached the runner: the clock of its pace starts. */
+  handedOver(): void {
+    this.handedOverAt = performance.now();
+  }
+
+  /** Notes the step of a metrics row; true when it is a new step. */
+  note(line: string): boolean {
+    if (this.totalSteps === null) return false;
+    // The step alone, without parsing the row: this runs for every row.
+    const step = /"step":(\d+)/.exec(line)?.[1];
+    if (step === undefined || Number(step) <= this.lastStep) return false;
+    this.lastStep = Number(step);
+    this.lastStepAt = performance.now();
+    return true;
+  }
+
+  /**
+   * The run will end within `ms`, by the pace of its steps so far (time since its job was handed
+   * over, per step reported); false while that is unknown (no step yet, or a program run).
+   */
+  endsWithin(ms: number): boolean {
+    if (this.totalSteps === null || this.lastStep === 0 || this.handedOverAt === 0) return false;
+    const perStep = (this.lastStepAt - this.handedOverAt) / this.lastStep;
+    return perStep * Math.max(0, this.totalSteps - this.lastStep) <= ms;
+  }
+}
+
+/** train.steps of a dlphys run's config, or null (a program run, or a config that does not say). */
+function plannedSteps(configJson: string): number | null {
+  try {
+    const config = JSON.parse(configJson) as { train?: { steps?: unknown } };
+    if (isProgramJob(config)) return null;
+    const steps = config.train?.steps;
+    return typeof steps === 'number' && steps > 0 ? steps : null;
+  } catch {
+    return null;
+  }
+}
