@@ -227,6 +227,37 @@ export class CoordinatorServer {
     });
   }
 
+  /**
+   * Like agentCall, for the calls every slot of every agent makes per run (heartbeat, lease,
+   * start, metrics): the body runs in the store's next group commit, and the reply goes once that
+   * group is durable.
+   */
+  private groupedAgentCall<Req extends { agent_id: string }, Res>(body: (req: Req) => Res): UnaryHandler<Req, Res> {
+    return (call, callback) => {
+      const fail = (err: unknown) => {
+        const status = errorStatus(err);
+        this.noteDisk(status);
+        if (isCoordinatorFault(status)) this.heardWhileFailing.set(call.request.agent_id, Date.now());
+        callback({ code: status.code, details: status.details });
+      };
+      try {
+        checkRequest(call.getPath(), call.request);
+      } catch (err) {
+        return fail(err);
+      }
+      const secret = metadataValue(call.metadata, AGENT_SECRET_KEY);
+      this.opts.store
+        .grouped(() => {
+          this.opts.store.authenticateAgent(call.request.agent_id, secret);
+          return body(call.request);
+        })
+        .then((reply) => {
+          this.heardWhileFailing.delete(call.request.agent_id);
+          callback(null, reply);
+        }, fail);
+    };
+  }
+
   private handlers(): CoordinatorHandlers {
     const { store, leaseTtlMs, log } = this.opts;
     const upload = makeUploadHandler({
@@ -255,12 +286,12 @@ export class CoordinatorServer {
         log(`agent ${req.agent_id} registered (${req.slots} slot(s)${req.gpus.length ? `, GPU ${req.gpus.join(',')}` : ''})`);
         return { lease_ttl_ms: leaseTtlMs, heartbeat_ms: Math.max(50, Math.floor(leaseTtlMs / 3)), agent_secret: secret };
       }),
-      Heartbeat: this.agentCall((req) => {
+      Heartbeat: this.groupedAgentCall((req) => {
         const health = req.health ? healthFromWire(req.health) : null;
         const { cancel, lost, earlyStop } = store.heartbeat(req.agent_id, req.runs.map(fromWireRef), leaseTtlMs, health);
         return { cancel: cancel.map(toWireRef), lost: lost.map(toWireRef), early_stop: earlyStop.map((e) => ({ run: toWireRef(e.ref), reason: e.reason })) };
       }),
-      Lease: this.agentCall((req) => {
+      Lease: this.groupedAgentCall((req) => {
         const runs = this.closing ? [] : store.lease(req.agent_id, Math.max(0, req.max_runs), leaseTtlMs, req.request_id, req.programs_only ? 'program' : req.native_only ? 'native' : null);
         const unfinished = this.closing ? 0 : store.unfinished();
         if (unfinished === 0) this.toldIdle.add(req.agent_id);
@@ -270,11 +301,11 @@ export class CoordinatorServer {
           unfinished,
         };
       }),
-      StartRun: this.agentCall((req) => {
+      StartRun: this.groupedAgentCall((req) => {
         store.markStarted(fromWireRef(req.run), req.agent_id);
         return {};
       }),
-      ReportMetrics: this.agentCall((req) => {
+      ReportMetrics: this.groupedAgentCall((req) => {
         const ref = fromWireRef(req.run);
         const acked = store.addMetrics(
           ref,

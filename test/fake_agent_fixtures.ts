@@ -79,7 +79,12 @@ export function fileChunks(relPath: string, data: Buffer, declaredSize = data.le
 /** Every entry under `dir`, relative, sorted (empty when it does not exist). */
 export function tree(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
+  const all = (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
+  // A sweep's own files (sweep.json, written when it is recorded) are not landed runs: a sweep
+  // folder holding nothing else is left out with them.
+  const sweepFiles = new Set(all.filter((e) => /^[^/]+\/(sweep\.json|report\.html)$/.test(e)));
+  const rest = all.filter((e) => !sweepFiles.has(e));
+  return rest.filter((e) => e.includes('/') || ![...sweepFiles].some((f) => f.startsWith(`${e}/`)) || rest.some((o) => o.startsWith(`${e}/`)));
 }
 
 /** A run folder on the fake agent's side, made under `parent`. */

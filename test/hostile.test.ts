@@ -141,7 +141,8 @@ test('an upload that stalls ends with DEADLINE_EXCEEDED, its file closed and sta
       const bad = await upload(conn, [{ header: { run: leased!.run!, agent_id: 'fake\nFORGED' } }]);
       assert.equal(bad?.code, grpc.status.INVALID_ARGUMENT, bad?.details);
       assert.match(bad!.details, /header\.agent_id/);
-      assert.equal(fs.existsSync(path.join(ws.runsDir, 'stall')), false, 'nothing landed');
+      // The sweep's folder holds its sweep.json (written when it was recorded) and no run.
+      assert.deepEqual(fs.readdirSync(path.join(ws.runsDir, 'stall')), ['sweep.json'], 'nothing landed');
       assert.deepEqual(fs.existsSync(incoming) ? fs.readdirSync(incoming) : [], []);
     } finally {
       conn.close();

@@ -148,7 +148,7 @@ test('the coordinator killed with kill -9 mid-sweep and started again on the sam
       'one completed attempt per run',
     );
     for (const runId of Object.keys(finalStates)) assertLandedWhole(ws, runId);
-    assert.deepEqual(fs.readdirSync(path.join(ws.runsDir, 'crash')).sort(), ['r000', 'r001', 'r002', 'r003'], 'no half-landed folder left');
+    assert.deepEqual(fs.readdirSync(path.join(ws.runsDir, 'crash')).sort(), ['r000', 'r001', 'r002', 'r003', 'sweep.json'], 'no half-landed folder left');
   });
 });
 

@@ -211,16 +211,17 @@ test("no client can act as an agent it did not register: calls without the agent
       const forged = { ...conn, metadata: conn.metadata.clone() };
       forged.metadata.set('x-dlphys-agent-secret', 'guessed');
       for (const [who, client] of [['no secret', conn], ['a wrong secret', forged]] as const) {
-        const calls: [string, Promise<unknown>][] = [
-          ['Report', unary(client, 'Report', { run, agent_id: 'owner', status: 'completed', summary_json: '{"status":"completed"}', error: '' })],
-          ['Heartbeat', unary(client, 'Heartbeat', { agent_id: 'owner', runs: [run] })],
-          ['Lease', unary(client, 'Lease', { agent_id: 'owner', max_runs: 1, request_id: 'x' })],
-          ['StartRun', unary(client, 'StartRun', { run, agent_id: 'owner' })],
-          ['ReportMetrics', unary(client, 'ReportMetrics', { run, agent_id: 'owner', rows: [{ seq: '1', line: '{"step":1}' }] })],
-          ['Goodbye', unary(client, 'Goodbye', { agent_id: 'owner' })],
-          ['Upload', rawUpload(client, [{ header: { run, agent_id: 'owner' } }, ...fileChunks('summary.json', Buffer.from('{}'))])],
+        // Made one at a time: each refusal is awaited before the next call starts.
+        const calls: [string, () => Promise<unknown>][] = [
+          ['Report', () => unary(client, 'Report', { run, agent_id: 'owner', status: 'completed', summary_json: '{"status":"completed"}', error: '' })],
+          ['Heartbeat', () => unary(client, 'Heartbeat', { agent_id: 'owner', runs: [run] })],
+          ['Lease', () => unary(client, 'Lease', { agent_id: 'owner', max_runs: 1, request_id: 'x' })],
+          ['StartRun', () => unary(client, 'StartRun', { run, agent_id: 'owner' })],
+          ['ReportMetrics', () => unary(client, 'ReportMetrics', { run, agent_id: 'owner', rows: [{ seq: '1', line: '{"step":1}' }] })],
+          ['Goodbye', () => unary(client, 'Goodbye', { agent_id: 'owner' })],
+          ['Upload', () => rawUpload(client, [{ header: { run, agent_id: 'owner' } }, ...fileChunks('summary.json', Buffer.from('{}'))])],
         ];
-        for (const [what, call] of calls) await refused(`${what} with ${who}`, call, grpc.status.PERMISSION_DENIED, /lacks the secret/);
+        for (const [what, call] of calls) await refused(`${what} with ${who}`, call(), grpc.status.PERMISSION_DENIED, /lacks the secret/);
       }
       assert.deepEqual(runStates(ws.db), { 'own/r000': 'leased', 'own/r001': 'queued' }, 'the forged calls changed nothing');
       assert.equal(tree(ws.runsDir).length, 0, 'nothing landed');

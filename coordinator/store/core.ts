@@ -27,6 +27,9 @@ export class StoreCore {
   private readonly listeners = new Set<Listener>();
   private pending: EventRow[] = [];
   private inTx = false;
+  /** Calls waiting for the next group commit, and whether one is running. */
+  private group: { fn: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] | null = null;
+  private inGroup = false;
 
   constructor(
     file: string,
@@ -40,6 +43,8 @@ export class StoreCore {
 
   /** Runs fn in one IMMEDIATE transaction; after it commits, hands the events it added to listeners. */
   tx<T>(fn: () => T): T {
+    // Inside a group commit, fn already runs in a savepoint of the group's transaction.
+    if (this.inGroup) return fn();
     if (this.inTx) throw new Error('Store: nested transaction');
     this.inTx = true;
     this.pending = [];
@@ -56,6 +61,64 @@ export class StoreCore {
     this.pending = [];
     if (events.length > 0) this.emit(events);
     return result;
+  }
+
+  /**
+   * Group commit: runs `fn` (store calls that would each commit, and fsync, on their own) with the
+   * other calls queued in this turn of the event loop, in one IMMEDIATE transaction, each in a
+   * savepoint of its own, so that one call's error undoes only that call. The promise settles
+   * once the whole group has committed: a call is acknowledged only when it is durable, as
+   * before, but many calls share one fsync. With synchronous=FULL and many agents, a commit's
+   * fsync, not the SQL, is what a call costs (tens of ms while uploads write), and the event loop
+   * waits for it.
+   */
+  grouped<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.group === null) {
+        this.group = [];
+        setImmediate(() => this.commitGroup());
+      }
+      this.group.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  private commitGroup(): void {
+    const calls = this.group ?? [];
+    this.group = null;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    this.pending = [];
+    this.inGroup = true;
+    try {
+      this.db
+        .transaction(() => {
+          for (const call of calls) {
+            const mark = this.pending.length;
+            try {
+              // Nested: better-sqlite3 makes it a savepoint, rolled back alone if the call throws.
+              outcomes.push({ ok: true, value: this.db.transaction(call.fn)() });
+            } catch (error) {
+              this.pending.length = mark;
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      // The group did not commit (a full disk, say): none of its calls happened.
+      this.inGroup = false;
+      this.pending = [];
+      for (const call of calls) call.reject(error);
+      return;
+    }
+    this.inGroup = false;
+    const events = this.pending;
+    this.pending = [];
+    if (events.length > 0) this.emit(events);
+    calls.forEach((call, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) call.resolve(outcome.value);
+      else call.reject(outcome.error);
+    });
   }
 
   private emit(events: EventRow[]): void {

@@ -72,6 +72,11 @@ export class Store {
   // ---------------------------------------------------------------------------------------------
   // Events
 
+  /** `fn` (calls of this store) in the next group commit (core.ts grouped): settles once it is durable. */
+  grouped<T>(fn: () => T): Promise<T> {
+    return this.core.grouped(fn);
+  }
+
   /** Calls listener with the events of each committed transaction that added some. Returns the unsubscribe function. */
   onEvent(listener: Listener): () => void {
     return this.core.onEvent(listener);
