@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, writeJson, writeText } from './helpers.js';
 
@@ -87,4 +88,130 @@ export function lrSweep(): string {
     writeText(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r) + '\n').join(''));
   }
   return root;
+}
+
+/** One run folder of a made-up sweep: what each of its files holds (left out: not written). */
+export interface FixtureRun {
+  /** Its path under the sweep's folder; may nest (`a</script>` is folder `a<`, then `script>`). */
+  readonly path: string;
+  readonly config?: Record<string, unknown>;
+  readonly rows?: readonly Record<string, unknown>[];
+  readonly summary?: Record<string, unknown>;
+  /** train.log's text; 'folder' makes train.log a folder, which cannot be read as a file. */
+  readonly log?: string | 'folder';
+}
+
+/** Run folders under a new temp folder, as `runs` describe them. */
+export function runFolders(runs: readonly FixtureRun[], prefix = 'dlphys-report-made-'): string {
+  const root = tempDir(prefix);
+  for (const run of runs) {
+    const dir = path.join(root, ...run.path.split('/'));
+    fs.mkdirSync(dir, { recursive: true });
+    if (run.config !== undefined) writeJson(path.join(dir, 'config.json'), run.config);
+    if (run.rows !== undefined) writeText(path.join(dir, 'metrics.jsonl'), run.rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    if (run.summary !== undefined) writeJson(path.join(dir, 'summary.json'), run.summary);
+    if (run.log === 'folder') fs.mkdirSync(path.join(dir, 'train.log'));
+    else if (run.log !== undefined) writeText(path.join(dir, 'train.log'), run.log);
+  }
+  return root;
+}
+
+/**
+ * Five runs over optimizer.kwargs.lr whose val_loss is -Infinity, 0.5, Infinity, 0.3 and NaN (a
+ * run folder writes them as strings): finite values rank first whatever the goal.
+ */
+export function infinitySweep(): string {
+  const values: (number | string)[] = ['-Infinity', 0.5, 'Infinity', 0.3, 'NaN'];
+  return runFolders(
+    values.map((v, i) => ({
+      path: `r${i}`,
+      config: { name: `r${i}`, seed: 0, optimizer: { name: 'sgd', kwargs: { lr: 0.1 * (i + 1) } } },
+      rows: [10, 20].map((step) => ({ step, split: 'val', val_loss: v })),
+      summary: { name: `r${i}`, status: typeof v === 'number' ? 'completed' : 'diverged', steps: 20, final: { val_loss: v }, best: { val_loss: v } },
+    })),
+    'dlphys-report-inf-',
+  );
+}
+
+/**
+ * Three runs differing only in their seed: val_acc logged once each (at the end, no curve to
+ * draw), and a probe row at step 0 whose q_l1..q_l5 grow 10× a layer (0.01 to 100).
+ */
+export function seedsSweep(): string {
+  return runFolders(
+    [0, 1, 2].map((seed) => ({
+      path: `s${seed}`,
+      config: { name: `s${seed}`, seed, optimizer: { name: 'sgd', kwargs: { lr: 0.1 } } },
+      rows: [{ step: 0, split: 'probe', ...layers('q', 5, (l) => 10 ** (l - 3) * (1 + 0.1 * seed)) }, { step: 100, split: 'val', val_acc: 0.8 + 0.01 * seed }],
+    })),
+    'dlphys-report-seeds-',
+  );
+}
+
+/**
+ * optimizer.kwargs.lr {0.001, 0.01, 0.1, 1} × model.kwargs.depth {4, 8, 16, 48} × seed {0, 1}:
+ * 16 groups of two runs each, more than a legend tells apart; both axes span 10× or more.
+ */
+export function gridSweep(): string {
+  const runs: FixtureRun[] = [];
+  for (const lr of [0.001, 0.01, 0.1, 1]) {
+    for (const depth of [4, 8, 16, 48]) {
+      for (const seed of [0, 1]) {
+        const name = `lr${lr}-d${depth}-s${seed}`;
+        const rows = [1, 2, 3].map((i) => ({ step: i * 10, split: 'val', val_loss: 1 / (1 + lr * i) + 0.01 * depth + 0.001 * seed }));
+        runs.push({ path: name, config: { name, seed, model: { name: 'mlp', kwargs: { depth } }, optimizer: { name: 'sgd', kwargs: { lr } } }, rows });
+      }
+    }
+  }
+  return runFolders(runs, 'dlphys-report-grid-');
+}
+
+/** `count` runs over optimizer.kwargs.lr (no seeds), each logging val_loss at every one of `steps` steps. */
+export function manyRunsSweep(count: number, steps: number): string {
+  return runFolders(
+    Array.from({ length: count }, (_, i) => ({
+      path: `r${String(i).padStart(4, '0')}`,
+      config: { name: `r${i}`, seed: 0, optimizer: { name: 'sgd', kwargs: { lr: 0.001 * (i + 1) } } },
+      rows: Array.from({ length: steps }, (_, s) => ({ step: s + 1, split: 'val', val_loss: 1 / (1 + 0.001 * (i + 1) * (s + 1)) })),
+    })),
+    'dlphys-report-many-',
+  );
+}
+
+/** `count` failed runs, their errors one of three lines (the first with a second line), each with a train.log. */
+export function failedSweep(count: number): string {
+  const errors = ['CUDA out of memory\n  at step 3', 'loss became NaN', 'killed by signal 9'];
+  return runFolders(
+    Array.from({ length: count }, (_, i) => ({
+      path: `f${String(i).padStart(4, '0')}`,
+      config: { name: `f${i}`, seed: i },
+      rows: [{ step: 1, split: 'train', loss: 1 }],
+      summary: { name: `f${i}`, status: 'failed', steps: 1, error: errors[i % 3], final: { loss: 1 }, best: {} },
+      log: `started f${i}\nfailed f${i}\n`,
+    })),
+    'dlphys-report-failed-',
+  );
+}
+
+/** What a hostile run folder tries: markup in its folder's name, a config key and value, and its error. */
+export const PWN = '<img src=x onerror=window.__pwned=1>';
+export const ALERT = '<img src=x onerror=alert(1)>';
+
+/**
+ * Two runs whose folder name, config key and config value hold markup meant to run script in the
+ * report (`</script>` to end the page's data, an <img> whose onerror sets window.__pwned or opens
+ * a dialog): the first run's folder is `a</script><img src=x onerror=alert(1)>` (nested folders:
+ * a path cannot hold a slash otherwise).
+ */
+export function hostileSweep(): string {
+  return runFolders(
+    [`a</script>${ALERT}`, 'b'].map((name, i) => ({
+      path: name,
+      config: { name, seed: 0, [`${PWN}</script>`]: i + 1, note: `${PWN}</script><script>window.__pwned=2</script> ${i}` },
+      rows: [10, 20].map((step) => ({ step, split: 'val', val_loss: 1 / (step + i) })),
+      summary: { name, status: i === 0 ? 'failed' : 'completed', steps: 20, error: i === 0 ? `${PWN} went wrong</script>` : undefined, final: { val_loss: 1 / (20 + i) }, best: { val_loss: 1 / (20 + i) } },
+      log: `${ALERT}\n</script>${PWN}\n`,
+    })),
+    'dlphys-report-hostile-',
+  );
 }

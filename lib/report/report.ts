@@ -15,7 +15,11 @@ import { choosePlots, renderPlots, type ReportMetric, type ReportPlot } from './
  */
 
 export interface ReportOptions {
-  /** Rank runs by this metric (a bare name, `val_loss`); default: the sweep file's, else a val_ metric, else the first. */
+  /**
+   * Rank runs by this metric: a bare name (`val_loss`: its best value ranks, or a probe metric's
+   * final value), or `best.M` / `final.M` to say which; default: the sweep file's, else a val_
+   * metric, else the first.
+   */
   readonly metric?: string;
   /** What "best" means for the metric; default: the sweep file's goal for its metric, else defaultGoal. */
   readonly goal?: Goal;
@@ -36,8 +40,19 @@ export interface ReportFailure {
   readonly status: string;
   /** summary.json's error (or the reason it stopped), when it has one. */
   readonly error: string | null;
-  /** The last lines of its train.log; [] when there is none. */
+  /** The last lines of its train.log; [] when there is none (or it could not be read). */
   readonly log: readonly string[];
+  /** Why train.log could not be read (`EACCES`), when it exists but could not be; null otherwise. */
+  readonly logError: string | null;
+}
+
+/** Failed runs beyond the first MAX_FAILURES_SHOWN, counted by their error's first line. */
+export interface ReportFailureGroup {
+  /** The first line of the runs' error; null for runs without one. */
+  readonly error: string | null;
+  readonly count: number;
+  /** The runs, in the table's order. */
+  readonly runs: readonly string[];
 }
 
 /** Everything the page shows, gathered; report_html.ts only lays it out. */
@@ -56,7 +71,10 @@ export interface ReportData {
   /** The best run's row in `rows` (always 0 when there is one), null when no run has a value of the metric. */
   readonly bestRow: number | null;
   readonly plots: readonly ReportPlot[];
+  /** The first MAX_FAILURES_SHOWN failed runs in the table's order, each with its log. */
   readonly failures: readonly ReportFailure[];
+  /** The failed runs after those, grouped by error line, most common first; [] when all are shown. */
+  readonly moreFailures: readonly ReportFailureGroup[];
   readonly skipped: readonly ScanError[];
 }
 
@@ -64,6 +82,10 @@ export interface ReportData {
 const FAILED = new Set(['failed', 'crashed', 'diverged']);
 /** Lines of train.log shown for each failed run. */
 const LOG_LINES = 20;
+/** Failed runs shown each with its error and log; the rest are counted by error line. */
+export const MAX_FAILURES_SHOWN = 50;
+/** train.log files open at once: a sweep of 600 failed runs would otherwise run out of file descriptors. */
+const LOG_READS_AT_ONCE = 16;
 
 /**
  * The report page for the run folders under `dir` (searched as scan searches). A missing dir, a
@@ -87,34 +109,34 @@ export async function gatherReport(dir: string, options: ReportOptions = {}): Pr
   const metric = chooseMetric(runs, table.columns, sweep, options);
 
   // Scan's table, with only the parameters that truly vary, and the metric's best by its goal.
-  const varying = new Set(parameters.map((p) => p.key));
-  const isConfigColumn = (c: string) => !['run', 'status', 'steps', 'why'].includes(c) && !c.startsWith('final.') && !c.startsWith('best.');
-  const columns = table.columns.filter((c) => !isConfigColumn(c) || varying.has(c));
+  const columns = tableColumns(table.columns, parameters, metric);
   const rows = table.rows.map((row) => ({ ...row }));
   if (metric !== null) {
-    const metricColumns = metric.ranked ? [`final.${metric.name}`, metric.column] : [metric.column];
-    // A per-layer probe metric asked for by name is not among scan's default columns.
-    for (const c of metricColumns) if (!columns.includes(c)) columns.splice(columns.includes('why') ? columns.length - 1 : columns.length, 0, c);
     rows.forEach((row, i) => {
       row[`final.${metric.name}`] = runs[i]!.final[metric.name] ?? null;
-      if (metric.ranked) row[metric.column] = bestOf(runs[i]!, metric.name, metric.goal) ?? null;
+      if (metric.ranked) row[`best.${metric.name}`] = bestOf(runs[i]!, metric.name, metric.goal) ?? null;
     });
   }
   const order = rows.map((_, i) => i);
   if (metric !== null) order.sort((a, b) => byGoal(rows[a]![metric.column], rows[b]![metric.column], metric.goal));
   const sortedRows = order.map((i) => rows[i]!);
   const sortedRuns = order.map((i) => runs[i]!);
-  const bestRow = metric !== null && finite(sortedRows[0]?.[metric.column]) ? 0 : null;
+  const best = metric === null ? -1 : sortedRows.findIndex((row) => finite(row[metric.column]));
+  const bestRow = best < 0 ? null : best;
 
   const counts = new Map<string, number>();
   for (const run of runs) counts.set(run.status, (counts.get(run.status) ?? 0) + 1);
 
-  const plots = await renderPlots(dir, runs, choosePlots(runs, parameters, metric));
-  const failures = await Promise.all(
-    sortedRuns
-      .filter((run) => FAILED.has(run.status))
-      .map(async (run) => ({ run: run.path, status: run.status, error: run.error ?? run.reason, log: await tailLines(path.join(runDir(dir, run), 'train.log'), LOG_LINES).catch(() => []) })),
-  );
+  const plots = await renderPlots(dir, sortedRuns, choosePlots(runs, parameters, metric));
+  const failed = sortedRuns.filter((run) => FAILED.has(run.status));
+  const failures = await mapLimit(failed.slice(0, MAX_FAILURES_SHOWN), LOG_READS_AT_ONCE, async (run): Promise<ReportFailure> => {
+    const error = run.error ?? run.reason;
+    try {
+      return { run: run.path, status: run.status, error, log: await tailLines(path.join(runDir(dir, run), 'train.log'), LOG_LINES), logError: null };
+    } catch (err) {
+      return { run: run.path, status: run.status, error, log: [], logError: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    }
+  });
   const name = typeof sweep?.name === 'string' ? sweep.name : path.basename(path.resolve(dir));
   return {
     title: options.title ?? name,
@@ -129,6 +151,7 @@ export async function gatherReport(dir: string, options: ReportOptions = {}): Pr
     bestRow,
     plots,
     failures,
+    moreFailures: failureGroups(failed.slice(MAX_FAILURES_SHOWN)),
     skipped: table.errors,
   };
 }
@@ -144,12 +167,20 @@ function chooseMetric(runs: readonly RunRecord[], columns: readonly string[], sw
   let name: string | undefined;
   let goal: Goal | undefined;
   let source: 'flag' | 'sweep' | 'default';
+  /** `best.` or `final.` given with --metric: which of the metric's columns ranks. */
+  let prefix: 'best' | 'final' | undefined;
   if (options.metric !== undefined) {
-    if (!logged.has(options.metric)) {
+    const asked = /^(best|final)\.(.+)$/.exec(options.metric);
+    const bare = asked?.[2] ?? options.metric;
+    prefix = asked?.[1] as 'best' | 'final' | undefined;
+    if (!logged.has(bare)) {
       throw new UsageError(`--metric ${options.metric}: no run logged this metric; use one of: ${metricList(logged) || '(none logged)'}`);
     }
-    [name, source] = [options.metric, 'flag'];
-    if (options.metric === sweepMetric?.name) goal = sweepGoal(sweepMetric.goal);
+    if (prefix === 'best' && probe.has(bare)) {
+      throw new UsageError(`--metric ${options.metric}: ${bare} is a probe measurement, which has no best; use --metric final.${bare} (or ${bare})`);
+    }
+    [name, source] = [bare, 'flag'];
+    if (bare === sweepMetric?.name) goal = sweepGoal(sweepMetric.goal);
   } else if (sweepMetric !== undefined) {
     [name, goal, source] = [sweepMetric.name as string, sweepGoal(sweepMetric.goal), 'sweep'];
   } else {
@@ -160,7 +191,51 @@ function chooseMetric(runs: readonly RunRecord[], columns: readonly string[], sw
   if (name === undefined) return null;
   const ranked = !probe.has(name);
   const finalGoal = options.goal ?? goal ?? defaultGoal(name);
-  return { name, goal: finalGoal, ranked, source, column: `${ranked ? 'best' : 'final'}.${name}` };
+  return { name, goal: finalGoal, ranked, source, column: `${prefix ?? (ranked ? 'best' : 'final')}.${name}` };
+}
+
+/**
+ * Scan's columns with only the parameters that truly vary, in the sweep's order, and the column
+ * that ranks right after them (visible without scrolling a wide table); final.M and best.M of a
+ * metric scan does not show by default (a per-layer probe metric) are added.
+ */
+function tableColumns(scanColumns: readonly string[], parameters: readonly Parameter[], metric: ReportData['metric']): string[] {
+  const isMetric = (c: string) => c.startsWith('final.') || c.startsWith('best.');
+  const lead = scanColumns.filter((c) => c === 'run' || c === 'status' || c === 'steps');
+  const metrics = scanColumns.filter(isMetric);
+  if (metric !== null) {
+    for (const c of metric.ranked ? [`final.${metric.name}`, `best.${metric.name}`] : [`final.${metric.name}`]) if (!metrics.includes(c)) metrics.push(c);
+  }
+  const ranking = metric === null ? [] : [metric.column];
+  const rest = [...metrics.filter((c) => !ranking.includes(c)), ...scanColumns.filter((c) => c === 'why')];
+  return [...lead, ...parameters.map((p) => p.key).filter((k) => scanColumns.includes(k)), ...ranking, ...rest];
+}
+
+/** Failed runs counted by their error's first line, most common first (then as they come). */
+function failureGroups(runs: readonly RunRecord[]): ReportFailureGroup[] {
+  const groups = new Map<string, { error: string | null; runs: string[] }>();
+  for (const run of runs) {
+    const error = (run.error ?? run.reason)?.split('\n')[0]?.trim() ?? null;
+    const key = JSON.stringify(error);
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = { error, runs: [] }));
+    group.runs.push(run.path);
+  }
+  return [...groups.values()].map((g) => ({ error: g.error, count: g.runs.length, runs: g.runs })).sort((a, b) => b.count - a.count);
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** The parameters in the order the sweep file lists them (its axes as the author thinks of them); others after, as they were. */
@@ -210,10 +285,10 @@ function finite(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** Best first; missing values and NaN last, whatever the goal. */
-function byGoal(a: unknown, b: unknown, goal: Goal): number {
-  const x = typeof a === 'number' && !Number.isNaN(a) ? a : undefined;
-  const y = typeof b === 'number' && !Number.isNaN(b) ? b : undefined;
+/** Best first; missing values, NaN and ±Infinity (a diverged run's) last, whatever the goal. */
+export function byGoal(a: unknown, b: unknown, goal: Goal): number {
+  const x = finite(a) ? a : undefined;
+  const y = finite(b) ? b : undefined;
   if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : 1) : -1;
   if (x === y) return 0;
   return goal === 'min' ? (x < y ? -1 : 1) : x > y ? -1 : 1;

@@ -49,6 +49,12 @@ table.runs .missing { color: #adb5bd; }
 .badge { border-radius: 4px; padding: 0 6px; border: 1px solid var(--line); }
 .failure { border: 1px solid #ffcecb; border-radius: 8px; padding: 8px 12px; margin: 10px 0; }
 .failure .error { color: #cf222e; }
+h3 { font-size: 15px; margin: 20px 0 6px; }
+.failure-groups { padding-left: 20px; }
+.failure-groups li { margin: 6px 0; }
+.failure-groups .error, .failure p.error { color: #cf222e; }
+.failure-groups details { margin: 2px 0; }
+.failure-groups details p { white-space: normal; word-break: break-all; }
 footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
 `;
 

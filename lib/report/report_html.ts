@@ -50,7 +50,7 @@ function metricWords(data: ReportData): string {
   const m = data.metric;
   if (m === null) return ' · no metrics logged yet';
   const from = { flag: 'as asked (--metric)', sweep: 'the sweep’s metric', default: 'chosen as no sweep.json names one' }[m.source];
-  const what = m.ranked ? `${m.goal === 'max' ? 'highest' : 'lowest'} <code>${escapeHtml(m.name)}</code>` : `final <code>${escapeHtml(m.name)}</code> (${m.goal === 'max' ? 'highest' : 'lowest'})`;
+  const what = m.column.startsWith('best.') ? `${m.goal === 'max' ? 'highest' : 'lowest'} <code>${escapeHtml(m.name)}</code>` : `final <code>${escapeHtml(m.name)}</code> (${m.goal === 'max' ? 'highest' : 'lowest'})`;
   return ` · ranked by ${what}, ${from}`;
 }
 
@@ -144,14 +144,33 @@ function failuresSection(data: ReportData): string {
     .map(
       (f) => `<div class="failure">
 <p><code>${escapeHtml(f.run)}</code> <span class="badge ${statusClass(f.status)}">${escapeHtml(f.status)}</span>${f.error !== null ? ` <span class="error">${escapeHtml(f.error)}</span>` : ' <span class="meta">no error recorded</span>'}</p>
-${f.log.length ? `<details><summary>last ${f.log.length} line${f.log.length === 1 ? '' : 's'} of train.log</summary><pre>${escapeHtml(f.log.join('\n'))}</pre></details>` : '<p class="meta">no train.log</p>'}
+${logHtml(f)}
 </div>`,
     )
     .join('\n');
+  const more = data.moreFailures.reduce((n, g) => n + g.count, 0);
+  const groups = data.moreFailures
+    .map(
+      (g) => `<li><b>${g.count}</b> × ${g.error !== null ? `<span class="error">${escapeHtml(g.error)}</span>` : '<span class="meta">no error recorded</span>'}
+<details><summary>${g.count === 1 ? 'the run' : `the ${g.count} runs`}</summary><p>${g.runs.map((r) => `<code>${escapeHtml(r)}</code>`).join(' ')}</p></details></li>`,
+    )
+    .join('\n');
+  const rest = more
+    ? `<h3>${more} more, by error</h3>
+<p class="meta">The first ${data.failures.length} are shown above in full; the other ${more} are counted by the first line of their error.</p>
+<ul class="failure-groups">${groups}</ul>`
+    : '';
   return `<section id="failures">
-<h2>Failures (${data.failures.length})</h2>
+<h2>Failures (${data.failures.length + more})</h2>
 ${items}
+${rest}
 </section>`;
+}
+
+function logHtml(f: ReportData['failures'][number]): string {
+  if (f.logError !== null) return `<p class="error">cannot read train.log: ${escapeHtml(f.logError)}</p>`;
+  if (f.log.length === 0) return '<p class="meta">no train.log</p>';
+  return `<details><summary>last ${f.log.length} line${f.log.length === 1 ? '' : 's'} of train.log</summary><pre>${escapeHtml(f.log.join('\n'))}</pre></details>`;
 }
 
 function skippedSection(data: ReportData): string {
@@ -163,11 +182,16 @@ function skippedSection(data: ReportData): string {
 </section>`;
 }
 
-/** What the sort script reads: each row's raw values (NaN as missing, ±Infinity as the extreme numbers JSON can hold) and the initial order. */
+/**
+ * What the sort script reads: each row's raw values (NaN as missing, ±Infinity as the extreme
+ * numbers JSON can hold, except in the ranking column, where they are missing too: last either
+ * way, as the page ranks them) and the initial order.
+ */
 function sortData(data: ReportData): { rows: Cell[][]; sortColumn: number | null; sortDir: 'ascending' | 'descending' } {
-  const rows = data.rows.map((row) => data.columns.map((c) => sortValue(row[c] ?? null)));
   const m = data.metric;
   const col = m === null ? -1 : data.columns.indexOf(m.column);
+  // The ranking column as the page was ranked: a value that is not finite is no better than none.
+  const rows = data.rows.map((row) => data.columns.map((c, j) => (j === col && !(typeof row[c] === 'number' && Number.isFinite(row[c])) ? null : sortValue(row[c] ?? null))));
   return { rows, sortColumn: col < 0 ? null : col, sortDir: m?.goal === 'max' ? 'descending' : 'ascending' };
 }
 
