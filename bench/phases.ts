@@ -51,18 +51,35 @@ export function quantile(xs: readonly number[], q: number): number {
  * lease, hand-over, data and build included.
  */
 export function slotGaps(phases: readonly RunPhases[]): number[] {
+  const gaps: number[] = [];
+  for (const runs of slotRuns(phases)) {
+    for (let i = 1; i < runs.length; i++) gaps.push(runs[i]!.runner!.model! - runs[i - 1]!.runner!.trained!);
+  }
+  return gaps;
+}
+
+/** Each slot's dlphys runs in the order they trained. */
+function slotRuns(phases: readonly RunPhases[]): RunPhases[][] {
   const bySlot = new Map<string, RunPhases[]>();
   for (const p of phases) {
     if (p.runner?.model === undefined || p.runner.trained === undefined) continue;
     const key = `${p.agent}/${p.slot}`;
     bySlot.set(key, [...(bySlot.get(key) ?? []), p]);
   }
-  const gaps: number[] = [];
-  for (const runs of bySlot.values()) {
-    runs.sort((a, b) => a.runner!.model! - b.runner!.model!);
-    for (let i = 1; i < runs.length; i++) gaps.push(runs[i]!.runner!.model! - runs[i - 1]!.runner!.trained!);
+  return [...bySlot.values()].map((runs) => runs.sort((a, b) => a.runner!.model! - b.runner!.model!));
+}
+
+/** Runs leased before the run before them on their slot had finished training (agent/slot.ts), of the runs that followed another. */
+export function leasedAhead(phases: readonly RunPhases[]): { ahead: number; of: number } {
+  let ahead = 0;
+  let of = 0;
+  for (const runs of slotRuns(phases)) {
+    for (let i = 1; i < runs.length; i++) {
+      of += 1;
+      if (runs[i]!.leased < runs[i - 1]!.runner!.trained!) ahead += 1;
+    }
   }
-  return gaps;
+  return { ahead, of };
 }
 
 const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
@@ -77,6 +94,7 @@ export function phaseReport(phases: readonly RunPhases[], gaps: readonly number[
   return [
     ...textTable([['phase', 'median ms', 'p90 ms', 'mean ms', 'from the end of the phase before'], ...rows], { right: [false, true, true, true, false] }),
     `gap on a slot, training end to the next training start: median ${fmt(quantile(gaps, 0.5))} ms, p90 ${fmt(quantile(gaps, 0.9))} ms, max ${fmt(Math.max(...gaps))} ms (${gaps.length} gaps)`,
+    `leased ahead (before the slot's run before it had trained): ${leasedAhead(phases).ahead} of ${leasedAhead(phases).of} runs`,
   ];
 }
 
