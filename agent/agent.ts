@@ -245,7 +245,7 @@ export class Agent {
     let unanswered = false;
     while (!this.draining) {
       // Idle slots first, then slots whose run ends soon (their next run is leased ahead).
-      const wanting = () => [...this.slots.filter((s) => s.idle), ...this.slots.filter((s) => s.wantsNext)];
+      const wanting = () => [...this.slots.filter((s) => s.ready), ...this.slots.filter((s) => s.wantsNext)];
       let free = wanting();
       // Runs that trained but that the coordinator cannot take for now (a full disk, say) are
       // bounded: past 2 per slot the agent trains nothing new until they are taken.

@@ -45,12 +45,30 @@ export class Slot {
     readonly gpu: string | undefined,
     private readonly host: SlotHost,
   ) {
-    this.spare = host.spawn(gpu);
+    this.spare = this.warm(host.spawn(gpu));
   }
 
-  /** Nothing training: a lease may bring it a run. */
+  /** `runner`, with the agent told when it has loaded (a lease may then bring this slot a run). */
+  private warm(runner: RunnerProcess): RunnerProcess {
+    void runner.ready.then(
+      () => this.host.freed(),
+      () => this.host.freed(),
+    );
+    return runner;
+  }
+
+  /** Nothing training: a run may start here. */
   get idle(): boolean {
     return this.training === null;
+  }
+
+  /**
+   * Idle, with a process that has loaded tfjs (or has failed to: its run then fails at once): a
+   * lease may bring it a run. A run is not leased to wait for a process still loading, while
+   * another agent's slot could have started it.
+   */
+  get ready(): boolean {
+    return this.training === null && (this.spare === null || this.spare.settled);
   }
 
   /**
@@ -85,7 +103,7 @@ export class Slot {
     const reuse = this.host.reuse;
     // One process per run (maxRuns 1): the next run's process warms up while this one trains.
     // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
-    this.spare = reuse.maxRuns === 1 && !task.isProgram ? this.host.spawn(this.gpu) : null;
+    this.spare = reuse.maxRuns === 1 && !task.isProgram ? this.warm(this.host.spawn(this.gpu)) : null;
     const began = performance.now();
     const freeSlot = () => {
       if (this.training !== task) return;
@@ -103,7 +121,7 @@ export class Slot {
           if (reuse.maxRuns > 1) this.host.log(`slot ${this.index}: a new runner process (pid ${runner.pid} retired: ${why})`);
         }
       }
-      if (!this.spare && !draining) this.spare = this.host.spawn(this.gpu);
+      if (!this.spare && !draining) this.spare = this.warm(this.host.spawn(this.gpu));
       const next = this.takeNext();
       if (next && (draining || next.isLost)) this.host.dropped(next);
       else if (next) this.start(next);

@@ -50,6 +50,8 @@ export class RunnerProcess {
   /** The process group of the program this runner is running (a program run), killed with the runner. */
   private programGroup: number | null = null;
   private jobSent = false;
+  /** Loaded (ready) or failed to: it will not make a run wait for tfjs to load. */
+  settled = false;
   private readonly spawnedAt = performance.now();
   /** What it held when ready, and after its first dlphys run (reuse_policy.ts). */
   private atReady: RunnerHeld | null = null;
@@ -101,7 +103,10 @@ export class RunnerProcess {
       });
       void this.exited.then(({ code, signal }) => reject(new Error(this.describeExit(code, signal))));
     });
-    this.ready.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    this.ready.then(
+      () => (this.settled = true),
+      () => (this.settled = true), // observed by whoever awaits it; never an unhandled rejection
+    );
   }
 
   get pid(): number | undefined {
