@@ -49,6 +49,8 @@ export class Agent {
   private readonly aheadSettled = new Map<RunTask, () => void>();
   /** The lease loop waits for a slot (none idle, none ending soon): a run nearing its end wakes it. */
   private waitingForSlot = false;
+  /** The recent Lease round trip (ms, a moving average; the last try of each call). */
+  private leaseRtt: number | undefined;
   private readonly slotHost: SlotHost;
   private draining = false;
   private heartbeatMs = 2000;
@@ -78,6 +80,7 @@ export class Agent {
         );
       },
       dropped: (task) => void this.dropAhead(task),
+      leaseRoundTrip: () => this.leaseRtt,
       freed: () => this.wake?.(),
     };
     this.ctx = {
@@ -109,10 +112,7 @@ export class Agent {
     const busy = this.slots.filter((s) => s.training);
     this.opts.log(busy.length ? `draining: stopping ${busy.length} run(s) and handing them back` : 'draining: no run in progress');
     for (const slot of busy) slot.training!.stopForDrain();
-    for (const slot of this.slots) {
-      const next = slot.takeNext();
-      if (next) void this.dropAhead(next);
-    }
+    for (const slot of this.slots) for (const next of slot.takeAhead()) void this.dropAhead(next);
     this.wake?.();
   }
 
@@ -301,6 +301,7 @@ export class Agent {
         break;
       }
       const answered = Date.now();
+      this.leaseRtt = this.leaseRtt === undefined ? answered - leaseSent : 0.8 * this.leaseRtt + 0.2 * (answered - leaseSent);
       reply.runs.forEach((run, i) => this.assign(free[i]!, new RunTask(this.ctx, run, { sent: leaseSent, answered, slot: free[i]!.index })));
       if (reply.runs.length > 0) continue;
       if (this.opts.exitWhenIdle && this.tasks.size === 0 && reply.unfinished === 0) {

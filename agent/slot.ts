@@ -10,12 +10,17 @@ import type { RunTask } from './run_task.js';
  */
 export const LEASE_AHEAD_MS = 1000;
 
+/** Runs a slot holds leased ahead at most: runs shorter than a lease round trip need more than one. */
+export const MAX_AHEAD = 4;
+
 /** What a slot needs from its agent. */
 export interface SlotHost {
   spawn(gpu: string | undefined): RunnerProcess;
   readonly reuse: ReusePolicy;
   draining(): boolean;
   log(line: string): void;
+  /** The agent's recent Lease round trip (ms), or undefined before one. */
+  leaseRoundTrip(): number | undefined;
   /** A run began on the slot; `done` settles once it is reported (or given up). */
   started(task: RunTask, done: Promise<void>): void;
   /** A run leased ahead will not run here (the agent is draining, or it was lost): hand it back. */
@@ -28,15 +33,15 @@ export interface SlotHost {
  * One training process at a time: the slot's runner trains its runs in turn until its reuse
  * policy retires it (launch/reuse_policy.ts), and a replacement is spawned at once, so it loads
  * tfjs while the slot leases. A run frees the slot when training ends, its upload and report
- * going on beside the next run; a run leased ahead (`next`) starts that same moment.
+ * going on beside the next run; a run leased ahead starts that same moment.
  */
 export class Slot {
   /** Warm (or warming) process for the slot's next run: the last run's, or a new one; null while one is training. */
   spare: RunnerProcess | null;
   /** The run training here, if any. */
   training: RunTask | null = null;
-  /** The run leased ahead, to start when the training one ends. */
-  next: RunTask | null = null;
+  /** Runs leased ahead, in order, the first to start when the training one ends. */
+  private readonly ahead: RunTask[] = [];
   /** How long the slot's last run of each sweep took, job handed over to done (ms). */
   private readonly lastTook = new Map<string, number>();
 
@@ -72,28 +77,36 @@ export class Slot {
   }
 
   /**
-   * Its run ends soon and nothing is leased after it: a lease may bring the next one ahead. Soon:
-   * by the pace of its steps so far, or, before it has reported one, because the slot's last run of
-   * the same sweep took no longer than LEASE_AHEAD_MS (short runs end before their first row arrives).
+   * Its run ends soon and fewer runs than it needs are leased after it: a lease may bring one
+   * more ahead. Soon: by the pace of its steps so far, or, before it has reported one, because the
+   * slot's last run of the same sweep took no longer than LEASE_AHEAD_MS (short runs end before
+   * their first row arrives). It needs one run ahead, or, when its runs are shorter than a lease
+   * round trip, enough to cover one (at most MAX_AHEAD).
    */
   get wantsNext(): boolean {
     const run = this.training;
-    if (run === null || this.next !== null || this.host.draining()) return false;
+    if (run === null || this.host.draining()) return false;
     const took = this.lastTook.get(run.sweep);
+    const rtt = this.host.leaseRoundTrip();
+    const depth = took !== undefined && rtt !== undefined ? Math.min(MAX_AHEAD, 1 + Math.floor(rtt / Math.max(took, 1))) : 1;
+    if (this.ahead.length >= depth) return false;
     return run.endsWithin(LEASE_AHEAD_MS) || (took !== undefined && took <= LEASE_AHEAD_MS);
   }
 
-  /** Trains `task` now when idle, else holds it as the next run. */
-  assign(task: RunTask): void {
-    if (this.training === null) this.start(task);
-    else this.next = task;
+  /** Runs leased ahead, not started yet. */
+  get queued(): number {
+    return this.ahead.length;
   }
 
-  /** Takes back the run leased ahead, if any (the agent is draining). */
-  takeNext(): RunTask | null {
-    const next = this.next;
-    this.next = null;
-    return next;
+  /** Trains `task` now when idle, else holds it leased ahead. */
+  assign(task: RunTask): void {
+    if (this.training === null) this.start(task);
+    else this.ahead.push(task);
+  }
+
+  /** Takes back the runs leased ahead (the agent is draining). */
+  takeAhead(): RunTask[] {
+    return this.ahead.splice(0);
   }
 
   private start(task: RunTask): void {
@@ -122,9 +135,16 @@ export class Slot {
         }
       }
       if (!this.spare && !draining) this.spare = this.warm(this.host.spawn(this.gpu));
-      const next = this.takeNext();
-      if (next && (draining || next.isLost)) this.host.dropped(next);
-      else if (next) this.start(next);
+      // The runs leased ahead: the first one that can still run starts now; lost ones, or all of
+      // them when the agent is draining, go back.
+      while (this.ahead.length > 0) {
+        const next = this.ahead.shift()!;
+        if (draining || next.isLost) this.host.dropped(next);
+        else {
+          this.start(next);
+          break;
+        }
+      }
       this.host.freed();
     };
     const done = task

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { packagePath } from '../../lib/package_dir.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
 import type { FromRunner, RunJob, RunnerHeld, RunnerMarks, ToRunner } from '../runner/protocol.js';
@@ -7,6 +8,8 @@ import { retireReason, type ReusePolicy, type RunnerRecord } from './reuse_polic
 /** The runner through tsx, from the TypeScript sources; agents pass their compiled one instead. */
 export const TSX_ENTRY = packagePath('agent', 'runner', 'entry.js');
 const STDERR_TAIL = 4096;
+/** The runner's niceness (agent's + this): see the constructor. */
+const RUNNER_NICE = 5;
 /** The coordinator's secret: a run (its config's callbacks, a user's program) has no business seeing it. */
 const SECRET_VARIABLES = ['DLPHYS_TOKEN', 'DLPHYS_TOKEN_FILE'];
 
@@ -70,6 +73,13 @@ export class RunnerProcess {
       },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
+    // Training yields the CPU to the agent and the coordinator on a loaded host: their heartbeats,
+    // leases and reports are short, and everything waits on them (nice 5, as a batch job).
+    try {
+      if (this.child.pid !== undefined) os.setPriority(this.child.pid, RUNNER_NICE);
+    } catch {
+      // Not permitted here: the runner keeps the agent's priority.
+    }
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
