@@ -91,6 +91,7 @@ export class Agent {
       log: opts.log,
       draining: () => this.draining,
       onProgress: () => {
+        for (const slot of this.slots) for (const task of slot.takeAheadIfLong()) void this.dropAhead(task);
         if (this.waitingForSlot && this.slots.some((s) => s.wantsNext)) this.wake?.();
       },
       programs: new ProgramHost({

@@ -8,17 +8,21 @@ import { isProgramJob } from '../lib/sweep/program_sweep.js';
 export class RunProgress {
   /** train.steps of the run's config; null for a program run or a config that does not say. */
   private readonly totalSteps: number | null;
+  private firstStep = 0;
+  private firstStepAt = 0;
   private lastStep = 0;
   private lastStepAt = 0;
-  private handedOverAt = 0;
 
   constructor(configJson: string) {
     this.totalSteps = plannedSteps(configJson);
   }
 
-  /** The job reached the runner: the clock of its pace starts. */
-  handedOver(): void {
-    this.handedOverAt = performance.now();
+  /**
+   * Its pace is known: two rows with steps have come. The first row's time is not a measure of
+   * pace (it includes loading data, building the model and the first steps' warm-up).
+   */
+  get paced(): boolean {
+    return this.lastStep > this.firstStep;
   }
 
   /** Notes the step of a metrics row; true when it is a new step. */
@@ -29,16 +33,17 @@ export class RunProgress {
     if (step === undefined || Number(step) <= this.lastStep) return false;
     this.lastStep = Number(step);
     this.lastStepAt = performance.now();
+    if (this.firstStep === 0) [this.firstStep, this.firstStepAt] = [this.lastStep, this.lastStepAt];
     return true;
   }
 
   /**
-   * The run will end within `ms`, by the pace of its steps so far (time since its job was handed
-   * over, per step reported); false while that is unknown (no step yet, or a program run).
+   * The run will end within `ms`, by the pace of its steps since its first row; false while that is
+   * unknown (fewer than two rows, or a program run).
    */
   endsWithin(ms: number): boolean {
-    if (this.totalSteps === null || this.lastStep === 0 || this.handedOverAt === 0) return false;
-    const perStep = (this.lastStepAt - this.handedOverAt) / this.lastStep;
+    if (this.totalSteps === null || !this.paced) return false;
+    const perStep = (this.lastStepAt - this.firstStepAt) / (this.lastStep - this.firstStep);
     return perStep * Math.max(0, this.totalSteps - this.lastStep) <= ms;
   }
 }

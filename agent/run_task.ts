@@ -39,6 +39,7 @@ function refusedOrInvalid(err: unknown): boolean {
 
 /** The stop reason of a run stopped because its agent is shutting down. */
 const DRAIN_REASON = 'agent shutting down';
+const CANCEL_REASON = 'cancelled by the coordinator';
 
 /** summary.json as a report carries it: '' when the coordinator would refuse it for its size. */
 const MAX_SUMMARY_CHARS = 200_000;
@@ -77,6 +78,8 @@ export class RunTask {
   private readonly progress: RunProgress;
   /** A call of this run's is being retried: the coordinator could not take it for now. */
   private retrying = false;
+  private drainAsked = false;
+  private outcomeStatus: string | null = null;
   private trained = false;
 
   constructor(
@@ -100,6 +103,16 @@ export class RunTask {
   /** Trained, but its upload or report waits for a coordinator that cannot take it now (a full disk, a restart). */
   get backlogged(): boolean {
     return this.trained && this.retrying;
+  }
+
+  /** Its own pace is known (run_progress.ts). */
+  get paced(): boolean {
+    return this.progress.paced;
+  }
+
+  /** It trained to its end (completed): its length says how long the sweep's runs take. */
+  get completedNormally(): boolean {
+    return this.outcomeStatus === 'completed';
   }
 
   /** The run will end within `ms` (run_progress.ts). */
@@ -127,7 +140,7 @@ export class RunTask {
     if (this.cancelled) return;
     this.cancelled = true;
     this.ctx.log(`cancel ${this.ref.runId}: stopping it`);
-    this.runner?.stop('cancelled by the coordinator');
+    this.runner?.stop(CANCEL_REASON);
   }
 
   /** The sweep's early termination stopped the run: it stops, and its summary says early_stopped and why. */
@@ -140,6 +153,7 @@ export class RunTask {
 
   /** Asks the run to stop because the agent is shutting down. */
   stopForDrain(): void {
+    this.drainAsked = true;
     this.runner?.stop(DRAIN_REASON);
   }
 
@@ -184,10 +198,6 @@ export class RunTask {
 
   /** Runs the task to its end; `onTrained` fires once the child is done training (the slot is free). */
   async execute(runner: RunnerProcess, onTrained: () => void = () => {}): Promise<void> {
-    this.runner = runner;
-    // Cancelled or stopped while it waited, leased ahead: the stop reaches the runner with the job.
-    if (this.cancelled) runner.stop('cancelled by the coordinator');
-    else if (this.earlyStopReason !== null) runner.stop(this.earlyStopReason);
     try {
       // Training does not wait for the coordinator to record the start: one round trip (and one
       // disk sync there) less between runs. The report waits for it, so the order is kept.
@@ -198,11 +208,21 @@ export class RunTask {
       let outcome: RunOutcome;
       try {
         const job = await this.job();
+        if (this.lost) throw new LostError();
         if (typeof job !== 'string') {
-          outcome = await runner.run(job, (line) => this.onMetricsLine(line), () => {
-            this.phases.job_sent = Date.now();
-            this.progress.handedOver();
-          });
+          // From here the runner is this run's to stop or kill; a stop asked for while the run
+          // waited (leased ahead, or its code fetched) goes with the job.
+          this.runner = runner;
+          const stopAtOnce = this.cancelled ? CANCEL_REASON : (this.earlyStopReason ?? (this.drainAsked ? DRAIN_REASON : null));
+          outcome = await runner.run(
+            job,
+            (line) => this.onMetricsLine(line),
+            () => {
+              this.phases.job_sent = Date.now();
+            },
+            stopAtOnce,
+          );
+          this.outcomeStatus = outcome.error === null ? (outcome.summary?.status ?? null) : null;
         }
         // A program whose code could not be fetched because the agent is shutting down goes back to the queue.
         else if (this.ctx.draining()) outcome = { summary: { status: 'stopped', reason: DRAIN_REASON } as RunOutcome['summary'], error: null };

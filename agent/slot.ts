@@ -90,7 +90,22 @@ export class Slot {
     const rtt = this.host.leaseRoundTrip();
     const depth = took !== undefined && rtt !== undefined ? Math.min(MAX_AHEAD, 1 + Math.floor(rtt / Math.max(took, 1))) : 1;
     if (this.ahead.length >= depth) return false;
-    return run.endsWithin(LEASE_AHEAD_MS) || (took !== undefined && took <= LEASE_AHEAD_MS);
+    // The last run's length stands in only until this one's own pace is known.
+    return run.paced ? run.endsWithin(LEASE_AHEAD_MS) : took !== undefined && took <= LEASE_AHEAD_MS;
+  }
+
+  /**
+   * Runs held ahead of a run whose own pace now says it will not end soon (its slot's last run was
+   * short, this one is not): taken back, for the agent to hand back, so that another agent's idle
+   * slot can have them instead of waiting for this run.
+   */
+  takeAheadIfLong(): RunTask[] {
+    const run = this.training;
+    if (run === null || this.ahead.length === 0 || !run.paced) return [];
+    // Twice the window it was leased in (plus round trips): a run about as long as the last one
+    // keeps what it leased; only one clearly longer gives it back.
+    const rtt = this.host.leaseRoundTrip() ?? 0;
+    return run.endsWithin(2 * LEASE_AHEAD_MS + 2 * rtt) ? [] : this.takeAhead();
   }
 
   /** Runs leased ahead, not started yet. */
@@ -112,7 +127,8 @@ export class Slot {
   private start(task: RunTask): void {
     this.training = task;
     this.host.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${this.index}${this.gpu !== undefined ? ` (GPU ${this.gpu})` : ''}`);
-    const runner = this.spare ?? this.host.spawn(this.gpu);
+    // A spare that died while it waited (the OOM killer, say) is replaced, not handed a run to fail.
+    const runner = this.spare && !(this.spare.settled && !this.spare.reusable) ? this.spare : this.host.spawn(this.gpu);
     const reuse = this.host.reuse;
     // One process per run (maxRuns 1): the next run's process warms up while this one trains.
     // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
@@ -121,7 +137,8 @@ export class Slot {
     const freeSlot = () => {
       if (this.training !== task) return;
       this.training = null;
-      this.lastTook.set(task.sweep, performance.now() - began);
+      // Only a run that ran to its end says how long the sweep's runs take.
+      if (task.completedNormally) this.lastTook.set(task.sweep, performance.now() - began);
       const draining = this.host.draining();
       if (task.isLost) runner.kill();
       else if (this.spare || draining) runner.release();

@@ -39,7 +39,7 @@ test('a process keeps what it read: the next read of a key comes from memory, a 
     first.x[0] = 99; // a dataset scaling its arrays in place
     const [file] = fs.readdirSync(path.join(dir, 'data'));
     const full = path.join(dir, 'data', file!);
-    // Unreadable now, yet unchanged in size and time: only memory can answer.
+    // Unreadable now, yet the same file (inode and size): only memory can answer.
     const stat = fs.statSync(full);
     fs.writeFileSync(full, Buffer.alloc(stat.size));
     fs.utimesSync(full, stat.atimeMs / 1000, stat.mtimeMs / 1000);

@@ -8,8 +8,9 @@ import { attemptsOf, query, runStates, serveSweep, startOneSlotAgent, tinySweep,
 const trainedAt = (runsDir: string, runId: string) => Date.parse((JSON.parse(fs.readFileSync(path.join(runsDir, runId, 'summary.json'), 'utf8')) as { ended_at: string }).ended_at);
 
 test("a slot leases its next run before the current one's training ends, and every run still lands once", async () => {
-  // Short runs: after the first, the slot knows its runs take well under a second.
-  const ws = workspace(tinySweep({ name: 'ahead', runs: 5, steps: 20, logEvery: 5 }));
+  // Runs of a second or two: each leases the next in its last second, by the pace of its steps,
+  // which leaves a loaded machine's lease round trip plenty of time.
+  const ws = workspace(tinySweep({ name: 'ahead', runs: 5, steps: 600, logEvery: 5 }));
   await withCluster(async (c) => {
     const coord = await serveSweep(c, ws, ['--exit-when-done']);
     const agent = c.track('agent', startOneSlotAgent(coord.address, ['--exit-when-idle']));
@@ -40,5 +41,23 @@ test('an agent drained while it holds a run leased ahead hands that run back too
       assert.deepEqual(attemptsOf(ws.db, run).map((a) => a.outcome), ['handback'], `${run}\n${c.logs()}`);
     }
     assert.deepEqual(runStates(ws.db), { 'aheaddrain/r000': 'queued', 'aheaddrain/r001': 'queued' });
+  });
+});
+
+test('runs held ahead of a run that turns out long go back, for another agent to train meanwhile', async () => {
+  // r000 is short, r001 long, r002 short: after r000 the slot leases r002 ahead of r001, then r001's
+  // own pace says it will not end soon.
+  const sweep = { ...tinySweep({ name: 'longnext' }), parameters: { 'train.steps': { values: [20, 200_000, 21] } } };
+  const ws = workspace(sweep);
+  await withCluster(async (c) => {
+    const coord = await serveSweep(c, ws);
+    c.track('agent A', startOneSlotAgent(coord.address));
+    await waitFor('the long run training', () => runStates(ws.db)['longnext/r001'] === 'running', 120_000, c.logs);
+    c.track('agent B', startOneSlotAgent(coord.address));
+    await waitFor('the short run after it done elsewhere', () => runStates(ws.db)['longnext/r002'] === 'completed', 120_000, c.logs);
+    assert.equal(runStates(ws.db)['longnext/r001'], 'running', 'while the long run still trains');
+    const [long] = attemptsOf(ws.db, 'longnext/r001');
+    const short = attemptsOf(ws.db, 'longnext/r002');
+    assert.notEqual(short.at(-1)!.agent_id, long!.agent_id, `${JSON.stringify(short)}\n${c.logs()}`);
   });
 });

@@ -36,6 +36,21 @@ test('a runner trains a second run when asked, and a stop of the first does not 
   assert.ok(lines.length > 0, 'metrics lines streamed');
 });
 
+test('a stop that arrives after its run ended (a late cancel or early stop) never stops the next run', { timeout: 60_000 }, async () => {
+  const runner = new RunnerProcess({ backend: 'cpu', threads: 1 });
+  const runsDir = tempDir();
+  assert.equal((await runner.run({ type: 'run', config: tinyConfig(), runsDir, name: 'a' }, () => {})).summary?.status, 'completed');
+  // The agent's side: a stop for a run that is no longer in progress is not sent at all.
+  runner.stop('cancelled by the coordinator');
+  // The runner's side: one already on its way when the run ended (it names run a) is dropped.
+  (runner as unknown as { send(m: unknown): void }).send({ type: 'stop', reason: 'early stop of a', run: 'a' });
+  const next = await runner.run({ type: 'run', config: tinyConfig(), runsDir, name: 'b' }, () => {});
+  runner.release();
+  assert.equal(next.error, null);
+  assert.equal(next.summary?.status, 'completed');
+  assert.equal(next.summary?.steps, 40);
+});
+
 test("a runner child never sees the coordinator's token, whichever way the agent got it", { timeout: 60_000 }, async () => {
   const saved = { token: process.env.DLPHYS_TOKEN, file: process.env.DLPHYS_TOKEN_FILE };
   process.env.DLPHYS_TOKEN = 'secret-in-env';

@@ -53,6 +53,8 @@ export class RunnerProcess {
   /** The process group of the program this runner is running (a program run), killed with the runner. */
   private programGroup: number | null = null;
   private jobSent = false;
+  /** The name of the run given to run() and not yet done. */
+  private current: string | null = null;
   /** Loaded (ready) or failed to: it will not make a run wait for tfjs to load. */
   settled = false;
   private readonly spawnedAt = performance.now();
@@ -74,9 +76,9 @@ export class RunnerProcess {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     // Training yields the CPU to the agent and the coordinator on a loaded host: their heartbeats,
-    // leases and reports are short, and everything waits on them (nice 5, as a batch job).
+    // leases and reports are short, and everything waits on them (5 nicer than the agent).
     try {
-      if (this.child.pid !== undefined) os.setPriority(this.child.pid, RUNNER_NICE);
+      if (this.child.pid !== undefined) os.setPriority(this.child.pid, Math.min(19, os.getPriority() + RUNNER_NICE));
     } catch {
       // Not permitted here: the runner keeps the agent's priority.
     }
@@ -128,8 +130,26 @@ export class RunnerProcess {
     return this.stderrTail;
   }
 
-  /** Trains one run; resolves when the child reports it done or dies (a death is a failed run). `onSent` marks the job's handing over. */
-  async run(job: RunJob, onMetrics: (line: string) => void, onSent: () => void = () => {}): Promise<RunOutcome> {
+  /**
+   * Trains one run; resolves when the child reports it done or dies (a death is a failed run).
+   * `onSent` marks the job's handing over; `stopAtOnce` stops it as soon as it starts (cancelled
+   * while it waited).
+   */
+  async run(job: RunJob, onMetrics: (line: string) => void, onSent: () => void = () => {}, stopAtOnce: string | null = null): Promise<RunOutcome> {
+    this.current = job.name;
+    this.stopBeforeJob = stopAtOnce;
+    try {
+      return await this.runJob(job, onMetrics, onSent);
+    } finally {
+      // Whatever stop was meant for this run ends with it.
+      this.current = null;
+      this.jobSent = false;
+      this.stopBeforeJob = null;
+      this.onMetrics = null;
+    }
+  }
+
+  private async runJob(job: RunJob, onMetrics: (line: string) => void, onSent: () => void): Promise<RunOutcome> {
     // A run leased right after the previous one ended may find its process still loading tfjs.
     try {
       await this.ready;
@@ -146,7 +166,7 @@ export class RunnerProcess {
     this.send(job);
     onSent();
     this.jobSent = true;
-    if (this.stopBeforeJob !== null) this.send({ type: 'stop', reason: this.stopBeforeJob });
+    if (this.stopBeforeJob !== null) this.send({ type: 'stop', reason: this.stopBeforeJob, run: job.name });
     this.stopBeforeJob = null;
     const outcome = await done;
     if (job.type === 'run') {
@@ -179,8 +199,10 @@ export class RunnerProcess {
     setTimeout(() => this.kill(), 5000).unref();
   }
 
+  /** Stops the run in progress (sent with it if it has not reached the child yet); nothing without one. */
   stop(reason: string): void {
-    if (this.jobSent) this.send({ type: 'stop', reason });
+    if (this.current === null) return;
+    if (this.jobSent) this.send({ type: 'stop', reason, run: this.current });
     else this.stopBeforeJob = reason;
   }
 

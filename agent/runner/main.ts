@@ -25,6 +25,8 @@ let trainer: Trainer | undefined;
 let program: ProgramRun | undefined;
 let pendingStop: string | undefined;
 let training = false;
+/** The name of the run in progress. */
+let current: string | undefined;
 
 function send(message: FromRunner): Promise<void> {
   return new Promise((resolve) => {
@@ -39,6 +41,8 @@ function finish(): void {
 
 process.on('message', (message: ToRunner) => {
   if (message.type === 'stop') {
+    // Only for the run in progress: a stop for a run that has ended is dropped.
+    if (!training || message.run !== current) return;
     pendingStop = message.reason;
     trainer?.requestStop(message.reason);
     program?.stop(message.reason);
@@ -64,6 +68,7 @@ process.on('SIGTERM', () => {});
 async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   const marks: RunnerMarks = { received: Date.now() };
   training = true;
+  current = message.name;
   trainer = undefined;
   let error: string | null = null;
   try {
@@ -90,6 +95,7 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
     error = cause instanceof UsageError || err instanceof RunFailedError ? (cause as Error).message : cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
   }
   training = false;
+  current = undefined;
   // A stop belongs to the run it was sent for; the next run starts clean.
   pendingStop = undefined;
   trainer = undefined;
@@ -115,6 +121,7 @@ function injectFault(name: string): void {
 /** One program run (agent/runner/program_run.ts); needs no backend. */
 async function runProgram(message: ProgramRunMessage): Promise<void> {
   training = true;
+  current = message.name;
   program = new ProgramRun(
     message,
     (line) => void send({ type: 'metrics', line }),
@@ -124,6 +131,7 @@ async function runProgram(message: ProgramRunMessage): Promise<void> {
   const { summary, error } = await program.run();
   program = undefined;
   training = false;
+  current = undefined;
   pendingStop = undefined;
   await send({ type: 'done', summary, error });
 }

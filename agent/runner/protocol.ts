@@ -6,7 +6,8 @@ import type { ProgramRunMessage } from './program_run.js';
 export type RunJob = { type: 'run'; config: Record<string, unknown>; runsDir: string; name: string } | ProgramRunMessage;
 
 /** Agent -> runner child, over the fork IPC channel. */
-export type ToRunner = RunJob | { type: 'stop'; reason: string };
+/** A stop names its run: one that arrives after that run ended (a late cancel) must not stop the next. */
+export type ToRunner = RunJob | { type: 'stop'; reason: string; run: string };
 
 /**
  * What a runner holds between runs, read when it is ready and after each run: the agent replaces

@@ -97,6 +97,9 @@ export class StoreCore {
               // Nested: better-sqlite3 makes it a savepoint, rolled back alone if the call throws.
               outcomes.push({ ok: true, value: this.db.transaction(call.fn)() });
             } catch (error) {
+              // SQLite undoes the whole transaction on some errors (a full disk, an I/O error): the
+              // group is over, and every call in it is refused with that error.
+              if (!this.db.inTransaction) throw error;
               this.pending.length = mark;
               outcomes.push({ ok: false, error });
             }

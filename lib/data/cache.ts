@@ -33,11 +33,13 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
  * The last datasets this process read or drew, by cache file: a runner that trains run after run
  * of one sweep hands the next run its data from memory, copied (a dataset may scale its arrays in
  * place), without reading the file again. At most MEMORY_BYTES. A copy is used only while its file
- * is the one it came from (same size and modification time): a file replaced or removed since is
- * read again.
+ * is the one it came from (same inode and size: files are replaced by rename), not by modification
+ * time, which every reader's touch moves; a memory hit touches the file too (at most once a
+ * minute), so that the disk cache's eviction by last use sees the file in use.
  */
-const memory = new Map<string, { arrays: Arrays; size: number; mtimeMs: number }>();
+const memory = new Map<string, { arrays: Arrays; size: number; ino: number; touchedAt: number }>();
 const MEMORY_BYTES = 512 * 2 ** 20;
+const TOUCH_EVERY_MS = 60_000;
 const bytesOf = (arrays: Arrays) => Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
 const copyOf = <T extends Arrays>(arrays: T): T => Object.fromEntries(Object.entries(arrays).map(([k, a]) => [k, a.slice()])) as T;
 
@@ -45,7 +47,7 @@ function remember(file: string, arrays: Arrays): void {
   memory.delete(file);
   const stat = statOf(file);
   if (!stat || bytesOf(arrays) > MEMORY_BYTES) return;
-  memory.set(file, { arrays: copyOf(arrays), ...stat });
+  memory.set(file, { arrays: copyOf(arrays), ...stat, touchedAt: Date.now() });
   let total = [...memory.values()].reduce((n, e) => n + bytesOf(e.arrays), 0);
   for (const [key, entry] of memory) {
     if (total <= MEMORY_BYTES) break;
@@ -54,12 +56,21 @@ function remember(file: string, arrays: Arrays): void {
   }
 }
 
-function statOf(file: string): { size: number; mtimeMs: number } | null {
+function statOf(file: string): { size: number; ino: number } | null {
   try {
-    const { size, mtimeMs } = fs.statSync(file);
-    return { size, mtimeMs };
+    const { size, ino } = fs.statSync(file);
+    return { size, ino };
   } catch {
     return null;
+  }
+}
+
+function touch(file: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(file, now, now);
+  } catch {
+    // read already; nothing lost
   }
 }
 
@@ -70,22 +81,20 @@ export function cachedArrays<T extends Arrays>(key: unknown, draw: () => T): T {
   const file = path.join(dir, `${createHash('sha256').update(JSON.stringify({ dlphys: version, key })).digest('hex').slice(0, 32)}.bin`);
   const held = memory.get(file);
   const current = held && statOf(file);
-  // Within a millisecond: a time set through utimes reads back a hair off (seconds as a double).
-  if (held && current && current.size === held.size && Math.abs(current.mtimeMs - held.mtimeMs) < 1) {
+  if (held && current && current.size === held.size && current.ino === held.ino) {
     // Most recently used last, so the oldest goes first when memory is full.
     memory.delete(file);
     memory.set(file, held);
+    if (Date.now() - held.touchedAt >= TOUCH_EVERY_MS) {
+      touch(file);
+      held.touchedAt = Date.now();
+    }
     return copyOf(held.arrays) as T;
   }
   const hit = read(file);
   if (hit) {
     // Touched, so that eviction goes by last use (another process may have evicted it since).
-    const now = new Date();
-    try {
-      fs.utimesSync(file, now, now);
-    } catch {
-      // read already; nothing lost
-    }
+    touch(file);
     remember(file, hit);
     return hit as T;
   }
