@@ -10,6 +10,9 @@ import type { RunTask } from './run_task.js';
  */
 export const LEASE_AHEAD_MS = 1000;
 
+/** A run held ahead of one that will not end within this long goes back to the queue. */
+const HAND_BACK_AFTER_MS = 10 * LEASE_AHEAD_MS;
+
 /** Runs a slot holds leased ahead at most: runs shorter than a lease round trip need more than one. */
 export const MAX_AHEAD = 4;
 
@@ -102,10 +105,9 @@ export class Slot {
   takeAheadIfLong(): RunTask[] {
     const run = this.training;
     if (run === null || this.ahead.length === 0 || !run.paced) return [];
-    // Twice the window it was leased in (plus round trips): a run about as long as the last one
-    // keeps what it leased; only one clearly longer gives it back.
-    const rtt = this.host.leaseRoundTrip() ?? 0;
-    return run.endsWithin(2 * LEASE_AHEAD_MS + 2 * rtt) ? [] : this.takeAhead();
+    // Ten times the window it was leased in: a run that slows down on a loaded host keeps what it
+    // leased; only one clearly longer (a real run after short ones) gives it back.
+    return run.endsWithin(HAND_BACK_AFTER_MS) ? [] : this.takeAhead();
   }
 
   /** Runs leased ahead, not started yet. */

@@ -17,8 +17,13 @@ test("a slot leases its next run before the current one's training ends, and eve
     assert.equal(await within('the sweep', agent.exited, 120_000, c.logs), 0, c.logs());
     assert.equal(await coord.exited, 0, c.logs());
     assert.deepEqual(new Set(Object.values(runStates(ws.db))), new Set(['completed']));
-    const leased = query<{ run_id: string; leased_at: number }>(ws.db, 'SELECT run_id, leased_at FROM attempts ORDER BY leased_at');
-    assert.equal(leased.length, 5, 'one attempt per run: nothing leased ahead was lost or leased twice');
+    const attempts = query<{ run_id: string; leased_at: number; outcome: string }>(ws.db, 'SELECT run_id, leased_at, outcome FROM attempts ORDER BY leased_at');
+    // Each run trained and recorded once; a run held ahead may have gone back once (a loaded host
+    // slowed the run before it), never lost.
+    const completed = attempts.filter((a) => a.outcome === 'completed');
+    assert.deepEqual(completed.map((a) => a.run_id).sort(), ['ahead/r000', 'ahead/r001', 'ahead/r002', 'ahead/r003', 'ahead/r004']);
+    assert.ok(attempts.every((a) => a.outcome === 'completed' || a.outcome === 'handback'), JSON.stringify(attempts));
+    const leased = completed;
     // One slot: run k+1 was leased while run k still trained.
     const ahead = leased.slice(1).filter((a, i) => a.leased_at < trainedAt(ws.runsDir, leased[i]!.run_id));
     assert.ok(ahead.length >= 3, `runs leased ahead: ${ahead.map((a) => a.run_id).join(', ')}\n${c.logs()}`);
