@@ -31,21 +31,23 @@ test("a slot leases its next run before the current one's training ends, and eve
 });
 
 test('an agent drained while it holds a run leased ahead hands that run back too', async () => {
-  // Two runs of a few seconds: the second is leased ahead in the last second of the first.
-  const ws = workspace(tinySweep({ name: 'aheaddrain', runs: 2, steps: 4000, logEvery: 50 }));
+  // r000 is short, so when r001 (a few seconds) starts, r002 is leased ahead at once and held while
+  // r001 trains: seconds of slack for the drain to come while it is held, whatever the load.
+  const sweep = { ...tinySweep({ name: 'aheaddrain', logEvery: 50 }), parameters: { 'train.steps': { values: [20, 6000, 21] } } };
+  const ws = workspace(sweep);
   await withCluster(async (c) => {
     const coord = await serveSweep(c, ws);
     const agent = c.track('agent', startOneSlotAgent(coord.address, [], {}, true));
-    await waitFor('the second run leased while the first trains', () => {
+    await waitFor('the third run leased while the second trains', () => {
       const s = runStates(ws.db);
-      return s['aheaddrain/r000'] === 'running' && s['aheaddrain/r001'] === 'leased';
+      return s['aheaddrain/r001'] === 'running' && s['aheaddrain/r002'] === 'leased';
     }, 120_000, c.logs);
     process.kill(-agent.child.pid!, 'SIGTERM');
     assert.equal(await within('the agent to drain and exit', agent.exited, 30_000, c.logs), 0, c.logs());
-    for (const run of ['aheaddrain/r000', 'aheaddrain/r001']) {
+    for (const run of ['aheaddrain/r001', 'aheaddrain/r002']) {
       assert.deepEqual(attemptsOf(ws.db, run).map((a) => a.outcome), ['handback'], `${run}\n${c.logs()}`);
     }
-    assert.deepEqual(runStates(ws.db), { 'aheaddrain/r000': 'queued', 'aheaddrain/r001': 'queued' });
+    assert.deepEqual(runStates(ws.db), { 'aheaddrain/r000': 'completed', 'aheaddrain/r001': 'queued', 'aheaddrain/r002': 'queued' });
   });
 });
 
