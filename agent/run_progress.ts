@@ -13,8 +13,9 @@ export class RunProgress {
   private lastStep = 0;
   private lastStepAt = 0;
 
-  constructor(configJson: string) {
-    this.totalSteps = plannedSteps(configJson);
+  /** `config`: the leased run's config, parsed (null when it is not one). */
+  constructor(config: Record<string, unknown> | null) {
+    this.totalSteps = plannedSteps(config);
   }
 
   /**
@@ -49,13 +50,8 @@ export class RunProgress {
 }
 
 /** train.steps of a dlphys run's config, or null (a program run, or a config that does not say). */
-function plannedSteps(configJson: string): number | null {
-  try {
-    const config = JSON.parse(configJson) as { train?: { steps?: unknown } };
-    if (isProgramJob(config)) return null;
-    const steps = config.train?.steps;
-    return typeof steps === 'number' && steps > 0 ? steps : null;
-  } catch {
-    return null;
-  }
+function plannedSteps(config: Record<string, unknown> | null): number | null {
+  if (config === null || isProgramJob(config)) return null;
+  const steps = (config as { train?: { steps?: unknown } }).train?.steps;
+  return typeof steps === 'number' && steps > 0 ? steps : null;
 }

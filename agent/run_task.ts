@@ -11,7 +11,8 @@ import { writeJsonAtomic } from '../lib/run/run_folder.js';
 import { uploadFolder } from './sync_sender.js';
 import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
-import { ProgramSetupError, type ProgramHost } from './program_host.js';
+import type { ProgramHost } from './program_host.js';
+import { parseObject, runJob } from './run_job.js';
 import type { RunJob } from './runner/protocol.js';
 import { recordPhases, type RunPhases } from './phases.js';
 import { RunProgress } from './run_progress.js';
@@ -75,7 +76,12 @@ export class RunTask {
 
   /** When each phase of the run ended on this agent (phases.ts). */
   private readonly phases: RunPhases;
-  private readonly progress: RunProgress;
+  /** How far it has got, from its metrics rows (slot.ts leases ahead by it). */
+  readonly progress: RunProgress;
+  /** The leased config_json, parsed once (null when it is not JSON: job() then says why). */
+  private readonly config: Record<string, unknown> | null;
+  /** The run executes its sweep's program (not dlphys's trainer). */
+  readonly isProgram: boolean;
   /** A call of this run's is being retried: the coordinator could not take it for now. */
   private retrying = false;
   private drainAsked = false;
@@ -88,7 +94,9 @@ export class RunTask {
     lease: { sent: number; answered: number; slot: number } = { sent: Date.now(), answered: Date.now(), slot: 0 },
   ) {
     this.ref = fromWireRef(leased.run);
-    this.progress = new RunProgress(leased.config_json);
+    this.config = parseObject(leased.config_json);
+    this.isProgram = this.config !== null && isProgramJob(this.config);
+    this.progress = new RunProgress(this.config);
     this.phases = { run: this.ref.runId, attempt: this.ref.attempt, agent: ctx.agentId, slot: lease.slot, lease_sent: lease.sent, leased: lease.answered };
     this.name = leased.name;
     this.sweep = leased.sweep;
@@ -105,34 +113,15 @@ export class RunTask {
     return this.trained && this.retrying;
   }
 
-  /** Its own pace is known (run_progress.ts). */
-  get paced(): boolean {
-    return this.progress.paced;
-  }
-
   /** It trained to its end (completed): its length says how long the sweep's runs take. */
   get completedNormally(): boolean {
     return this.outcomeStatus === 'completed';
-  }
-
-  /** The run will end within `ms` (run_progress.ts). */
-  endsWithin(ms: number): boolean {
-    return this.progress.endsWithin(ms);
   }
 
   /** A metrics line from the runner: queued for the coordinator, its step noted. */
   private onMetricsLine(line: string): void {
     this.metrics.push(line);
     if (this.progress.note(line)) this.ctx.onProgress?.();
-  }
-
-  /** The run executes its sweep's program (not dlphys's trainer). */
-  get isProgram(): boolean {
-    try {
-      return isProgramJob(JSON.parse(this.leased.config_json));
-    } catch {
-      return false;
-    }
   }
 
   /** The user cancelled the run: stop it; it is reported (and recorded as cancelled) as usual. */
@@ -249,18 +238,10 @@ export class RunTask {
     }
   }
 
-  /** What the runner is given: the run's config, or its program with where and how it runs here; a string when the program cannot run here. */
-  private async job(): Promise<RunJob | string> {
-    const config = JSON.parse(this.leased.config_json) as Record<string, unknown>;
-    const runsDir = path.dirname(this.dir);
-    if (!isProgramJob(config)) return { type: 'run', config, runsDir, name: this.name };
-    try {
-      const setup = await this.ctx.programs.prepare(config);
-      return { type: 'program', job: config, runsDir, name: this.name, sweep: this.sweep, runId: this.ref.runId, ...setup };
-    } catch (err) {
-      if (err instanceof ProgramSetupError) return err.message;
-      throw err;
-    }
+  /** What the runner is given (run_job.ts); a string when the program cannot run here. */
+  private job(): Promise<RunJob | string> {
+    const config = this.config ?? (JSON.parse(this.leased.config_json) as Record<string, unknown>);
+    return runJob(this.ctx.programs, config, { runsDir: path.dirname(this.dir), name: this.name, sweep: this.sweep, runId: this.ref.runId });
   }
 
   private async finish(outcome: RunOutcome): Promise<void> {

@@ -94,7 +94,7 @@ export class Slot {
     const depth = took !== undefined && rtt !== undefined ? Math.min(MAX_AHEAD, 1 + Math.floor(rtt / Math.max(took, 1))) : 1;
     if (this.ahead.length >= depth) return false;
     // The last run's length stands in only until this one's own pace is known.
-    return run.paced ? run.endsWithin(LEASE_AHEAD_MS) : took !== undefined && took <= LEASE_AHEAD_MS;
+    return run.progress.paced ? run.progress.endsWithin(LEASE_AHEAD_MS) : took !== undefined && took <= LEASE_AHEAD_MS;
   }
 
   /**
@@ -104,10 +104,10 @@ export class Slot {
    */
   takeAheadIfLong(): RunTask[] {
     const run = this.training;
-    if (run === null || this.ahead.length === 0 || !run.paced) return [];
+    if (run === null || this.ahead.length === 0 || !run.progress.paced) return [];
     // Ten times the window it was leased in: a run that slows down on a loaded host keeps what it
     // leased; only one clearly longer (a real run after short ones) gives it back.
-    return run.endsWithin(HAND_BACK_AFTER_MS) ? [] : this.takeAhead();
+    return run.progress.endsWithin(HAND_BACK_AFTER_MS) ? [] : this.takeAhead();
   }
 
   /** Runs leased ahead, not started yet. */

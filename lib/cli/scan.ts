@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../write_file_atomic.js';
 import { collect, oneOf, positiveInt } from './flags.js';
 import type { Goal } from '../scan/read_run.js';
 import { FORMATS, formatTable, type Format } from '../scan/format.js';
@@ -179,7 +179,7 @@ Plots (Vega-Lite rendered to SVG or PNG; hover a mark in the SVG for its values)
         io.stdout(text);
         return;
       }
-      writeAtomic(flags.output, text);
+      writeFileAtomic(flags.output, text);
       io.stderr(`dlphys: wrote ${table.rows.length} row${table.rows.length === 1 ? '' : 's'} to ${flags.output}\n`);
     });
 }
@@ -236,14 +236,3 @@ function formatFromPath(file: string | undefined): Format | undefined {
   return undefined;
 }
 
-/** Write, then rename: an interrupted scan never leaves half a CSV behind. */
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new UsageError(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (check the folder exists and is writable)`);
-  }
-}

@@ -1,6 +1,5 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../write_file_atomic.js';
 import { buildReport, type ReportOptions } from './report.js';
 
 /**
@@ -11,14 +10,7 @@ import { buildReport, type ReportOptions } from './report.js';
  */
 export async function writeReport(dir: string, out: string = defaultReportPath(dir), options: ReportOptions = {}): Promise<{ runs: number; plots: number }> {
   const { html, runs, plots } = await buildReport(dir, options);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, html);
-    fs.renameSync(tmp, out);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new UsageError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (check the folder exists and is writable, or give --out FILE)`);
-  }
+  writeFileAtomic(out, html, 'check the folder exists and is writable, or give --out FILE');
   return { runs, plots };
 }
 

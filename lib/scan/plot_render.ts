@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../write_file_atomic.js';
 
 export type PlotFormat = 'svg' | 'png';
 
@@ -50,21 +50,11 @@ export async function renderPng(svg: string): Promise<Buffer> {
 export async function writePlot(spec: vl.TopLevelSpec, file: string): Promise<void> {
   const format = plotFormat(file);
   const svg = await renderSvg(spec);
-  writeAtomic(file, format === 'svg' ? svg : await renderPng(svg));
+  writeFileAtomic(file, format === 'svg' ? svg : await renderPng(svg));
 }
 
 /** The spec as JSON, for the Vega editor or a notebook. */
 export function writeSpec(spec: vl.TopLevelSpec, file: string): void {
-  writeAtomic(file, JSON.stringify(spec, null, 2) + '\n');
+  writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');
 }
 
-function writeAtomic(file: string, data: string | Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new UsageError(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (check the folder exists and is writable)`);
-  }
-}
