@@ -238,6 +238,15 @@ export class RunTask {
     }
   }
 
+  /**
+   * The job of a dlphys run, known without waiting for anything: what a runner prepares ahead
+   * (slot.ts); null for a program run, or a config that is not a JSON object.
+   */
+  get trainerJob(): RunJob | null {
+    if (this.config === null || this.isProgram) return null;
+    return { type: 'run', config: this.config, runsDir: path.dirname(this.dir), name: this.name };
+  }
+
   /** What the runner is given (run_job.ts); a string when the program cannot run here. */
   private job(): Promise<RunJob | string> {
     const config = this.config ?? (JSON.parse(this.leased.config_json) as Record<string, unknown>);

@@ -45,6 +45,9 @@ export class Slot {
   training: RunTask | null = null;
   /** Runs leased ahead, in order, the first to start when the training one ends. */
   private readonly ahead: RunTask[] = [];
+  /** The process training now, and the run leased ahead that it has prepared (runner/main.ts). */
+  private trainingOn: RunnerProcess | null = null;
+  private preparedAhead: RunTask | null = null;
   /** How long the slot's last run of each sweep took, job handed over to done (ms). */
   private readonly lastTook = new Map<string, number>();
 
@@ -118,12 +121,38 @@ export class Slot {
   /** Trains `task` now when idle, else holds it leased ahead. */
   assign(task: RunTask): void {
     if (this.training === null) this.start(task);
-    else this.ahead.push(task);
+    else {
+      this.ahead.push(task);
+      this.prepareAhead();
+    }
   }
 
   /** Takes back the runs leased ahead (the agent is draining). */
   takeAhead(): RunTask[] {
+    this.unprepareAhead();
     return this.ahead.splice(0);
+  }
+
+  /**
+   * The first run leased ahead is built by the process training now (its data, model and folder),
+   * so that nothing but the hand-over stands between the two runs' training. Only the first: a
+   * process holds at most two runs' models. If the process is replaced after its run instead, the
+   * prepared run dies with it and the next process builds it again.
+   */
+  private prepareAhead(): void {
+    const next = this.ahead[0];
+    const job = next?.trainerJob;
+    if (!next || !job || this.preparedAhead === next || this.trainingOn === null || this.host.reuse.maxRuns === 1) return;
+    this.unprepareAhead();
+    this.trainingOn.prepare(job);
+    this.preparedAhead = next;
+  }
+
+  /** The prepared run will not start on this process: its model, data and folder go. */
+  private unprepareAhead(): void {
+    const job = this.preparedAhead?.trainerJob;
+    if (job && this.trainingOn) this.trainingOn.unprepare(job);
+    this.preparedAhead = null;
   }
 
   private start(task: RunTask): void {
@@ -135,6 +164,10 @@ export class Slot {
     // One process per run (maxRuns 1): the next run's process warms up while this one trains.
     // Otherwise this one is kept for the next run, unless the run gives a reason to replace it.
     this.spare = reuse.maxRuns === 1 && !task.isProgram ? this.warm(this.host.spawn(this.gpu)) : null;
+    // Prepared on the process that trained the run before this one: built there, or not at all.
+    if (this.preparedAhead !== task || this.trainingOn !== runner) this.unprepareAhead();
+    this.preparedAhead = null;
+    this.trainingOn = runner;
     const began = performance.now();
     const freeSlot = () => {
       if (this.training !== task) return;
@@ -142,6 +175,10 @@ export class Slot {
       // Only a run that ran to its end says how long the sweep's runs take.
       if (task.completedNormally) this.lastTook.set(task.sweep, performance.now() - began);
       const draining = this.host.draining();
+      // A run prepared here that will not be the next to start on this process (it was lost, or
+      // the agent is draining) is freed; one that will start here is kept by start().
+      const next = this.ahead[0];
+      if (this.preparedAhead !== null && (this.preparedAhead !== next || draining || next.isLost)) this.unprepareAhead();
       if (task.isLost) runner.kill();
       else if (this.spare || draining) runner.release();
       else {
@@ -171,5 +208,6 @@ export class Slot {
       .catch((err) => this.host.log(`${task.ref.runId}: ${(err as Error).message}`))
       .finally(freeSlot);
     this.host.started(task, done);
+    this.prepareAhead();
   }
 }

@@ -30,7 +30,8 @@ export const PHASES: readonly [string, string, Span][] = [
   ['start', 'lease answered to the runner holding the job', between((p) => p.leased, (p) => p.runner?.received)],
   ['data', 'data loaded (the cache) in the runner', between((p) => p.runner?.received, (p) => p.runner?.data)],
   ['build', 'model, init, optimizer and callbacks built', between((p) => p.runner?.data, (p) => p.runner?.model)],
-  ['train', 'training and its final evaluation', between((p) => p.runner?.model, (p) => p.runner?.trained)],
+  ['wait', 'folder written; a run built ahead waits for the one before', between((p) => p.runner?.model, (p) => p.runner?.started)],
+  ['train', 'training and its final evaluation', between((p) => p.runner?.started, (p) => p.runner?.trained)],
   ['finish', 'summary written, the runner says done', between((p) => p.runner?.trained, (p) => p.done)],
   ['upload', 'metrics flushed, run folder landed', between((p) => p.done, (p) => p.uploaded)],
   ['report', 'Report call, taken by the coordinator', between((p) => p.uploaded, (p) => p.reported)],
@@ -53,10 +54,13 @@ export function quantile(xs: readonly number[], q: number): number {
 export function slotGaps(phases: readonly RunPhases[]): number[] {
   const gaps: number[] = [];
   for (const runs of slotRuns(phases)) {
-    for (let i = 1; i < runs.length; i++) gaps.push(runs[i]!.runner!.model! - runs[i - 1]!.runner!.trained!);
+    for (let i = 1; i < runs.length; i++) gaps.push(trainingStart(runs[i]!) - runs[i - 1]!.runner!.trained!);
   }
   return gaps;
 }
+
+/** When a run's training began (the runner's `started` mark; its model built, from runners that did not mark it). */
+const trainingStart = (p: RunPhases): number => p.runner!.started ?? p.runner!.model!;
 
 /** Each slot's dlphys runs in the order they trained. */
 function slotRuns(phases: readonly RunPhases[]): RunPhases[][] {
@@ -66,7 +70,7 @@ function slotRuns(phases: readonly RunPhases[]): RunPhases[][] {
     const key = `${p.agent}/${p.slot}`;
     bySlot.set(key, [...(bySlot.get(key) ?? []), p]);
   }
-  return [...bySlot.values()].map((runs) => runs.sort((a, b) => a.runner!.model! - b.runner!.model!));
+  return [...bySlot.values()].map((runs) => runs.sort((a, b) => trainingStart(a) - trainingStart(b)));
 }
 
 /** Runs leased before the run before them on their slot had finished training (agent/slot.ts), of the runs that followed another. */
@@ -82,6 +86,29 @@ export function leasedAhead(phases: readonly RunPhases[]): { ahead: number; of: 
   return { ahead, of };
 }
 
+/**
+ * The gap on a slot split at its hand-overs (ms, one row per gap): the runner finishing the run
+ * before (trained to done), the agent handing the next job over (done to job sent, or 0 when the
+ * runner held it already), the job reaching the runner (sent to received), and the runner preparing
+ * it (received to training begun; after the hand-over for a run prepared ahead).
+ */
+export function gapParts(phases: readonly RunPhases[]): { finish: number; agent: number; ipc: number; prepare: number }[] {
+  const out: { finish: number; agent: number; ipc: number; prepare: number }[] = [];
+  for (const runs of slotRuns(phases)) {
+    for (let i = 1; i < runs.length; i++) {
+      const prev = runs[i - 1]!;
+      const next = runs[i]!;
+      if (prev.done === undefined || next.job_sent === undefined || next.runner?.received === undefined) continue;
+      const handed = Math.max(prev.done, next.job_sent);
+      // A run prepared ahead was received before the run before it ended: what counts is when it
+      // was told to go, and only what was left of its preparation then.
+      const received = Math.max(next.runner.go ?? next.runner.received, handed);
+      out.push({ finish: prev.done - prev.runner!.trained!, agent: handed - prev.done, ipc: Math.max(0, received - handed), prepare: Math.max(0, trainingStart(next) - received) });
+    }
+  }
+  return out;
+}
+
 const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 /** The phase table (median, p90, mean per phase, ms) and the gap line, ready to print. */
@@ -94,6 +121,7 @@ export function phaseReport(phases: readonly RunPhases[], gaps: readonly number[
   return [
     ...textTable([['phase', 'median ms', 'p90 ms', 'mean ms', 'from the end of the phase before'], ...rows], { right: [false, true, true, true, false] }),
     `gap on a slot, training end to the next training start: median ${fmt(quantile(gaps, 0.5))} ms, p90 ${fmt(quantile(gaps, 0.9))} ms, max ${fmt(Math.max(...gaps))} ms (${gaps.length} gaps)`,
+    `the gap's parts, median ms: ${(['finish', 'agent', 'ipc', 'prepare'] as const).map((k) => `${k} ${fmt(quantile(gapParts(phases).map((g) => g[k]), 0.5))}`).join(', ')}`,
     `leased ahead (before the slot's run before it had trained): ${leasedAhead(phases).ahead} of ${leasedAhead(phases).of} runs`,
   ];
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerProcess } from '../agent/launch/process.js';
+import { DEFAULT_REUSE } from '../agent/launch/reuse_policy.js';
 import { tempDir, tinyConfig } from './helpers.js';
 
 test('a stop asked for while the runner is still loading reaches the run once it starts', { timeout: 60_000 }, async () => {
@@ -72,4 +73,61 @@ test("a runner child never sees the coordinator's token, whichever way the agent
   } finally {
     runner.kill();
   }
+});
+
+/** A run folder's metrics rows without their wall-clock fields: what training computed. */
+function computedRows(runDir: string): Record<string, unknown>[] {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const { time: _time, steps_per_sec: _rate, ...row } = JSON.parse(line) as Record<string, unknown>;
+      return row;
+    });
+}
+
+test('a run prepared while another trains starts from what was built, computes what a fresh process computes, and is not taken for a leak', { timeout: 90_000 }, async (t) => {
+  const saved = process.env.DLPHYS_RUNNER_FAULT;
+  process.env.DLPHYS_RUNNER_FAULT = 'leak:c';
+  let runner: RunnerProcess;
+  try {
+    runner = new RunnerProcess({ backend: 'cpu', threads: 1 });
+  } finally {
+    if (saved === undefined) delete process.env.DLPHYS_RUNNER_FAULT;
+    else process.env.DLPHYS_RUNNER_FAULT = saved;
+  }
+  // A failed assertion must not leave a child holding the test process open.
+  t.after(() => runner.kill());
+  const runsDir = tempDir();
+  const job = (name: string, seed: number, steps = 40) => ({ type: 'run' as const, config: tinyConfig({ seed, train: { steps, batch_size: 32, eval_every: 20, log_every: 5 } }), runsDir, name });
+  const a = runner.run(job('a', 0, 400), () => {});
+  // Leased ahead while a trains: b is built now; d too, until the agent takes it back.
+  runner.prepare(job('b', 1));
+  runner.prepare(job('d', 3));
+  runner.unprepare(job('d', 3));
+  const first = await a;
+  assert.equal(first.summary?.status, 'completed');
+  // b's model and data are held, but they are the next run's: the process may train again.
+  assert.equal(runner.retireReason(DEFAULT_REUSE), null);
+  assert.ok(fs.existsSync(path.join(runsDir, 'b', 'config.json')), 'b prepared: its folder is there');
+  assert.ok(!fs.existsSync(path.join(runsDir, 'd')), 'd unprepared: its folder is gone');
+  const second = await runner.run(job('b', 1), () => {});
+  assert.equal(second.summary?.status, 'completed');
+  assert.ok(second.marks!.model! <= first.marks!.trained!, 'b was built before a ended');
+  assert.ok(second.marks!.started! >= second.marks!.go!, 'b trained once it was told to');
+  // A leak of the run before is still seen with a run prepared beside it.
+  runner.prepare(job('e', 4));
+  assert.equal((await runner.run(job('c', 2), () => {})).summary?.status, 'completed');
+  assert.equal(runner.retireReason(DEFAULT_REUSE), 'its last run left 1 tensor(s) allocated');
+  runner.release();
+
+  // b, built while a trained, computed what it computes in a process of its own.
+  const fresh = new RunnerProcess({ backend: 'cpu', threads: 1 });
+  t.after(() => fresh.kill());
+  const refDir = tempDir();
+  const ref = await fresh.run({ ...job('b', 1), runsDir: refDir }, () => {});
+  fresh.release();
+  assert.equal(ref.summary?.status, 'completed');
+  assert.deepEqual(computedRows(path.join(runsDir, 'b')), computedRows(path.join(refDir, 'b')));
 });

@@ -192,6 +192,19 @@ export class RunnerProcess {
     return this.child.connected && this.child.exitCode === null && this.earlyDone === null;
   }
 
+  /**
+   * Has the child build a dlphys run now, while another trains, so that it starts at once when
+   * run() sends it (runner/main.ts); unprepare() when it will not run here after all.
+   */
+  prepare(job: RunJob): void {
+    if (job.type === 'run') this.send({ ...job, type: 'prepare' });
+  }
+
+  /** Frees what prepare() built (its folder included). */
+  unprepare(job: RunJob): void {
+    if (job.type === 'run') this.send({ type: 'unprepare', runsDir: job.runsDir, name: job.name });
+  }
+
   /** Lets the process end on its own (it exits when the channel closes). */
   release(): void {
     if (this.child.connected) this.child.disconnect();

@@ -4,10 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendChoice } from '../../lib/backend/index.js';
 import { RunFailedError, UsageError } from '../../lib/errors.js';
 import type { RunSummary } from '../../lib/run/run_folder.js';
-import { trainRun } from '../../lib/run/train_run.js';
+import { prepareRun, type PreparedRun, type TrainRunOptions } from '../../lib/run/train_run.js';
 import type { Trainer } from '../../lib/training/trainer.js';
 import { ProgramRun, type ProgramRunMessage } from './program_run.js';
-import type { FromRunner, RunnerHeld, RunnerMarks, ToRunner } from './protocol.js';
+import type { FromRunner, PrepareJob, RunJob, RunnerHeld, RunnerMarks, ToRunner } from './protocol.js';
 
 /**
  * The child process that trains runs for an agent, one at a time. It starts before it has a run
@@ -50,6 +50,10 @@ process.on('message', (message: ToRunner) => {
     void run(message);
   } else if (message.type === 'program') {
     void runProgram(message);
+  } else if (message.type === 'prepare') {
+    prepare(message);
+  } else if (message.type === 'unprepare') {
+    unprepare(message);
   }
 });
 // The channel closes when the agent is done with this process (after a run), or when it vanished
@@ -64,31 +68,73 @@ process.on('disconnect', () => {
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 
+/**
+ * A run prepared ahead (its data, model and folder built while the run before it trained), by its
+ * folder; `ready` once built, null when it could not be (the run then fails as it would have).
+ */
+interface Prepared {
+  run: Promise<PreparedRun | null>;
+  ready: PreparedRun | null;
+  marks: RunnerMarks;
+}
+const prepared = new Map<string, Prepared>();
+const folderOf = (job: { runsDir: string; name: string }) => path.join(job.runsDir, job.name);
+
+function trainOptions(message: Extract<RunJob, { type: 'run' }> | PrepareJob, marks: RunnerMarks): TrainRunOptions {
+  return {
+    raw: message.config,
+    source: `run ${message.name}`,
+    baseDir: process.cwd(),
+    runsDir: message.runsDir,
+    name: message.name,
+    overwrite: true,
+    backend: backendChoice as BackendChoice,
+    // Called when the run starts training: whatever stop came for it meanwhile applies.
+    onTrainer: (t) => {
+      trainer = t;
+      if (pendingStop) t.requestStop(pendingStop);
+    },
+    onMetricsLine: (line) => void send({ type: 'metrics', line }),
+    marks,
+  };
+}
+
+function prepare(message: PrepareJob): void {
+  const key = folderOf(message);
+  if (backendChoice === 'none' || prepared.has(key)) return;
+  const entry: Prepared = { run: Promise.resolve(null), ready: null, marks: { received: Date.now() } };
+  entry.run = backendReady
+    .then(() => prepareRun(trainOptions(message, entry.marks)))
+    .then(
+      (run) => (entry.ready = run),
+      () => null, // bad input: the run, when sent, builds again and fails with the message
+    );
+  prepared.set(key, entry);
+}
+
+function unprepare(message: { runsDir: string; name: string }): void {
+  const entry = prepared.get(folderOf(message));
+  if (!entry) return;
+  prepared.delete(folderOf(message));
+  void entry.run.then((run) => run?.discard());
+}
+
 /** One run; the agent may send another afterwards (--runs-per-process), or close the channel. */
 async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
-  const marks: RunnerMarks = { received: Date.now() };
+  const ahead = prepared.get(folderOf(message));
+  prepared.delete(folderOf(message));
+  const marks: RunnerMarks = ahead?.marks ?? { received: Date.now() };
+  marks.go = Date.now();
   training = true;
   current = message.name;
   trainer = undefined;
   let error: string | null = null;
+  let summary: RunSummary | null = null;
   try {
     if (backendChoice === 'none') throw new UsageError('this agent has no tensor backend for dlphys runs (it runs program sweeps only)');
     await backendReady;
-    await trainRun({
-      raw: message.config,
-      source: `run ${message.name}`,
-      baseDir: process.cwd(),
-      runsDir: message.runsDir,
-      name: message.name,
-      overwrite: true,
-      backend: backendChoice,
-      onTrainer: (t) => {
-        trainer = t;
-        if (pendingStop) t.requestStop(pendingStop);
-      },
-      onMetricsLine: (line) => void send({ type: 'metrics', line }),
-      marks,
-    });
+    const ready = (await ahead?.run) ?? (await prepareRun(trainOptions(message, marks)));
+    summary = (await ready.train()).summary;
   } catch (err) {
     // A run that failed after it started has its stack in train.log; the report keeps the message.
     const cause = err instanceof RunFailedError ? err.cause : err;
@@ -100,12 +146,15 @@ async function run(message: Extract<ToRunner, { type: 'run' }>): Promise<void> {
   pendingStop = undefined;
   trainer = undefined;
   injectFault(message.name);
-  await send({ type: 'done', summary: readSummary(path.join(message.runsDir, message.name)), error, held: held(), marks });
+  await send({ type: 'done', summary: summary ?? readSummary(folderOf(message)), error, held: held(), marks });
 }
 
 /** What this process holds now (see RunnerHeld). */
 function held(): RunnerHeld {
-  return { tensors: backendChoice === 'none' ? 0 : tf.memory().numTensors, rssMb: process.memoryUsage().rss / (1024 * 1024) };
+  // A run prepared ahead is the next run's, not something the last one left behind.
+  let ahead = 0;
+  for (const entry of prepared.values()) ahead += entry.ready?.tensors ?? 0;
+  return { tensors: backendChoice === 'none' ? 0 : tf.memory().numTensors - ahead, rssMb: process.memoryUsage().rss / (1024 * 1024) };
 }
 
 /**

@@ -7,7 +7,18 @@ export type RunJob = { type: 'run'; config: Record<string, unknown>; runsDir: st
 
 /** Agent -> runner child, over the fork IPC channel. */
 /** A stop names its run: one that arrives after that run ended (a late cancel) must not stop the next. */
-export type ToRunner = RunJob | { type: 'stop'; reason: string; run: string };
+export type ToRunner =
+  | RunJob
+  | { type: 'stop'; reason: string; run: string }
+  /**
+   * A dlphys run leased while another trains here: built now (data, model, folder), so that it
+   * starts training the moment it is sent as a run. Unprepared when it will not run here.
+   */
+  | PrepareJob
+  | { type: 'unprepare'; runsDir: string; name: string };
+
+/** A dlphys run's job, to be prepared ahead. */
+export type PrepareJob = Omit<Extract<RunJob, { type: 'run' }>, 'type'> & { type: 'prepare' };
 
 /**
  * What a runner holds between runs, read when it is ready and after each run: the agent replaces
@@ -29,7 +40,11 @@ export type FromRunner =
   /** `held` is read after a dlphys run (not after a program run, whose program is a process of its own). */
   | { type: 'done'; summary: RunSummary | null; error: string | null; held?: RunnerHeld; marks?: RunnerMarks };
 
-/** When (Date.now(), ms) the runner received a dlphys run, and when each of its phases ended. */
+/**
+ * When (Date.now(), ms) the runner received a dlphys run (to prepare ahead, or to train), was told
+ * to train it (`go`: the same moment unless it was prepared ahead), and when each phase ended.
+ */
 export interface RunnerMarks extends RunMarks {
   received: number;
+  go?: number;
 }

@@ -1,12 +1,14 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendChoice } from '../backend/index.js';
 import type { RawConfig } from '../config.js';
 import { RunFailedError, UsageError } from '../errors.js';
-import { buildExperiment, fitExperiment, resolveConfig } from '../experiment.js';
+import { buildExperiment, fitExperiment, resolveConfig, type BuiltExperiment } from '../experiment.js';
 import type { FitResult } from '../training/callback.js';
 import type { NamedCallback, Trainer } from '../training/trainer.js';
 import { provenance } from './provenance.js';
-import { checkRunDir, RunFolder } from './run_folder.js';
+import { checkRunDir, RunFolder, type RunSummary } from './run_folder.js';
 
 export interface TrainRunOptions {
   /** The config as read (before defaults), `source` names it in messages, relative paths resolve against baseDir. */
@@ -29,41 +31,104 @@ export interface TrainRunOptions {
   marks?: RunMarks;
 }
 
-/** When each phase of trainRun ended, in ms since the epoch: data loaded, model built, training (and its final evaluation) done. */
+/** When each phase of a run ended, in ms since the epoch: data loaded, model built, training begun, training (and its final evaluation) done. */
 export interface RunMarks {
   data?: number;
   model?: number;
+  started?: number;
   trained?: number;
 }
 
 export interface TrainRunResult {
   runDir: string;
   result: FitResult;
+  /** What summary.json now holds. */
+  summary: RunSummary;
+}
+
+/**
+ * A run validated, built (data, model, init, optimizer, callbacks) and given its folder, not yet
+ * trained: what a runner process holds for the run leased after the one it is training, so that
+ * nothing but training stands between the two (agent/runner/main.ts).
+ */
+export interface PreparedRun {
+  readonly runDir: string;
+  /** Tensors it holds (model, data, optimizer state), counted by tf.memory().numTensors. */
+  readonly tensors: number;
+  /** Trains it; once, and not after discard(). */
+  train(): Promise<TrainRunResult>;
+  /** Frees its tensors and removes its folder: it will not run here. */
+  discard(): void;
 }
 
 /**
  * `dlphys train`: validates everything (config, kwargs, run name, runs dir), builds the
  * experiment, and only then creates the run folder, so a bad input leaves nothing behind. A run
  * that throws while training still gets a summary.json with status `failed` and the error.
+ * Errors: UsageError for bad input (nothing written), RunFailedError for a run that failed while
+ * training (its folder says why).
  */
 export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
+  return (await prepareRun(opts)).train();
+}
+
+/**
+ * The first half of trainRun: everything up to the first step. Throws UsageError for bad input
+ * and leaves nothing behind then.
+ */
+export async function prepareRun(opts: TrainRunOptions): Promise<PreparedRun> {
   const config = resolveConfig(opts.raw, opts.source);
   const name = opts.name ?? config.name ?? path.basename(opts.source).replace(/\.json$/i, '');
   const overwrite = opts.overwrite ?? false;
   const dir = checkRunDir(opts.runsDir, name, overwrite);
   const backend = await useBackend(opts.backend ?? 'auto', opts.threads !== undefined ? { threads: opts.threads } : {});
   const marks = opts.marks ?? {};
+  const before = tf.memory().numTensors;
   const exp = buildExperiment({ ...config, name }, opts.baseDir, () => (marks.data = Date.now()));
+  const tensors = tf.memory().numTensors - before;
   marks.model = Date.now();
-  const folder = RunFolder.create(dir, {
-    overwrite,
-    config: { ...exp.config, provenance: provenance(backend, config.seed) },
-    ...(opts.onMetricsLine ? { onMetricsLine: opts.onMetricsLine } : {}),
-  });
-  const startedAt = new Date().toISOString();
+  let folder: RunFolder;
+  try {
+    folder = RunFolder.create(dir, {
+      overwrite,
+      config: { ...exp.config, provenance: provenance(backend, config.seed) },
+      ...(opts.onMetricsLine ? { onMetricsLine: opts.onMetricsLine } : {}),
+    });
+  } catch (err) {
+    exp.dispose();
+    throw err;
+  }
+  let used = false;
+  const use = () => {
+    if (used) throw new Error(`run ${name} was trained or discarded already`);
+    used = true;
+  };
+  return {
+    runDir: dir,
+    tensors,
+    train: () => {
+      use();
+      return train(opts, { name, seed: config.seed, dir, backend, exp, folder, marks });
+    },
+    discard: () => {
+      use();
+      folder.close();
+      exp.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function train(
+  opts: TrainRunOptions,
+  run: { name: string; seed: number; dir: string; backend: { name: string; threads?: number }; exp: BuiltExperiment; folder: RunFolder; marks: RunMarks },
+): Promise<TrainRunResult> {
+  const { name, dir, backend, exp, folder, marks } = run;
+  marks.started = Date.now();
+  const startedAt = new Date(marks.started).toISOString();
   try {
     const on = backend.threads && backend.threads > 1 ? `${backend.name} (${backend.threads} threads)` : backend.name;
-    folder.print(`run ${name} on backend ${on}, seed ${config.seed}, ${exp.model.params.reduce((n, p) => n + p.size, 0)} parameters`);
+    folder.print(`run ${name} on backend ${on}, seed ${run.seed}, ${exp.model.params.reduce((n, p) => n + p.size, 0)} parameters`);
     let result: FitResult;
     let trainer: Trainer | undefined;
     try {
@@ -98,7 +163,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     }
     marks.trained = Date.now();
     folder.print(`${result.status} after ${result.steps} steps in ${result.wallTime.toFixed(2)} s${result.reason ? `: ${result.reason}` : ''}`);
-    folder.writeSummary({
+    const summary: RunSummary = {
       name,
       status: result.status,
       reason: result.reason ?? null,
@@ -110,8 +175,9 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       error: null,
       started_at: startedAt,
       ended_at: new Date().toISOString(),
-    });
-    return { runDir: dir, result };
+    };
+    folder.writeSummary(summary);
+    return { runDir: dir, result, summary };
   } finally {
     folder.close();
     exp.dispose();
