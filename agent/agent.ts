@@ -79,7 +79,7 @@ export class Agent {
           }),
         );
       },
-      dropped: (task) => void this.dropAhead(task),
+      dropped: (task) => void this.dropAhead(task, 'leased while draining'),
       leaseRoundTrip: () => this.leaseRtt,
       freed: () => this.wake?.(),
     };
@@ -91,7 +91,7 @@ export class Agent {
       log: opts.log,
       draining: () => this.draining,
       onProgress: () => {
-        for (const slot of this.slots) for (const task of slot.takeAheadIfLong()) void this.dropAhead(task);
+        for (const slot of this.slots) for (const task of slot.takeAheadIfLong()) void this.dropAhead(task, 'the run before it on its slot is long');
         if (this.waitingForSlot && this.slots.some((s) => s.wantsNext)) this.wake?.();
       },
       programs: new ProgramHost({
@@ -113,7 +113,7 @@ export class Agent {
     const busy = this.slots.filter((s) => s.training);
     this.opts.log(busy.length ? `draining: stopping ${busy.length} run(s) and handing them back` : 'draining: no run in progress');
     for (const slot of busy) slot.training!.stopForDrain();
-    for (const slot of this.slots) for (const next of slot.takeAhead()) void this.dropAhead(next);
+    for (const slot of this.slots) for (const next of slot.takeAhead()) void this.dropAhead(next, 'leased while draining');
     this.wake?.();
   }
 
@@ -298,7 +298,7 @@ export class Agent {
       warned = false;
       if (this.draining) {
         // Ctrl-C came while this lease was in flight: give the runs straight back.
-        for (const run of reply.runs) void this.handBack(run.run!);
+        for (const run of reply.runs) void this.handBack(run.run!, 'leased while draining');
         break;
       }
       const answered = Date.now();
@@ -318,7 +318,7 @@ export class Agent {
   private async handBackUnanswered(requestId: string): Promise<void> {
     try {
       const reply = await unary(this.opts.conn, 'Lease', { agent_id: this.id, max_runs: 0, request_id: requestId }, 2000);
-      await Promise.all(reply.runs.map((run) => this.handBack(run.run!)));
+      await Promise.all(reply.runs.map((run) => this.handBack(run.run!, 'leased while draining')));
     } catch {
       // Unreachable still: those leases expire.
     }
@@ -331,18 +331,18 @@ export class Agent {
   }
 
   /** A run leased ahead that will not run here: handed back (unless it was lost), and no longer tracked. */
-  private async dropAhead(task: RunTask): Promise<void> {
-    if (!task.isLost) await this.handBack(toWireRef(task.ref));
+  private async dropAhead(task: RunTask, why: string): Promise<void> {
+    if (!task.isLost) await this.handBack(toWireRef(task.ref), why);
     this.tasks.delete(task);
     this.aheadSettled.get(task)?.();
     this.aheadSettled.delete(task);
     this.wake?.();
   }
 
-  private async handBack(ref: WireRunRef): Promise<void> {
+  private async handBack(ref: WireRunRef, why: string): Promise<void> {
     try {
       await unary(this.opts.conn, 'Report', { run: ref, agent_id: this.id, status: 'handback', summary_json: '', error: '' });
-      this.opts.log(`handed back ${ref.run_id} (leased while draining)`);
+      this.opts.log(`handed back ${ref.run_id} (${why})`);
     } catch {
       // Its lease expires and the run is queued again all the same.
     }
@@ -357,7 +357,18 @@ export class Agent {
     try {
       // Never waits on nvidia-smi and never fails (host_health.ts): the leases come first.
       const health = await this.health.read();
-      await beat({ conn: this.opts.conn, agentId: this.id, tasks: [...this.tasks.keys()], health, periodMs: this.heartbeatMs, log: this.opts.log });
+      await beat({
+        conn: this.opts.conn,
+        agentId: this.id,
+        tasks: [...this.tasks.keys()],
+        health,
+        periodMs: this.heartbeatMs,
+        log: this.opts.log,
+        // Cancelled or stopped before it started: handed back, the coordinator records it so.
+        stopped: (task) => {
+          if (this.slots.some((slot) => slot.withdraw(task))) void this.dropAhead(task, 'stopped before it started');
+        },
+      });
     } finally {
       this.beating = false;
     }

@@ -11,13 +11,31 @@ import type { RunTask } from './run_task.js';
  * The deadline is 3 periods: the leases it renews expire only then, and on a loaded machine a
  * deadline of one period would let leases lapse that were never in danger.
  */
-export async function beat(opts: { conn: Connection; agentId: string; tasks: RunTask[]; health: HostHealth; periodMs: number; log: (line: string) => void }): Promise<void> {
+export async function beat(opts: {
+  conn: Connection;
+  agentId: string;
+  tasks: RunTask[];
+  health: HostHealth;
+  periodMs: number;
+  log: (line: string) => void;
+  /** A run was cancelled or early-stopped: one that has not started (leased ahead) goes back at once. */
+  stopped?: (task: RunTask) => void;
+}): Promise<void> {
   const { conn, tasks } = opts;
   try {
     const reply = await unary(conn, 'Heartbeat', { agent_id: opts.agentId, runs: tasks.map((t) => toWireRef(t.ref)), health: opts.health }, 3 * opts.periodMs);
     const byKey = new Map(tasks.map((t) => [runRefKey(t.ref), t]));
-    for (const ref of reply.cancel) byKey.get(runRefKey(fromWireRef(ref)))?.cancel();
-    for (const stop of reply.early_stop) byKey.get(runRefKey(fromWireRef(stop.run!)))?.earlyStop(stop.reason);
+    const stopped = (task: RunTask | undefined) => task && opts.stopped?.(task);
+    for (const ref of reply.cancel) {
+      const task = byKey.get(runRefKey(fromWireRef(ref)));
+      task?.cancel();
+      stopped(task);
+    }
+    for (const stop of reply.early_stop) {
+      const task = byKey.get(runRefKey(fromWireRef(stop.run!)));
+      task?.earlyStop(stop.reason);
+      stopped(task);
+    }
     for (const ref of reply.lost) byKey.get(runRefKey(fromWireRef(ref)))?.markLost();
   } catch (err) {
     if (isDefiniteRefusal(err)) opts.log(`heartbeat: ${describeCallError(conn.address, err)}`);

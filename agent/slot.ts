@@ -120,11 +120,24 @@ export class Slot {
 
   /** Trains `task` now when idle, else holds it leased ahead. */
   assign(task: RunTask): void {
+    const where = `slot ${this.index}${this.gpu !== undefined ? ` (GPU ${this.gpu})` : ''}`;
+    const after = this.ahead.at(-1) ?? this.training;
+    this.host.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on ${where}${after ? `, to start after ${after.ref.runId}` : ''}`);
     if (this.training === null) this.start(task);
     else {
       this.ahead.push(task);
       this.prepareAhead();
     }
+  }
+
+  /** Takes `task` back if it waits here leased ahead (it was cancelled); false if it is not waiting here. */
+  withdraw(task: RunTask): boolean {
+    const at = this.ahead.indexOf(task);
+    if (at < 0) return false;
+    if (this.preparedAhead === task) this.unprepareAhead();
+    this.ahead.splice(at, 1);
+    this.prepareAhead();
+    return true;
   }
 
   /** Takes back the runs leased ahead (the agent is draining). */
@@ -157,7 +170,6 @@ export class Slot {
 
   private start(task: RunTask): void {
     this.training = task;
-    this.host.log(`leased ${task.ref.runId} (attempt ${task.ref.attempt}) on slot ${this.index}${this.gpu !== undefined ? ` (GPU ${this.gpu})` : ''}`);
     // A spare that died while it waited (the OOM killer, say) is replaced, not handed a run to fail.
     const runner = this.spare && !(this.spare.settled && !this.spare.reusable) ? this.spare : this.host.spawn(this.gpu);
     const reuse = this.host.reuse;

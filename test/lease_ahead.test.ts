@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { attemptsOf, query, runStates, serveSweep, startOneSlotAgent, tinySweep, waitFor, within, withCluster, workspace } from './cluster.js';
+import { attemptsOf, coordCommand, query, runStates, serveSweep, startOneSlotAgent, tinySweep, waitFor, within, withCluster, workspace } from './cluster.js';
 
 /** When (ms) each run's training ended, by the runner's own clock (summary.json). */
 const trainedAt = (runsDir: string, runId: string) => Date.parse((JSON.parse(fs.readFileSync(path.join(runsDir, runId, 'summary.json'), 'utf8')) as { ended_at: string }).ended_at);
@@ -66,5 +66,35 @@ test('runs held ahead of a run that turns out long go back, for another agent to
     const [long] = attemptsOf(ws.db, 'longnext/r001');
     const short = attemptsOf(ws.db, 'longnext/r002');
     assert.notEqual(short.at(-1)!.agent_id, long!.agent_id, `${JSON.stringify(short)}\n${c.logs()}`);
+  });
+});
+
+test('a run cancelled while it waits ahead goes back at once and is recorded cancelled, never started', async () => {
+  // r000 is short, so r002 is leased ahead of r001 at once; r001 writes no row (it is never paced),
+  // so r002 stays held behind it for as long as r001 trains.
+  const base = tinySweep({ name: 'aheadcancel' }).base as { train: Record<string, unknown> };
+  const sweep = {
+    ...tinySweep({ name: 'aheadcancel' }),
+    base: { ...base, train: { ...base.train, log_every: 1_000_000, eval_every: 1_000_000 } },
+    parameters: { 'train.steps': { values: [20, 1_000_000, 21] } },
+  };
+  const ws = workspace(sweep);
+  await withCluster(async (c) => {
+    const coord = await serveSweep(c, ws);
+    const agent = c.track('agent', startOneSlotAgent(coord.address));
+    await waitFor('the third run leased while the second trains', () => {
+      const s = runStates(ws.db);
+      return s['aheadcancel/r001'] === 'running' && s['aheadcancel/r002'] === 'leased';
+    }, 120_000, c.logs);
+    const cancel = await coordCommand(['cancel', 'aheadcancel/r002', '--coord', coord.address]);
+    assert.equal(cancel.status, 0, cancel.stderr);
+    await waitFor('the held run recorded cancelled', () => runStates(ws.db)['aheadcancel/r002'] === 'cancelled', 60_000, c.logs);
+    // ... while the run before it still trains: it did not wait for its turn to stop.
+    assert.equal(runStates(ws.db)['aheadcancel/r001'], 'running', c.logs());
+    assert.deepEqual(attemptsOf(ws.db, 'aheadcancel/r002').map((a) => a.outcome), ['handback'], c.logs());
+    assert.match(agent.log(), /handed back aheadcancel\/r002 \(stopped before it started\)/);
+    // Never started: no StartRun, no folder anywhere.
+    assert.equal(query<{ started_at: number | null }>(ws.db, "SELECT started_at FROM attempts WHERE run_id = 'aheadcancel/r002'")[0]!.started_at, null);
+    assert.ok(!fs.existsSync(path.join(ws.runsDir, 'aheadcancel', 'r002')));
   });
 });
