@@ -1,0 +1,115 @@
+/**
+ * Smoke test of the single-node SLURM the SLURM tests run against (test/slurm_cluster.ts): real
+ * daemons, real sbatch. An array job runs both tasks at once and leaves the queue; a --signal
+ * warning reaches the batch shell before the time limit; scancel empties the queue.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { waitFor } from './cluster.js';
+import { tempDir } from './helpers.js';
+import { startSlurm, type SlurmCluster } from './slurm_cluster.js';
+
+const run = promisify(execFile);
+/** With DLPHYS_REQUIRE_SLURM=1 (CI), a SLURM that is missing or does not start fails these tests instead of skipping them. */
+const REQUIRE_SLURM = process.env.DLPHYS_REQUIRE_SLURM === '1';
+
+let cluster: SlurmCluster | undefined;
+let skipReason = 'SLURM was not started';
+
+/** The cluster, or undefined after skipping the test when there is none (failing it when one is required). */
+function slurm(t: TestContext): SlurmCluster | undefined {
+  if (cluster) return cluster;
+  if (REQUIRE_SLURM) assert.fail(`${skipReason}\n(and DLPHYS_REQUIRE_SLURM=1 requires SLURM)`);
+  t.skip(skipReason);
+  return undefined;
+}
+
+/** `sbatch --parsable <args>` on the cluster; its job id. */
+async function sbatch(c: SlurmCluster, args: string[]): Promise<string> {
+  const { stdout } = await run('sbatch', ['--parsable', ...args], { env: c.env, timeout: 20_000 });
+  return stdout.trim().split(';')[0];
+}
+
+/** The daemons' logs, for a timeout's message. */
+function logs(c: SlurmCluster): () => string {
+  return () => ['slurmctld.log', 'slurmd.log'].map((f) => {
+    const file = path.join(c.confDir, 'log', f);
+    return fs.existsSync(file) ? `--- ${f} ---\n${fs.readFileSync(file, 'utf8').split('\n').slice(-30).join('\n')}` : '';
+  }).join('\n');
+}
+
+const secondsSince = (t0: number): string => ((Date.now() - t0) / 1000).toFixed(1);
+
+describe('a single-node SLURM on loopback', () => {
+  before(async () => {
+    const started = Date.now();
+    const c = await startSlurm();
+    if ('skip' in c) skipReason = c.skip;
+    else cluster = c;
+    console.log(`slurm: ${cluster ? `node ${cluster.nodeName} idle` : 'not started'} after ${secondsSince(started)} s`);
+  });
+  after(async () => {
+    const stopping = Date.now();
+    await cluster?.stop();
+    if (cluster) console.log(`slurm: stopped in ${secondsSince(stopping)} s`);
+  });
+
+  test('an array job runs both tasks, writes both files and leaves squeue', { timeout: 60_000 }, async (t) => {
+    const c = slurm(t);
+    if (!c) return;
+    const out = tempDir('dlphys-slurm-out-');
+    const t0 = Date.now();
+    const id = await sbatch(c, ['--array=0-1', `--output=${out}/slurm-%A_%a.out`, '--wrap', `echo task $SLURM_ARRAY_TASK_ID > ${out}/out_$SLURM_ARRAY_TASK_ID`]);
+    const files = [0, 1].map((i) => path.join(out, `out_${i}`));
+    await waitFor('both array tasks to write and leave squeue', () =>
+      files.every((f) => fs.existsSync(f)) && c.queue().every((row) => row.arrayJobId !== id), 30_000, logs(c));
+    t.diagnostic(`array job ${id}: both tasks done and gone from squeue ${secondsSince(t0)} s after sbatch`);
+    assert.deepEqual(files.map((f) => fs.readFileSync(f, 'utf8')), ['task 0\n', 'task 1\n']);
+  });
+
+  test('a --signal=B:TERM@50 warning reaches the batch shell before the time limit', { timeout: 90_000 }, async (t) => {
+    const c = slurm(t);
+    if (!c) return;
+    const out = tempDir('dlphys-slurm-out-');
+    const script = path.join(out, 'job.sh');
+    // `sleep & wait`: bash runs a trap only once its foreground child returns; `wait` returns at once on a signal.
+    // The trap kills the sleep: orphaned, it would escape proctrack/linuxproc and outlive the job.
+    fs.writeFileSync(script, [
+      '#!/bin/bash',
+      `trap 'date +%s.%N > ${out}/term; kill $child; exit 0' TERM`,
+      `date +%s.%N > ${out}/started`,
+      'sleep 600 &',
+      'child=$!',
+      'wait $child',
+      '',
+    ].join('\n'));
+    const id = await sbatch(c, ['--time=1', '--signal=B:TERM@50', `--output=${out}/slurm-%j.out`, script]);
+    const termFile = path.join(out, 'term');
+    // slurmctld checks warnings every 30 s (PERIODIC_TIMEOUT): due 10 s after start, it comes 10-40 s after.
+    await waitFor('the TERM warning to reach the batch shell', () => fs.existsSync(termFile), 80_000, logs(c));
+    const after = Number(fs.readFileSync(termFile, 'utf8')) - Number(fs.readFileSync(path.join(out, 'started'), 'utf8'));
+    t.diagnostic(`job ${id}: TERM reached the batch shell ${after.toFixed(1)} s after it started (asked for 10 s)`);
+    // At the time limit (60 s) SLURM sends TERM too: earlier than that, this was the warning.
+    assert.ok(after < 58, `TERM came ${after} s after start: that is the time limit, not the warning`);
+    await waitFor('the job (its trap exits 0) to leave squeue', () => c.queue().every((row) => row.arrayJobId !== id), 20_000, logs(c));
+  });
+
+  test('scancel of a running and a pending job leaves squeue empty', { timeout: 60_000 }, async (t) => {
+    const c = slurm(t);
+    if (!c) return;
+    // Each job wants every CPU: the first runs, the second pends behind it.
+    const job = ['--output=/dev/null', `--cpus-per-task=${c.cpus}`, '--wrap', 'sleep 600'];
+    const running = await sbatch(c, job);
+    const pending = await sbatch(c, job);
+    const state = (id: string): string | undefined => c.queue().find((row) => row.arrayJobId === id)?.state;
+    await waitFor('one job running, one pending', () => state(running) === 'RUNNING' && state(pending) === 'PENDING', 30_000, logs(c));
+    const t0 = Date.now();
+    await run('scancel', [running, pending], { env: c.env, timeout: 20_000 });
+    await waitFor('squeue to be empty', () => c.queue().length === 0, 30_000, logs(c));
+    t.diagnostic(`squeue empty ${secondsSince(t0)} s after scancel`);
+  });
+});
