@@ -91,7 +91,10 @@ export class Agent {
       log: opts.log,
       draining: () => this.draining,
       onProgress: () => {
-        for (const slot of this.slots) for (const task of slot.takeAheadIfLong()) void this.dropAhead(task, 'the run before it on its slot is long');
+        for (const slot of this.slots) {
+          for (const task of slot.takeAheadIfLong()) void this.dropAhead(task, 'the run before it on its slot is long');
+          slot.prepareAhead();
+        }
         if (this.waitingForSlot && this.slots.some((s) => s.wantsNext)) this.wake?.();
       },
       programs: new ProgramHost({
@@ -197,6 +200,7 @@ export class Agent {
             version,
             backend: this.opts.backend,
             protocol: PROTOCOL_VERSION,
+            slurm_job: slurmJob(),
           }),
         {
           onRetry: (err, failures) => {
@@ -384,4 +388,14 @@ export class Agent {
       this.wake = done;
     });
   }
+}
+
+/**
+ * The SLURM job this agent runs in, as squeue names it ("<array job>_<task>" for an array task,
+ * else the job id); '' outside SLURM. The coordinator links the agent to the job's task with it.
+ */
+export function slurmJob(env: NodeJS.ProcessEnv = process.env): string {
+  const { SLURM_ARRAY_JOB_ID: array, SLURM_ARRAY_TASK_ID: task, SLURM_JOB_ID: job } = env;
+  if (array && task && /^\d+$/.test(array) && /^\d+$/.test(task)) return `${array}_${task}`;
+  return job && /^\d+$/.test(job) ? job : '';
 }

@@ -128,7 +128,7 @@ export class RunTask {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    this.ctx.log(`cancel ${this.ref.runId}: stopping it`);
+    this.ctx.log(`cancel ${this.ref.runId}: ${this.runner ? 'stopping it' : 'it has not started'}`);
     this.runner?.stop(CANCEL_REASON);
   }
 
@@ -268,7 +268,7 @@ export class RunTask {
         unary(this.ctx.conn, 'Report', { run: toWireRef(this.ref), agent_id: this.ctx.agentId, status: 'handback', summary_json: '', error: '' }),
       );
       this.settled = true;
-      this.ctx.log(`handed back ${this.ref.runId}`);
+      this.ctx.log(`handed back ${this.ref.runId} (${DRAIN_REASON})`);
       return;
     }
     try {

@@ -48,6 +48,8 @@ export class Slot {
   /** The process training now, and the run leased ahead that it has prepared (runner/main.ts). */
   private trainingOn: RunnerProcess | null = null;
   private preparedAhead: RunTask | null = null;
+  /** When the run training here was handed to its process (performance.now()). */
+  private startedAt = 0;
   /** How long the slot's last run of each sweep took, job handed over to done (ms). */
   private readonly lastTook = new Map<string, number>();
 
@@ -147,18 +149,33 @@ export class Slot {
   }
 
   /**
-   * The first run leased ahead is built by the process training now (its data, model and folder),
-   * so that nothing but the hand-over stands between the two runs' training. Only the first: a
-   * process holds at most two runs' models. If the process is replaced after its run instead, the
-   * prepared run dies with it and the next process builds it again.
+   * The first run leased ahead is built by the process training now (its data and model) once the
+   * run it trains will end within LEASE_AHEAD_MS, so that only the hand-over stands between the two
+   * runs' training. Only the first, and only in that last second: a process holds two runs' models
+   * (on a GPU, two in its memory) no longer than that. Called again as the run reports progress.
+   * If the process is replaced after its run instead, the prepared run is freed there and the next
+   * process builds it again.
    */
-  private prepareAhead(): void {
+  prepareAhead(): void {
     const next = this.ahead[0];
     const job = next?.trainerJob;
     if (!next || !job || this.preparedAhead === next || this.trainingOn === null || this.host.reuse.maxRuns === 1) return;
+    if (!this.endsSoon()) return;
     this.unprepareAhead();
     this.trainingOn.prepare(job);
     this.preparedAhead = next;
+  }
+
+  /**
+   * The run training here will end within LEASE_AHEAD_MS: by its pace, or, before it has one,
+   * because it has trained for less than its slot's last run of the sweep took, which was short.
+   */
+  private endsSoon(): boolean {
+    const run = this.training;
+    if (run === null) return false;
+    if (run.progress.paced) return run.progress.endsWithin(LEASE_AHEAD_MS);
+    const took = this.lastTook.get(run.sweep);
+    return took !== undefined && took <= LEASE_AHEAD_MS && performance.now() - this.startedAt <= LEASE_AHEAD_MS;
   }
 
   /** The prepared run will not start on this process: its model, data and folder go. */
@@ -181,6 +198,7 @@ export class Slot {
     this.preparedAhead = null;
     this.trainingOn = runner;
     const began = performance.now();
+    this.startedAt = began;
     const freeSlot = () => {
       if (this.training !== task) return;
       this.training = null;
@@ -191,12 +209,19 @@ export class Slot {
       // the agent is draining) is freed; one that will start here is kept by start().
       const next = this.ahead[0];
       if (this.preparedAhead !== null && (this.preparedAhead !== next || draining || next.isLost)) this.unprepareAhead();
-      if (task.isLost) runner.kill();
-      else if (this.spare || draining) runner.release();
-      else {
+      // A process that trains no more frees what it prepared first (the message goes before the
+      // channel closes): its next run starts on another process, which builds it again.
+      if (task.isLost) {
+        this.unprepareAhead();
+        runner.kill();
+      } else if (this.spare || draining) {
+        this.unprepareAhead();
+        runner.release();
+      } else {
         const why = runner.retireReason(reuse);
         if (why === null) this.spare = runner;
         else {
+          this.unprepareAhead();
           runner.release();
           // Replacing after every run is what one process per run means: nothing to say then.
           if (reuse.maxRuns > 1) this.host.log(`slot ${this.index}: a new runner process (pid ${runner.pid} retired: ${why})`);

@@ -110,8 +110,9 @@ test('a run prepared while another trains starts from what was built, computes w
   assert.equal(first.summary?.status, 'completed');
   // b's model and data are held, but they are the next run's: the process may train again.
   assert.equal(runner.retireReason(DEFAULT_REUSE), null);
-  assert.ok(fs.existsSync(path.join(runsDir, 'b', 'config.json')), 'b prepared: its folder is there');
-  assert.ok(!fs.existsSync(path.join(runsDir, 'd')), 'd unprepared: its folder is gone');
+  // Nothing of a prepared run is on disk until it trains: one dropped leaves nothing behind.
+  assert.ok(!fs.existsSync(path.join(runsDir, 'b')), 'b prepared, not yet trained: no folder');
+  assert.ok(!fs.existsSync(path.join(runsDir, 'd')), 'd prepared and dropped: no folder');
   const second = await runner.run(job('b', 1), () => {});
   assert.equal(second.summary?.status, 'completed');
   assert.ok(second.marks!.model! <= first.marks!.trained!, 'b was built before a ended');

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendChoice } from '../backend/index.js';
@@ -47,9 +46,11 @@ export interface TrainRunResult {
 }
 
 /**
- * A run validated, built (data, model, init, optimizer, callbacks) and given its folder, not yet
- * trained: what a runner process holds for the run leased after the one it is training, so that
- * nothing but training stands between the two (agent/runner/main.ts).
+ * A run validated and built (data, model, init, optimizer, callbacks), not yet trained: what a
+ * runner process holds for the run leased after the one it is training, so that only its folder
+ * (about a millisecond) and training stand between the two (agent/runner/main.ts). Its folder is
+ * made when it trains: a run prepared and then dropped (its process retired or killed) leaves
+ * nothing on disk, and can never touch the folder another process trains it in.
  */
 export interface PreparedRun {
   readonly runDir: string;
@@ -57,7 +58,7 @@ export interface PreparedRun {
   readonly tensors: number;
   /** Trains it; once, and not after discard(). */
   train(): Promise<TrainRunResult>;
-  /** Frees its tensors and removes its folder: it will not run here. */
+  /** Frees its tensors: it will not run here. */
   discard(): void;
 }
 
@@ -73,8 +74,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
 }
 
 /**
- * The first half of trainRun: everything up to the first step. Throws UsageError for bad input
- * and leaves nothing behind then.
+ * The first half of trainRun: everything up to the folder and the first step, nothing written.
+ * Throws UsageError for bad input.
  */
 export async function prepareRun(opts: TrainRunOptions): Promise<PreparedRun> {
   const config = resolveConfig(opts.raw, opts.source);
@@ -87,17 +88,6 @@ export async function prepareRun(opts: TrainRunOptions): Promise<PreparedRun> {
   const exp = buildExperiment({ ...config, name }, opts.baseDir, () => (marks.data = Date.now()));
   const tensors = tf.memory().numTensors - before;
   marks.model = Date.now();
-  let folder: RunFolder;
-  try {
-    folder = RunFolder.create(dir, {
-      overwrite,
-      config: { ...exp.config, provenance: provenance(backend, config.seed) },
-      ...(opts.onMetricsLine ? { onMetricsLine: opts.onMetricsLine } : {}),
-    });
-  } catch (err) {
-    exp.dispose();
-    throw err;
-  }
   let used = false;
   const use = () => {
     if (used) throw new Error(`run ${name} was trained or discarded already`);
@@ -108,13 +98,22 @@ export async function prepareRun(opts: TrainRunOptions): Promise<PreparedRun> {
     tensors,
     train: () => {
       use();
+      let folder: RunFolder;
+      try {
+        folder = RunFolder.create(dir, {
+          overwrite,
+          config: { ...exp.config, provenance: provenance(backend, config.seed) },
+          ...(opts.onMetricsLine ? { onMetricsLine: opts.onMetricsLine } : {}),
+        });
+      } catch (err) {
+        exp.dispose();
+        throw err;
+      }
       return train(opts, { name, seed: config.seed, dir, backend, exp, folder, marks });
     },
     discard: () => {
       use();
-      folder.close();
       exp.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
