@@ -30,16 +30,17 @@ function snapshot(done: number): StatusSnapshot {
     error: '', updated_at: iso(t0), lost_attempts: 0, last_metrics_json: '',
   }));
   const agents: AgentStatus__Output[] = Array.from({ length: args.agents }, (_, a) => ({
-    id: `agent${a}`, host: `gpu-host-${a}`, gpus: ['0'], slots: 1, last_heartbeat: iso(Date.now()), alive: true, running: 1, state: 'alive', quarantined_until: '', lost_runs: 0,
+    id: `agent${a}`, host: `gpu-host-${a}`, gpus: ['0'], slots: 1, last_heartbeat: iso(Date.now()), alive: true, running: 1, state: 'alive', quarantined_until: '', lost_runs: 0, slurm_job: '',
     health: { cpu_percent: 50 + (a % 40), ram_used_bytes: String(20 * GiB), ram_total_bytes: String(64 * GiB), collected_at: iso(Date.now()),
       gpus: [{ index: 0, name: 'A100', util_percent: 90, mem_used_bytes: String(30 * GiB), mem_total_bytes: String(80 * GiB) }] },
   }));
   const states = { queued: 0, leased: 0, running: 0, completed: 0, diverged: 0, failed: 0, cancelled: 0 } as Record<string, number>;
   for (const r of runs) states[r.state]!++;
   return {
-    sweeps: [{ name: 'bench', created_at: iso(t0), total: args.runs, states, metric: 'val_acc', goal: 'max' }],
+    sweeps: [{ name: 'bench', created_at: iso(t0), total: args.runs, states, metric: 'val_acc', goal: 'max', warning: '', finished_reason: '' }],
     agents, runs,
     coordinator: { disk_full: false, disk_error: '', disk_full_since: '', runs_dir_free_bytes: '-1', version: 'bench' },
+    slurm_jobs: [],
   } as StatusSnapshot;
 }
 

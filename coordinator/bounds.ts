@@ -54,6 +54,8 @@ const TEXT = /^[^\x00-\x1f\x7f]*$/;
 const GPU_ID = /^[A-Za-z0-9._:/-]{1,64}$/;
 const REQUEST_ID = /^[A-Za-z0-9._-]{0,128}$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
+/** A SLURM job id, an array task's "<array job>_<task>", or '' outside SLURM. */
+const SLURM_JOB = /^([0-9]+(_[0-9]+)?)?$/;
 
 /** One field's type and bound. Strings are measured in UTF-8 bytes. */
 export type Rule =
@@ -120,6 +122,7 @@ export const REQUEST_BOUNDS: Readonly<Record<string, Fields>> = {
     version: text(64),
     backend: text(64),
     protocol: { kind: 'int', min: 0, max: MAX_INT32 },
+    slurm_job: { kind: 'string', max: 64, pattern: SLURM_JOB, what: 'digits, "_" and digits' },
   },
   Heartbeat: { agent_id: agentId, runs: { kind: 'list', max: 4 * MAX_SLOTS, of: runRef }, health: hostHealth },
   Lease: {
@@ -147,6 +150,7 @@ export const REQUEST_BOUNDS: Readonly<Record<string, Fields>> = {
   Goodbye: { agent_id: agentId },
   // Its structure is checked by parseSweepJson (sweep_json.ts), which has to parse it anyway.
   SubmitSweep: { sweep_json: { kind: 'string', max: MAX_SWEEP_JSON_BYTES, required: true }, code_archive: { kind: 'bytes', max: MAX_CODE_ARCHIVE_BYTES } },
+  SubmitSlurm: { sweep: { kind: 'name', required: true }, options_json: { kind: 'json-object', max: 64 * KiB } },
   GetCode: { agent_id: agentId, hash: { kind: 'string', max: 64, pattern: SHA256, what: '64 hex digits', required: true } },
   Status: { sweep: { kind: 'name' } },
   Cancel: { target },

@@ -13,6 +13,8 @@ export interface ListenFlags {
   db: string;
   runsDir: string;
   token?: string;
+  /** The file --token-file (or DLPHYS_TOKEN_FILE) named: SLURM job scripts point their agents at it. */
+  tokenFile?: string;
   tlsCert?: string;
   tlsKey?: string;
   leaseTtl: number;

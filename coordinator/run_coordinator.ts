@@ -10,6 +10,8 @@ import { Store } from './store/index.js';
 import { cleanStaging } from './landing.js';
 import { SweepProgress } from './sweep_progress.js';
 import { SweepReports, writeSweepSpec } from './sweep_files.js';
+import { SlurmJobs } from './slurm/jobs.js';
+import type { SlurmOptions } from './slurm/options.js';
 
 export interface RunCoordinatorOptions {
   flags: ListenFlags;
@@ -22,6 +24,8 @@ export interface RunCoordinatorOptions {
   onListening?: (port: number) => void;
   /** Shuts the coordinator down as SIGINT would (a dashboard in the same process was closed). */
   stop?: AbortSignal;
+  /** Submit a SLURM job array of agents for the sweep once listening (dlphys-coord sweep --slurm). */
+  slurm?: SlurmOptions;
 }
 
 
@@ -49,6 +53,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     throw new UsageError(`cannot create ${(err as NodeJS.ErrnoException).path}: ${(err as Error).message}; choose another --runs-dir`);
   }
   let server: CoordinatorServer | null = null;
+  const slurm = new SlurmJobs({ store, runsDir: flags.runsDir, host: flags.host, log, ...(flags.token ? { token: flags.token } : {}), ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}) });
   try {
     if (opts.sweep) {
       const { existed, runs } = store.addSweep(opts.sweep, opts.sweep.codeArchive);
@@ -70,6 +75,7 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
       maxUploadBytes: flags.maxUploadMb * 1024 * 1024,
       uploadIdleMs: flags.uploadIdle * 1000,
       watch: { maxWatchers: flags.watchMax, bufferBytes: Math.round(flags.watchBufferKb * 1024), stallMs: flags.watchStall * 1000 },
+      slurm,
       log,
     });
     let port: number;
@@ -81,6 +87,8 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     // Tests and scripts wait for this exact line to learn the port.
     log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token-file FILE' : ''}`);
     opts.onListening?.(port);
+    slurm.listening(port);
+    if (opts.slurm && opts.sweep) await slurm.submit(opts.sweep.name, opts.slurm);
     const progress = new SweepProgress(store, log);
     const reports = flags.report ? new SweepReports(store, flags.runsDir, log) : null;
     // Checked right after each commit, in the same tick: once every run has finished, nothing
@@ -118,10 +126,15 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     detach();
     progress.flush();
     log(why);
-    if (finished()) await server.waitUntilAgentsToldIdle(Math.min(leaseTtlMs, 10_000));
+    if (finished()) {
+      // Array tasks still waiting in SLURM's queue would start agents with nothing to do.
+      await slurm.cancelPending();
+      await server.waitUntilAgentsToldIdle(Math.min(leaseTtlMs, 10_000));
+    }
     // The last sweep's report is part of finishing it: written before the process exits.
     await reports?.drain();
   } finally {
+    await slurm.stop();
     await server?.close();
     store.close();
   }

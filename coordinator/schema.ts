@@ -236,6 +236,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    description: 'SLURM job arrays of agents the coordinator submitted, their tasks, and the job each agent runs in',
+    sql: `
+      -- One sbatch submission (coordinator/slurm/): a job array of agents for a sweep.
+      -- active: the coordinator polls squeue for it; ended: every task has left the queue.
+      CREATE TABLE slurm_jobs (
+        job_id       TEXT PRIMARY KEY,
+        sweep        TEXT NOT NULL REFERENCES sweeps(name),
+        array_size   INTEGER NOT NULL,
+        script       TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        active       INTEGER NOT NULL DEFAULT 1,
+        error        TEXT
+      );
+      -- What squeue (or sacct) last said of each array task.
+      CREATE TABLE slurm_tasks (
+        job_id     TEXT NOT NULL REFERENCES slurm_jobs(job_id),
+        task_id    TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        reason     TEXT NOT NULL DEFAULT '',
+        node       TEXT NOT NULL DEFAULT '',
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (job_id, task_id)
+      ) WITHOUT ROWID;
+      -- "<array job>_<task>" of an agent started by SLURM (its Register says), else NULL.
+      ALTER TABLE agents ADD COLUMN slurm_job TEXT;
+    `,
+  },
 ];
 
 /** The version this code writes and understands. */

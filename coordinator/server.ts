@@ -18,6 +18,8 @@ import { parseSweepJson } from './sweep_json.js';
 import { writeSweepSpec } from './sweep_files.js';
 import { makeUploadHandler } from './sync_receiver.js';
 import { WatchHub, type WatchOptions } from './watch.js';
+import type { SlurmJobs } from './slurm/jobs.js';
+import { parseSlurmOptionsJson } from './slurm/options.js';
 
 export interface CoordinatorOptions {
   store: Store;
@@ -31,6 +33,8 @@ export interface CoordinatorOptions {
   uploadIdleMs?: number | undefined;
   /** Bounds of the Watch streams (watch.ts). */
   watch?: WatchOptions | undefined;
+  /** Submits and watches SLURM job arrays of agents (SubmitSlurm; a cancelled sweep's jobs are scancelled). */
+  slurm?: SlurmJobs | undefined;
   log: (line: string) => void;
 }
 
@@ -279,7 +283,7 @@ export class CoordinatorServer {
           throw new ContractError(`the agent speaks contract version ${req.protocol || 1}, this coordinator ${PROTOCOL_VERSION} (dlphys ${version}); run the same dlphys version on both`);
         }
         const secret = store.registerAgent(
-          { id: req.agent_id, host: req.host, gpus: req.gpus, slots: req.slots, version: req.version, backend: req.backend },
+          { id: req.agent_id, host: req.host, gpus: req.gpus, slots: req.slots, version: req.version, backend: req.backend, slurmJob: req.slurm_job },
           metadataValue(metadata, AGENT_SECRET_KEY),
           leaseTtlMs,
         );
@@ -347,7 +351,24 @@ export class CoordinatorServer {
         return { sweep: sweep.name, runs, existed };
       }),
       Status: this.unary((req) => statusToWire(store.status(req.sweep || undefined, leaseTtlMs), this.health())),
-      Cancel: this.unary((req) => ({ affected: store.cancel(req.target) })),
+      Cancel: this.unaryAsync(async (req) => {
+        const affected = store.cancel(req.target);
+        // A whole sweep: its SLURM jobs go too (answered once scancel has been told).
+        if (!req.target.includes('/')) await this.opts.slurm?.cancelSweep(req.target);
+        return { affected };
+      }),
+      SubmitSlurm: this.unaryAsync(async (req) => {
+        if (!this.opts.slurm) throw new ContractError('this coordinator cannot submit SLURM jobs');
+        if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again to submit agents');
+        const options = parseSlurmOptionsJson(req.options_json);
+        // Setup lines and raw sbatch flags run as this coordinator's user on the cluster: over
+        // the network only from a client holding the token (any local user reaches a loopback one).
+        if (!this.opts.token && (options.setup.length > 0 || options.sbatchArgs.length > 0)) {
+          throw new ContractError('this coordinator takes --setup and --sbatch-arg from dlphys-coord slurm only when it has a token (start it with --token-file); or give them to dlphys-coord sweep FILE --slurm');
+        }
+        const s = await this.opts.slurm.submit(req.sweep, options, req.dry_run);
+        return { job_id: s.jobId, script_path: s.scriptPath, script: s.script, warnings: s.warnings };
+      }),
       Retry: this.unary((req) => {
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again (dlphys-coord serve) to retry');
         return { affected: store.retry(req.target) };

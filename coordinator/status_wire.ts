@@ -10,7 +10,8 @@ import type { HostHealth } from '../proto/generated/dlphys/HostHealth.js';
 import type { RunStatus } from '../proto/generated/dlphys/RunStatus.js';
 import type { StatusReply } from '../proto/generated/dlphys/StatusReply.js';
 import type { SweepStatus } from '../proto/generated/dlphys/SweepStatus.js';
-import type { AgentRow, HostHealthData, RunStatusRow, StatusReport, SweepRow } from './store/index.js';
+import type { AgentRow, HostHealthData, RunStatusRow, SlurmJobRow, StatusReport, SweepRow } from './store/index.js';
+import type { SlurmJob__Output } from '../proto/generated/dlphys/SlurmJob.js';
 
 export function sweepToWire(s: SweepRow): Required<SweepStatus> {
   return { name: s.name, created_at: s.created_at, total: s.total, states: { ...s.states }, metric: s.metric, goal: s.goal, warning: s.warning, finished_reason: s.finished_reason };
@@ -29,6 +30,7 @@ export function agentToWire(a: AgentRow): Required<AgentStatus> {
     quarantined_until: a.quarantined_until,
     lost_runs: a.lost_runs,
     health: a.health ? healthToWire(a.health) : null,
+    slurm_job: a.slurm_job,
   };
 }
 
@@ -75,5 +77,19 @@ export function statusToWire(report: StatusReport, coordinator: CoordinatorHealt
     agents: report.agents.map(agentToWire),
     runs: report.runs.map(runToWire),
     coordinator,
+    slurm_jobs: report.slurmJobs.map(slurmJobToWire),
+  };
+}
+
+/** A submitted SLURM job array as Status replies it. */
+export function slurmJobToWire(j: SlurmJobRow): SlurmJob__Output {
+  return {
+    job_id: j.job_id,
+    sweep: j.sweep,
+    array_size: j.array_size,
+    script: j.script,
+    submitted_at: new Date(j.submitted_at).toISOString(),
+    tasks: j.tasks,
+    error: j.error,
   };
 }

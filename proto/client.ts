@@ -74,7 +74,8 @@ type UnaryName =
   | 'Status'
   | 'Cancel'
   | 'Retry'
-  | 'RunDetail';
+  | 'RunDetail'
+  | 'SubmitSlurm';
 /* eslint-disable @typescript-eslint/no-explicit-any -- `any` is what lets `infer` match MethodDefinition's other parameters */
 type RequestOf<K extends UnaryName> = CoordinatorDefinition[K] extends MethodDefinition<infer Req, any, any, any> ? Req : never;
 type ReplyOf<K extends UnaryName> = CoordinatorDefinition[K] extends MethodDefinition<any, any, any, infer Res> ? Res : never;

@@ -56,6 +56,7 @@ test('an agent keeps going through INTERNAL errors on Register, Lease and Report
     Cancel: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED }),
     Retry: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED }),
     RunDetail: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED }),
+    SubmitSlurm: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED }),
     Watch: (call) => call.end(),
   };
   const server = new grpc.Server();

@@ -50,6 +50,7 @@ export function agent(id: string, fields: Partial<AgentStatus__Output> = {}): Ag
     quarantined_until: '',
     lost_runs: 0,
     health: null,
+    slurm_job: '',
     ...fields,
   };
 }
@@ -73,7 +74,7 @@ export function run(sweepName: string, name: string, state: string, params: Reco
 }
 
 export function snapshot(sweeps: SweepStatus__Output[], agents: AgentStatus__Output[], runs: RunStatus__Output[]): StatusSnapshot {
-  return { sweeps, agents, runs, coordinator: { disk_full: false, disk_error: '', disk_full_since: '', runs_dir_free_bytes: '-1', version: 'test' } };
+  return { sweeps, agents, runs, coordinator: { disk_full: false, disk_error: '', disk_full_since: '', runs_dir_free_bytes: '-1', version: 'test' }, slurm_jobs: [] };
 }
 
 /** An event `id` of `type` at `seconds` after T0; `data` becomes its data_json. */

@@ -4,6 +4,7 @@ import { runProgram } from '../../lib/cli/command.js';
 import { version } from '../../lib/version.js';
 import { cancelCommand, retryCommand } from './cancel_retry.js';
 import { serveCommand } from './serve.js';
+import { slurmCommand } from './slurm.js';
 import { statusCommand } from './status.js';
 import { submitCommand } from './submit.js';
 import { sweepCommand } from './sweep.js';
@@ -17,6 +18,7 @@ const program = new Command('dlphys-coord')
   .addCommand(submitCommand())
   .addCommand(serveCommand())
   .addCommand(statusCommand())
+  .addCommand(slurmCommand())
   .addCommand(cancelCommand())
   .addCommand(retryCommand())
   .addCommand(dashCommand())

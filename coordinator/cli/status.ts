@@ -80,6 +80,22 @@ function latest(json: string, metric: string): string {
   return (step + numbers.slice(0, 3).map(([k, v]) => `${k}=${formatNumber(v as number)}`).join(' ')).trim();
 }
 
+/**
+ * The SLURM job arrays: one line per job with its tasks counted by state, then the tasks not yet
+ * running an agent (pending, with SLURM's reason) — in the queue vs. an agent at work.
+ */
+function slurmLines(s: StatusReply__Output): string[] {
+  const rows = s.slurm_jobs.map((j) => {
+    const counts = new Map<string, number>();
+    for (const t of j.tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+    const states = [...counts].map(([state, n]) => `${n} ${state.toLowerCase()}`).join(', ');
+    const pending = j.tasks.filter((t) => t.state === 'PENDING').map((t) => `${j.job_id}_${t.task_id}${t.reason ? ` (${t.reason})` : ''}`);
+    const agents = s.agents.filter((a) => a.slurm_job.startsWith(`${j.job_id}_`) && a.state === 'alive').length;
+    return [j.job_id, j.sweep, String(j.array_size), states, String(agents), pending.slice(0, 4).join(' ') + (pending.length > 4 ? ` +${pending.length - 4}` : ''), j.error ? `error: ${j.error}` : ''];
+  });
+  return table(['slurm job', 'sweep', 'tasks', 'task states', 'agents', 'pending', ''], rows);
+}
+
 function render(s: StatusReply__Output): string {
   const out: string[] = [];
   const health = s.coordinator;
@@ -95,7 +111,7 @@ function render(s: StatusReply__Output): string {
   );
   out.push(
     ...table(
-      ['agent', 'host', 'slots', 'gpus', 'cpu', 'ram', 'gpu util', 'running', 'last heartbeat', 'state', 'lost runs'],
+      ['agent', 'host', 'slots', 'gpus', 'cpu', 'ram', 'gpu util', 'running', 'last heartbeat', 'state', 'lost runs', ...(s.slurm_jobs.length ? ['slurm job'] : [])],
       s.agents.map((a) => [
         a.id,
         a.host,
@@ -106,9 +122,11 @@ function render(s: StatusReply__Output): string {
         a.last_heartbeat,
         a.state === 'quarantined' ? `quarantined until ${a.quarantined_until}` : a.state,
         String(a.lost_runs),
+        ...(s.slurm_jobs.length ? [a.slurm_job || '-'] : []),
       ]),
     ),
   );
+  if (s.slurm_jobs.length) out.push('', ...slurmLines(s));
   for (const w of s.sweeps) if (w.warning) out.push(`warning: sweep ${w.name}: ${w.warning}`);
   for (const w of s.sweeps) if (w.finished_reason) out.push(`sweep ${w.name} finished: ${w.finished_reason}`);
   if (s.runs.length) {

@@ -7,17 +7,23 @@ import { textTable } from '../../lib/text_table.js';
 import { runCoordinator } from '../run_coordinator.js';
 import { loadDashboard } from '../../tui/cli/load_dashboard.js';
 import { runCoordinatorWithDashboard } from './sweep_dash.js';
+import { UsageError } from '../../lib/errors.js';
+import { requireSbatch, sbatchTestOnly } from '../slurm/commands.js';
+import { planJob } from '../slurm/jobs.js';
+import { addSlurmOptions, anySlurmFlag, slurmOptions, type SlurmFlags, type SlurmOptions } from '../slurm/options.js';
+import { SLURM_EXAMPLES } from './slurm.js';
 
-interface SweepFlags extends ListenFlags {
+interface SweepFlags extends ListenFlags, SlurmFlags {
   name?: string;
   dryRun: boolean;
   json: boolean;
   dash: boolean;
+  slurm: boolean;
 }
 
 /** `dlphys-coord sweep FILE`: record a sweep in --db and serve it; --dry-run only prints its runs. */
 export function sweepCommand(): Command {
-  return addListenOptions(new Command('sweep'))
+  const cmd = addListenOptions(new Command('sweep'))
     .description(
       'Expand a sweep file (W&B sweep-configuration keys) into runs, record them, and serve them to agents. ' +
         'It never sends the sweep anywhere: to add a sweep to a coordinator that is already running, use dlphys-coord submit FILE --coord HOST:PORT.',
@@ -27,6 +33,8 @@ export function sweepCommand(): Command {
     .option('--dry-run', 'print the runs the file expands to and record nothing', false)
     .option('--json', 'with --dry-run: one JSON object a line (index, name, params, config)', false)
     .option('--no-dash', 'progress lines on stderr even on a terminal (without a terminal, as in a pipe, CI or nohup, they are what it prints)')
+    .option('--slurm', 'also submit a SLURM job array of agents for the sweep (the options below; see dlphys-coord slurm --help)', false);
+  return addSlurmOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -37,20 +45,32 @@ Examples:
   $ dlphys-coord sweep examples/random.json --dry-run --json | jq .params
   $ dlphys-coord sweep examples/grid.json --exit-when-done # serve until every run has finished
   $ dlphys-coord sweep sweep.json --host 0.0.0.0 --token-file ~/.dlphys-token   # agents on other hosts
-  $ dlphys-coord sweep examples/programs/sweep.yaml --dry-run   # a program sweep: each run's command line`,
+  $ dlphys-coord sweep examples/programs/sweep.yaml --dry-run   # a program sweep: each run's command line
+${SLURM_EXAMPLES}`,
     )
     .action(async (file: string, flags: SweepFlags) => {
       // A program sweep's code snapshot leaves out this coordinator's own database and run folders.
       const name = { ...(flags.name !== undefined ? { name: flags.name } : {}), codeExclude: [flags.db, flags.runsDir] };
       // An open-ended sweep's dry run shows the runs it would start with.
+      // SLURM options are checked (and sbatch looked for) before anything is read or recorded.
+      if (!flags.slurm && anySlurmFlag(flags)) throw new UsageError('SLURM options (--partition, --time, --gpu, ...) need --slurm');
+      const slurm = flags.slurm ? slurmOptions(flags) : undefined;
+      if (slurm && !flags.dryRun) requireSbatch();
       const sweep = loadSweep(file, flags.dryRun ? { ...name, window: { from: 0, count: OPEN_DRY_RUN } } : name);
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
-      if (flags.dryRun) return printDryRun(sweep, flags.json);
+      // SLURM checks the job before the sweep is recorded: a wrong partition or account is one line, and nothing is left behind.
+      if (slurm && !flags.dryRun) await sbatchTestOnly(planJob(slurm, { sweep: sweep.name, runsLeft: sweep.runs.length, host: flags.host, port: flags.port, runsDir: flags.runsDir }).script);
+      if (flags.dryRun) {
+        printDryRun(sweep, flags.json);
+        if (slurm) printDryRunScript(sweep, slurm, flags);
+        return;
+      }
       const onDemand = onDemandLine(sweep);
       if (onDemand) logLine(`sweep ${sweep.name}: ${onDemand}`);
       const opts = {
         flags,
         sweep,
+        ...(slurm ? { slurm } : {}),
         // Whatever holds the port is not asked anything: it may not be a coordinator at all.
         portTakenFix: (address: string) => `to add this sweep to a coordinator there, run dlphys-coord submit ${file} --coord ${address}; else choose another --port`,
       };
@@ -62,6 +82,14 @@ Examples:
       }
       await runCoordinator(opts);
     });
+}
+
+/** The job script `--slurm` would submit, to stdout (after the runs), with what it would need to know. */
+function printDryRunScript(sweep: ExpandedSweep, slurm: SlurmOptions, flags: SweepFlags): void {
+  const plan = planJob(slurm, { sweep: sweep.name, runsLeft: sweep.runs.length, host: flags.host, port: flags.port, runsDir: flags.runsDir, token: flags.token, tokenFile: flags.tokenFile });
+  process.stdout.write(`\n${plan.script}`);
+  for (const w of plan.warnings) logLine(`warning: ${w}`);
+  logLine(`sweep ${sweep.name}: the script above would be written to ${plan.scriptPath} and submitted with sbatch; nothing submitted (--dry-run)`);
 }
 
 /** Runs an open-ended sweep's dry run shows. */

@@ -36,10 +36,11 @@ export function registerAgent(core: StoreCore, a: AgentInfo, secret: string, lea
       slots: a.slots ?? 1,
       version: a.version ?? '',
       backend: a.backend ?? '',
+      slurm_job: a.slurmJob || null,
       now,
     });
     s.setSecret.run(sha256(granted), a.id);
-    core.event('agent_registered', { agentId: a.id, data: { host: a.host, gpus: a.gpus ?? [], slots: a.slots, version: a.version, backend: a.backend } });
+    core.event('agent_registered', { agentId: a.id, data: { host: a.host, gpus: a.gpus ?? [], slots: a.slots, version: a.version, backend: a.backend, ...(a.slurmJob ? { slurm_job: a.slurmJob } : {}) } });
     return granted;
   });
 }

@@ -23,6 +23,7 @@ import { StoreCore, type Listener } from './core.js';
 import * as lifecycle from './lifecycle.js';
 import * as metrics from './metrics.js';
 import * as queries from './queries.js';
+import * as slurm from './slurm.js';
 import { isTerminal } from './states.js';
 import { addSweep, codeArchive } from './sweeps.js';
 import { isHeld as isHeldState } from './states.js';
@@ -48,6 +49,7 @@ import {
 
 export { AlreadyExistsError, NotFoundError, NotLandedError, PermissionDeniedError, StaleAttemptError } from '../errors.js';
 export * from './types.js';
+export type { SlurmJobRow, SlurmTaskRow } from './slurm.js';
 export { HELD_STATES, TRANSITIONS, nextState, type RunEvent, type Target, type Transition } from './states.js';
 export type { EventRow };
 export type { ExpandedRun, ExpandedSweep } from '../../lib/sweep/index.js';
@@ -307,6 +309,21 @@ export class Store {
    */
   runDetail(runId: string, maxLines: number, maxBytes: number): RunDetail {
     return queries.runDetail(this.core, runId, maxLines, maxBytes);
+  }
+
+  /** Records a SLURM job array submitted for `sweep` (coordinator/slurm/); NotFoundError for an unknown sweep. */
+  recordSlurmJob(job: { jobId: string; sweep: string; arraySize: number; script: string }): void {
+    slurm.recordSlurmJob(this.core, job);
+  }
+
+  /** What one squeue/sacct poll found of a job's tasks (slurm.ts updateSlurmTasks). */
+  updateSlurmTasks(jobId: string, seen: slurm.SlurmTaskRow[], opts: { gone: boolean; error: string }): void {
+    slurm.updateSlurmTasks(this.core, jobId, seen, opts);
+  }
+
+  /** Job arrays some task of which may still be in SLURM's queue; of one sweep when given. */
+  activeSlurmJobs(sweep?: string): { job_id: string; sweep: string; array_size: number }[] {
+    return slurm.activeSlurmJobs(this.core, sweep);
   }
 
   /** The schema version recorded in the file (PRAGMA user_version). */

@@ -2,6 +2,7 @@
  * Reading the store: status (domain rows, see types.ts: the server maps them to the wire), the
  * counts of unfinished runs, a run's row and its stored metric lines.
  */
+import { slurmJobs } from './slurm.js';
 import type Database from 'better-sqlite3';
 import { NotFoundError } from '../errors.js';
 import { iso, type StoreCore } from './core.js';
@@ -103,9 +104,10 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
           quarantined_until: number | null;
           lost_runs: number;
           health_json: string | null;
+          slurm_job: string | null;
         }
       >(
-        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until, a.health_json,
+        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until, a.health_json, a.slurm_job,
            (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
          FROM agents a ORDER BY a.registered_at, a.id`,
       )
@@ -125,6 +127,7 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
           quarantined_until: quarantined ? iso(a.quarantined_until) : '',
           lost_runs: a.lost_runs,
           health: parseHealth(a.health_json),
+          slurm_job: a.slurm_job ?? '',
         };
       });
     const runRows = sweep
@@ -141,7 +144,7 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
     const lastLine = db.prepare<[string, number], string>('SELECT line FROM metrics WHERE run_id = ? AND attempt = ? ORDER BY seq DESC LIMIT 1').pluck();
     const held = new Set<string>(HELD_STATES);
     const runs: RunStatusRow[] = runRows.map((r) => statusRow(r, lostAttempts.get(r.id)!, held.has(r.state) ? (lastLine.get(r.id, r.attempt) ?? '') : ''));
-    return { sweeps, agents, runs };
+    return { sweeps, agents, runs, slurmJobs: slurmJobs(core, sweep) };
   });
   return read.deferred();
 }

@@ -50,10 +50,10 @@ export function prepareStatements(db: Database.Database) {
     countRuns: db.prepare<[string], number>('SELECT count(*) FROM runs WHERE sweep = ?').pluck(),
     getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
     upsertAgent: db.prepare(
-      `INSERT INTO agents (id, host, gpus_json, slots, version, backend, registered_at, last_heartbeat, lost_at)
-       VALUES (@id, @host, @gpus_json, @slots, @version, @backend, @now, @now, NULL)
+      `INSERT INTO agents (id, host, gpus_json, slots, version, backend, slurm_job, registered_at, last_heartbeat, lost_at)
+       VALUES (@id, @host, @gpus_json, @slots, @version, @backend, @slurm_job, @now, @now, NULL)
        ON CONFLICT (id) DO UPDATE SET host = excluded.host, gpus_json = excluded.gpus_json, slots = excluded.slots,
-         version = excluded.version, backend = excluded.backend, registered_at = excluded.registered_at,
+         version = excluded.version, backend = excluded.backend, slurm_job = excluded.slurm_job, registered_at = excluded.registered_at,
          last_heartbeat = excluded.last_heartbeat, lost_at = NULL, left_at = NULL`,
     ),
     leaveAgent: db.prepare('UPDATE agents SET left_at = ? WHERE id = ? AND left_at IS NULL'),

@@ -1,3 +1,4 @@
+import type { SlurmJobRow } from './slurm.js';
 /**
  * What the store takes and gives: plain domain types, no wire format. The gRPC server maps the
  * status rows to its proto messages (coordinator/status_wire.ts).
@@ -22,6 +23,8 @@ export interface AgentInfo {
   slots: number;
   version: string;
   backend: string;
+  /** The SLURM job it runs in ("<array job>_<task>"), '' or absent outside SLURM. */
+  slurmJob?: string;
 }
 
 export type ReportStatus = 'completed' | 'diverged' | 'stopped' | 'failed' | 'handback';
@@ -112,6 +115,8 @@ export interface AgentRow {
   lost_runs: number;
   /** The latest host health its heartbeats carried; null until one did. */
   health: HostHealthData | null;
+  /** "<array job>_<task>" when SLURM started it, else ''. */
+  slurm_job: string;
 }
 
 /** A run as status shows it. */
@@ -145,6 +150,8 @@ export interface StatusReport {
   sweeps: SweepRow[];
   agents: AgentRow[];
   runs: RunStatusRow[];
+  /** SLURM job arrays of agents (coordinator/store/slurm.ts). */
+  slurmJobs: SlurmJobRow[];
 }
 
 export interface ExpireResult {

@@ -30,8 +30,12 @@ import type { RunEvent as _dlphys_RunEvent, RunEvent__Output as _dlphys_RunEvent
 import type { RunRef as _dlphys_RunRef, RunRef__Output as _dlphys_RunRef__Output } from './dlphys/RunRef.js';
 import type { RunReport as _dlphys_RunReport, RunReport__Output as _dlphys_RunReport__Output } from './dlphys/RunReport.js';
 import type { RunStatus as _dlphys_RunStatus, RunStatus__Output as _dlphys_RunStatus__Output } from './dlphys/RunStatus.js';
+import type { SlurmJob as _dlphys_SlurmJob, SlurmJob__Output as _dlphys_SlurmJob__Output } from './dlphys/SlurmJob.js';
+import type { SlurmTask as _dlphys_SlurmTask, SlurmTask__Output as _dlphys_SlurmTask__Output } from './dlphys/SlurmTask.js';
 import type { StatusReply as _dlphys_StatusReply, StatusReply__Output as _dlphys_StatusReply__Output } from './dlphys/StatusReply.js';
 import type { StatusRequest as _dlphys_StatusRequest, StatusRequest__Output as _dlphys_StatusRequest__Output } from './dlphys/StatusRequest.js';
+import type { SubmitSlurmReply as _dlphys_SubmitSlurmReply, SubmitSlurmReply__Output as _dlphys_SubmitSlurmReply__Output } from './dlphys/SubmitSlurmReply.js';
+import type { SubmitSlurmRequest as _dlphys_SubmitSlurmRequest, SubmitSlurmRequest__Output as _dlphys_SubmitSlurmRequest__Output } from './dlphys/SubmitSlurmRequest.js';
 import type { SubmitSweepReply as _dlphys_SubmitSweepReply, SubmitSweepReply__Output as _dlphys_SubmitSweepReply__Output } from './dlphys/SubmitSweepReply.js';
 import type { SubmitSweepRequest as _dlphys_SubmitSweepRequest, SubmitSweepRequest__Output as _dlphys_SubmitSweepRequest__Output } from './dlphys/SubmitSweepRequest.js';
 import type { SweepStatus as _dlphys_SweepStatus, SweepStatus__Output as _dlphys_SweepStatus__Output } from './dlphys/SweepStatus.js';
@@ -77,8 +81,12 @@ export interface ProtoGrpcType {
     RunRef: MessageTypeDefinition<_dlphys_RunRef, _dlphys_RunRef__Output>
     RunReport: MessageTypeDefinition<_dlphys_RunReport, _dlphys_RunReport__Output>
     RunStatus: MessageTypeDefinition<_dlphys_RunStatus, _dlphys_RunStatus__Output>
+    SlurmJob: MessageTypeDefinition<_dlphys_SlurmJob, _dlphys_SlurmJob__Output>
+    SlurmTask: MessageTypeDefinition<_dlphys_SlurmTask, _dlphys_SlurmTask__Output>
     StatusReply: MessageTypeDefinition<_dlphys_StatusReply, _dlphys_StatusReply__Output>
     StatusRequest: MessageTypeDefinition<_dlphys_StatusRequest, _dlphys_StatusRequest__Output>
+    SubmitSlurmReply: MessageTypeDefinition<_dlphys_SubmitSlurmReply, _dlphys_SubmitSlurmReply__Output>
+    SubmitSlurmRequest: MessageTypeDefinition<_dlphys_SubmitSlurmRequest, _dlphys_SubmitSlurmRequest__Output>
     SubmitSweepReply: MessageTypeDefinition<_dlphys_SubmitSweepReply, _dlphys_SubmitSweepReply__Output>
     SubmitSweepRequest: MessageTypeDefinition<_dlphys_SubmitSweepRequest, _dlphys_SubmitSweepRequest__Output>
     SweepStatus: MessageTypeDefinition<_dlphys_SweepStatus, _dlphys_SweepStatus__Output>

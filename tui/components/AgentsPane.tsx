@@ -18,6 +18,8 @@ export interface AgentsPaneProps {
   readonly width: number;
   /** Rows, title included. */
   readonly height: number;
+  /** SLURM job arrays still queued (state/agents.ts slurmLines), shown under the agents. */
+  readonly slurm?: readonly string[];
 }
 
 /** Lines an agent takes: one, and one more for its GPUs. */
@@ -37,7 +39,7 @@ function AgentLines({ a, selected, width }: { readonly a: AgentView; readonly se
   const color = useColor();
   const m = mark(a);
   const h = a.health;
-  const who = a.host && a.host !== a.id ? `${a.id}@${a.host}` : a.id;
+  const who = `${a.host && a.host !== a.id ? `${a.id}@${a.host}` : a.id}${a.slurmJob ? ` [${a.slurmJob}]` : ''}`;
   // Without a health report, the GPUs it registered with; with one, each GPU's load on its own line.
   const load = h
     ? `cpu ${Math.round(h.cpu_percent)}%  ram ${bytes(h.ram_used_bytes)}/${bytes(h.ram_total_bytes)}${h.gpus.length ? '' : '  GPUs: none'}`
@@ -58,9 +60,11 @@ function AgentLines({ a, selected, width }: { readonly a: AgentView; readonly se
 }
 
 /** The agents pane, as many agents as fit around the cursor. */
-export function AgentsPane({ agents, cursor, focused, width, height }: AgentsPaneProps) {
-  // Fit whole agents around the cursor: count lines, not agents.
-  const room = Math.max(1, height - 1);
+export function AgentsPane({ agents, cursor, focused, width, height, slurm = [] }: AgentsPaneProps) {
+  // The queued jobs take the last lines (at most half the pane); whole agents fit around the cursor
+  // in the rest: count lines, not agents.
+  const jobs = slurm.slice(0, Math.floor(Math.max(0, height - 1) / 2));
+  const room = Math.max(1, height - 1 - jobs.length);
   let { start, end } = windowAround(agents.length, cursor, room);
   let lines = agents.slice(start, end).reduce((n, a) => n + agentLines(a), 0);
   while (lines > room && end - start > 1) {
@@ -69,13 +73,16 @@ export function AgentsPane({ agents, cursor, focused, width, height }: AgentsPan
     lines = agents.slice(start, end).reduce((n, a) => n + agentLines(a), 0);
   }
   const alive = agents.filter((a) => a.state === 'alive' || a.state === 'quarantined').length;
-  const shown = end - start < agents.length ? `  ${start + 1}-${end} shown` : '';
+  const shown = `${end - start < agents.length ? `  ${start + 1}-${end} shown` : ''}${jobs.length ? `  ${jobs.length} SLURM job(s) queued` : ''}`;
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       <PaneTitle title="agents" detail={`${alive} alive of ${agents.length}${shown}`} focused={focused} width={width} />
       {agents.length === 0 ? <Text dimColor>   no agent yet</Text> : null}
       {agents.slice(start, end).map((a, i) => (
         <AgentLines key={a.id} a={a} selected={focused && start + i === cursor} width={width} />
+      ))}
+      {jobs.map((line) => (
+        <Text key={line} wrap="truncate" color="cyan">{`  ${line}`}</Text>
       ))}
     </Box>
   );

@@ -6,7 +6,7 @@
 import { Box, useApp } from 'ink';
 import { useMemo, useRef } from 'react';
 import type { DashSource } from '../source.js';
-import { agentViews } from '../state/agents.js';
+import { agentViews, slurmLines } from '../state/agents.js';
 import { sampledCurves } from '../state/curves.js';
 import { ACTIVE_STATES } from '../state/run_facts.js';
 import { filterRows, sortKeys, sortRows } from '../state/run_table.js';
@@ -58,6 +58,7 @@ export function App({ source, color = true, clock = Date.now, frameMs, initialUi
 
   const sweeps = useMemo(() => sweepViews(data, now, steps), [data, now, steps]);
   const agents = useMemo(() => agentViews(data, now), [data, now]);
+  const slurm = useMemo(() => slurmLines(data), [data]);
   const sweep = shownSweep(ui, sweeps);
   const runs = useMemo(() => runsView(data, sweep, now, steps), [data, sweep, now, steps]);
   const sort = sortKeys(runs.varying).includes(ui.sort.key) ? ui.sort : { ...ui.sort, key: 'run' as const };
@@ -107,7 +108,7 @@ export function App({ source, color = true, clock = Date.now, frameMs, initialUi
     body = <Compare runs={compared} metric={compareMetric} metrics={compare.metrics} loading={compare.loading} width={columns} height={lay.body} />;
   } else {
     const sweepsPane = <SweepsPane sweeps={sweeps} selected={sweep} focused={ui.pane === 'sweeps'} {...lay.sweeps} />;
-    const agentsPane = <AgentsPane agents={agents} cursor={ui.agent} focused={ui.pane === 'agents'} {...lay.agents} />;
+    const agentsPane = <AgentsPane agents={agents} cursor={ui.agent} focused={ui.pane === 'agents'} slurm={slurm} {...lay.agents} />;
     const runsPane = (
       <RunsPane
         view={runs}

@@ -16,6 +16,7 @@ import { status, statusRow } from '../../coordinator/store/queries.js';
 import type { RunRow } from '../../coordinator/store/types.js';
 import { SCHEMA_VERSION } from '../../coordinator/schema.js';
 import { readEventsSince } from '../../coordinator/events.js';
+import { slurmJobToWire } from '../../coordinator/status_wire.js';
 import type { DashEvent, DashSink, DashSource, RunDetail, StatusSnapshot } from '../source.js';
 import { tailLines } from '../../lib/run/log_tail.js';
 import type { HostHealth__Output } from '../../proto/generated/dlphys/HostHealth.js';
@@ -57,7 +58,7 @@ export function databaseSource(file: string, options: DatabaseSourceOptions = {}
   function snapshot(db: Database.Database): StatusSnapshot {
     const report = status({ db, now: Date.now }, undefined, leaseTtlMs, { allRuns: true });
     const agents = report.agents.map((a) => ({ ...a, health: a.health ? healthOutput(a.health) : null }));
-    return { sweeps: report.sweeps, agents, runs: report.runs, coordinator: null };
+    return { sweeps: report.sweeps, agents, runs: report.runs, coordinator: null, slurm_jobs: report.slurmJobs.map(slurmJobToWire) };
   }
 
   function start(sink: DashSink): () => void {

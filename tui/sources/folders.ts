@@ -115,7 +115,7 @@ export function folderSource(dir: string, options: FolderSourceOptions = {}): Da
       sweeps.push({ name, created_at: Number.isFinite(first) ? stamp('iso', first) : '', total: members.length, states, metric, goal, warning: '', finished_reason: '', first });
     }
     sweeps.sort((a, b) => a.first - b.first || natural.compare(a.name, b.name));
-    return { sweeps: sweeps.map(({ first: _, ...s }) => s), agents: [], runs: wireRuns, coordinator: null };
+    return { sweeps: sweeps.map(({ first: _, ...s }) => s), agents: [], runs: wireRuns, coordinator: null, slurm_jobs: [] };
   }
 
   let nextId = 0;

@@ -28,6 +28,8 @@ export interface AgentView {
   /** Alive by the coordinator's word, but more than two heartbeats overdue. */
   readonly stale: boolean;
   readonly health: HostHealth__Output | null;
+  /** The SLURM array task it runs in ("1234_5"), '' outside SLURM. */
+  readonly slurmJob: string;
 }
 
 /** Gaps shorter than this are one heartbeat seen twice (its Status time and its agent_health event's), not a period. */
@@ -78,6 +80,26 @@ export function agentViews(data: DashData, now: number): AgentView[] {
       heartbeatAgeMs: age,
       stale: live && age !== null && age > 2 * heartbeatPeriod(track),
       health: newer(a.health ?? null, track?.health ?? null),
+      slurmJob: a.slurm_job ?? '',
     };
+  });
+}
+
+/**
+ * One line per SLURM job array still in the queue: its tasks counted by state, pending ones first
+ * with SLURM's reason (`slurm 1234 grid: 3 pending (Resources), 2 running`) — agents to come, beside
+ * the agents at work above them. Jobs whose tasks have all ended are left out.
+ */
+export function slurmLines(data: DashData): string[] {
+  const order = ['PENDING', 'RUNNING', 'COMPLETING'];
+  return (data.status?.slurm_jobs ?? []).flatMap((j) => {
+    const counts = new Map<string, number>();
+    for (const t of j.tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+    if (!order.some((s) => counts.has(s))) return [];
+    const reasons = [...new Set(j.tasks.filter((t) => t.state === 'PENDING' && t.reason).map((t) => t.reason))];
+    const parts = [...counts]
+      .sort(([a], [b]) => (order.indexOf(a) + 1 || 9) - (order.indexOf(b) + 1 || 9))
+      .map(([state, n]) => `${n} ${state.toLowerCase()}${state === 'PENDING' && reasons.length ? ` (${reasons.join(', ')})` : ''}`);
+    return [`slurm ${j.job_id} ${j.sweep}: ${parts.join(', ')}${j.error ? `  error: ${j.error}` : ''}`];
   });
 }

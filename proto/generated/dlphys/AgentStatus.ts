@@ -24,6 +24,10 @@ export interface AgentStatus {
    * The latest health its heartbeats carried (absent until one did).
    */
   'health'?: (_dlphys_HostHealth | null);
+  /**
+   * The SLURM job it runs in ("<array job>_<task>"), empty outside SLURM.
+   */
+  'slurm_job'?: (string);
 }
 
 export interface AgentStatus__Output {
@@ -48,4 +52,8 @@ export interface AgentStatus__Output {
    * The latest health its heartbeats carried (absent until one did).
    */
   'health': (_dlphys_HostHealth__Output | null);
+  /**
+   * The SLURM job it runs in ("<array job>_<task>"), empty outside SLURM.
+   */
+  'slurm_job': (string);
 }

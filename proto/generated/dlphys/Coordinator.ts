@@ -21,6 +21,8 @@ import type { RunEvent as _dlphys_RunEvent, RunEvent__Output as _dlphys_RunEvent
 import type { RunReport as _dlphys_RunReport, RunReport__Output as _dlphys_RunReport__Output } from '../dlphys/RunReport.js';
 import type { StatusReply as _dlphys_StatusReply, StatusReply__Output as _dlphys_StatusReply__Output } from '../dlphys/StatusReply.js';
 import type { StatusRequest as _dlphys_StatusRequest, StatusRequest__Output as _dlphys_StatusRequest__Output } from '../dlphys/StatusRequest.js';
+import type { SubmitSlurmReply as _dlphys_SubmitSlurmReply, SubmitSlurmReply__Output as _dlphys_SubmitSlurmReply__Output } from '../dlphys/SubmitSlurmReply.js';
+import type { SubmitSlurmRequest as _dlphys_SubmitSlurmRequest, SubmitSlurmRequest__Output as _dlphys_SubmitSlurmRequest__Output } from '../dlphys/SubmitSlurmRequest.js';
 import type { SubmitSweepReply as _dlphys_SubmitSweepReply, SubmitSweepReply__Output as _dlphys_SubmitSweepReply__Output } from '../dlphys/SubmitSweepReply.js';
 import type { SubmitSweepRequest as _dlphys_SubmitSweepRequest, SubmitSweepRequest__Output as _dlphys_SubmitSweepRequest__Output } from '../dlphys/SubmitSweepRequest.js';
 import type { TargetReply as _dlphys_TargetReply, TargetReply__Output as _dlphys_TargetReply__Output } from '../dlphys/TargetReply.js';
@@ -163,6 +165,23 @@ export interface CoordinatorClient extends grpc.Client {
   status(argument: _dlphys_StatusRequest, callback: grpc.requestCallback<_dlphys_StatusReply__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Writes a SLURM job array of agents for a recorded sweep and submits it with sbatch
+   * (coordinator/slurm/); the coordinator then watches its tasks and cancels them with the sweep.
+   */
+  SubmitSlurm(argument: _dlphys_SubmitSlurmRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  SubmitSlurm(argument: _dlphys_SubmitSlurmRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  SubmitSlurm(argument: _dlphys_SubmitSlurmRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  SubmitSlurm(argument: _dlphys_SubmitSlurmRequest, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * Writes a SLURM job array of agents for a recorded sweep and submits it with sbatch
+   * (coordinator/slurm/); the coordinator then watches its tasks and cancels them with the sweep.
+   */
+  submitSlurm(argument: _dlphys_SubmitSlurmRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  submitSlurm(argument: _dlphys_SubmitSlurmRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  submitSlurm(argument: _dlphys_SubmitSlurmRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  submitSlurm(argument: _dlphys_SubmitSlurmRequest, callback: grpc.requestCallback<_dlphys_SubmitSlurmReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Clients.
    */
   SubmitSweep(argument: _dlphys_SubmitSweepRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dlphys_SubmitSweepReply__Output>): grpc.ClientUnaryCall;
@@ -231,6 +250,12 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   Status: grpc.handleUnaryCall<_dlphys_StatusRequest__Output, _dlphys_StatusReply>;
   
   /**
+   * Writes a SLURM job array of agents for a recorded sweep and submits it with sbatch
+   * (coordinator/slurm/); the coordinator then watches its tasks and cancels them with the sweep.
+   */
+  SubmitSlurm: grpc.handleUnaryCall<_dlphys_SubmitSlurmRequest__Output, _dlphys_SubmitSlurmReply>;
+  
+  /**
    * Clients.
    */
   SubmitSweep: grpc.handleUnaryCall<_dlphys_SubmitSweepRequest__Output, _dlphys_SubmitSweepReply>;
@@ -254,6 +279,7 @@ export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   RunDetail: MethodDefinition<_dlphys_RunDetailRequest, _dlphys_RunDetailReply, _dlphys_RunDetailRequest__Output, _dlphys_RunDetailReply__Output>
   StartRun: MethodDefinition<_dlphys_RunEvent, _dlphys_Ack, _dlphys_RunEvent__Output, _dlphys_Ack__Output>
   Status: MethodDefinition<_dlphys_StatusRequest, _dlphys_StatusReply, _dlphys_StatusRequest__Output, _dlphys_StatusReply__Output>
+  SubmitSlurm: MethodDefinition<_dlphys_SubmitSlurmRequest, _dlphys_SubmitSlurmReply, _dlphys_SubmitSlurmRequest__Output, _dlphys_SubmitSlurmReply__Output>
   SubmitSweep: MethodDefinition<_dlphys_SubmitSweepRequest, _dlphys_SubmitSweepReply, _dlphys_SubmitSweepRequest__Output, _dlphys_SubmitSweepReply__Output>
   Upload: MethodDefinition<_dlphys_UploadChunk, _dlphys_UploadReply, _dlphys_UploadChunk__Output, _dlphys_UploadReply__Output>
   Watch: MethodDefinition<_dlphys_WatchRequest, _dlphys_Event, _dlphys_WatchRequest__Output, _dlphys_Event__Output>

@@ -13,6 +13,10 @@ export interface RegisterRequest {
    * refused with FAILED_PRECONDITION.
    */
   'protocol'?: (number);
+  /**
+   * The SLURM job the agent runs in ("<array job>_<task>", or the job id), empty outside SLURM.
+   */
+  'slurm_job'?: (string);
 }
 
 export interface RegisterRequest__Output {
@@ -27,4 +31,8 @@ export interface RegisterRequest__Output {
    * refused with FAILED_PRECONDITION.
    */
   'protocol': (number);
+  /**
+   * The SLURM job the agent runs in ("<array job>_<task>", or the job id), empty outside SLURM.
+   */
+  'slurm_job': (string);
 }
