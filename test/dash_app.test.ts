@@ -292,3 +292,28 @@ test('colour: off under NO_COLOR or without a terminal, FORCE_COLOR wins', () =>
   assert.equal(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' }), true);
   assert.equal(colorEnabled({ isTTY: true }, { FORCE_COLOR: '0' }), false);
 });
+
+test('agents started by SLURM show their task, and array tasks still queued show under them with the reason', async () => {
+  const { source, dash } = await dashboard();
+  const snap = gridStatus();
+  snap.agents[0]!.slurm_job = '4711_0';
+  snap.slurm_jobs = [
+    {
+      job_id: '4711', sweep: 'grid', array_size: 4, script: '/runs/grid/slurm/agents-1.sbatch', submitted_at: at(0), error: '',
+      tasks: [
+        { task_id: '0', state: 'RUNNING', reason: '', node: 'n1' },
+        { task_id: '1', state: 'RUNNING', reason: '', node: 'n2' },
+        { task_id: '2', state: 'PENDING', reason: 'Resources', node: '' },
+        { task_id: '3', state: 'PENDING', reason: 'Resources', node: '' },
+      ],
+    },
+    // A job whose tasks have all ended is not shown.
+    { job_id: '4700', sweep: 'grid', array_size: 1, script: '', submitted_at: at(0), error: '', tasks: [{ task_id: '0', state: 'TIMEOUT', reason: '', node: '' }] },
+  ];
+  source.status(snap);
+  const f = await dash.waitFor('the SLURM job line', (frame) => frame.includes('slurm 4711'));
+  assert.match(f, / a \[4711_0\] +slots 1\/2/);
+  assert.match(f, /slurm 4711 grid: 2 pending \(Resources\), 2 running/);
+  assert.match(f, /1 SLURM job\(s\) queued/);
+  assert.doesNotMatch(f, /slurm 4700/);
+});
