@@ -25,15 +25,19 @@ export interface ScriptContext {
   version: string;
 }
 
-/** Seconds the agent keeps for its uploads and reports out of the signal's grace. */
-export const UPLOAD_MARGIN_S = 30;
+/**
+ * slurmctld checks time limits and warning signals every 30 s (PERIODIC_TIMEOUT in its source):
+ * the warning may come this long after it was due, leaving the agent that much less time.
+ */
+export const SIGNAL_LATENESS_S = 30;
 
 /**
- * The drain grace the agent is given (--drain-grace): the signal's grace less time to land what
- * finished, never below a third of it.
+ * The drain grace the agent is given (--drain-grace): the signal's grace less how late it may
+ * come, never below a third of it. The agent keeps a share of its grace for uploads and reports
+ * itself (agent/drain.ts GRACE_SHARE).
  */
 export function drainGrace(signalGrace: number): number {
-  return Math.max(Math.round(signalGrace / 3), signalGrace - UPLOAD_MARGIN_S);
+  return Math.max(Math.round(signalGrace / 3), signalGrace - SIGNAL_LATENESS_S);
 }
 
 /** The script's text (bash). Every value in it is a checked word (options.ts) or shell-quoted. */
