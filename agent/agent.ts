@@ -8,6 +8,7 @@ import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/error
 import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { toWireRef, type WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
+import { drainRuns } from './drain.js';
 import { beat } from './heartbeat.js';
 import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
@@ -109,16 +110,23 @@ export class Agent {
     };
   }
 
-  /** Stops leasing, asks every running run to stop, and hands them back; run() then returns. */
-  drain(): void {
+  /**
+   * Stops leasing, hands back the runs leased ahead, and asks the running runs to stop and hands
+   * them back, but for those that finish within --drain-grace (drain.ts); run() then returns.
+   * `signal` names what asked, for the log.
+   */
+  drain(signal = 'drain'): void {
     if (this.draining) return;
     this.draining = true;
-    const busy = this.slots.filter((s) => s.training);
-    this.opts.log(busy.length ? `draining: stopping ${busy.length} run(s) and handing them back` : 'draining: no run in progress');
-    for (const slot of busy) slot.training!.stopForDrain();
+    const training = this.slots.flatMap((s) => (s.training ? [s.training] : []));
+    const stillTraining = (task: RunTask) => this.slots.some((s) => s.training === task);
+    this.endDrain = drainRuns({ signal, graceSec: this.opts.drainGraceSec ?? 0, training, stillTraining, log: this.opts.log });
     for (const slot of this.slots) for (const next of slot.takeAhead()) void this.dropAhead(next, 'leased while draining');
     this.wake?.();
   }
+
+  /** Clears the drain's grace timer. */
+  private endDrain = () => {};
 
   async run(): Promise<void> {
     // Compiled while the coordinator answers; until then (or if it fails) runners start through tsx.
@@ -158,6 +166,7 @@ export class Agent {
     } finally {
       clearInterval(heartbeat);
       clearInterval(metrics);
+      this.endDrain();
       for (const s of this.slots) s.spare?.kill();
       await this.goodbye();
     }

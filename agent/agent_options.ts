@@ -39,6 +39,12 @@ export interface AgentOptions {
   nativeOnly?: boolean;
   /** --wandb-shim: program runs use the shim even where the real wandb is installed. */
   wandbShim?: boolean;
+  /**
+   * --drain-grace: on a drain, runs whose pace says they end within (most of) this many seconds
+   * train on to their end; the others stop and go back at once (drain.ts).
+   * @default 0
+   */
+  drainGraceSec?: number;
   /** Called at every heartbeat tick (the agent keeps its work-dir lock fresh with it). */
   onHeartbeat?: () => void;
   log: (line: string) => void;

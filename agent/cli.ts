@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { runProgram } from '../lib/cli/command.js';
@@ -9,6 +9,7 @@ import { logLine as log } from '../lib/log.js';
 import { version } from '../lib/version.js';
 import { connect, parseAddress } from '../proto/client.js';
 import { Agent, AgentFatalError } from './agent.js';
+import { GRACE_SHARE } from './drain.js';
 import { DEFAULT_REUSE } from './launch/reuse_policy.js';
 import { GPU_BACKEND_MISSING, hasGpuBackend, resolveGpus } from './gpus.js';
 import { resolveInterpreter } from './program_host.js';
@@ -26,6 +27,7 @@ interface AgentFlags extends ClientFlags {
   connectTimeout?: number;
   interpreter?: string;
   wandbShim: boolean;
+  drainGrace: number;
 }
 
 /** Without --connect-timeout: an agent told to exit when idle gives up on a coordinator that never answers after this long. */
@@ -57,6 +59,15 @@ const program = addClientOptions(agentCommand, { description: 'the coordinator',
     DEFAULT_REUSE.maxRuns,
   )
   .option('--runner-max-minutes <m>', 'a child process older than this takes no further run', positiveNumber('--runner-max-minutes'), DEFAULT_REUSE.maxAgeMs / 60_000)
+  .addOption(
+    new Option(
+      '--drain-grace <seconds>',
+      `on Ctrl-C or SIGTERM, runs whose pace says they end within ${GRACE_SHARE * 100}% of this many seconds train on to their end; the others (and any still training then) stop and are handed back (0: all at once)`,
+    )
+      .env('DLPHYS_DRAIN_GRACE')
+      .argParser(nonNegative('--drain-grace'))
+      .default(0),
+  )
   .addHelpText(
     'after',
     `
@@ -70,7 +81,9 @@ Examples:
 Program sweeps (W&B's program/command) run their program with the sweep's parameters on its
 command line as W&B's agent does; --gpu without tfjs-node-gpu leases only those.
 
-Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordinator; a second one exits at once.`,
+Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordinator; a second one exits at once.
+With --drain-grace S, runs whose pace says they end within ${GRACE_SHARE}·S train on and are reported first. Under SLURM:
+sbatch --signal=B:TERM@S, the job script passing the SIGTERM on to the agent, with DLPHYS_DRAIN_GRACE=S.`,
   )
   .action(async (flags: AgentFlags) => {
     parseAddress(flags.coord);
@@ -103,6 +116,7 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
       nativeOnly: !found,
       interpreter,
       wandbShim: flags.wandbShim,
+      drainGraceSec: flags.drainGrace,
       connectTimeoutMs: connectTimeoutS * 1000,
       onHeartbeat: () => lock.touch(),
       log,
@@ -111,8 +125,7 @@ Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordi
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals > 1) process.exit(130);
-      log(`${signal}: draining (again to exit at once)`);
-      agent.drain();
+      agent.drain(signal);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
