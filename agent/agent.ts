@@ -10,6 +10,7 @@ import { toWireRef, type WireRunRef } from '../proto/run_ref.js';
 import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
 import { drainRuns } from './drain.js';
 import { beat } from './heartbeat.js';
+import { slurmJob } from './slurm_job.js';
 import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
 import { buildRunnerBundle } from './launch/bundle.js';
@@ -397,14 +398,4 @@ export class Agent {
       this.wake = done;
     });
   }
-}
-
-/**
- * The SLURM job this agent runs in, as squeue names it ("<array job>_<task>" for an array task,
- * else the job id); '' outside SLURM. The coordinator links the agent to the job's task with it.
- */
-export function slurmJob(env: NodeJS.ProcessEnv = process.env): string {
-  const { SLURM_ARRAY_JOB_ID: array, SLURM_ARRAY_TASK_ID: task, SLURM_JOB_ID: job } = env;
-  if (array && task && /^\d+$/.test(array) && /^\d+$/.test(task)) return `${array}_${task}`;
-  return job && /^\d+$/.test(job) ? job : '';
 }

@@ -79,11 +79,13 @@ describe('agents on SLURM', () => {
   test('a job whose time limit is shorter than its run drains before it: the run goes back (not lost) and the next job completes the sweep', { timeout: 300_000 }, async (t) => {
     const c = slurm(t);
     if (!c) return;
-    // r000 trains for about a minute on this machine: more than its first job's 60 s limit leaves
-    // it after the warning (at most 30 s late: slurmctld checks time limits every 30 s).
-    const ws = workspace({ ...tinySweep({ name: 'limited', runs: 1, steps: 60_000, logEvery: 500 }) });
+    // The 60 s job is warned at most 31 s after it starts (--signal-grace 59: due 1 s in; slurmctld
+    // checks every 30 s). r000 trains for longer, and writes no metrics row until its end: with no
+    // pace to say it ends in time, the drain stops it at once and hands it back.
+    const base = tinySweep({ name: 'limited', runs: 1, steps: 120_000 }).base as { train: Record<string, unknown> };
+    const ws = workspace({ ...tinySweep({ name: 'limited', runs: 1 }), base: { ...base, train: { ...base.train, steps: 120_000, log_every: 1_000_000, eval_every: 1_000_000 } } });
     const coord = await startCoordinator(
-      ['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done', '--slurm', '--array-size', '1', '--time', '1', '--signal-grace', '40'],
+      ['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done', '--slurm', '--array-size', '1', '--time', '1', '--signal-grace', '59'],
       { ...c.env, DLPHYS_SLURM_POLL_MS: '500' },
     );
     const log = logs(c, coord, ws.runsDir, 'limited');

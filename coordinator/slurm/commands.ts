@@ -97,13 +97,15 @@ export async function scancel(jobIds: string[], pendingOnly = false): Promise<vo
 export async function squeueTasks(jobId: string): Promise<{ tasks: SlurmTaskRow[]; gone: boolean }> {
   let out: string;
   try {
-    out = await run('squeue', ['-h', '-r', '-j', jobId, '-o', '%A|%a|%T|%r|%N']);
+    // %i is "<array job>_<task>" (a pending task too, with -r). Not %A/%a: squeue 22.05 prints a
+    // task's own job id and "(null)" for them in this format.
+    out = await run('squeue', ['-h', '-r', '-j', jobId, '-o', '%i|%T|%r|%N']);
   } catch (err) {
     if (err instanceof SlurmCommandError && /Invalid job id/i.test(err.message)) return { tasks: [], gone: true };
     throw err;
   }
-  const tasks = parseRows(out).map(([, task, state, reason, node]) => ({
-    task_id: task === 'N/A' ? '0' : task!,
+  const tasks = parseRows(out).map(([id, state, reason, node]) => ({
+    task_id: id!.includes('_') ? id!.split('_')[1]!.replace(/[[\]]/g, '') : '0',
     state: state!,
     // squeue says "None" for a running task's reason.
     reason: state === 'PENDING' && reason !== 'None' ? reason! : '',
