@@ -88,7 +88,12 @@ export async function runCoordinator(opts: RunCoordinatorOptions): Promise<void>
     log(`serving on ${flags.host}:${port}${flags.tlsCert ? ' (TLS)' : ''}; agents: dlphys-agent --coord ${flags.host}:${port}${flags.token ? ' --token-file FILE' : ''}`);
     opts.onListening?.(port);
     slurm.listening(port);
-    if (opts.slurm && opts.sweep) await slurm.submit(opts.sweep.name, opts.slurm);
+    if (opts.slurm && opts.sweep) {
+      // The same command run again (a restart) does not submit another array while one is queued.
+      const active = slurm.activeJobs(opts.sweep.name);
+      if (active.length > 0) log(`sweep ${opts.sweep.name}: SLURM job(s) ${active.join(' ')} still queued or running: not submitting another (dlphys-coord slurm ${opts.sweep.name} adds agents)`);
+      else await slurm.submit(opts.sweep.name, opts.slurm);
+    }
     const progress = new SweepProgress(store, log);
     const reports = flags.report ? new SweepReports(store, flags.runsDir, log) : null;
     // Checked right after each commit, in the same tick: once every run has finished, nothing

@@ -351,20 +351,22 @@ export class CoordinatorServer {
         return { sweep: sweep.name, runs, existed };
       }),
       Status: this.unary((req) => statusToWire(store.status(req.sweep || undefined, leaseTtlMs), this.health())),
-      Cancel: this.unaryAsync(async (req) => {
+      Cancel: this.unary((req) => {
         const affected = store.cancel(req.target);
-        // A whole sweep: its SLURM jobs go too (answered once scancel has been told).
-        if (!req.target.includes('/')) await this.opts.slurm?.cancelSweep(req.target);
+        // A whole sweep: its SLURM jobs go too. Not waited for: a busy slurmctld may take longer
+        // than the client waits, and the cancel itself is done (a failure is in the log).
+        if (!req.target.includes('/')) void this.opts.slurm?.cancelSweep(req.target);
         return { affected };
       }),
       SubmitSlurm: this.unaryAsync(async (req) => {
         if (!this.opts.slurm) throw new ContractError('this coordinator cannot submit SLURM jobs');
         if (this.closing) throw new ClosingError('the coordinator is exiting (--exit-when-done): start it again to submit agents');
         const options = parseSlurmOptionsJson(req.options_json);
-        // Setup lines and raw sbatch flags run as this coordinator's user on the cluster: over
-        // the network only from a client holding the token (any local user reaches a loopback one).
-        if (!this.opts.token && (options.setup.length > 0 || options.sbatchArgs.length > 0)) {
-          throw new ContractError('this coordinator takes --setup and --sbatch-arg from dlphys-coord slurm only when it has a token (start it with --token-file); or give them to dlphys-coord sweep FILE --slurm');
+        // A job runs as this coordinator's user on the cluster (its setup lines, the coordinator its
+        // agents reach, the allocation it spends): only from a client holding the token (any local
+        // user reaches a loopback coordinator).
+        if (!this.opts.token) {
+          throw new ContractError('this coordinator submits SLURM jobs for dlphys-coord slurm only when it has a token (start it with --token-file); or start it with dlphys-coord sweep FILE --slurm');
         }
         const s = await this.opts.slurm.submit(req.sweep, options, req.dry_run);
         return { job_id: s.jobId, script_path: s.scriptPath, script: s.script, warnings: s.warnings };

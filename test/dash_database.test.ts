@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { databaseSource, openReadOnly } from '../tui/sources/database.js';
+import { MIGRATIONS } from '../coordinator/schema.js';
 import { landedLines, serveSweep, startOneSlotAgent, tinySweep, waitFor, withCluster, within, workspace } from './cluster.js';
 import { recordingSink } from './dash_sink.js';
 import { runCli, tempDir } from './helpers.js';
@@ -88,4 +89,22 @@ test('a SQLite file that is no coordinator database is refused in one line', () 
   const r = runCli(['dash', file]);
   assert.equal(r.status, 2);
   assert.match(r.stderr.trim(), /^dlphys: cannot read \S+other\.db: \S+ is not a dlphys coordinator database \(schema version 0\)$/);
+});
+
+test('a database from before SLURM jobs (schema 5) is read, with no SLURM job', async () => {
+  const file = path.join(tempDir(), 'v5.db');
+  const db = new Database(file);
+  for (const m of MIGRATIONS.filter((x) => x.version <= 5)) db.exec(m.sql);
+  db.pragma('user_version = 5');
+  db.prepare("INSERT INTO agents (id, host, gpus_json, slots, version, backend, registered_at, last_heartbeat) VALUES ('old', 'h', '[]', 1, '0', 'cpu', 0, 0)").run();
+  db.close();
+  const rec = recordingSink();
+  const stop = databaseSource(file).start(rec.sink);
+  try {
+    const status = await waitFor('a status from the old file', () => rec.last(), 10_000, () => JSON.stringify(rec.connections));
+    assert.deepEqual(status.agents.map((a) => [a.id, a.slurm_job]), [['old', '']]);
+    assert.deepEqual(status.slurm_jobs, []);
+  } finally {
+    stop();
+  }
 });

@@ -74,6 +74,9 @@ describe('agents on SLURM', () => {
     assert.ok(attempts(ws.db).every((a) => a.outcome === 'completed'), log());
     assert.match(coord.log(), new RegExp(`SLURM job ${job.job_id} submitted \\(2 agents`));
     await waitFor('the job to leave the queue', () => c.queue().length === 0, 30_000, log);
+    // What the coordinator recorded of its tasks, from squeue: both ran (no accounting here to say how they ended).
+    const tasks = query<{ task_id: string; state: string }>(ws.db, 'SELECT task_id, state FROM slurm_tasks ORDER BY task_id');
+    assert.equal(tasks.length, 2);
   });
 
   test('a job whose time limit is shorter than its run drains before it: the run goes back (not lost) and the next job completes the sweep', { timeout: 300_000 }, async (t) => {
@@ -84,8 +87,11 @@ describe('agents on SLURM', () => {
     // pace to say it ends in time, the drain stops it at once and hands it back.
     const base = tinySweep({ name: 'limited', runs: 1, steps: 120_000 }).base as { train: Record<string, unknown> };
     const ws = workspace({ ...tinySweep({ name: 'limited', runs: 1 }), base: { ...base, train: { ...base.train, steps: 120_000, log_every: 1_000_000, eval_every: 1_000_000 } } });
+    // A token (in a file, which the agents read): dlphys-coord slurm is taken only with one.
+    const token = path.join(ws.dir, 'token');
+    fs.writeFileSync(token, 'a-token-for-this-test-only-0123456789\n', { mode: 0o600 });
     const coord = await startCoordinator(
-      ['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--exit-when-done', '--slurm', '--array-size', '1', '--time', '1', '--signal-grace', '59'],
+      ['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--token-file', token, '--exit-when-done', '--slurm', '--array-size', '1', '--time', '1', '--signal-grace', '59'],
       { ...c.env, DLPHYS_SLURM_POLL_MS: '500' },
     );
     const log = logs(c, coord, ws.runsDir, 'limited');
@@ -96,7 +102,7 @@ describe('agents on SLURM', () => {
     const agentLog = fs.readdirSync(path.join(ws.runsDir, 'limited', 'slurm')).find((f) => f.endsWith('.log'))!;
     assert.match(fs.readFileSync(path.join(ws.runsDir, 'limited', 'slurm', agentLog), 'utf8'), /SIGTERM: draining/);
     // A second job, without a limit, finishes it.
-    const second = await coordCommand(['slurm', 'limited', '--coord', coord.address, '--array-size', '1'], c.env);
+    const second = await coordCommand(['slurm', 'limited', '--coord', coord.address, '--token-file', token, '--array-size', '1'], c.env);
     assert.equal(second.status, 0, second.stderr);
     assert.match(second.stderr, /SLURM job \d+ submitted/);
     assert.equal(await within('the sweep to finish', coord.exited, 200_000, log), 0, log());
@@ -109,21 +115,22 @@ describe('agents on SLURM', () => {
   test('status shows pending and running tasks; dlphys-coord cancel scancels them and leaves squeue empty', { timeout: 180_000 }, async (t) => {
     const c = slurm(t);
     if (!c) return;
-    // Three one-CPU tasks on a node of two CPUs: two run an agent, one waits for resources.
-    const ws = workspace(tinySweep({ name: 'tocancel', runs: 6, steps: 1_000_000, logEvery: 500 }));
-    const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--slurm', '--array-size', '3', '--cpus-per-task', '1'], { ...c.env, DLPHYS_SLURM_POLL_MS: '500' });
+    // One one-CPU task more than the node has CPUs: all but one run an agent, one waits for resources.
+    const n = c.cpus;
+    const ws = workspace(tinySweep({ name: 'tocancel', runs: n + 4, steps: 1_000_000, logEvery: 500 }));
+    const coord = await startCoordinator(['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--slurm', '--array-size', String(n + 1), '--cpus-per-task', '1'], { ...c.env, DLPHYS_SLURM_POLL_MS: '500' });
     const log = logs(c, coord, ws.runsDir, 'tocancel');
     t.after(() => coord.kill());
-    await waitFor('two agents training', () => Object.values(runStates(ws.db)).filter((s) => s === 'running').length === 2, 120_000, log);
+    await waitFor(`${n} agents training`, () => Object.values(runStates(ws.db)).filter((s) => s === 'running').length === n, 120_000, log);
     // The status command, asked until the coordinator's squeue poll has seen the tasks.
     let status = '';
     const deadline = Date.now() + 60_000;
-    while (!(/1 pending/.test(status) && /2 running/.test(status))) {
-      if (Date.now() > deadline) assert.fail(`status never showed 1 pending and 2 running tasks:\n${status}\n${log()}`);
+    while (!(/1 pending/.test(status) && new RegExp(`${n} running`).test(status))) {
+      if (Date.now() > deadline) assert.fail(`status never showed 1 pending and ${n} running tasks:\n${status}\n${log()}`);
       status = (await coordCommand(['status', '--coord', coord.address], c.env)).stdout;
     }
     assert.match(status, /slurm job/);
-    assert.match(status, /_2 \(Resources|_2 \(Priority/);
+    assert.match(status, new RegExp(`_${n} \\((Resources|Priority)`));
     const cancel = await coordCommand(['cancel', 'tocancel', '--coord', coord.address], c.env);
     assert.equal(cancel.status, 0, cancel.stderr);
     await waitFor('squeue empty', () => c.queue().length === 0, 60_000, log);

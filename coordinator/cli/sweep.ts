@@ -9,7 +9,7 @@ import { loadDashboard } from '../../tui/cli/load_dashboard.js';
 import { runCoordinatorWithDashboard } from './sweep_dash.js';
 import { UsageError } from '../../lib/errors.js';
 import { requireSbatch, sbatchTestOnly } from '../slurm/commands.js';
-import { planJob } from '../slurm/jobs.js';
+import { planJob, slurmTokenFile } from '../slurm/jobs.js';
 import { addSlurmOptions, anySlurmFlag, slurmOptions, type SlurmFlags, type SlurmOptions } from '../slurm/options.js';
 import { SLURM_EXAMPLES } from './slurm.js';
 
@@ -55,11 +55,12 @@ ${SLURM_EXAMPLES}`,
       // SLURM options are checked (and sbatch looked for) before anything is read or recorded.
       if (!flags.slurm && anySlurmFlag(flags)) throw new UsageError('SLURM options (--partition, --time, --gpu, ...) need --slurm');
       const slurm = flags.slurm ? slurmOptions(flags) : undefined;
+      if (slurm) checkSlurmCoordinator(flags);
       if (slurm && !flags.dryRun) requireSbatch();
       const sweep = loadSweep(file, flags.dryRun ? { ...name, window: { from: 0, count: OPEN_DRY_RUN } } : name);
       for (const w of sweep.warnings) logLine(`warning: ${w}`);
       // SLURM checks the job before the sweep is recorded: a wrong partition or account is one line, and nothing is left behind.
-      if (slurm && !flags.dryRun) await sbatchTestOnly(planJob(slurm, { sweep: sweep.name, runsLeft: sweep.runs.length, host: flags.host, port: flags.port, runsDir: flags.runsDir }).script);
+      if (slurm && !flags.dryRun) await sbatchTestOnly(planJob(slurm, { sweep: sweep.name, runsLeft: sweep.open ? Infinity : sweep.runs.length, host: flags.host, port: flags.port, runsDir: flags.runsDir }).script);
       if (flags.dryRun) {
         printDryRun(sweep, flags.json);
         if (slurm) printDryRunScript(sweep, slurm, flags);
@@ -84,9 +85,15 @@ ${SLURM_EXAMPLES}`,
     });
 }
 
+/** What a coordinator started with --slurm must have for its agents to reach it. UsageError otherwise. */
+function checkSlurmCoordinator(flags: SweepFlags): void {
+  slurmTokenFile(flags.token, flags.tokenFile);
+  if (flags.tlsCert) throw new UsageError('--slurm does not pass a TLS CA to its agents yet: drop --tls-cert, or start the agents by hand with --tls-ca (see README, On a SLURM cluster)');
+}
+
 /** The job script `--slurm` would submit, to stdout (after the runs), with what it would need to know. */
 function printDryRunScript(sweep: ExpandedSweep, slurm: SlurmOptions, flags: SweepFlags): void {
-  const plan = planJob(slurm, { sweep: sweep.name, runsLeft: sweep.runs.length, host: flags.host, port: flags.port, runsDir: flags.runsDir, token: flags.token, tokenFile: flags.tokenFile });
+  const plan = planJob(slurm, { sweep: sweep.name, runsLeft: sweep.open ? Infinity : sweep.runs.length, host: flags.host, port: flags.port, runsDir: flags.runsDir, tokenFile: slurmTokenFile(flags.token, flags.tokenFile) });
   process.stdout.write(`\n${plan.script}`);
   for (const w of plan.warnings) logLine(`warning: ${w}`);
   logLine(`sweep ${sweep.name}: the script above would be written to ${plan.scriptPath} and submitted with sbatch; nothing submitted (--dry-run)`);

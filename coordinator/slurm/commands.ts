@@ -12,6 +12,8 @@ import type { SlurmTaskRow } from '../store/slurm.js';
 
 /** A SLURM command longer than this is given up (a slurmctld that does not answer). */
 const TIMEOUT_MS = 30_000;
+/** sbatch waits on a busy slurmctld (it retries itself): longer, since giving up does not mean nothing was submitted. */
+const SBATCH_TIMEOUT_MS = 120_000;
 
 /** A SLURM command failed: `missing` when it is not installed here. */
 export class SlurmCommandError extends Error {
@@ -39,14 +41,21 @@ export function requireSbatch(env: NodeJS.ProcessEnv = process.env): void {
   if (!found) throw new UsageError('sbatch is not on PATH: run dlphys-coord on a SLURM login or head node (or install slurm-client), or drop --slurm and start agents by hand');
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
+/** The coordinator's environment without its token: sbatch exports the environment to the job (--export=ALL). */
+function slurmEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.DLPHYS_TOKEN;
+  return env;
+}
+
+function run(cmd: string, args: string[], timeoutMs = TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8', env: slurmEnv() }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const e = err as NodeJS.ErrnoException & { killed?: boolean };
       if (e.code === 'ENOENT') return reject(new SlurmCommandError(`${cmd} is not on PATH: run dlphys-coord on a SLURM login or head node (or install slurm-client)`, true));
       const said = (stderr || stdout).trim().split('\n').slice(-2).join(' | ');
-      reject(new SlurmCommandError(`${cmd} ${e.killed ? `did not answer within ${TIMEOUT_MS / 1000} s` : `failed${said ? `: ${said}` : ''}`}`, false));
+      reject(new SlurmCommandError(`${cmd} ${e.killed ? `did not answer within ${timeoutMs / 1000} s` : `failed${said ? `: ${said}` : ''}`}`, false));
     });
   });
 }
@@ -55,8 +64,10 @@ function run(cmd: string, args: string[]): Promise<string> {
 export async function sbatch(file: string): Promise<string> {
   let out: string;
   try {
-    out = await run('sbatch', ['--parsable', file]);
+    out = await run('sbatch', ['--parsable', file], SBATCH_TIMEOUT_MS);
   } catch (err) {
+    // sbatch killed while waiting may still have submitted: say so, with how to find it.
+    if (err instanceof SlurmCommandError && /did not answer/.test(err.message)) throw new UsageError(`${err.message}; the job may have been submitted all the same: squeue --me --name=<dlphys-SWEEP> shows it`);
     if (err instanceof SlurmCommandError) throw new UsageError(err.message);
     throw err;
   }

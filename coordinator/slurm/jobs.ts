@@ -12,6 +12,7 @@ import { UsageError } from '../../lib/errors.js';
 import { packagePath } from '../../lib/package_dir.js';
 import { version } from '../../lib/version.js';
 import { writeFileAtomic } from '../../lib/write_file_atomic.js';
+import { readTokenFile } from '../../lib/cli/token_file.js';
 import { isLoopback } from '../listen_options.js';
 import type { Store } from '../store/index.js';
 import { sacctTasks, sbatch, scancel, squeueTasks } from './commands.js';
@@ -24,7 +25,7 @@ export interface SlurmJobsOptions {
   log: (line: string) => void;
   /** Where this coordinator listens (the port once it is known). */
   host: string;
-  /** The shared token, and the file it came from, when the coordinator has one. */
+  /** The coordinator's token and the file it came from, if any: the agents read that file (slurmTokenFile). */
   token?: string;
   tokenFile?: string;
   /** How often squeue is asked about active jobs (ms). */
@@ -41,6 +42,12 @@ export interface Submitted {
 /** squeue every 10 s: states change on SLURM's own scheduling cycle, and slurmctld serves many users. */
 const DEFAULT_POLL_MS = 10_000;
 
+/**
+ * The SLURM job arrays of one coordinator: submits them (submit), polls their tasks while any may
+ * be queued or running (one squeue per active job every pollMs; sacct only for tasks that have
+ * just left the queue), and scancels them (cancelSweep, cancelPending). One per coordinator
+ * process; it resumes polling the jobs a previous process left active.
+ */
 export class SlurmJobs {
   private port = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -66,16 +73,15 @@ export class SlurmJobs {
     const status = this.opts.store.status(sweep);
     const row = status.sweeps[0];
     if (!row) throw new UsageError(`no sweep ${sweep} in this coordinator; dlphys-coord status lists its sweeps`);
-    const left = (row.states.queued ?? 0) + (row.states.leased ?? 0) + (row.states.running ?? 0);
+    // An open-ended sweep makes its runs as agents ask: as many agents as the default allows.
+    const open = this.opts.store.sweepIsOpen(sweep);
+    const left = open ? Infinity : (row.states.queued ?? 0) + (row.states.leased ?? 0) + (row.states.running ?? 0);
     if (left === 0 && !dryRun) throw new UsageError(`sweep ${sweep} has no runs left to run; dlphys-coord retry ${sweep} queues its failed runs again`);
-    const plan = planJob(options, { sweep, runsLeft: left, host: this.opts.host, port: this.port, runsDir: this.opts.runsDir, token: this.opts.token, tokenFile: this.opts.tokenFile });
+    const tokenFile = slurmTokenFile(this.opts.token, this.opts.tokenFile);
+    const plan = planJob(options, { sweep, runsLeft: left, host: this.opts.host, port: this.port, runsDir: this.opts.runsDir, tokenFile });
     const { script, scriptPath, arraySize, warnings } = plan;
     if (dryRun) return { jobId: '', scriptPath, script, warnings };
     fs.mkdirSync(plan.dir, { recursive: true });
-    if (plan.writeToken !== undefined) {
-      fs.writeFileSync(plan.writeToken, `${this.opts.token}\n`, { mode: 0o600 });
-      fs.chmodSync(plan.writeToken, 0o600);
-    }
     writeFileAtomic(scriptPath, script, 'check the runs dir is writable');
     let jobId: string;
     try {
@@ -92,7 +98,16 @@ export class SlurmJobs {
     return { jobId, scriptPath, script, warnings };
   }
 
-  /** scancel of every job submitted for `sweep` that may still be queued or running; the number of jobs. */
+  /** Job arrays submitted for `sweep` that may still be queued or running. */
+  activeJobs(sweep: string): string[] {
+    return this.opts.store.activeSlurmJobs(sweep).map((j) => j.job_id);
+  }
+
+  /**
+   * scancel of every job submitted for `sweep` that may still be queued or running; the number of
+   * jobs. Pending tasks go at once; running agents get TERM and drain (hand back their runs, of
+   * this sweep and any other they serve) before SLURM's KillWait ends them.
+   */
   async cancelSweep(sweep: string): Promise<number> {
     const jobs = this.opts.store.activeSlurmJobs(sweep).map((j) => j.job_id);
     if (jobs.length === 0) return 0;
@@ -144,7 +159,8 @@ export class SlurmJobs {
           // says how; without accounting it is only known to have ended.
           const q = await squeueTasks(jobId);
           const listed = new Set(q.tasks.map((t) => t.task_id));
-          const ended = listed.size < size ? await this.finalStates(jobId, listed) : [];
+          const missing = this.opts.store.openSlurmTasks(jobId).filter((id) => !listed.has(id));
+          const ended = missing.length > 0 && listed.size < size ? await this.finalStates(jobId, listed) : [];
           this.opts.store.updateSlurmTasks(jobId, [...q.tasks, ...ended], { gone: true, error: '' });
         } catch (err) {
           this.opts.store.updateSlurmTasks(jobId, [], { gone: false, error: (err as Error).message });
@@ -171,21 +187,20 @@ export class SlurmJobs {
  */
 export function planJob(
   o: SlurmOptions,
-  ctx: { sweep: string; runsLeft: number; host: string; port: number; runsDir: string; token?: string | undefined; tokenFile?: string | undefined },
-): { script: string; scriptPath: string; dir: string; arraySize: number; writeToken?: string; warnings: string[] } {
+  ctx: { sweep: string; runsLeft: number; host: string; port: number; runsDir: string; tokenFile?: string | undefined },
+): { script: string; scriptPath: string; dir: string; arraySize: number; warnings: string[] } {
   const warnings: string[] = [];
   let coord = o.advertise;
-  if (coord === undefined && isLoopback(ctx.host)) {
+  if (isLoopback(ctx.host)) {
     warnings.push(
       `this coordinator listens on ${ctx.host}: only agents on this host can reach it; for compute nodes, start it with --host 0.0.0.0 --token-file FILE (and --advertise HOST:PORT if they know it by another name)`,
     );
-    coord = `127.0.0.1:${ctx.port}`;
+    coord ??= `127.0.0.1:${ctx.port}`;
   }
-  coord ??= `${os.hostname()}:${ctx.port}`;
+  // A wildcard listener is reached by this host's name; a given address by itself.
+  coord ??= `${ctx.host === '0.0.0.0' || ctx.host === '::' ? os.hostname() : ctx.host}:${ctx.port}`;
   const dir = path.resolve(ctx.runsDir, ctx.sweep, 'slurm');
-  // Never the token itself in the script: a file only its owner reads.
-  const writeToken = ctx.token !== undefined && ctx.tokenFile === undefined ? path.join(dir, 'token') : undefined;
-  const tokenFile = ctx.tokenFile !== undefined ? path.resolve(ctx.tokenFile) : writeToken;
+  const tokenFile = ctx.tokenFile !== undefined ? path.resolve(ctx.tokenFile) : undefined;
   const arraySize = o.arraySize ?? Math.max(1, Math.min(ctx.runsLeft, MAX_DEFAULT_ARRAY));
   const script = sbatchScript(o, {
     sweep: ctx.sweep,
@@ -197,7 +212,7 @@ export function planJob(
     agentBin: packagePath('bin', 'dlphys-agent.js'),
     version,
   });
-  return { script, scriptPath: path.join(dir, `agents-${nextIndex(dir)}.sbatch`), dir, arraySize, ...(writeToken !== undefined ? { writeToken } : {}), warnings };
+  return { script, scriptPath: path.join(dir, `agents-${nextIndex(dir)}.sbatch`), dir, arraySize, warnings };
 }
 
 /** 1 + the highest N of the agents-N.sbatch scripts in `dir`. */
@@ -212,4 +227,15 @@ function nextIndex(dir: string): number {
     // no folder yet
   }
   return max + 1;
+}
+
+/**
+ * The token file a job's agents read: the one the coordinator's token came from. UsageError when
+ * the coordinator has a token that is not in a file (given by --token or DLPHYS_TOKEN): a job
+ * script must not carry the secret, and the agents must read the same one.
+ */
+export function slurmTokenFile(token: string | undefined, tokenFile: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  if (tokenFile !== undefined && readTokenFile(tokenFile) === token) return path.resolve(tokenFile);
+  throw new UsageError('--slurm needs the coordinator\'s token in a file the agents read too: give it as --token-file FILE (not --token or DLPHYS_TOKEN)');
 }

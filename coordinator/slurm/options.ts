@@ -60,6 +60,8 @@ export const DEFAULT_SIGNAL_GRACE = 180;
 export const MAX_DEFAULT_ARRAY = 32;
 
 const TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
+/** sbatch flags the script sets itself, which --sbatch-arg may not override. */
+const OWN_FLAGS = new Set(['--array', '-a', '--output', '-o', '--error', '-e', '--open-mode', '--signal', '--job-name', '-J', '--clusters', '-M', '--wrap', '--export']);
 const MEM = /^\d+[KMGT]?$/i;
 /** A value that goes onto an #SBATCH line: one word, no quote or shell character. */
 const WORD = /^[A-Za-z0-9._,:=@%+/-]+$/;
@@ -173,6 +175,8 @@ export function slurmOptions(flags: SlurmFlags): SlurmOptions {
   if (gpu === 'none' && flags.gpusPerTask !== undefined) throw new UsageError('--gpus-per-task needs --gpu all (the agents would not use the GPUs)');
   for (const arg of flags.sbatchArg ?? []) {
     if (!arg.startsWith('-') || /[\n\r]/.test(arg)) throw new UsageError(`--sbatch-arg ${JSON.stringify(arg)}: give one sbatch flag, e.g. --sbatch-arg=--constraint=a100`);
+    const name = arg.split('=')[0]!;
+    if (OWN_FLAGS.has(name) || /^-[aoeJM]./.test(arg)) throw new UsageError(`--sbatch-arg ${JSON.stringify(arg)}: the script sets ${name} itself (the array, its logs, the time-limit signal, the job's name and environment)`);
   }
   for (const [flag, lines] of [['--module', flags.module], ['--setup', flags.setup]] as const) {
     for (const line of lines ?? []) if (/[\n\r]/.test(line) || line.trim() === '') throw new UsageError(`${flag}: give one non-empty line per ${flag}`);

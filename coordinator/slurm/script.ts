@@ -26,18 +26,13 @@ export interface ScriptContext {
 }
 
 /**
- * slurmctld checks time limits and warning signals every 30 s (PERIODIC_TIMEOUT in its source):
- * the warning may come this long after it was due, leaving the agent that much less time.
- */
-export const SIGNAL_LATENESS_S = 30;
-
-/**
- * The drain grace the agent is given (--drain-grace): the signal's grace less how late it may
- * come, never below a third of it. The agent keeps a share of its grace for uploads and reports
- * itself (agent/drain.ts GRACE_SHARE).
+ * The drain grace the agent is given (--drain-grace): the signal's own. slurmctld sends the
+ * warning at its first check (every 30 s) at which the time left is under grace + 30 s, so it
+ * comes early, never late; the agent keeps a share of the grace for uploads and reports itself
+ * (agent/drain.ts GRACE_SHARE).
  */
 export function drainGrace(signalGrace: number): number {
-  return Math.max(Math.round(signalGrace / 3), signalGrace - SIGNAL_LATENESS_S);
+  return signalGrace;
 }
 
 /** The script's text (bash). Every value in it is a checked word (options.ts) or shell-quoted. */
@@ -46,13 +41,14 @@ export function sbatchScript(o: SlurmOptions, ctx: ScriptContext): string {
     [`--job-name=dlphys-${ctx.sweep}`, 'squeue and sacct show the sweep'],
     [`--array=0-${ctx.arraySize - 1}`, `${ctx.arraySize} agents, one per array task`],
     [`--output=${ctx.dir}/agent-%A_%a.log`, "each agent's log: %A the job, %a its task"],
-    [`--signal=B:TERM@${o.signalGrace}`, `TERM to this script ${o.signalGrace} s before the time limit: the agent drains`],
+    ['--open-mode=append', 'a requeued task adds to its log'],
+    [`--signal=B:USR1@${o.signalGrace}`, `USR1 to this script ${o.signalGrace} s before the time limit: the agent drains`],
   ];
   if (o.time !== undefined) sbatch.push([`--time=${o.time}`, 'time limit of each task']);
   if (o.partition !== undefined) sbatch.push([`--partition=${o.partition}`, '']);
   if (o.account !== undefined) sbatch.push([`--account=${o.account}`, '']);
   if (o.qos !== undefined) sbatch.push([`--qos=${o.qos}`, '']);
-  if (o.gpu === 'all') sbatch.push([`--gpus-per-task=${o.gpusPerTask ?? 1}`, 'the agent trains on every GPU it is given']);
+  if (o.gpu === 'all') sbatch.push(['--ntasks=1', 'one agent per array task'], [`--gpus-per-task=${o.gpusPerTask ?? 1}`, 'the agent trains on every GPU it is given']);
   if (o.cpusPerTask !== undefined) sbatch.push([`--cpus-per-task=${o.cpusPerTask}`, o.gpu === 'all' ? '' : 'a CPU agent trains this many runs at once']);
   if (o.mem !== undefined) sbatch.push([`--mem=${o.mem}`, '']);
   if (o.requeue) sbatch.push(['--requeue', 'a task drained by its time limit may be requeued (below)']);
@@ -77,33 +73,37 @@ export function sbatchScript(o: SlurmOptions, ctx: ScriptContext): string {
     `# Submitted with sbatch; \`dlphys-coord cancel ${ctx.sweep}\` cancels it (scancel).`,
     ...header,
     '',
-    '# Unset variables are mistakes; a failing setup line stops the task before its agent starts.',
-    'set -eu',
+    '# A failing setup line stops the task before its agent starts.',
+    'set -e',
     ...o.modules.map((m) => `module load ${m}`),
     ...o.setup,
     'set +e',
-    ...(ctx.tokenFile !== undefined ? ['# The token is read from this file (readable by its owner only), never put on a command line.', `export DLPHYS_TOKEN_FILE=${shellQuote(ctx.tokenFile)}`] : []),
-    '# A CPU agent trains as many runs at once as it was given CPUs.',
-    ...(o.gpu === 'all' ? [] : ['slots=(--slots "${SLURM_CPUS_PER_TASK:-1}")']),
+    '# The token is read from a file (readable by its owner only), never from the environment or a command line.',
+    'unset DLPHYS_TOKEN',
+    ...(ctx.tokenFile !== undefined ? [`export DLPHYS_TOKEN_FILE=${shellQuote(ctx.tokenFile)}`] : ['unset DLPHYS_TOKEN_FILE']),
+    ...(o.gpu === 'all' ? [] : ['# A CPU agent trains as many runs at once as it was given CPUs.', 'slots=(--slots "${SLURM_CPUS_PER_TASK:-1}")']),
     '# Its work folder on the node: run folders wait there until they have landed on the coordinator.',
     'work="${TMPDIR:-/tmp}/dlphys-agent-${SLURM_JOB_ID}"',
+    '# USR1 is the time-limit warning (--signal above), sent to this script only: the agent is told',
+    '# (TERM) and drains: it stops leasing, lets runs that end within its --drain-grace finish and land,',
+    '# and hands back the rest. A TERM to this script (scancel, the limit itself, preemption) reached',
+    '# the agent too: it is only noted here.',
+    'warned=0',
+    'ended=0',
+    'agent=',
+    `trap 'warned=1; [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null' USR1`,
+    "trap 'ended=1' TERM",
     `${agent.join(' ')} ${o.gpu === 'all' ? '' : '"${slots[@]}" '}--work-dir "$work" &`,
     'agent=$!',
-    '# The time-limit warning (--signal above) comes to this script: pass it on to the agent, which',
-    '# stops leasing, lets runs that end within its --drain-grace finish and land, and hands back the rest.',
-    'warned=0',
-    "trap 'warned=1; kill -TERM \"$agent\" 2>/dev/null' TERM",
-    '# `wait` returns when the trap runs: wait again until the agent has exited.',
-    'while :; do',
-    '  wait "$agent"; rc=$?',
-    '  kill -0 "$agent" 2>/dev/null || break',
-    'done',
+    '# `wait` returns early whenever a trap runs: wait until the agent has exited, then take its status.',
+    'while kill -0 "$agent" 2>/dev/null; do wait "$agent"; done',
+    'wait "$agent"; rc=$?',
   ];
   if (o.requeue) {
     lines.push(
-      '# Drained by the time limit: back into the queue, for the runs the sweep has left (an agent that',
-      '# finds none exits at once).',
-      'if [ "$warned" = 1 ]; then scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; fi',
+      '# Drained by the time-limit warning (and not cancelled): back into the queue for the runs the',
+      '# sweep has left (an agent that finds none exits at once).',
+      'if [ "$warned" = 1 ] && [ "$ended" = 0 ]; then scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; fi',
     );
   }
   lines.push('exit "$rc"', '');

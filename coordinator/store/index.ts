@@ -321,6 +321,16 @@ export class Store {
     slurm.updateSlurmTasks(this.core, jobId, seen, opts);
   }
 
+  /** The tasks of a job array not known to have ended. */
+  openSlurmTasks(jobId: string): string[] {
+    return slurm.openSlurmTasks(this.core, jobId);
+  }
+
+  /** The sweep makes its runs as agents ask (open-ended: bayes, or random without run_cap). */
+  sweepIsOpen(name: string): boolean {
+    return this.core.db.prepare<[string], { open: number }>('SELECT open FROM sweeps WHERE name = ?').get(name)?.open === 1;
+  }
+
   /** Job arrays some task of which may still be in SLURM's queue; of one sweep when given. */
   activeSlurmJobs(sweep?: string): { job_id: string; sweep: string; array_size: number }[] {
     return slurm.activeSlurmJobs(this.core, sweep);

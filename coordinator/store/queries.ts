@@ -107,7 +107,9 @@ export function status(core: StatusSource, sweep: string | undefined, leaseTtlMs
           slurm_job: string | null;
         }
       >(
-        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until, a.health_json, a.slurm_job,
+        // A database from before SLURM jobs (schema 5), read by the dashboard, has no slurm_job.
+        `SELECT a.id, a.host, a.gpus_json, a.slots, a.last_heartbeat, a.left_at, a.quarantined_until, a.health_json,
+           ${hasColumn(db, 'agents', 'slurm_job') ? 'a.slurm_job' : 'NULL AS slurm_job'},
            (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.outcome = 'lost') AS lost_runs
          FROM agents a ORDER BY a.registered_at, a.id`,
       )
@@ -189,4 +191,9 @@ export function runDetail(core: StoreCore, runId: string, maxLines: number, maxB
   });
   // Deferred: a read, consistent across its statements, taking no write lock.
   return read.deferred();
+}
+
+/** `table` has `column` (a database file older than this code, opened read-only, may not). */
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  return db.prepare(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`).get(column) !== undefined;
 }

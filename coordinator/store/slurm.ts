@@ -93,6 +93,15 @@ export function updateSlurmTasks(core: StoreCore, jobId: string, seen: SlurmTask
   });
 }
 
+/** The task ids of `jobId` not known to have ended. */
+export function openSlurmTasks(core: StoreCore, jobId: string): string[] {
+  return core.db
+    .prepare<[string], { task_id: string; state: string }>('SELECT task_id, state FROM slurm_tasks WHERE job_id = ?')
+    .all(jobId)
+    .filter((t) => !ENDED_STATES.has(t.state))
+    .map((t) => t.task_id);
+}
+
 /** The jobs still polled, oldest first; of one sweep when `sweep` is given. */
 export function activeSlurmJobs(core: StoreCore, sweep?: string): { job_id: string; sweep: string; array_size: number }[] {
   const sql = `SELECT job_id, sweep, array_size FROM slurm_jobs WHERE active = 1 ${sweep === undefined ? '' : 'AND sweep = ?'} ORDER BY submitted_at, job_id`;

@@ -8,7 +8,7 @@ export interface SlurmTask {
    */
   'state'?: (string);
   /**
-   * Why it is pending (squeue's %r: Resources, Priority, ...), or its node while running.
+   * Why it is pending (squeue %r: Resources, Priority, ...); empty otherwise.
    */
   'reason'?: (string);
   'node'?: (string);
@@ -21,7 +21,7 @@ export interface SlurmTask__Output {
    */
   'state': (string);
   /**
-   * Why it is pending (squeue's %r: Resources, Priority, ...), or its node while running.
+   * Why it is pending (squeue %r: Resources, Priority, ...); empty otherwise.
    */
   'reason': (string);
   'node': (string);
