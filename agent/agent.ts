@@ -114,14 +114,21 @@ export class Agent {
   /**
    * Stops leasing, hands back the runs leased ahead, and asks the running runs to stop and hands
    * them back, but for those that finish within --drain-grace (drain.ts); run() then returns.
-   * `signal` names what asked, for the log.
+   * `signal` names what asked, for the log; `graceSec` 0 drains at once. A drain at once during a
+   * drain with a grace (SLURM's TERM after its warning) stops the runs still training now.
    */
-  drain(signal = 'drain'): void {
-    if (this.draining) return;
-    this.draining = true;
+  drain(signal = 'drain', graceSec = this.opts.drainGraceSec ?? 0): void {
     const training = this.slots.flatMap((s) => (s.training ? [s.training] : []));
+    if (this.draining) {
+      if (graceSec === 0 && training.length > 0) {
+        this.opts.log(`${signal}: stopping the ${training.length} run(s) still training and handing them back`);
+        for (const task of training) task.stopForDrain();
+      }
+      return;
+    }
+    this.draining = true;
     const stillTraining = (task: RunTask) => this.slots.some((s) => s.training === task);
-    this.endDrain = drainRuns({ signal, graceSec: this.opts.drainGraceSec ?? 0, training, stillTraining, log: this.opts.log });
+    this.endDrain = drainRuns({ signal, graceSec, training, stillTraining, log: this.opts.log });
     for (const slot of this.slots) for (const next of slot.takeAhead()) void this.dropAhead(next, 'leased while draining');
     this.wake?.();
   }

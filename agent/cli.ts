@@ -62,7 +62,7 @@ const program = addClientOptions(agentCommand, { description: 'the coordinator',
   .addOption(
     new Option(
       '--drain-grace <seconds>',
-      `on Ctrl-C or SIGTERM, runs whose pace says they end within ${GRACE_SHARE * 100}% of this many seconds train on to their end; the others (and any still training then) stop and are handed back (0: all at once)`,
+      `on SIGUSR1 (a SLURM job's time-limit warning) or Ctrl-C, runs whose pace says they end within ${GRACE_SHARE * 100}% of this many seconds train on to their end; the others (and any still training then) stop and are handed back (0: all at once; SIGTERM always drains at once)`,
     )
       .env('DLPHYS_DRAIN_GRACE')
       .argParser(nonNegative('--drain-grace'))
@@ -82,8 +82,9 @@ Program sweeps (W&B's program/command) run their program with the sweep's parame
 command line as W&B's agent does; --gpu without tfjs-node-gpu leases only those.
 
 Ctrl-C (or SIGTERM) stops running runs cleanly and hands them back to the coordinator; a second one exits at once.
-With --drain-grace S, runs whose pace says they end within ${GRACE_SHARE}·S train on and are reported first. Under SLURM:
-sbatch --signal=B:TERM@S, the job script passing the SIGTERM on to the agent, with DLPHYS_DRAIN_GRACE=S.`,
+With --drain-grace S, on Ctrl-C or SIGUSR1 runs whose pace says they end within ${GRACE_SHARE}·S train on and are
+reported first; SIGTERM (a kill on its way: scancel, a time limit) drains at once. Under SLURM (dlphys-coord
+sweep --slurm writes this): sbatch --signal=B:USR1@S, the job script passing the USR1 on to the agent.`,
   )
   .action(async (flags: AgentFlags) => {
     parseAddress(flags.coord);
@@ -122,13 +123,18 @@ sbatch --signal=B:TERM@S, the job script passing the SIGTERM on to the agent, wi
       log,
     });
 
+    // SIGUSR1: a SLURM job's time-limit warning, passed on by its script: drain with the grace
+    // (again: nothing more). Ctrl-C: drain with the grace. SIGTERM (scancel, the time limit itself,
+    // systemd): a kill is on its way, drain at once. A second Ctrl-C or SIGTERM exits at once.
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
+      if (signal === 'SIGUSR1') return agent.drain(signal);
       if (++signals > 1) process.exit(130);
-      agent.drain(signal);
+      agent.drain(signal, signal === 'SIGTERM' ? 0 : undefined);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGUSR1', onSignal);
     try {
       await agent.run();
     } catch (err) {
@@ -137,6 +143,7 @@ sbatch --signal=B:TERM@S, the job script passing the SIGTERM on to the agent, wi
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGUSR1', onSignal);
       lock.release();
       conn.close();
     }

@@ -1,5 +1,5 @@
 /**
- * --drain-grace (agent/drain.ts): on SIGTERM, runs whose pace says they end within the grace train
+ * --drain-grace (agent/drain.ts): on SIGUSR1 (a SLURM warning) or Ctrl-C, runs whose pace says they end within the grace train
  * on and are reported; the others are handed back at once; a kept run still training when its
  * share of the grace runs out is stopped then and handed back.
  */
@@ -85,9 +85,9 @@ test('with --drain-grace, a run near its end finishes and is reported while a lo
       const left = secondsLeft(ws.db, 'grace/r000', NEAR);
       return runStates(ws.db)['grace/r001'] === 'running' && left !== null && left <= 3;
     }, c.logs);
-    process.kill(-a.child.pid!, 'SIGTERM');
+    process.kill(a.child.pid!, 'SIGUSR1');
     assert.equal(await within('agent A to drain and exit', a.exited, 30_000, c.logs), 0, c.logs());
-    assert.match(a.log(), /SIGTERM: draining with a grace of 10 s: 1 run\(s\) finish first \(grace\/r000\), 1 stopped and handed back \(again to exit at once\)/, c.logs());
+    assert.match(a.log(), /SIGUSR1: draining with a grace of 10 s: 1 run\(s\) finish first \(grace\/r000\), 1 stopped and handed back \(again to exit at once\)/, c.logs());
     assert.deepEqual(attemptsOf(ws.db, 'grace/r000').map((x) => x.outcome), ['completed'], c.logs());
     assert.deepEqual(attemptsOf(ws.db, 'grace/r001').map((x) => x.outcome), ['handback'], c.logs());
     assert.deepEqual(runStates(ws.db), { 'grace/r000': 'completed', 'grace/r001': 'queued' });
@@ -126,7 +126,7 @@ test('a kept run still training when its share of the grace runs out is stopped 
     assert.equal(runners.length, 2, c.logs());
     for (const pid of runners) process.kill(pid, 'SIGSTOP');
     try {
-      process.kill(-a.child.pid!, 'SIGTERM');
+      process.kill(a.child.pid!, 'SIGUSR1');
       await waitFor('the grace to run out', () => /grace ran out for stall\/r000/.test(a.log()), 30_000, c.logs);
     } finally {
       for (const pid of runners) process.kill(pid, 'SIGCONT');
@@ -158,5 +158,5 @@ test('--drain-grace must be a number >= 0, on the command line or in DLPHYS_DRAI
     assert.equal(r.stderr, `dlphys-agent: --drain-grace must be a number >= 0 (got "${bad[i]!.given}")\n`);
   });
   assert.equal(help!.status, 0, help!.stderr);
-  assert.match(help!.stdout, /--drain-grace <seconds>[\s\S]*env: DLPHYS_DRAIN_GRACE/);
+  assert.match(help!.stdout, /--drain-grace <seconds>[\s\S]*env:\s+DLPHYS_DRAIN_GRACE/);
 });

@@ -72,7 +72,7 @@ describe('agents on SLURM', () => {
     const byAgent = new Set(attempts(ws.db).map((a) => a.agent_id));
     assert.ok([...byAgent].every((id) => agents.some((a) => a.id === id)), log());
     assert.ok(attempts(ws.db).every((a) => a.outcome === 'completed'), log());
-    assert.match(coord.log(), new RegExp(`SLURM job ${job.job_id} submitted \\(2 agents`));
+    assert.match(coord.log(), new RegExp(`SLURM job ${job.job_id} submitted \\(2 agent\\(s\\)`));
     await waitFor('the job to leave the queue', () => c.queue().length === 0, 30_000, log);
     // What the coordinator recorded of its tasks, from squeue: both ran (no accounting here to say how they ended).
     const tasks = query<{ task_id: string; state: string }>(ws.db, 'SELECT task_id, state FROM slurm_tasks ORDER BY task_id');
@@ -82,16 +82,16 @@ describe('agents on SLURM', () => {
   test('a job whose time limit is shorter than its run drains before it: the run goes back (not lost) and the next job completes the sweep', { timeout: 300_000 }, async (t) => {
     const c = slurm(t);
     if (!c) return;
-    // The 60 s job is warned at most 31 s after it starts (--signal-grace 59: due 1 s in; slurmctld
-    // checks every 30 s). r000 trains for longer, and writes no metrics row until its end: with no
-    // pace to say it ends in time, the drain stops it at once and hands it back.
-    const base = tinySweep({ name: 'limited', runs: 1, steps: 120_000 }).base as { train: Record<string, unknown> };
-    const ws = workspace({ ...tinySweep({ name: 'limited', runs: 1 }), base: { ...base, train: { ...base.train, steps: 120_000, log_every: 1_000_000, eval_every: 1_000_000 } } });
+    // The 60 s job is warned 15 to 45 s after it starts (--signal-grace 15: slurmctld warns at its
+    // first 30 s check with less than 45 s left). r000 trains for longer, and writes no metrics row
+    // until its end: with no pace to say it ends in time, the drain stops it at once and hands it back.
+    const base = tinySweep({ name: 'limited', runs: 1 }).base as { train: Record<string, unknown> };
+    const ws = workspace({ ...tinySweep({ name: 'limited', runs: 1 }), base: { ...base, train: { ...base.train, steps: 160_000, log_every: 1_000_000, eval_every: 1_000_000 } } });
     // A token (in a file, which the agents read): dlphys-coord slurm is taken only with one.
     const token = path.join(ws.dir, 'token');
     fs.writeFileSync(token, 'a-token-for-this-test-only-0123456789\n', { mode: 0o600 });
     const coord = await startCoordinator(
-      ['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--token-file', token, '--exit-when-done', '--slurm', '--array-size', '1', '--time', '1', '--signal-grace', '59'],
+      ['sweep', ws.sweepFile, '--port', '0', '--db', ws.db, '--runs-dir', ws.runsDir, '--token-file', token, '--exit-when-done', '--slurm', '--array-size', '1', '--time', '1', '--signal-grace', '15'],
       { ...c.env, DLPHYS_SLURM_POLL_MS: '500' },
     );
     const log = logs(c, coord, ws.runsDir, 'limited');
@@ -100,7 +100,7 @@ describe('agents on SLURM', () => {
     await waitFor('the first job to leave the queue', () => c.queue().length === 0, 60_000, log);
     assert.equal(runStates(ws.db)['limited/r000'], 'queued', log());
     const agentLog = fs.readdirSync(path.join(ws.runsDir, 'limited', 'slurm')).find((f) => f.endsWith('.log'))!;
-    assert.match(fs.readFileSync(path.join(ws.runsDir, 'limited', 'slurm', agentLog), 'utf8'), /SIGTERM: draining/);
+    assert.match(fs.readFileSync(path.join(ws.runsDir, 'limited', 'slurm', agentLog), 'utf8'), /SIGUSR1: draining with a grace of 15 s: 0 run\(s\) finish first, 1 stopped and handed back/);
     // A second job, without a limit, finishes it.
     const second = await coordCommand(['slurm', 'limited', '--coord', coord.address, '--token-file', token, '--array-size', '1'], c.env);
     assert.equal(second.status, 0, second.stderr);
@@ -135,5 +135,8 @@ describe('agents on SLURM', () => {
     assert.equal(cancel.status, 0, cancel.stderr);
     await waitFor('squeue empty', () => c.queue().length === 0, 60_000, log);
     await waitFor('every run cancelled', () => Object.values(runStates(ws.db)).every((s) => s === 'cancelled'), 60_000, log);
+    // The agents drained at once on SLURM's TERM: their runs went back (and were cancelled), none was
+    // left to expire as a lost attempt.
+    assert.ok(attempts(ws.db).every((a) => a.outcome !== 'lost'), JSON.stringify(attempts(ws.db)));
   });
 });

@@ -78,7 +78,8 @@ test('mistakes get one line and exit 2, and nothing is recorded', () => {
   const ws = workspace(tinySweep({ name: 'bad', runs: 2 }));
   const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
     [['--slurm', '--time', 'two hours'], /--time "two hours": use minutes, MM:SS, HH:MM:SS or D-HH:MM:SS/],
-    [['--slurm', '--time', '1'], /--signal-grace 180 is not shorter than --time 1 \(60 s\)/],
+    [['--slurm', '--time', '1'], /--time 1 \(60 s\) leaves no room for --signal-grace 180: .* at least 225 s/],
+    [['--slurm', '--sbatch-arg=--time=5'], /the script sets --time itself/],
     [['--slurm', '--partition', 'gpu; rm -rf ~'], /--partition "gpu; rm -rf ~": give one word/],
     [['--slurm', '--gpus-per-task', '2'], /--gpus-per-task needs --gpu all/],
     [['--slurm', '--sbatch-arg', 'constraint=a100'], /--sbatch-arg "constraint=a100": give one sbatch flag/],

@@ -33,11 +33,11 @@ export function slurmCommand(): Command {
       `
 Examples:
   $ dlphys-coord slurm grid --coord head:50051 --token-file ~/.dlphys-token --gpu all --time 4:00:00 --array-size 16
-  $ dlphys-coord slurm grid --dry-run
+  $ dlphys-coord slurm grid --token-file ~/.dlphys-token --dry-run
 ${SLURM_EXAMPLES}
 
-Each array task runs one dlphys-agent (--exit-when-idle). SLURM sends it TERM --signal-grace seconds
-before --time runs out: it stops leasing, lets runs that will end in time finish and land, and
+Each array task runs one dlphys-agent (--exit-when-idle). SLURM warns its script (USR1) --signal-grace
+seconds before --time runs out, and the script passes it on: the agent stops leasing, lets runs that will end in time finish and land, and
 hands the rest back to the queue (not counted as lost). --requeue puts a task drained this way
 back into SLURM's queue.`,
     )

@@ -92,7 +92,7 @@ export class SlurmJobs {
       throw err;
     }
     this.opts.store.recordSlurmJob({ jobId, sweep, arraySize, script: scriptPath });
-    this.opts.log(`sweep ${sweep}: SLURM job ${jobId} submitted (${arraySize} agents; ${scriptPath})`);
+    this.opts.log(`sweep ${sweep}: SLURM job ${jobId} submitted (${arraySize} agent(s); ${scriptPath})`);
     for (const w of warnings) this.opts.log(`warning: ${w}`);
     this.schedule(0);
     return { jobId, scriptPath, script, warnings };

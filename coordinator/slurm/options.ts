@@ -60,8 +60,10 @@ export const DEFAULT_SIGNAL_GRACE = 180;
 export const MAX_DEFAULT_ARRAY = 32;
 
 const TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
-/** sbatch flags the script sets itself, which --sbatch-arg may not override. */
-const OWN_FLAGS = new Set(['--array', '-a', '--output', '-o', '--error', '-e', '--open-mode', '--signal', '--job-name', '-J', '--clusters', '-M', '--wrap', '--export']);
+/** sbatch flags the script sets itself (or an option of ours sets), which --sbatch-arg may not override. */
+const OWN_FLAGS = new Set(['--array', '-a', '--output', '-o', '--error', '-e', '--open-mode', '--signal', '--job-name', '-J', '--clusters', '-M', '--wrap', '--export', '--time', '-t']);
+/** --time must exceed --signal-grace by this much: the warning (up to 30 s early) comes at least 15 s after the start, once the agent listens for it. */
+const MIN_WARNING_AFTER_S = 45;
 const MEM = /^\d+[KMGT]?$/i;
 /** A value that goes onto an #SBATCH line: one word, no quote or shell character. */
 const WORD = /^[A-Za-z0-9._,:=@%+/-]+$/;
@@ -94,7 +96,7 @@ export function addSlurmOptions(cmd: Command): Command {
     .option('--cpus-per-task <n>', 'sbatch --cpus-per-task (a CPU agent trains this many runs at once)', positiveInt('--cpus-per-task'))
     .option('--mem <size>', 'sbatch --mem per node, e.g. 16G')
     .option('--array-size <n>', 'agents (array tasks) to start (default: min(runs left, 32))', positiveInt('--array-size'))
-    .option('--signal-grace <seconds>', `SLURM sends TERM this long before the time limit; the agent drains (default ${DEFAULT_SIGNAL_GRACE})`, nonNegativeInt('--signal-grace'))
+    .option('--signal-grace <seconds>', `SLURM warns (USR1) this long before the time limit; the agent drains (default ${DEFAULT_SIGNAL_GRACE})`, nonNegativeInt('--signal-grace'))
     .option('--requeue', 'a task drained by its time limit requeues itself (sbatch --requeue)')
     .option('--sbatch-arg <arg>', 'one more #SBATCH line, passed through (repeatable), e.g. --sbatch-arg=--constraint=a100', collect)
     .option('--module <name>', 'a `module load NAME` line before the agent starts (repeatable)', collect)
@@ -176,7 +178,7 @@ export function slurmOptions(flags: SlurmFlags): SlurmOptions {
   for (const arg of flags.sbatchArg ?? []) {
     if (!arg.startsWith('-') || /[\n\r]/.test(arg)) throw new UsageError(`--sbatch-arg ${JSON.stringify(arg)}: give one sbatch flag, e.g. --sbatch-arg=--constraint=a100`);
     const name = arg.split('=')[0]!;
-    if (OWN_FLAGS.has(name) || /^-[aoeJM]./.test(arg)) throw new UsageError(`--sbatch-arg ${JSON.stringify(arg)}: the script sets ${name} itself (the array, its logs, the time-limit signal, the job's name and environment)`);
+    if (OWN_FLAGS.has(name) || /^-[aoeJMt]./.test(arg)) throw new UsageError(`--sbatch-arg ${JSON.stringify(arg)}: the script sets ${name} itself (the array, its logs, the time limit and its signal, the job's name and environment; use --time for the limit)`);
   }
   for (const [flag, lines] of [['--module', flags.module], ['--setup', flags.setup]] as const) {
     for (const line of lines ?? []) if (/[\n\r]/.test(line) || line.trim() === '') throw new UsageError(`${flag}: give one non-empty line per ${flag}`);
@@ -186,8 +188,10 @@ export function slurmOptions(flags: SlurmFlags): SlurmOptions {
     throw new UsageError(`--advertise ${JSON.stringify(flags.advertise)}: give HOST:PORT, the address compute nodes use to reach this coordinator`);
   }
   const signalGrace = flags.signalGrace ?? DEFAULT_SIGNAL_GRACE;
-  if (flags.time !== undefined && signalGrace >= timeSeconds(flags.time)) {
-    throw new UsageError(`--signal-grace ${signalGrace} is not shorter than --time ${flags.time} (${timeSeconds(flags.time)} s): the agents would drain as they start; give a longer --time or a shorter --signal-grace`);
+  // slurmctld warns at its first 30 s check once less than grace + 30 s is left: the warning must
+  // not come before the agent has started (0: no limit).
+  if (flags.time !== undefined && timeSeconds(flags.time) > 0 && timeSeconds(flags.time) < signalGrace + MIN_WARNING_AFTER_S) {
+    throw new UsageError(`--time ${flags.time} (${timeSeconds(flags.time)} s) leaves no room for --signal-grace ${signalGrace}: SLURM warns up to 30 s early, and the agents need ${MIN_WARNING_AFTER_S - 30} s to start; give a --time of at least ${signalGrace + MIN_WARNING_AFTER_S} s or a shorter --signal-grace`);
   }
   return {
     ...(flags.partition !== undefined ? { partition: flags.partition } : {}),

@@ -40,6 +40,9 @@ export function registerAgent(core: StoreCore, a: AgentInfo, secret: string, lea
       now,
     });
     s.setSecret.run(sha256(granted), a.id);
+    // An array task whose agent registers is running, whatever the last squeue poll said.
+    const task = /^(\d+)_(\d+)$/.exec(a.slurmJob ?? '');
+    if (task) core.db.prepare("UPDATE slurm_tasks SET state = 'RUNNING', reason = '', updated_at = ? WHERE job_id = ? AND task_id = ? AND state = 'PENDING'").run(now, task[1], task[2]);
     core.event('agent_registered', { agentId: a.id, data: { host: a.host, gpus: a.gpus ?? [], slots: a.slots, version: a.version, backend: a.backend, ...(a.slurmJob ? { slurm_job: a.slurmJob } : {}) } });
     return granted;
   });
