@@ -2,15 +2,14 @@ import { nanoid } from 'nanoid';
 import os from 'node:os';
 import path from 'node:path';
 import { MAX_WASM_THREADS } from '../lib/backend/threads.js';
-import { version } from '../lib/version.js';
 import { unary } from '../proto/client.js';
 import { describeCallError, isDefiniteRefusal, isNotFound } from '../proto/errors.js';
 import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { toWireRef, type WireRunRef } from '../proto/run_ref.js';
-import { AGENT_SECRET_KEY, PROTOCOL_VERSION, newAgentSecret } from '../proto/wire.js';
+import { AGENT_SECRET_KEY, newAgentSecret } from '../proto/wire.js';
 import { drainRuns } from './drain.js';
 import { beat } from './heartbeat.js';
-import { slurmJob } from './slurm_job.js';
+import { registerRequest } from './registration.js';
 import { HostHealthMonitor } from './host_health.js';
 import { ProgramHost } from './program_host.js';
 import { buildRunnerBundle } from './launch/bundle.js';
@@ -209,16 +208,7 @@ export class Agent {
     try {
       reply = await retryWhile(
         () =>
-          unary(this.opts.conn, 'Register', {
-            agent_id: this.id,
-            host: os.hostname(),
-            gpus: this.opts.gpus,
-            slots: this.opts.slots,
-            version,
-            backend: this.opts.backend,
-            protocol: PROTOCOL_VERSION,
-            slurm_job: slurmJob(),
-          }),
+          unary(this.opts.conn, 'Register', registerRequest(this.id, this.opts)),
         {
           onRetry: (err, failures) => {
             this.checkConnectTimeout(since, err);

@@ -12,7 +12,7 @@ export async function runJob(
   config: Record<string, unknown>,
   where: { runsDir: string; name: string; sweep: string; runId: string },
 ): Promise<RunJob | string> {
-  if (!isProgramJob(config)) return { type: 'run', config, runsDir: where.runsDir, name: where.name };
+  if (!isProgramJob(config)) return trainerJob(config, where);
   try {
     const setup = await programs.prepare(config);
     return { type: 'program', job: config, ...where, ...setup };
@@ -20,6 +20,11 @@ export async function runJob(
     if (err instanceof ProgramSetupError) return err.message;
     throw err;
   }
+}
+
+/** The job of a dlphys run (not a program run): its config, for dlphys's trainer. */
+export function trainerJob(config: Record<string, unknown>, where: { runsDir: string; name: string }): RunJob {
+  return { type: 'run', config, runsDir: where.runsDir, name: where.name };
 }
 
 /** `json` parsed, when it is a JSON object; else null. */

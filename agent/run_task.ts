@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isProgramJob } from '../lib/sweep/program_sweep.js';
 import type { LeasedRun__Output } from '../proto/generated/dlphys/LeasedRun.js';
 import { unary, type Connection } from '../proto/client.js';
-import { callDetails, isDefiniteRefusal, isFenced, isInvalid, isNotLanded, isUploadRefused } from '../proto/errors.js';
+import { callDetails, isDefiniteRefusal, isFenced, isInvalid, isNotLanded, isUploadRefused, refusedOrInvalid } from '../proto/errors.js';
 import { RetryStopped, retryWhile } from '../proto/retry.js';
 import { fromWireRef, toWireRef, type RunRef } from '../proto/run_ref.js';
 import { MAX_ERROR_BYTES, clipUtf8 } from '../proto/wire.js';
@@ -12,7 +12,7 @@ import { uploadFolder } from './sync_sender.js';
 import type { RunnerProcess, RunOutcome } from './launch/process.js';
 import { MetricBuffer } from './metric_buffer.js';
 import type { ProgramHost } from './program_host.js';
-import { parseObject, runJob } from './run_job.js';
+import { parseObject, runJob, trainerJob } from './run_job.js';
 import type { RunJob } from './runner/protocol.js';
 import { recordPhases, type RunPhases } from './phases.js';
 import { RunProgress } from './run_progress.js';
@@ -32,11 +32,6 @@ export interface TaskContext {
 }
 
 class LostError extends Error {}
-
-/** Final for metrics and reports: a definite refusal, or rows or a report the coordinator will never take as they are. */
-function refusedOrInvalid(err: unknown): boolean {
-  return isDefiniteRefusal(err) || isInvalid(err);
-}
 
 /** The stop reason of a run stopped because its agent is shutting down. */
 const DRAIN_REASON = 'agent shutting down';
@@ -82,6 +77,8 @@ export class RunTask {
   private readonly config: Record<string, unknown> | null;
   /** The run executes its sweep's program (not dlphys's trainer). */
   readonly isProgram: boolean;
+  /** A dlphys run's job, known without waiting for anything: what a runner prepares ahead (slot.ts); null for a program run or a config that is not a JSON object. */
+  readonly trainerJob: RunJob | null;
   /** A call of this run's is being retried: the coordinator could not take it for now. */
   private retrying = false;
   private drainAsked = false;
@@ -101,6 +98,7 @@ export class RunTask {
     this.name = leased.name;
     this.sweep = leased.sweep;
     this.dir = path.join(ctx.workDir, leased.sweep, `a${this.ref.attempt}`, leased.name);
+    this.trainerJob = this.config === null || this.isProgram ? null : trainerJob(this.config, { runsDir: path.dirname(this.dir), name: this.name });
     this.metrics = new MetricBuffer();
   }
 
@@ -236,15 +234,6 @@ export class RunTask {
       if (this.settled) fs.rmSync(this.dir, { recursive: true, force: true });
       else if (fs.existsSync(this.dir)) this.ctx.log(`${this.ref.runId}: its run folder did not land; kept at ${this.dir}`);
     }
-  }
-
-  /**
-   * The job of a dlphys run, known without waiting for anything: what a runner prepares ahead
-   * (slot.ts); null for a program run, or a config that is not a JSON object.
-   */
-  get trainerJob(): RunJob | null {
-    if (this.config === null || this.isProgram) return null;
-    return { type: 'run', config: this.config, runsDir: path.dirname(this.dir), name: this.name };
   }
 
   /** What the runner is given (run_job.ts); a string when the program cannot run here. */

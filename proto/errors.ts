@@ -47,6 +47,11 @@ export function isInvalid(err: unknown): boolean {
   return codeOf(err) === grpc.status.INVALID_ARGUMENT;
 }
 
+/** Final for a call that is retried otherwise: a definite refusal, or a request the coordinator will never take as it is. */
+export function refusedOrInvalid(err: unknown): boolean {
+  return isDefiniteRefusal(err) || isInvalid(err);
+}
+
 /**
  * True for an upload the coordinator will never take as it is: over its size limits
  * (OUT_OF_RANGE), malformed (INVALID_ARGUMENT), or a definite refusal.

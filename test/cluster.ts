@@ -201,6 +201,17 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+/** The runner children of an agent (its other children, e.g. esbuild's service, are left out). */
+export function runnerPids(agentPid: number): number[] {
+  return childPids(agentPid).filter((pid) => {
+    try {
+      return /runner\/entry\.js|runner\.generated\.mjs/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** True while `pid` is a live process; a zombie (dead, not yet reaped by its new parent) counts as gone. */
 export function isRunning(pid: number): boolean {
   try {

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { repoRoot } from './helpers.js';
 import {
   attemptsOf,
-  childPids,
+  runnerPids,
   query,
   runStates,
   serveSweep,
@@ -45,17 +45,6 @@ function secondsLeft(db: string, runId: string, totalSteps: number): number | nu
     seconds += window / (JSON.parse(rows[i]!.line) as { steps_per_sec: number }).steps_per_sec;
   }
   return steps > 0 ? ((totalSteps - rows.at(-1)!.step) * seconds) / steps : null;
-}
-
-/** The runner children of an agent (its other children, e.g. esbuild's service, are left out). */
-function runnerPids(agentPid: number): number[] {
-  return childPids(agentPid).filter((pid) => {
-    try {
-      return /runner\/entry\.js|runner\.generated\.mjs/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** waitFor (90 s), failing at once should `proc` exit meanwhile. */

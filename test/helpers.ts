@@ -77,3 +77,15 @@ export async function waitUntil(check: () => boolean, timeoutMs = 60_000): Promi
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A run folder's metrics.jsonl rows without their wall-clock fields (time, steps_per_sec): what training computed. */
+export function computedRows(runDir: string): Record<string, unknown>[] {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const { time: _time, steps_per_sec: _rate, ...row } = JSON.parse(line) as Record<string, unknown>;
+      return row;
+    });
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import {
   attemptsOf,
-  childPids,
+  runnerPids,
   coordCommand,
   isRunning,
   landedLines,
@@ -44,17 +44,6 @@ function runningWithMetrics(db: string): RunningRow[] {
      WHERE r.state = 'running' AND EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = r.id AND m.attempt = r.attempt)
      ORDER BY r.id`,
   );
-}
-
-/** The runner children of an agent (its other children, e.g. esbuild's service, are left out). */
-function runnerPids(agentPid: number): number[] {
-  return childPids(agentPid).filter((pid) => {
-    try {
-      return /runner\/entry\.js|runner\.generated\.mjs/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** The landed folder is whole: a completed summary with every step, and the database holds exactly its metrics lines. */

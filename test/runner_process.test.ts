@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerProcess } from '../agent/launch/process.js';
 import { DEFAULT_REUSE } from '../agent/launch/reuse_policy.js';
-import { tempDir, tinyConfig } from './helpers.js';
+import { computedRows, tempDir, tinyConfig } from './helpers.js';
 
 test('a stop asked for while the runner is still loading reaches the run once it starts', { timeout: 60_000 }, async () => {
   const runner = new RunnerProcess({ backend: 'cpu', threads: 1 });
@@ -75,17 +75,6 @@ test("a runner child never sees the coordinator's token, whichever way the agent
   }
 });
 
-/** A run folder's metrics rows without their wall-clock fields: what training computed. */
-function computedRows(runDir: string): Record<string, unknown>[] {
-  return fs
-    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const { time: _time, steps_per_sec: _rate, ...row } = JSON.parse(line) as Record<string, unknown>;
-      return row;
-    });
-}
 
 test('a run prepared while another trains starts from what was built, computes what a fresh process computes, and is not taken for a leak', { timeout: 90_000 }, async (t) => {
   const saved = process.env.DLPHYS_RUNNER_FAULT;

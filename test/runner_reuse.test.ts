@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runStates, startAgent, startCoordinator, workspace } from './cluster.js';
-import { runCli, tempDir, writeJson } from './helpers.js';
+import { computedRows, runCli, tempDir, writeJson } from './helpers.js';
 
 const base = {
   model: { name: 'mlp', kwargs: { widths: [8, 16, 3], activation: 'relu' } },
@@ -24,17 +24,6 @@ const sweep = {
   base,
 };
 
-/** A run's metrics.jsonl rows without their wall-clock fields (time, steps_per_sec): what training computed. */
-function computed(runDir: string): Record<string, unknown>[] {
-  return fs
-    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const { time: _time, steps_per_sec: _rate, ...row } = JSON.parse(line) as Record<string, unknown>;
-      return row;
-    });
-}
 
 const pidOf = (runDir: string) => (JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { provenance: { pid: number } }).provenance.pid;
 
@@ -71,7 +60,7 @@ test('by default a runner process trains run after run, and one whose run diverg
     const refDir = tempDir('dlphys-ref-');
     const r = runCli(['train', config, '--runs-dir', refDir, '--quiet', '--threads', '2', '--set', `seed=${seed}`, '--set', `optimizer.kwargs.lr=${lr}`]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(computed(dir(run)), computed(path.join(refDir, 'ref')), `${run} trained as in a fresh process`);
+    assert.deepEqual(computedRows(dir(run)), computedRows(path.join(refDir, 'ref')), `${run} trained as in a fresh process`);
   }
 });
 

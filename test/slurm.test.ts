@@ -7,20 +7,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { coordCommand, query, runStates, startCoordinator, tinySweep, waitFor, within, workspace, type Coordinator } from './cluster.js';
-import { startSlurm, type SlurmCluster } from './slurm_cluster.js';
-
-const REQUIRE_SLURM = process.env.DLPHYS_REQUIRE_SLURM === '1';
-let cluster: SlurmCluster | undefined;
-let skipReason = 'SLURM was not started';
-
-function slurm(t: TestContext): SlurmCluster | undefined {
-  if (cluster) return cluster;
-  if (REQUIRE_SLURM) assert.fail(`${skipReason}\n(and DLPHYS_REQUIRE_SLURM=1 requires SLURM)`);
-  t.skip(skipReason);
-  return undefined;
-}
+import { useSlurm, type SlurmCluster } from './slurm_cluster.js';
 
 /** The coordinator's, SLURM's and the agents' logs, for a failure's message. */
 function logs(c: SlurmCluster, coord: Coordinator | undefined, runsDir: string, sweep: string): () => string {
@@ -41,14 +30,7 @@ function logs(c: SlurmCluster, coord: Coordinator | undefined, runsDir: string, 
 const attempts = (db: string) => query<{ run_id: string; attempt: number; outcome: string | null; agent_id: string }>(db, 'SELECT run_id, attempt, outcome, agent_id FROM attempts ORDER BY run_id, attempt');
 
 describe('agents on SLURM', () => {
-  before(async () => {
-    const c = await startSlurm();
-    if ('skip' in c) skipReason = c.skip;
-    else cluster = c;
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+  const slurm = useSlurm();
 
   test('dlphys-coord sweep --slurm --array-size 2 runs the sweep to completion through agents SLURM started', { timeout: 240_000 }, async (t) => {
     const c = slurm(t);

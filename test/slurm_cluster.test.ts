@@ -7,27 +7,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { waitFor } from './cluster.js';
 import { tempDir } from './helpers.js';
-import { startSlurm, type SlurmCluster } from './slurm_cluster.js';
+import { useSlurm, type SlurmCluster } from './slurm_cluster.js';
 
 const run = promisify(execFile);
-/** With DLPHYS_REQUIRE_SLURM=1 (CI), a SLURM that is missing or does not start fails these tests instead of skipping them. */
-const REQUIRE_SLURM = process.env.DLPHYS_REQUIRE_SLURM === '1';
-
-let cluster: SlurmCluster | undefined;
-let skipReason = 'SLURM was not started';
-
-/** The cluster, or undefined after skipping the test when there is none (failing it when one is required). */
-function slurm(t: TestContext): SlurmCluster | undefined {
-  if (cluster) return cluster;
-  if (REQUIRE_SLURM) assert.fail(`${skipReason}\n(and DLPHYS_REQUIRE_SLURM=1 requires SLURM)`);
-  t.skip(skipReason);
-  return undefined;
-}
-
 /** `sbatch --parsable <args>` on the cluster; its job id. */
 async function sbatch(c: SlurmCluster, args: string[]): Promise<string> {
   const { stdout } = await run('sbatch', ['--parsable', ...args], { env: c.env, timeout: 20_000 });
@@ -45,18 +31,7 @@ function logs(c: SlurmCluster): () => string {
 const secondsSince = (t0: number): string => ((Date.now() - t0) / 1000).toFixed(1);
 
 describe('a single-node SLURM on loopback', () => {
-  before(async () => {
-    const started = Date.now();
-    const c = await startSlurm();
-    if ('skip' in c) skipReason = c.skip;
-    else cluster = c;
-    console.log(`slurm: ${cluster ? `node ${cluster.nodeName} idle` : 'not started'} after ${secondsSince(started)} s`);
-  });
-  after(async () => {
-    const stopping = Date.now();
-    await cluster?.stop();
-    if (cluster) console.log(`slurm: stopped in ${secondsSince(stopping)} s`);
-  });
+  const slurm = useSlurm();
 
   test('an array job runs both tasks, writes both files and leaves squeue', { timeout: 60_000 }, async (t) => {
     const c = slurm(t);

@@ -5,11 +5,13 @@
  * every path (state, spool, logs, pids, munge socket and key) is inside the cluster's own temp dir,
  * and the two TCP ports are picked free at start.
  */
+import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -365,4 +367,28 @@ function which(cmd: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * A SLURM for the tests of the current describe(): started before them, stopped after. The function
+ * returned gives it to a test, or skips the test saying why there is none (fails it instead with
+ * DLPHYS_REQUIRE_SLURM=1, as CI sets where SLURM is installed).
+ */
+export function useSlurm(): (t: TestContext) => SlurmCluster | undefined {
+  let cluster: SlurmCluster | undefined;
+  let skipReason = 'SLURM was not started';
+  before(async () => {
+    const c = await startSlurm();
+    if ('skip' in c) skipReason = c.skip;
+    else cluster = c;
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  return (t) => {
+    if (cluster) return cluster;
+    if (process.env.DLPHYS_REQUIRE_SLURM === '1') assert.fail(`${skipReason}\n(and DLPHYS_REQUIRE_SLURM=1 requires SLURM)`);
+    t.skip(skipReason);
+    return undefined;
+  };
 }
